@@ -1,0 +1,426 @@
+/*
+ * api.c - the public memlease_* functions, over one process-wide core.
+ *
+ * Owns: the global core, the expiry hook, the configuration read from the
+ * environment, and the glue to the loop thread, the stack table and the
+ * reports.  Lease buffers are allocated here (never by the core) and
+ * freed here, outside every lock.
+ *
+ * Locking: the core has its own lock; `api.hook_lock` guards the hook.
+ * The fork handlers take, in order: the loop's lock, the core's, the
+ * report's, the stack table's; the child re-makes them all.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "clock.h"
+#include "core.h"
+#include "fault.h"
+#include "guard.h"
+#include "loop.h"
+#include "report.h"
+#include "stacks.h"
+
+__thread int ml_guard_depth __attribute__((tls_model("initial-exec")));
+
+#define DEFAULT_DEPTH 16
+#define EXPIRE_BATCH  64
+
+static struct {
+	pthread_once_t     once;
+	int                init_err;   /* negative errno */
+	struct ml_core     core;
+	bool               use_thread;
+	int                depth;      /* frames recorded per lease */
+	pthread_mutex_t    hook_lock;
+	memlease_expire_fn hook;
+	void              *hook_arg;
+} api = {
+	.once = PTHREAD_ONCE_INIT,
+	.hook_lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+/* The core's own memory. */
+
+static void *
+core_realloc(void *p, size_t n)
+{
+	return ml_fault_fail() ? NULL : realloc(p, n);
+}
+
+static const struct ml_alloc core_alloc = { core_realloc, free };
+
+/* Lease buffers. */
+
+static void *
+buf_alloc(size_t n)
+{
+	return ml_fault_fail() ? NULL : malloc(n);
+}
+
+static void
+buf_free(void *p)
+{
+	free(p);
+}
+
+/* Configuration. */
+
+static long
+env_long(const char *name, long def, long min, long max)
+{
+	const char *s = getenv(name);
+	char *end;
+
+	if (s == NULL || *s == '\0')
+		return def;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max) {
+		ml_report_diag("%s=%s: not a number from %ld to %ld; using %ld",
+		    name, s, min, max, def);
+		return def;
+	}
+	return v;
+}
+
+static void
+atfork_prepare(void)
+{
+	ml_loop_prepare();
+	pthread_mutex_lock(&api.hook_lock);
+	ml_core_lock(&api.core);
+	ml_report_lock();
+	ml_stacks_lock();
+}
+
+static void
+atfork_parent(void)
+{
+	ml_stacks_unlock();
+	ml_report_unlock();
+	ml_core_unlock(&api.core);
+	pthread_mutex_unlock(&api.hook_lock);
+	ml_loop_parent();
+}
+
+static void
+atfork_child(void)
+{
+	ml_stacks_reinit_lock();
+	ml_report_reinit_lock();
+	ml_core_reinit_lock(&api.core);
+	pthread_mutex_init(&api.hook_lock, NULL);
+	ml_loop_child();
+}
+
+static void
+init_once(void)
+{
+	int r;
+
+	ml_guard_enter();
+	ml_report_init();
+	api.use_thread = env_long("MEMLEASE_THREAD", 1, 0, 1) != 0;
+	api.depth = (int)env_long("MEMLEASE_BACKTRACE", DEFAULT_DEPTH, 0,
+	    ML_STACK_MAX_DEPTH);
+	if ((r = ml_core_init(&api.core, &core_alloc, ml_clock_ms())) != 0) {
+		api.init_err = r;
+		ml_report_diag("cannot initialise: %s", strerror(-r));
+	} else if ((r = pthread_atfork(atfork_prepare, atfork_parent,
+	    atfork_child)) != 0) {
+		api.init_err = -r;
+		ml_report_diag("cannot initialise: %s", strerror(r));
+	}
+	ml_guard_leave();
+}
+
+static inline int
+ready(void)
+{
+	pthread_once(&api.once, init_once);
+	return api.init_err;
+}
+
+/* Ending leases. */
+
+static void
+call_hook(const struct ml_ended *e)
+{
+	pthread_mutex_lock(&api.hook_lock);
+	memlease_expire_fn fn = api.hook;
+	void *arg = api.hook_arg;
+	pthread_mutex_unlock(&api.hook_lock);
+	if (fn != NULL)
+		fn(e->h, e->buf, e->size, e->label[0] ? e->label : NULL, arg);
+}
+
+/* After the core ended a lease: hook and report for expiries, then free. */
+static void
+finish(const struct ml_ended *e, uint64_t now)
+{
+	if (e->why == ML_END_EXPIRED) {
+		call_hook(e);
+		if (e->report) {
+			ml_guard_enter();
+			ml_report_expired(e, now);
+			ml_guard_leave();
+		}
+	}
+	buf_free(e->buf);
+}
+
+static int64_t
+loop_tick(void)
+{
+	memlease_expire_due();
+	return memlease_next_deadline_ms();
+}
+
+/* A lease with a deadline exists: the loop thread must run, and learn of
+ * a new earliest deadline. */
+static void
+deadline_set(bool wake)
+{
+	if (!api.use_thread)
+		return;
+	if (!ml_loop_running())
+		ml_loop_ensure(loop_tick);
+	else if (wake)
+		ml_loop_wake();
+}
+
+static memlease_t
+add(void *buf, size_t size, uint64_t ttl_ms, unsigned releases,
+    bool adopted, const void *from)
+{
+	memlease_t h;
+	bool wake;
+	uint32_t stack;
+	int r;
+
+	ml_guard_enter();
+	stack = ml_stacks_capture(from, api.depth);
+	ml_guard_leave();
+	r = ml_core_add(&api.core, ml_clock_ms_ceil(), buf, size, ttl_ms,
+	    releases, stack, adopted, &h, &wake);
+	if (r != 0) {
+		errno = -r;
+		return 0;
+	}
+	if (ttl_ms != 0)
+		deadline_set(wake);
+	return h;
+}
+
+/* The API. */
+
+memlease_t
+memlease_alloc(size_t size, uint64_t ttl_ms, unsigned releases, void **bufp)
+{
+	void *buf;
+	int r;
+
+	if ((r = ready()) != 0) {
+		errno = -r;
+		return 0;
+	}
+	if (size > ML_MAX_SIZE || (buf = buf_alloc(size ? size : 1)) == NULL) {
+		errno = ENOMEM;
+		return 0;
+	}
+	memlease_t h = add(buf, size, ttl_ms, releases, false,
+	    __builtin_return_address(0));
+	if (h == 0) {
+		int err = errno;
+		buf_free(buf);
+		errno = err;
+		return 0;
+	}
+	if (bufp != NULL)
+		*bufp = buf;
+	return h;
+}
+
+memlease_t
+memlease_adopt(void *p, uint64_t ttl_ms, unsigned releases)
+{
+	int r;
+
+	if ((r = ready()) != 0) {
+		errno = -r;
+		return 0;
+	}
+	if (p == NULL) {
+		errno = EINVAL;
+		return 0;
+	}
+	return add(p, malloc_usable_size(p), ttl_ms, releases, true,
+	    __builtin_return_address(0));
+}
+
+void *
+memlease_get(memlease_t h, size_t *sizep)
+{
+	if (ready() != 0) {
+		errno = ESTALE;
+		return NULL;
+	}
+	return ml_core_get(&api.core, h, sizep);
+}
+
+void *
+memlease_pin(memlease_t h, size_t *sizep)
+{
+	if (ready() != 0) {
+		errno = ESTALE;
+		return NULL;
+	}
+	return ml_core_pin(&api.core, h, sizep);
+}
+
+int
+memlease_unpin(memlease_t h)
+{
+	struct ml_ended e;
+	uint64_t now = ml_clock_ms();
+	int r;
+
+	if ((r = ready()) != 0)
+		return r;
+	if ((r = ml_core_unpin(&api.core, h, now, &e)) != 1)
+		return r;
+	finish(&e, now);
+	return 0;
+}
+
+int
+memlease_release(memlease_t h)
+{
+	struct ml_ended e;
+	int r;
+
+	if ((r = ready()) != 0)
+		return r;
+	if ((r = ml_core_release(&api.core, h, &e)) != 1)
+		return r;
+	buf_free(e.buf);
+	return 0;
+}
+
+int
+memlease_renew(memlease_t h, uint64_t ttl_ms)
+{
+	bool wake;
+	int r;
+
+	if ((r = ready()) != 0)
+		return r;
+	r = ml_core_renew(&api.core, h, ml_clock_ms_ceil(), ttl_ms, &wake);
+	if (r == 0 && ttl_ms != 0)
+		deadline_set(wake);
+	return r;
+}
+
+int
+memlease_set_releases(memlease_t h, unsigned releases)
+{
+	int r;
+
+	if ((r = ready()) != 0)
+		return r;
+	return ml_core_set_releases(&api.core, h, releases);
+}
+
+int
+memlease_set_label(memlease_t h, const char *label)
+{
+	int r;
+
+	if ((r = ready()) != 0)
+		return r;
+	return ml_core_set_label(&api.core, h, label);
+}
+
+int
+memlease_set_report(memlease_t h, bool on)
+{
+	int r;
+
+	if ((r = ready()) != 0)
+		return r;
+	return ml_core_set_report(&api.core, h, on);
+}
+
+int
+memlease_on_expire(memlease_expire_fn fn, void *arg)
+{
+	int r;
+
+	if ((r = ready()) != 0)
+		return r;
+	pthread_mutex_lock(&api.hook_lock);
+	api.hook = fn;
+	api.hook_arg = fn != NULL ? arg : NULL;
+	pthread_mutex_unlock(&api.hook_lock);
+	return 0;
+}
+
+int
+memlease_expire_due(void)
+{
+	struct ml_ended batch[EXPIRE_BATCH];
+	int n, total = 0;
+
+	if ((n = ready()) != 0)
+		return n;
+	do {
+		uint64_t now = ml_clock_ms();
+		n = ml_core_expire(&api.core, now, batch, EXPIRE_BATCH);
+		for (int i = 0; i < n; i++)
+			finish(&batch[i], now);
+		total += n;
+	} while (n == EXPIRE_BATCH);
+	return total;
+}
+
+int64_t
+memlease_next_deadline_ms(void)
+{
+	if (ready() != 0)
+		return -1;
+	return ml_core_next_deadline(&api.core, ml_clock_ms());
+}
+
+int
+memlease_stats(struct memlease_stats *st)
+{
+	int r;
+
+	if (st == NULL)
+		return -EINVAL;
+	if ((r = ready()) != 0)
+		return r;
+	ml_core_stats(&api.core, st);
+	return 0;
+}
+
+/* Internal: for the loop's exit handling and the tests. */
+
+struct ml_core *
+ml_api_core(void)
+{
+	return ready() == 0 ? &api.core : NULL;
+}
+
+__attribute__((destructor)) static void
+api_fini(void)
+{
+	ml_loop_stop();
+}

@@ -1,0 +1,250 @@
+/*
+ * loop.c - memlease's own thread (see loop.h).
+ *
+ * A private libev loop (never the default one: the host may use libev) on
+ * the poll backend, which opens no descriptor of its own; the only
+ * descriptor is our eventfd, moved high and close-on-exec, watched by an
+ * ev_io.  Wake-ups cost one write(2) at most per loop iteration: a flag
+ * says one is already pending.  The thread starts with every signal
+ * blocked and holds the recursion guard for life.
+ *
+ * After fork() the child has no thread: the child handler forgets it, and
+ * the next ml_loop_ensure() makes a new loop (freeing the dead one).
+ *
+ * Locking: `lp.lock` serializes start and stop; `running`, `stopping` and
+ * `wake_pending` are atomics read without it.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <ev.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "guard.h"
+#include "loop.h"
+#include "report.h"
+
+static struct {
+	pthread_mutex_t  lock;
+	atomic_bool      running;
+	atomic_bool      stopping;
+	atomic_int       wake_pending;
+	pthread_t        tid;
+	struct ev_loop  *loop;
+	int              efd;
+	ev_io            wake_w;
+	ev_timer         timer_w;
+	ml_loop_tick_fn  tick;
+	bool             said;
+} lp = { .lock = PTHREAD_MUTEX_INITIALIZER, .efd = -1 };
+
+static void
+rearm(struct ev_loop *loop)
+{
+	int64_t next = lp.tick();
+
+	ev_timer_stop(loop, &lp.timer_w);
+	if (next < 0)
+		return;
+	ev_now_update(loop);
+	ev_timer_set(&lp.timer_w, (double)next / 1000.0, 0.);
+	ev_timer_start(loop, &lp.timer_w);
+}
+
+static void
+timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	rearm(loop);
+}
+
+static void
+wake_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	uint64_t n;
+
+	(void)revents;
+	while (read(w->fd, &n, sizeof n) < 0 && errno == EINTR)
+		;
+	atomic_store(&lp.wake_pending, 0);
+	if (atomic_load(&lp.stopping))
+		ev_break(loop, EVBREAK_ALL);
+	else
+		rearm(loop);
+}
+
+static void *
+loop_main(void *arg)
+{
+	struct ev_loop *loop = arg;
+
+	ml_guard_enter();
+	pthread_setname_np(pthread_self(), "memlease");
+	rearm(loop);
+	ev_run(loop, 0);
+	return NULL;
+}
+
+static void
+fail_once(const char *what, int err)
+{
+	if (!lp.said)
+		ml_report_diag("cannot start the expiry thread (%s: %s); "
+		    "leases expire only through memlease_expire_due()",
+		    what, strerror(err));
+	lp.said = true;
+}
+
+/* Make the loop and its watchers; the lock is held. */
+static int
+loop_make(void)
+{
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	lp.efd = ml_fd_high(fd);
+	lp.loop = ev_loop_new(EVBACKEND_POLL | EVFLAG_NOENV |
+	    EVFLAG_NOSIGMASK);
+	if (lp.loop == NULL) {
+		close(lp.efd);
+		lp.efd = -1;
+		return -ENOMEM;
+	}
+	ev_io_init(&lp.wake_w, wake_cb, lp.efd, EV_READ);
+	ev_io_start(lp.loop, &lp.wake_w);
+	ev_timer_init(&lp.timer_w, timer_cb, 0., 0.);
+	return 0;
+}
+
+static void
+loop_free(void)
+{
+	if (lp.loop != NULL)
+		ev_loop_destroy(lp.loop);
+	if (lp.efd >= 0)
+		close(lp.efd);
+	lp.loop = NULL;
+	lp.efd = -1;
+}
+
+int
+ml_loop_ensure(ml_loop_tick_fn tick)
+{
+	sigset_t all, old;
+	int r = 0;
+
+	if (atomic_load_explicit(&lp.running, memory_order_acquire))
+		return 0;
+	ml_guard_enter();
+	pthread_mutex_lock(&lp.lock);
+	if (atomic_load(&lp.running))
+		goto out;
+	loop_free();            /* a loop left over from before fork() */
+	lp.tick = tick;
+	if ((r = loop_make()) != 0) {
+		fail_once("libev", -r);
+		goto out;
+	}
+	atomic_store(&lp.stopping, false);
+	atomic_store(&lp.wake_pending, 0);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = -pthread_create(&lp.tid, NULL, loop_main, lp.loop);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0) {
+		fail_once("pthread_create", -r);
+		loop_free();
+		goto out;
+	}
+	atomic_store_explicit(&lp.running, true, memory_order_release);
+out:
+	pthread_mutex_unlock(&lp.lock);
+	ml_guard_leave();
+	return r;
+}
+
+static void
+kick(void)
+{
+	uint64_t one = 1;
+
+	if (atomic_exchange(&lp.wake_pending, 1) == 0)
+		while (write(lp.efd, &one, sizeof one) < 0 && errno == EINTR)
+			;
+}
+
+void
+ml_loop_wake(void)
+{
+	if (atomic_load_explicit(&lp.running, memory_order_acquire))
+		kick();
+}
+
+bool
+ml_loop_running(void)
+{
+	return atomic_load(&lp.running);
+}
+
+bool
+ml_loop_is_self(void)
+{
+	return atomic_load(&lp.running) && pthread_equal(lp.tid,
+	    pthread_self());
+}
+
+void
+ml_loop_stop(void)
+{
+	struct timespec until;
+
+	pthread_mutex_lock(&lp.lock);
+	if (!atomic_load(&lp.running) || pthread_equal(lp.tid,
+	    pthread_self())) {
+		pthread_mutex_unlock(&lp.lock);
+		return;
+	}
+	atomic_store(&lp.stopping, true);
+	atomic_store(&lp.wake_pending, 0);
+	kick();
+	/* An expiry hook may be stuck: wait a while, then leave it be. */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 2;
+	if (pthread_timedjoin_np(lp.tid, NULL, &until) == 0) {
+		ml_guard_enter();
+		loop_free();
+		ml_guard_leave();
+	} else {
+		pthread_detach(lp.tid);
+	}
+	atomic_store(&lp.running, false);
+	pthread_mutex_unlock(&lp.lock);
+}
+
+void
+ml_loop_prepare(void)
+{
+	pthread_mutex_lock(&lp.lock);
+}
+
+void
+ml_loop_parent(void)
+{
+	pthread_mutex_unlock(&lp.lock);
+}
+
+void
+ml_loop_child(void)
+{
+	pthread_mutex_init(&lp.lock, NULL);
+	atomic_store(&lp.running, false);
+	atomic_store(&lp.stopping, false);
+	atomic_store(&lp.wake_pending, 0);
+}

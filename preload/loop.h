@@ -1,0 +1,33 @@
+/*
+ * loop.h - memlease's own thread: a private libev loop with one timer at
+ * the earliest deadline and a wake-up descriptor.
+ */
+#ifndef ML_LOOP_H
+#define ML_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Expire what is due; return ms until the next deadline, -1 if none.
+ * Called on the loop thread. */
+typedef int64_t (*ml_loop_tick_fn)(void);
+
+/* Start the thread if it is not running (in this process).  Returns 0 or
+ * a negative errno; the first failure is reported on stderr. */
+int  ml_loop_ensure(ml_loop_tick_fn tick);
+
+/* Tell a running loop that the earliest deadline changed. */
+void ml_loop_wake(void);
+
+/* Stop and join the thread (not from the loop thread itself). */
+void ml_loop_stop(void);
+
+bool ml_loop_running(void);
+bool ml_loop_is_self(void);
+
+/* Fork handlers. */
+void ml_loop_prepare(void);
+void ml_loop_parent(void);
+void ml_loop_child(void);
+
+#endif /* ML_LOOP_H */

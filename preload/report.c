@@ -1,0 +1,295 @@
+/*
+ * report.c - the log of expiry reports, and diagnostics (see report.h).
+ *
+ * The log descriptor is private: a duplicate of stderr made at start, or
+ * the file of MEMLEASE_LOG, both moved to a high descriptor, close-on-exec.
+ * Programs close descriptors they do not own (coreutils closes fd 2 before
+ * destructors run; daemons close everything), and a closed number may be
+ * reused for the program's own files: before each write the descriptor is
+ * checked to still be the file it was (device and inode).  A log file that
+ * went away is opened again; a stderr that went away is dropped.
+ *
+ * Locking: `rep.lock` guards the descriptor and the report buffer.
+ * Reports allocate nothing of their own (symbolizing may: callers under the
+ * preload hold the recursion guard).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "report.h"
+#include "stacks.h"
+
+#define REPORT_MAX 65536
+
+static struct {
+	pthread_mutex_t    lock;
+	enum ml_log_format format;
+	char              *path;      /* NULL: stderr */
+	int                fd;        /* -1: closed */
+	dev_t              dev;
+	ino_t              ino;
+	bool               said;      /* the open failure was reported */
+	char               buf[REPORT_MAX];
+	size_t             len;
+} rep = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1 };
+
+int
+ml_fd_high(int fd)
+{
+	struct rlimit rl;
+	int floor = 512, nfd;
+
+	if (fd < 0)
+		return fd;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1024)
+		floor = (int)(rl.rlim_cur / 2);
+	if (fd >= floor || (nfd = fcntl(fd, F_DUPFD_CLOEXEC, floor)) < 0) {
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		return fd;
+	}
+	close(fd);
+	return nfd;
+}
+
+static void
+remember(int fd)
+{
+	struct stat st;
+
+	rep.fd = fd;
+	if (fd >= 0 && fstat(fd, &st) == 0) {
+		rep.dev = st.st_dev;
+		rep.ino = st.st_ino;
+	} else if (fd >= 0) {
+		close(fd);
+		rep.fd = -1;
+	}
+}
+
+static bool
+still_ours(void)
+{
+	struct stat st;
+
+	return rep.fd >= 0 && fstat(rep.fd, &st) == 0 &&
+	    st.st_dev == rep.dev && st.st_ino == rep.ino;
+}
+
+static void
+write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+void
+ml_report_diag(const char *fmt, ...)
+{
+	char line[1024];
+	int errsave = errno;
+	va_list ap;
+	int n;
+
+	n = snprintf(line, sizeof line, "memlease: ");
+	va_start(ap, fmt);
+	n += vsnprintf(line + n, sizeof line - n - 1, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof line - 2)
+		n = sizeof line - 2;
+	line[n++] = '\n';
+	write_all(STDERR_FILENO, line, (size_t)n);
+	errno = errsave;
+}
+
+void
+ml_report_init(void)
+{
+	const char *log = getenv("MEMLEASE_LOG");
+	const char *fmt = getenv("MEMLEASE_LOG_FORMAT");
+
+	pthread_mutex_lock(&rep.lock);
+	rep.format = ML_LOG_TEXT;
+	if (fmt != NULL && strcmp(fmt, "json") == 0)
+		rep.format = ML_LOG_JSON;
+	else if (fmt != NULL && *fmt != '\0' && strcmp(fmt, "text") != 0)
+		ml_report_diag("MEMLEASE_LOG_FORMAT=%s: not text or json; "
+		    "using text", fmt);
+	free(rep.path);
+	rep.path = NULL;
+	if (rep.fd >= 0)
+		close(rep.fd);
+	rep.fd = -1;
+	if (log != NULL && *log != '\0' && strcmp(log, "stderr") != 0) {
+		rep.path = strdup(log);
+		if (rep.path == NULL)
+			ml_report_diag("MEMLEASE_LOG: out of memory; "
+			    "reporting to stderr");
+	}
+	if (rep.path == NULL)
+		remember(ml_fd_high(fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3)));
+	pthread_mutex_unlock(&rep.lock);
+}
+
+/* The log descriptor, checked; -1 if there is nowhere to write. */
+static int
+log_fd(void)
+{
+	if (still_ours())
+		return rep.fd;
+	if (rep.path == NULL) {
+		rep.fd = -1;    /* stderr was closed: no more reports */
+		return -1;
+	}
+	int fd = open(rep.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+	    0644);
+	if (fd < 0) {
+		if (!rep.said)
+			ml_report_diag("cannot open MEMLEASE_LOG %s: %s",
+			    rep.path, strerror(errno));
+		rep.said = true;
+		rep.fd = -1;
+		return -1;
+	}
+	remember(ml_fd_high(fd));
+	return rep.fd;
+}
+
+/* Building a report in rep.buf. */
+
+static void
+put(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+put(const char *fmt, ...)
+{
+	va_list ap;
+	size_t room = sizeof rep.buf - rep.len;
+
+	va_start(ap, fmt);
+	int n = vsnprintf(rep.buf + rep.len, room, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		rep.len += (size_t)n < room ? (size_t)n : room - 1;
+}
+
+/* A JSON string, or null. */
+static void
+put_json_string(const char *s)
+{
+	if (s == NULL) {
+		put("null");
+		return;
+	}
+	put("\"");
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			put("\\%c", ch);
+		else if (ch < 0x20)
+			put("\\u%04x", ch);
+		else
+			put("%c", ch);
+	}
+	put("\"");
+}
+
+static void
+put_text(const struct ml_ended *e, uint64_t age, const uintptr_t *ips, int n)
+{
+	int pid = (int)getpid();
+	struct ml_frame f;
+
+	put("memlease[%d]: lease %#" PRIx64, pid, e->h);
+	if (e->label[0] != '\0')
+		put(" \"%s\"", e->label);
+	put(" expired: %zu bytes, age %" PRIu64 ".%03" PRIu64 " s", e->size,
+	    age / 1000, age % 1000);
+	put(n > 0 ? ", allocated at:\n" : ", no backtrace recorded\n");
+	for (int i = 0; i < n; i++) {
+		ml_stacks_symbolize(ips[i], &f);
+		put("memlease[%d]:   #%-2d %s+%#" PRIxPTR " (%s) [%#" PRIxPTR
+		    "]\n", pid, i, f.function, f.offset, f.object, f.ip);
+	}
+}
+
+static void
+put_json(const struct ml_ended *e, uint64_t age, const uintptr_t *ips, int n)
+{
+	struct ml_frame f;
+
+	put("{\"event\":\"expired\",\"pid\":%d,\"id\":\"%#" PRIx64
+	    "\",\"label\":", (int)getpid(), e->h);
+	put_json_string(e->label[0] != '\0' ? e->label : NULL);
+	put(",\"size\":%zu,\"age_ms\":%" PRIu64 ",\"backtrace\":[", e->size,
+	    age);
+	for (int i = 0; i < n; i++) {
+		ml_stacks_symbolize(ips[i], &f);
+		put("%s{\"ip\":\"%#" PRIxPTR "\",\"function\":", i ? "," : "",
+		    f.ip);
+		put_json_string(f.function);
+		put(",\"offset\":%" PRIuPTR ",\"object\":", f.offset);
+		put_json_string(f.object);
+		put("}");
+	}
+	put("]}\n");
+}
+
+void
+ml_report_expired(const struct ml_ended *e, uint64_t now)
+{
+	uintptr_t ips[ML_STACK_MAX_DEPTH];
+	int n = ml_stacks_get(e->stack, ips, ML_STACK_MAX_DEPTH);
+	uint64_t age = now > e->born ? now - e->born : 0;
+	int errsave = errno;
+
+	pthread_mutex_lock(&rep.lock);
+	rep.len = 0;
+	if (rep.format == ML_LOG_JSON)
+		put_json(e, age, ips, n);
+	else
+		put_text(e, age, ips, n);
+	if (rep.len == sizeof rep.buf - 1)
+		rep.buf[rep.len - 1] = '\n';    /* cut short: end the line */
+	int fd = log_fd();
+	if (fd >= 0)
+		write_all(fd, rep.buf, rep.len);
+	pthread_mutex_unlock(&rep.lock);
+	errno = errsave;
+}
+
+void
+ml_report_lock(void)
+{
+	pthread_mutex_lock(&rep.lock);
+}
+
+void
+ml_report_unlock(void)
+{
+	pthread_mutex_unlock(&rep.lock);
+}
+
+void
+ml_report_reinit_lock(void)
+{
+	pthread_mutex_init(&rep.lock, NULL);
+}

@@ -1,0 +1,37 @@
+/*
+ * report.h - expiry reports and diagnostics.
+ *
+ * Reports go to the log (MEMLEASE_LOG: "stderr", the default, or a file
+ * path, appended), as text or JSON lines (MEMLEASE_LOG_FORMAT).  Each report
+ * is one write(2), so that reports of several threads or processes never
+ * interleave within a line.  Diagnostics ("memlease: ...") go to stderr.
+ */
+#ifndef ML_REPORT_H
+#define ML_REPORT_H
+
+#include <stdint.h>
+
+struct ml_ended;
+
+enum ml_log_format { ML_LOG_TEXT, ML_LOG_JSON };
+
+/* Read MEMLEASE_LOG and MEMLEASE_LOG_FORMAT; keep a private duplicate of
+ * stderr.  Bad values are reported once and the defaults used. */
+void ml_report_init(void);
+
+/* Report an expired lease; now is the clock's ms. */
+void ml_report_expired(const struct ml_ended *e, uint64_t now);
+
+/* One diagnostic line on stderr, prefixed "memlease: ". */
+void ml_report_diag(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+/* Move fd to a descriptor at or above the private floor, close-on-exec;
+ * returns the new fd (the old one is closed), or fd itself on failure. */
+int  ml_fd_high(int fd);
+
+void ml_report_lock(void);
+void ml_report_unlock(void);
+void ml_report_reinit_lock(void);
+
+#endif /* ML_REPORT_H */

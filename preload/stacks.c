@@ -1,0 +1,331 @@
+/*
+ * stacks.c - the stack table and the symbol cache (see stacks.h).
+ *
+ * Stacks are interned: a hash index (open addressing, ids) over records in
+ * fixed chunks that never move, so a stack's frames stay where they are
+ * once made.  Nothing is ever removed: the table holds one record per
+ * distinct stack, up to ML_LABELED - 1 of them (labels.h).
+ *
+ * Symbols are resolved by libunwind (which reads .symtab, so static
+ * functions have names too) and dladdr (the object), once per address.
+ *
+ * Locking: `stacks.lock` guards the stack table, `syms.lock` the symbol
+ * cache.  Both are taken by the fork handlers.  Everything here may
+ * allocate: callers under the preload hold the recursion guard.
+ */
+#define _GNU_SOURCE
+#define UNW_LOCAL_ONLY
+#include <dlfcn.h>
+#include <libunwind.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "labels.h"
+#include "stacks.h"
+
+#define CHUNK_RECS   4096
+#define CHUNK_FRAMES 16384
+#define MAX_STACKS   (ML_LABELED - 1)
+
+struct stack_rec {
+	uint32_t   hash;
+	uint32_t   n;
+	uintptr_t *frames;
+};
+
+static struct {
+	pthread_mutex_t    lock;
+	struct stack_rec **chunks;     /* record id is chunks[id / CHUNK][..] */
+	uint32_t           nchunks;
+	uint32_t           count;      /* records; ids are 1..count */
+	uint32_t          *index;      /* ids; 0: empty */
+	uint32_t           nindex;     /* a power of two */
+	uintptr_t         *arena;      /* frames of new stacks go here */
+	uint32_t           arena_left;
+	size_t             bytes;
+} stacks = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static uint32_t
+hash_frames(const uintptr_t *ips, int n)
+{
+	uint64_t h = 0xcbf29ce484222325u;
+
+	for (int i = 0; i < n; i++)
+		h = (h ^ ips[i]) * 0x100000001b3u;
+	return (uint32_t)(h ^ h >> 32);
+}
+
+static struct stack_rec *
+rec_of(uint32_t id)
+{
+	return &stacks.chunks[(id - 1) / CHUNK_RECS][(id - 1) % CHUNK_RECS];
+}
+
+static bool
+rec_equal(const struct stack_rec *r, uint32_t h, const uintptr_t *ips, int n)
+{
+	return r->hash == h && r->n == (uint32_t)n &&
+	    memcmp(r->frames, ips, n * sizeof *ips) == 0;
+}
+
+static int
+index_grow(void)
+{
+	uint32_t n = stacks.nindex ? stacks.nindex * 2 : 1024;
+	uint32_t *x = calloc(n, sizeof *x);
+
+	if (x == NULL)
+		return -1;
+	for (uint32_t id = 1; id <= stacks.count; id++) {
+		uint32_t k = rec_of(id)->hash & (n - 1);
+		while (x[k] != 0)
+			k = (k + 1) & (n - 1);
+		x[k] = id;
+	}
+	free(stacks.index);
+	stacks.bytes += (n - stacks.nindex) * sizeof *x;
+	stacks.index = x;
+	stacks.nindex = n;
+	return 0;
+}
+
+/* A new record for ips[0..n); the lock is held. */
+static uint32_t
+rec_new(uint32_t h, const uintptr_t *ips, int n)
+{
+	uint32_t id = stacks.count + 1;
+
+	if (id > MAX_STACKS)
+		return 0;
+	if ((stacks.count + 1) * 2 > stacks.nindex && index_grow() != 0)
+		return 0;
+	if ((id - 1) / CHUNK_RECS == stacks.nchunks) {
+		struct stack_rec **c = realloc(stacks.chunks,
+		    (stacks.nchunks + 1) * sizeof *c);
+		if (c == NULL)
+			return 0;
+		stacks.chunks = c;
+		c[stacks.nchunks] = malloc(CHUNK_RECS * sizeof **c);
+		if (c[stacks.nchunks] == NULL)
+			return 0;
+		stacks.nchunks++;
+		stacks.bytes += CHUNK_RECS * sizeof **c;
+	}
+	if (stacks.arena_left < (uint32_t)n) {
+		stacks.arena = malloc(CHUNK_FRAMES * sizeof *stacks.arena);
+		if (stacks.arena == NULL) {
+			stacks.arena_left = 0;
+			return 0;
+		}
+		stacks.arena_left = CHUNK_FRAMES;
+		stacks.bytes += CHUNK_FRAMES * sizeof *stacks.arena;
+	}
+	struct stack_rec *r = &stacks.chunks[(id - 1) / CHUNK_RECS]
+	    [(id - 1) % CHUNK_RECS];
+	r->hash = h;
+	r->n = (uint32_t)n;
+	r->frames = stacks.arena;
+	memcpy(r->frames, ips, n * sizeof *ips);
+	stacks.arena += n;
+	stacks.arena_left -= (uint32_t)n;
+	stacks.count = id;
+
+	uint32_t k = h & (stacks.nindex - 1);
+	while (stacks.index[k] != 0)
+		k = (k + 1) & (stacks.nindex - 1);
+	stacks.index[k] = id;
+	return id;
+}
+
+static uint32_t
+intern(const uintptr_t *ips, int n)
+{
+	uint32_t h = hash_frames(ips, n);
+	uint32_t id = 0;
+
+	pthread_mutex_lock(&stacks.lock);
+	if (stacks.nindex != 0) {
+		for (uint32_t k = h & (stacks.nindex - 1);
+		    stacks.index[k] != 0; k = (k + 1) & (stacks.nindex - 1)) {
+			if (rec_equal(rec_of(stacks.index[k]), h, ips, n)) {
+				id = stacks.index[k];
+				goto out;
+			}
+		}
+	}
+	id = rec_new(h, ips, n);
+out:
+	pthread_mutex_unlock(&stacks.lock);
+	return id;
+}
+
+uint32_t
+ml_stacks_capture(const void *from, int depth)
+{
+	void *frames[ML_STACK_MAX_DEPTH + 8];
+	int n, skip = 0;
+
+	if (depth <= 0)
+		return 0;
+	if (depth > ML_STACK_MAX_DEPTH)
+		depth = ML_STACK_MAX_DEPTH;
+	if (depth == 1) {
+		uintptr_t ip = (uintptr_t)from;
+		return intern(&ip, 1);
+	}
+	n = unw_backtrace(frames, depth + 8);
+	while (skip < n && frames[skip] != from)
+		skip++;
+	if (skip == n)      /* `from` not seen (tail call?): keep them all */
+		skip = 0;
+	n -= skip;
+	if (n > depth)
+		n = depth;
+	if (n <= 0)
+		return 0;
+	return intern((const uintptr_t *)(frames + skip), n);
+}
+
+int
+ml_stacks_get(uint32_t id, uintptr_t *ips, int max)
+{
+	int n = 0;
+
+	pthread_mutex_lock(&stacks.lock);
+	if (id != 0 && id <= stacks.count) {
+		struct stack_rec *r = rec_of(id);
+		n = (int)r->n < max ? (int)r->n : max;
+		memcpy(ips, r->frames, n * sizeof *ips);
+	}
+	pthread_mutex_unlock(&stacks.lock);
+	return n;
+}
+
+uint32_t
+ml_stacks_count(void)
+{
+	pthread_mutex_lock(&stacks.lock);
+	uint32_t n = stacks.count;
+	pthread_mutex_unlock(&stacks.lock);
+	return n;
+}
+
+size_t
+ml_stacks_bytes(void)
+{
+	pthread_mutex_lock(&stacks.lock);
+	size_t n = stacks.bytes;
+	pthread_mutex_unlock(&stacks.lock);
+	return n;
+}
+
+/* The symbol cache: return address -> (function, offset, object). */
+
+struct sym {
+	uintptr_t   ip;
+	const char *function;
+	uintptr_t   offset;
+	const char *object;
+	struct sym *next;
+};
+
+#define SYM_BUCKETS 4096
+
+static struct {
+	pthread_mutex_t lock;
+	struct sym     *bucket[SYM_BUCKETS];
+} syms = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static const char *
+keep(const char *s)
+{
+	char *p = s != NULL && *s != '\0' ? strdup(s) : NULL;
+
+	return p != NULL ? p : "??";
+}
+
+/* Name the function that contains the call before return address ip. */
+static void
+resolve(uintptr_t ip, struct sym *s)
+{
+	char name[512];
+	unw_context_t uc;
+	unw_cursor_t cur;
+	unw_word_t off = 0;
+	Dl_info dl;
+	bool named = false;
+
+	s->ip = ip;
+	s->offset = 0;
+	if (unw_getcontext(&uc) == 0 && unw_init_local(&cur, &uc) == 0 &&
+	    unw_set_reg(&cur, UNW_REG_IP, ip - 1) == 0 &&
+	    unw_get_proc_name(&cur, name, sizeof name, &off) == 0) {
+		s->function = keep(name);
+		s->offset = (uintptr_t)off + 1;
+		named = true;
+	}
+	if (dladdr((void *)(ip - 1), &dl) != 0) {
+		s->object = keep(dl.dli_fname);
+		if (!named && dl.dli_sname != NULL) {
+			s->function = keep(dl.dli_sname);
+			s->offset = ip - (uintptr_t)dl.dli_saddr;
+			named = true;
+		}
+		if (!named)
+			s->offset = ip - (uintptr_t)dl.dli_fbase;
+	} else {
+		s->object = "??";
+	}
+	if (!named)
+		s->function = "??";
+}
+
+void
+ml_stacks_symbolize(uintptr_t ip, struct ml_frame *f)
+{
+	struct sym *s, fallback;
+	size_t b = (ip >> 4) % SYM_BUCKETS;
+
+	pthread_mutex_lock(&syms.lock);
+	for (s = syms.bucket[b]; s != NULL; s = s->next)
+		if (s->ip == ip)
+			break;
+	if (s == NULL) {
+		s = malloc(sizeof *s);
+		if (s == NULL)
+			s = &fallback;
+		resolve(ip, s);
+		if (s != &fallback) {
+			s->next = syms.bucket[b];
+			syms.bucket[b] = s;
+		}
+	}
+	f->ip = ip;
+	f->function = s->function;
+	f->offset = s->offset;
+	f->object = s->object;
+	pthread_mutex_unlock(&syms.lock);
+}
+
+void
+ml_stacks_lock(void)
+{
+	pthread_mutex_lock(&stacks.lock);
+	pthread_mutex_lock(&syms.lock);
+}
+
+void
+ml_stacks_unlock(void)
+{
+	pthread_mutex_unlock(&syms.lock);
+	pthread_mutex_unlock(&stacks.lock);
+}
+
+void
+ml_stacks_reinit_lock(void)
+{
+	pthread_mutex_init(&stacks.lock, NULL);
+	pthread_mutex_init(&syms.lock, NULL);
+}

@@ -1,0 +1,109 @@
+/*
+ * bitmap.c - hierarchical bitmap (see bitmap.h).  Owns nothing but its
+ * level arrays; never locks.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "bitmap.h"
+#include "core.h"
+
+static uint32_t
+words_for(uint32_t bits)
+{
+	return (bits + 63) / 64;
+}
+
+/* Make room for nbits items at least; new bits are clear. */
+int
+ml_bitmap_reserve(struct ml_bitmap *b, uint32_t nbits,
+    const struct ml_alloc *a)
+{
+	uint32_t bits = nbits;
+
+	if (nbits <= b->cap)
+		return 0;
+	for (int l = 0; l < ML_BITMAP_LEVELS; l++) {
+		uint32_t need = words_for(bits);
+		if (l == ML_BITMAP_LEVELS - 1 && need > 1)
+			return -ENOMEM;   /* 2^30 items: more than a table holds */
+		if (need > b->nwords[l]) {
+			uint64_t *p = a->realloc(b->lv[l], need * sizeof *p);
+			if (p == NULL)
+				return -ENOMEM;
+			memset(p + b->nwords[l], 0,
+			    (need - b->nwords[l]) * sizeof *p);
+			b->lv[l] = p;
+			b->nwords[l] = need;
+		}
+		bits = need;
+	}
+	b->cap = nbits;
+	return 0;
+}
+
+void
+ml_bitmap_fini(struct ml_bitmap *b, const struct ml_alloc *a)
+{
+	for (int l = 0; l < ML_BITMAP_LEVELS; l++)
+		if (b->lv[l] != NULL)
+			a->free(b->lv[l]);
+	memset(b, 0, sizeof *b);
+}
+
+void
+ml_bitmap_set(struct ml_bitmap *b, uint32_t i)
+{
+	for (int l = 0; l < ML_BITMAP_LEVELS && b->lv[l] != NULL; l++) {
+		uint64_t *w = &b->lv[l][i / 64];
+		bool was_zero = *w == 0;
+
+		*w |= UINT64_C(1) << (i % 64);
+		if (!was_zero)
+			break;
+		i /= 64;
+	}
+}
+
+void
+ml_bitmap_clear(struct ml_bitmap *b, uint32_t i)
+{
+	for (int l = 0; l < ML_BITMAP_LEVELS && b->lv[l] != NULL; l++) {
+		uint64_t *w = &b->lv[l][i / 64];
+
+		*w &= ~(UINT64_C(1) << (i % 64));
+		if (*w != 0)
+			break;
+		i /= 64;
+	}
+}
+
+uint32_t
+ml_bitmap_first(const struct ml_bitmap *b)
+{
+	int top = ML_BITMAP_LEVELS - 1;
+	uint32_t i = 0;
+
+	while (top > 0 && b->lv[top] == NULL)
+		top--;
+	if (b->lv[top] == NULL)
+		return UINT32_MAX;
+	for (int l = top; l >= 0; l--) {
+		uint64_t w = b->lv[l][i];
+		if (w == 0)
+			return UINT32_MAX;
+		i = i * 64 + (uint32_t)__builtin_ctzll(w);
+	}
+	return i;
+}
+
+size_t
+ml_bitmap_bytes(const struct ml_bitmap *b)
+{
+	size_t n = 0;
+
+	for (int l = 0; l < ML_BITMAP_LEVELS; l++)
+		n += b->nwords[l] * sizeof(uint64_t);
+	return n;
+}

@@ -1,0 +1,32 @@
+/*
+ * bitmap.h - a growable hierarchical bitmap with find-first-set.
+ *
+ * Level 0 has one bit per item; each level above has one bit per word of
+ * the level below, set when that word is not zero.  Finding the lowest set
+ * bit reads one word per level: O(1) for any practical size (five levels
+ * cover 2^30 items).  Not thread-safe: the owner locks.
+ */
+#ifndef ML_BITMAP_H
+#define ML_BITMAP_H
+
+#include <stdint.h>
+
+#define ML_BITMAP_LEVELS 5
+
+struct ml_bitmap {
+	uint64_t *lv[ML_BITMAP_LEVELS];
+	uint32_t  nwords[ML_BITMAP_LEVELS];
+	uint32_t  cap;      /* bits of level 0 */
+};
+
+struct ml_alloc;
+
+int      ml_bitmap_reserve(struct ml_bitmap *b, uint32_t nbits,
+             const struct ml_alloc *a);
+void     ml_bitmap_fini(struct ml_bitmap *b, const struct ml_alloc *a);
+void     ml_bitmap_set(struct ml_bitmap *b, uint32_t i);
+void     ml_bitmap_clear(struct ml_bitmap *b, uint32_t i);
+uint32_t ml_bitmap_first(const struct ml_bitmap *b);  /* UINT32_MAX: none */
+size_t   ml_bitmap_bytes(const struct ml_bitmap *b);
+
+#endif /* ML_BITMAP_H */

@@ -1,0 +1,785 @@
+/*
+ * core.c - the lease table (see core.h).
+ *
+ * Entry blocks, as designed in the original: the first block is static;
+ * a new block is made when every block is full; when the most recently made
+ * dynamic block becomes empty it is freed, and so is each block before it
+ * that is empty and becomes the last.  Blocks are a prefix [0, nblocks) of
+ * the directory, so a handle's entry is dir[idx / N]->e[idx % N]: O(1).
+ * New leases go to the lowest block with a free slot, so that the last
+ * blocks drain and can be freed.
+ *
+ * A handle is (generation << 32) | (index + 1).  A slot's generation moves
+ * on when its lease ends; a freed block leaves its highest generation in
+ * dir_gen, and a block re-created at that index starts from there, so a
+ * handle never names a later lease.  A slot whose generation would wrap is
+ * retired (kept busy for good): one slot per 2^32 leases in it.
+ *
+ * Deadlines live in a binary min-heap of entry indices (O(log n) insert and
+ * remove; the entry keeps its heap position).
+ *
+ * Every function here takes c->lock, except the static helpers, which
+ * expect it held.  Nothing here calls out with the lock held but the core's
+ * allocator.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "core.h"
+
+#define GEN_RETIRED UINT32_MAX
+
+static inline struct ml_entry *
+entry_at(const struct ml_core *c, uint32_t idx)
+{
+	return &c->dir[idx / ML_PER_BLOCK]->e[idx % ML_PER_BLOCK];
+}
+
+static inline memlease_t
+handle_of(uint32_t idx, uint32_t gen)
+{
+	return (uint64_t)gen << 32 | (uint64_t)(idx + 1);
+}
+
+static inline uint64_t
+rel_time(const struct ml_core *c, uint64_t now)
+{
+	uint64_t t = now > c->epoch ? now - c->epoch : 0;
+
+	return t < ML_TIME_MAX ? t : ML_TIME_MAX;
+}
+
+static inline uint64_t
+abs_time(const struct ml_core *c, uint64_t t)
+{
+	return t == ML_NO_DEADLINE ? ML_NO_DEADLINE : t + c->epoch;
+}
+
+/* The live entry a handle names, or NULL.  Zombies (released while pinned)
+ * are found only when `zombie_ok`. */
+static struct ml_entry *
+lookup(const struct ml_core *c, memlease_t h, uint32_t *idxp, bool zombie_ok)
+{
+	uint32_t low = (uint32_t)h;
+	uint32_t idx = low - 1;
+
+	if (low == 0 || idx / ML_PER_BLOCK >= c->nblocks)
+		return NULL;
+	struct ml_entry *e = entry_at(c, idx);
+	if (e->buf == NULL || e->gen != (uint32_t)(h >> 32))
+		return NULL;
+	if (e->zombie && !zombie_ok)
+		return NULL;
+	if (idxp != NULL)
+		*idxp = idx;
+	return e;
+}
+
+/* The deadline heap. */
+
+static inline uint64_t
+heap_key(const struct ml_core *c, uint32_t i)
+{
+	return entry_at(c, c->heap[i])->deadline;
+}
+
+static inline void
+heap_put(struct ml_core *c, uint32_t i, uint32_t idx)
+{
+	c->heap[i] = idx;
+	entry_at(c, idx)->pos = i + 1;
+}
+
+static void
+heap_up(struct ml_core *c, uint32_t i)
+{
+	uint32_t idx = c->heap[i];
+	uint64_t key = entry_at(c, idx)->deadline;
+
+	while (i > 0) {
+		uint32_t parent = (i - 1) / 2;
+		if (heap_key(c, parent) <= key)
+			break;
+		heap_put(c, i, c->heap[parent]);
+		i = parent;
+	}
+	heap_put(c, i, idx);
+}
+
+static void
+heap_down(struct ml_core *c, uint32_t i)
+{
+	uint32_t idx = c->heap[i];
+	uint64_t key = entry_at(c, idx)->deadline;
+
+	for (;;) {
+		uint32_t child = 2 * i + 1;
+		if (child >= c->nheap)
+			break;
+		if (child + 1 < c->nheap &&
+		    heap_key(c, child + 1) < heap_key(c, child))
+			child++;
+		if (heap_key(c, child) >= key)
+			break;
+		heap_put(c, i, c->heap[child]);
+		i = child;
+	}
+	heap_put(c, i, idx);
+}
+
+static int
+heap_reserve(struct ml_core *c)
+{
+	if (c->nheap < c->heapcap)
+		return 0;
+	uint32_t cap = c->heapcap ? c->heapcap * 2 : 64;
+	uint32_t *h = c->a.realloc(c->heap, (size_t)cap * sizeof *h);
+	if (h == NULL)
+		return -ENOMEM;
+	c->heap = h;
+	c->heapcap = cap;
+	return 0;
+}
+
+/* Needs heap_reserve() first. */
+static void
+heap_insert(struct ml_core *c, uint32_t idx)
+{
+	c->heap[c->nheap] = idx;
+	heap_up(c, c->nheap++);
+}
+
+static void
+heap_remove(struct ml_core *c, struct ml_entry *e)
+{
+	uint32_t i = e->pos - 1;
+	uint32_t last = c->heap[--c->nheap];
+
+	e->pos = 0;
+	if (i == c->nheap)
+		return;
+	heap_put(c, i, last);
+	if (i > 0 && heap_key(c, (i - 1) / 2) > entry_at(c, last)->deadline)
+		heap_up(c, i);
+	else
+		heap_down(c, i);
+}
+
+/* Blocks. */
+
+static void
+block_init(struct ml_block *b, uint32_t gen)
+{
+	b->used = 0;
+	b->free_head = 1;
+	for (uint32_t s = 0; s < ML_PER_BLOCK; s++) {
+		memset(&b->e[s], 0, sizeof b->e[s]);
+		b->e[s].gen = gen;
+		b->e[s].pos = s + 2 <= ML_PER_BLOCK ? s + 2 : 0;
+	}
+}
+
+/* Make block nblocks; the directory and bitmap grow as needed. */
+static int
+block_new(struct ml_core *c)
+{
+	uint32_t i = c->nblocks;
+
+	if ((uint64_t)(i + 1) * ML_PER_BLOCK >= UINT32_MAX)
+		return -ENOMEM;
+	if (i == c->dircap) {
+		uint32_t cap = c->dircap * 2;
+		struct ml_block **d = c->a.realloc(c->dir, cap * sizeof *d);
+		if (d == NULL)
+			return -ENOMEM;
+		c->dir = d;
+		uint32_t *g = c->a.realloc(c->dir_gen, cap * sizeof *g);
+		if (g == NULL)
+			return -ENOMEM;
+		memset(g + c->dircap, 0, (cap - c->dircap) * sizeof *g);
+		c->dir_gen = g;
+		c->dircap = cap;
+	}
+	if (ml_bitmap_reserve(&c->nonfull, i + 1, &c->a) != 0)
+		return -ENOMEM;
+	struct ml_block *b = c->a.realloc(NULL, sizeof *b);
+	if (b == NULL)
+		return -ENOMEM;
+	block_init(b, c->dir_gen[i]);
+	c->dir[i] = b;
+	c->nblocks++;
+	ml_bitmap_set(&c->nonfull, i);
+	return 0;
+}
+
+/* Free the trailing empty dynamic blocks. */
+static void
+blocks_trim(struct ml_core *c)
+{
+	while (c->nblocks > 1 && c->dir[c->nblocks - 1]->used == 0) {
+		uint32_t i = c->nblocks - 1;
+		struct ml_block *b = c->dir[i];
+		uint32_t gen = 0;
+
+		for (uint32_t s = 0; s < ML_PER_BLOCK; s++)
+			if (b->e[s].gen > gen)
+				gen = b->e[s].gen;
+		c->dir_gen[i] = gen;
+		c->dir[i] = NULL;
+		ml_bitmap_clear(&c->nonfull, i);
+		c->nblocks--;
+		c->a.free(b);
+	}
+}
+
+static uint32_t
+slot_take(struct ml_core *c, uint32_t bi)
+{
+	struct ml_block *b = c->dir[bi];
+	uint32_t s = b->free_head - 1;
+
+	b->free_head = b->e[s].pos;
+	b->e[s].pos = 0;
+	b->used++;
+	if (b->free_head == 0)
+		ml_bitmap_clear(&c->nonfull, bi);
+	return bi * ML_PER_BLOCK + s;
+}
+
+/* End the lease in entry idx: out (if not NULL) gets what the caller
+ * needs; the slot goes back to its block. */
+static void
+slot_end(struct ml_core *c, uint32_t idx, enum ml_end why,
+    struct ml_ended *out)
+{
+	struct ml_entry *e = entry_at(c, idx);
+	uint32_t bi = idx / ML_PER_BLOCK;
+	struct ml_block *b = c->dir[bi];
+
+	if (out != NULL) {
+		const char *name = ml_labels_name(&c->labels, e->origin);
+		out->h = handle_of(idx, e->gen);
+		out->buf = e->buf;
+		out->size = e->size;
+		out->born = abs_time(c, e->born);
+		out->deadline = abs_time(c, e->deadline);
+		out->stack = ml_labels_stack(&c->labels, e->origin);
+		out->why = (uint8_t)why;
+		out->report = e->report;
+		out->adopted = e->adopted;
+		if (name != NULL)
+			memcpy(out->label, name, sizeof out->label);
+		else
+			out->label[0] = '\0';
+	}
+	if (e->pos != 0)
+		heap_remove(c, e);
+	if (e->overdue)
+		c->overdue--;
+	if (e->pins != 0)
+		c->pinned--;
+	c->live--;
+	c->live_bytes -= e->size;
+	if (why == ML_END_RELEASED)
+		c->released++;
+	else
+		c->expired++;
+	ml_labels_put(&c->labels, e->origin);
+
+	uint32_t gen = e->gen + 1;
+	memset(e, 0, sizeof *e);
+	e->gen = gen;
+	if (gen == GEN_RETIRED)
+		return;
+	e->pos = b->free_head;
+	if (b->free_head == 0)
+		ml_bitmap_set(&c->nonfull, bi);
+	b->free_head = idx % ML_PER_BLOCK + 1;
+	if (--b->used == 0 && bi == c->nblocks - 1)
+		blocks_trim(c);
+}
+
+static void
+set_deadline(struct ml_core *c, struct ml_entry *e, uint32_t idx,
+    uint64_t now, uint64_t ttl_ms, bool *wake)
+{
+	uint64_t t = rel_time(c, now);
+
+	if (ttl_ms == 0) {
+		e->deadline = ML_NO_DEADLINE;
+		return;
+	}
+	e->deadline = ttl_ms < ML_TIME_MAX - t ? t + ttl_ms : ML_TIME_MAX;
+	heap_insert(c, idx);
+	if (wake != NULL)
+		*wake = e->pos == 1;
+}
+
+/* The API. */
+
+int
+ml_core_init(struct ml_core *c, const struct ml_alloc *a, uint64_t now)
+{
+	int r;
+
+	memset(c, 0, sizeof *c);
+	if ((r = pthread_mutex_init(&c->lock, NULL)) != 0)
+		return -r;
+	c->a = *a;
+	c->epoch = now;
+	c->dircap = 16;
+	c->dir = a->realloc(NULL, c->dircap * sizeof *c->dir);
+	c->dir_gen = a->realloc(NULL, c->dircap * sizeof *c->dir_gen);
+	if (c->dir == NULL || c->dir_gen == NULL ||
+	    ml_bitmap_reserve(&c->nonfull, c->dircap, a) != 0) {
+		ml_core_fini(c, NULL);
+		return -ENOMEM;
+	}
+	memset(c->dir_gen, 0, c->dircap * sizeof *c->dir_gen);
+	block_init(&c->first, 0);
+	c->dir[0] = &c->first;
+	c->nblocks = 1;
+	ml_bitmap_set(&c->nonfull, 0);
+	return 0;
+}
+
+/* Free everything; live buffers go to free_buf when it is not NULL. */
+void
+ml_core_fini(struct ml_core *c, void (*free_buf)(void *, bool))
+{
+	for (uint32_t i = 0; c->dir != NULL && i < c->nblocks; i++) {
+		struct ml_block *b = c->dir[i];
+		for (uint32_t s = 0; free_buf != NULL && s < ML_PER_BLOCK; s++)
+			if (b->e[s].buf != NULL)
+				free_buf(b->e[s].buf, b->e[s].adopted);
+		if (b != &c->first)
+			c->a.free(b);
+	}
+	if (c->dir != NULL)
+		c->a.free(c->dir);
+	if (c->dir_gen != NULL)
+		c->a.free(c->dir_gen);
+	if (c->heap != NULL)
+		c->a.free(c->heap);
+	ml_bitmap_fini(&c->nonfull, &c->a);
+	ml_labels_fini(&c->labels, &c->a);
+	pthread_mutex_destroy(&c->lock);
+	c->dir = NULL;
+	c->dir_gen = NULL;
+	c->heap = NULL;
+	c->nblocks = 0;
+}
+
+/*
+ * Put buf under a new lease.  *wake is set when its deadline is now the
+ * earliest (the expiring thread must be told).  On failure nothing
+ * changes and buf is still the caller's.
+ */
+int
+ml_core_add(struct ml_core *c, uint64_t now, void *buf, size_t size,
+    uint64_t ttl_ms, unsigned releases, uint32_t stack, bool adopted,
+    memlease_t *hp, bool *wake)
+{
+	int r = 0;
+
+	*wake = false;
+	if (buf == NULL || stack >= ML_LABELED)
+		return -EINVAL;
+	if (size > ML_MAX_SIZE)
+		return -ENOMEM;
+	if (releases == 0)
+		releases = 1;
+	if (releases > ML_MAX_RELEASES)
+		return -EINVAL;
+
+	pthread_mutex_lock(&c->lock);
+	if (ttl_ms != 0 && (r = heap_reserve(c)) != 0)
+		goto out;
+	uint32_t bi = ml_bitmap_first(&c->nonfull);
+	if (bi == UINT32_MAX) {
+		if ((r = block_new(c)) != 0)
+			goto out;
+		bi = c->nblocks - 1;
+	}
+	uint32_t idx = slot_take(c, bi);
+	struct ml_entry *e = entry_at(c, idx);
+	e->buf = buf;
+	e->size = size;
+	e->releases = releases;
+	e->report = 1;
+	e->adopted = adopted;
+	e->born = rel_time(c, now);
+	e->origin = stack;
+	set_deadline(c, e, idx, now, ttl_ms, wake);
+	c->live++;
+	c->live_bytes += size;
+	c->allocated++;
+	*hp = handle_of(idx, e->gen);
+out:
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+void *
+ml_core_get(struct ml_core *c, memlease_t h, size_t *sizep)
+{
+	void *buf = NULL;
+
+	pthread_mutex_lock(&c->lock);
+	struct ml_entry *e = lookup(c, h, NULL, false);
+	if (e != NULL) {
+		buf = e->buf;
+		if (sizep != NULL)
+			*sizep = e->size;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (buf == NULL)
+		errno = ESTALE;
+	return buf;
+}
+
+void *
+ml_core_pin(struct ml_core *c, memlease_t h, size_t *sizep)
+{
+	void *buf = NULL;
+	int err = ESTALE;
+
+	pthread_mutex_lock(&c->lock);
+	struct ml_entry *e = lookup(c, h, NULL, false);
+	if (e != NULL && e->pins == ML_MAX_PINS) {
+		err = EOVERFLOW;
+	} else if (e != NULL) {
+		if (e->pins++ == 0)
+			c->pinned++;
+		buf = e->buf;
+		if (sizep != NULL)
+			*sizep = e->size;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (buf == NULL)
+		errno = err;
+	return buf;
+}
+
+/*
+ * Undo a pin.  Returns 1 when that ended the lease (out filled: it was
+ * released while pinned, or its deadline passed), 0 if it lives on, or a
+ * negative errno.
+ */
+int
+ml_core_unpin(struct ml_core *c, memlease_t h, uint64_t now,
+    struct ml_ended *out)
+{
+	uint32_t idx;
+	int r = 0;
+
+	pthread_mutex_lock(&c->lock);
+	struct ml_entry *e = lookup(c, h, &idx, true);
+	if (e == NULL) {
+		r = -ESTALE;
+	} else if (e->pins == 0) {
+		r = -EINVAL;
+	} else if (--e->pins == 0) {
+		c->pinned--;
+		if (e->zombie) {
+			slot_end(c, idx, ML_END_RELEASED, out);
+			r = 1;
+		} else if (e->overdue || (e->deadline != ML_NO_DEADLINE &&
+		    e->deadline <= rel_time(c, now))) {
+			slot_end(c, idx, ML_END_EXPIRED, out);
+			r = 1;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+/*
+ * One release.  Returns 1 when it was the last (out filled), 0 if more are
+ * due, or a negative errno.  The last release of a pinned lease ends it at
+ * its last unpin: a pinned buffer is never freed under its pinner.
+ */
+int
+ml_core_release(struct ml_core *c, memlease_t h, struct ml_ended *out)
+{
+	uint32_t idx;
+	int r = 0;
+
+	pthread_mutex_lock(&c->lock);
+	struct ml_entry *e = lookup(c, h, &idx, false);
+	if (e == NULL) {
+		r = -ESTALE;
+	} else if (--e->releases != 0) {
+		r = 0;
+	} else if (e->pins != 0) {
+		e->zombie = 1;
+		if (e->pos != 0)
+			heap_remove(c, e);
+		if (e->overdue) {
+			e->overdue = 0;
+			c->overdue--;
+		}
+	} else {
+		slot_end(c, idx, ML_END_RELEASED, out);
+		r = 1;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int
+ml_core_renew(struct ml_core *c, memlease_t h, uint64_t now, uint64_t ttl_ms,
+    bool *wake)
+{
+	uint32_t idx;
+	int r = 0;
+
+	*wake = false;
+	pthread_mutex_lock(&c->lock);
+	struct ml_entry *e = lookup(c, h, &idx, false);
+	if (e == NULL) {
+		r = -ESTALE;
+	} else if (ttl_ms != 0 && e->pos == 0 && (r = heap_reserve(c)) != 0) {
+		/* -ENOMEM: the old deadline stands */
+	} else {
+		if (e->pos != 0)
+			heap_remove(c, e);
+		if (e->overdue) {
+			e->overdue = 0;
+			c->overdue--;
+		}
+		set_deadline(c, e, idx, now, ttl_ms, wake);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int
+ml_core_set_releases(struct ml_core *c, memlease_t h, unsigned n)
+{
+	int r = 0;
+
+	if (n == 0 || n > ML_MAX_RELEASES)
+		return -EINVAL;
+	pthread_mutex_lock(&c->lock);
+	struct ml_entry *e = lookup(c, h, NULL, false);
+	if (e == NULL)
+		r = -ESTALE;
+	else
+		e->releases = n;
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+/* A NULL or empty label removes it. */
+int
+ml_core_set_label(struct ml_core *c, memlease_t h, const char *label)
+{
+	uint32_t origin;
+	int r = 0;
+
+	pthread_mutex_lock(&c->lock);
+	struct ml_entry *e = lookup(c, h, NULL, false);
+	if (e == NULL) {
+		r = -ESTALE;
+		goto out;
+	}
+	uint32_t stack = ml_labels_stack(&c->labels, e->origin);
+	if (label == NULL || *label == '\0')
+		origin = stack;
+	else if ((r = ml_labels_intern(&c->labels, stack, label, &origin,
+	    &c->a)) != 0)
+		goto out;
+	ml_labels_put(&c->labels, e->origin);
+	e->origin = origin;
+out:
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int
+ml_core_set_report(struct ml_core *c, memlease_t h, bool on)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&c->lock);
+	struct ml_entry *e = lookup(c, h, NULL, false);
+	if (e == NULL)
+		r = -ESTALE;
+	else
+		e->report = on;
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+/*
+ * End up to max leases whose deadline is at or before now, earliest first,
+ * into out[]; returns how many.  A pinned lease leaves the heap and is
+ * marked overdue (its last unpin expires it).  Callers loop until fewer
+ * than max come back, so that the lock is never held for long.
+ */
+int
+ml_core_expire(struct ml_core *c, uint64_t now, struct ml_ended *out, int max)
+{
+	uint64_t t = rel_time(c, now);
+	int n = 0;
+
+	pthread_mutex_lock(&c->lock);
+	while (n < max && c->nheap > 0) {
+		uint32_t idx = c->heap[0];
+		struct ml_entry *e = entry_at(c, idx);
+		if (e->deadline > t)
+			break;
+		if (e->pins != 0) {
+			heap_remove(c, e);
+			e->overdue = 1;
+			c->overdue++;
+			continue;
+		}
+		slot_end(c, idx, ML_END_EXPIRED, &out[n++]);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+/* Expire one lease now, whatever its deadline; -EBUSY if pinned. */
+int
+ml_core_expire_one(struct ml_core *c, memlease_t h, struct ml_ended *out)
+{
+	uint32_t idx;
+	int r = 0;
+
+	pthread_mutex_lock(&c->lock);
+	struct ml_entry *e = lookup(c, h, &idx, false);
+	if (e == NULL)
+		r = -ESTALE;
+	else if (e->pins != 0)
+		r = -EBUSY;
+	else
+		slot_end(c, idx, ML_END_EXPIRED, out);
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+/* ms until the earliest deadline (0 if past), -1 if none. */
+int64_t
+ml_core_next_deadline(struct ml_core *c, uint64_t now)
+{
+	int64_t r = -1;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->nheap > 0) {
+		uint64_t d = entry_at(c, c->heap[0])->deadline;
+		uint64_t t = rel_time(c, now);
+		r = d > t ? (int64_t)(d - t) : 0;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+static size_t
+bookkeeping(const struct ml_core *c)
+{
+	return sizeof *c + (size_t)(c->nblocks - 1) * sizeof(struct ml_block) +
+	    (size_t)c->dircap * (sizeof *c->dir + sizeof *c->dir_gen) +
+	    (size_t)c->heapcap * sizeof *c->heap +
+	    ml_bitmap_bytes(&c->nonfull) + ml_labels_bytes(&c->labels);
+}
+
+void
+ml_core_stats(struct ml_core *c, struct memlease_stats *st)
+{
+	memset(st, 0, sizeof *st);
+	pthread_mutex_lock(&c->lock);
+	st->live_leases = c->live;
+	st->live_bytes = c->live_bytes;
+	st->allocated = c->allocated;
+	st->released = c->released;
+	st->expired = c->expired;
+	st->reclaimed = c->expired;
+	st->entry_blocks = c->nblocks;
+	st->entries_per_block = ML_PER_BLOCK;
+	st->pinned = c->pinned;
+	st->overdue = c->overdue;
+	st->with_deadline = c->nheap;
+	st->bookkeeping_bytes = bookkeeping(c);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void
+info_fill(const struct ml_core *c, uint32_t idx, struct ml_info *out)
+{
+	const struct ml_entry *e = entry_at(c, idx);
+	const char *name = ml_labels_name(&c->labels, e->origin);
+
+	out->h = handle_of(idx, e->gen);
+	out->buf = e->buf;
+	out->size = e->size;
+	out->born = abs_time(c, e->born);
+	out->deadline = e->zombie ? ML_NO_DEADLINE : abs_time(c, e->deadline);
+	out->stack = ml_labels_stack(&c->labels, e->origin);
+	out->pins = e->pins;
+	out->releases = e->zombie ? 0 : e->releases;
+	out->report = e->report;
+	out->overdue = e->overdue;
+	if (name != NULL)
+		memcpy(out->label, name, sizeof out->label);
+	else
+		out->label[0] = '\0';
+}
+
+int
+ml_core_info(struct ml_core *c, memlease_t h, struct ml_info *out)
+{
+	uint32_t idx;
+	int r = 0;
+
+	pthread_mutex_lock(&c->lock);
+	if (lookup(c, h, &idx, true) == NULL)
+		r = -ESTALE;
+	else
+		info_fill(c, idx, out);
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+/*
+ * Copy up to max live leases, starting at entry *cursor (0 at first), and
+ * move the cursor past them.  Returns how many; 0 at the end.  Leases made
+ * or ended between calls may be missed or seen, never torn.
+ */
+int
+ml_core_list(struct ml_core *c, uint32_t *cursor, struct ml_info *out,
+    int max)
+{
+	int n = 0;
+
+	pthread_mutex_lock(&c->lock);
+	uint32_t end = c->nblocks * ML_PER_BLOCK;
+	uint32_t idx = *cursor;
+	for (; idx < end && n < max; idx++)
+		if (entry_at(c, idx)->buf != NULL)
+			info_fill(c, idx, &out[n++]);
+	*cursor = idx;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+void
+ml_core_lock(struct ml_core *c)
+{
+	pthread_mutex_lock(&c->lock);
+}
+
+void
+ml_core_unlock(struct ml_core *c)
+{
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* In a child after fork(): the lock was taken by the parent's handler. */
+void
+ml_core_reinit_lock(struct ml_core *c)
+{
+	pthread_mutex_init(&c->lock, NULL);
+}

@@ -1,0 +1,156 @@
+/*
+ * core.h - the lease table: entry blocks, handles, deadlines, stats.
+ *
+ * The core is pure C: no libev, jansson or libunwind, no clock of its own
+ * (every call that needs the time takes `now`, in ms), and no allocation of
+ * lease buffers (callers hand buffers in and get them back when a lease
+ * ends, so that they are freed outside the lock).  Its own memory (dynamic
+ * entry blocks, the block directory, the deadline heap, labels) comes from
+ * the allocator given to ml_core_init().
+ *
+ * Locking: one mutex per core guards all of its state.  No call holds it
+ * while it calls out, except to the core's allocator.
+ */
+#ifndef ML_CORE_H
+#define ML_CORE_H
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memlease.h"
+#include "bitmap.h"
+#include "labels.h"
+
+#ifndef CONFIG_MEMLEASE_NUM_ENTRIES_PER_BUF
+#define CONFIG_MEMLEASE_NUM_ENTRIES_PER_BUF 32
+#endif
+#define ML_PER_BLOCK ((uint32_t)CONFIG_MEMLEASE_NUM_ENTRIES_PER_BUF)
+
+#define ML_MAX_SIZE     ((UINT64_C(1) << 44) - 1)  /* 16 TiB */
+#define ML_MAX_PINS     ((1u << 16) - 1)
+#define ML_MAX_RELEASES ((1u << 24) - 1)
+#define ML_TIME_MAX     ((UINT64_C(1) << 40) - 2)  /* 34 years of ms */
+#define ML_NO_DEADLINE  ((UINT64_C(1) << 40) - 1)
+
+/*
+ * One lease, 40 bytes: with the 4 bytes of its heap slot, the table spends
+ * about 45 bytes a lease.  Times are ms since the core's epoch.  A slot is
+ * free when buf is NULL.  `origin` is a stack id below ML_LABELED, else a
+ * labelled origin (labels.h).
+ */
+struct ml_entry {
+	void     *buf;
+	uint64_t  size : 44, pins : 16, report : 1, overdue : 1, zombie : 1,
+	          adopted : 1;
+	uint64_t  deadline : 40, releases : 24;
+	uint64_t  born : 40, origin : 24;
+	uint32_t  gen;
+	uint32_t  pos;  /* live: heap index + 1 (0: no deadline); free: next */
+};
+_Static_assert(sizeof(struct ml_entry) == 40, "an entry is 40 bytes");
+
+struct ml_block {
+	uint32_t        used;       /* live (or zombie) entries */
+	uint32_t        free_head;  /* first free slot + 1, 0: full */
+	struct ml_entry e[ML_PER_BLOCK];
+};
+
+/* Allocator for the core's own memory; realloc(NULL, n) allocates and
+ * realloc(p, 0) is never called. */
+struct ml_alloc {
+	void *(*realloc)(void *p, size_t n);
+	void  (*free)(void *p);
+};
+
+/* What a caller needs of a lease that has just ended: the buffer to free
+ * and, for expiries, what to report. */
+enum ml_end { ML_END_RELEASED = 1, ML_END_EXPIRED };
+
+struct ml_ended {
+	memlease_t h;
+	void      *buf;
+	size_t     size;
+	uint64_t   born;       /* ms since the epoch of the core */
+	uint64_t   deadline;   /* ML_NO_DEADLINE if none */
+	uint32_t   stack;      /* the stack id given to ml_core_add */
+	uint8_t    why;        /* enum ml_end */
+	bool       report;
+	bool       adopted;
+	char       label[ML_LABEL_MAX + 1];
+};
+
+/* A copy of one live lease, for listings. */
+struct ml_info {
+	memlease_t h;
+	void      *buf;
+	size_t     size;
+	uint64_t   born;
+	uint64_t   deadline;
+	uint32_t   stack;
+	uint32_t   pins;
+	uint32_t   releases;
+	bool       report;
+	bool       overdue;
+	char       label[ML_LABEL_MAX + 1];
+};
+
+struct ml_core {
+	pthread_mutex_t  lock;
+	struct ml_alloc  a;
+	uint64_t         epoch;    /* the `now` of ml_core_init */
+
+	struct ml_block **dir;     /* block i is dir[i]; dir[0] is &first */
+	uint32_t        *dir_gen;  /* generation a re-created block starts at */
+	uint32_t         nblocks;  /* blocks [0, nblocks) exist */
+	uint32_t         dircap;
+	struct ml_bitmap nonfull;  /* blocks with a free slot */
+
+	uint32_t        *heap;     /* entry indices, earliest deadline first */
+	uint32_t         nheap;
+	uint32_t         heapcap;
+
+	struct ml_labels labels;
+
+	uint64_t         live, live_bytes, allocated, released, expired;
+	uint64_t         pinned, overdue;
+
+	struct ml_block  first;    /* the static block */
+};
+
+int   ml_core_init(struct ml_core *c, const struct ml_alloc *a, uint64_t now);
+void  ml_core_fini(struct ml_core *c, void (*free_buf)(void *, bool adopted));
+
+int   ml_core_add(struct ml_core *c, uint64_t now, void *buf, size_t size,
+          uint64_t ttl_ms, unsigned releases, uint32_t stack, bool adopted,
+          memlease_t *hp, bool *wake);
+void *ml_core_get(struct ml_core *c, memlease_t h, size_t *sizep);
+void *ml_core_pin(struct ml_core *c, memlease_t h, size_t *sizep);
+int   ml_core_unpin(struct ml_core *c, memlease_t h, uint64_t now,
+          struct ml_ended *out);
+int   ml_core_release(struct ml_core *c, memlease_t h, struct ml_ended *out);
+int   ml_core_renew(struct ml_core *c, memlease_t h, uint64_t now,
+          uint64_t ttl_ms, bool *wake);
+int   ml_core_set_releases(struct ml_core *c, memlease_t h, unsigned n);
+int   ml_core_set_label(struct ml_core *c, memlease_t h, const char *label);
+int   ml_core_set_report(struct ml_core *c, memlease_t h, bool on);
+int   ml_core_expire(struct ml_core *c, uint64_t now, struct ml_ended *out,
+          int max);
+int   ml_core_expire_one(struct ml_core *c, memlease_t h,
+          struct ml_ended *out);
+int64_t ml_core_next_deadline(struct ml_core *c, uint64_t now);
+void  ml_core_stats(struct ml_core *c, struct memlease_stats *st);
+int   ml_core_info(struct ml_core *c, memlease_t h, struct ml_info *out);
+int   ml_core_list(struct ml_core *c, uint32_t *cursor,
+          struct ml_info *out, int max);
+
+void  ml_core_lock(struct ml_core *c);
+void  ml_core_unlock(struct ml_core *c);
+void  ml_core_reinit_lock(struct ml_core *c);
+
+#endif /* ML_CORE_H */

@@ -1,0 +1,721 @@
+/*
+ * test_core.c - the lease table alone: handles, generations, entry blocks,
+ * deadlines, pins, labels, stats, allocation failures.  Time is a number
+ * passed in; no test sleeps.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+
+#define N ML_PER_BLOCK
+#define T0 1000000          /* the epoch of the test core, in ms */
+
+static struct ml_core core;
+static int allocs_to_fail = -1;   /* fail the allocation after this many */
+
+static void *
+test_realloc(void *p, size_t n)
+{
+	if (allocs_to_fail == 0)
+		return NULL;
+	if (allocs_to_fail > 0)
+		allocs_to_fail--;
+	return realloc(p, n);
+}
+
+static const struct ml_alloc test_alloc = { test_realloc, free };
+
+static void
+setup(void)
+{
+	allocs_to_fail = -1;
+	cr_assert_eq(ml_core_init(&core, &test_alloc, T0), 0);
+}
+
+static void
+free_buf(void *p, bool adopted)
+{
+	(void)adopted;
+	free(p);
+}
+
+static void
+teardown(void)
+{
+	ml_core_fini(&core, free_buf);
+}
+
+TestSuite(core, .init = setup, .fini = teardown);
+
+/* A lease of `size` bytes made at time `now`. */
+static memlease_t
+lease_at(uint64_t now, size_t size, uint64_t ttl, unsigned releases)
+{
+	memlease_t h = 0;
+	bool wake;
+	void *buf = malloc(size ? size : 1);
+
+	cr_assert_not_null(buf);
+	int r = ml_core_add(&core, now, buf, size, ttl, releases, 0, false, &h,
+	    &wake);
+	cr_assert_eq(r, 0, "ml_core_add: %s", strerror(-r));
+	cr_assert_neq(h, 0);
+	return h;
+}
+
+static memlease_t
+lease(uint64_t ttl, unsigned releases)
+{
+	return lease_at(T0, 16, ttl, releases);
+}
+
+/* Release, freeing the buffer if that was the last release. */
+static int
+release(memlease_t h)
+{
+	struct ml_ended e;
+	int r = ml_core_release(&core, h, &e);
+
+	if (r == 1)
+		free(e.buf);
+	return r;
+}
+
+static int
+expire(uint64_t now)
+{
+	struct ml_ended out[16];
+	int n, total = 0;
+
+	while ((n = ml_core_expire(&core, now, out, 16)) > 0) {
+		for (int i = 0; i < n; i++)
+			free(out[i].buf);
+		total += n;
+	}
+	return total;
+}
+
+static void
+assert_stale(memlease_t h)
+{
+	errno = 0;
+	cr_assert_null(ml_core_get(&core, h, NULL));
+	cr_assert_eq(errno, ESTALE);
+	cr_assert_null(ml_core_pin(&core, h, NULL));
+	cr_assert_eq(ml_core_release(&core, h, NULL), -ESTALE);
+	bool wake;
+	cr_assert_eq(ml_core_renew(&core, h, T0, 10, &wake), -ESTALE);
+	cr_assert_eq(ml_core_unpin(&core, h, T0, NULL), -ESTALE);
+	cr_assert_eq(ml_core_set_label(&core, h, "x"), -ESTALE);
+	cr_assert_eq(ml_core_set_report(&core, h, false), -ESTALE);
+	cr_assert_eq(ml_core_set_releases(&core, h, 2), -ESTALE);
+}
+
+static struct memlease_stats
+stats(void)
+{
+	struct memlease_stats st;
+
+	ml_core_stats(&core, &st);
+	return st;
+}
+
+Test(core, handle_names_its_buffer_and_size)
+{
+	void *buf = malloc(100);
+	memlease_t h;
+	bool wake;
+	size_t size = 0;
+
+	cr_assert_eq(ml_core_add(&core, T0, buf, 100, 0, 1, 0, false, &h,
+	    &wake), 0);
+	cr_assert_neq(h, 0);
+	cr_assert_eq(ml_core_get(&core, h, &size), buf);
+	cr_assert_eq(size, 100);
+	cr_assert_eq(release(h), 1);
+}
+
+Test(core, bogus_handles_are_stale)
+{
+	assert_stale(0);
+	assert_stale(1);                          /* slot 0, generation 0, free */
+	assert_stale(UINT64_MAX);
+	assert_stale((uint64_t)7 << 32 | 5);
+	memlease_t h = lease(0, 1);
+	assert_stale(h + ((uint64_t)1 << 32));     /* right slot, later gen */
+	assert_stale(h ^ 0xffff);                  /* another slot */
+}
+
+Test(core, release_count_of_one_ends_at_first_release)
+{
+	memlease_t h = lease(0, 1);
+	struct ml_ended e;
+
+	cr_assert_eq(ml_core_release(&core, h, &e), 1);
+	cr_assert_eq(e.h, h);
+	cr_assert_eq(e.why, ML_END_RELEASED);
+	free(e.buf);
+	assert_stale(h);
+}
+
+Test(core, zero_releases_count_as_one)
+{
+	memlease_t h = lease(0, 0);
+
+	cr_assert_eq(release(h), 1);
+	assert_stale(h);
+}
+
+Test(core, release_count_of_n_ends_at_nth_release)
+{
+	memlease_t h = lease(0, 5);
+
+	for (int i = 0; i < 4; i++) {
+		cr_assert_eq(release(h), 0);
+		cr_assert_not_null(ml_core_get(&core, h, NULL));
+	}
+	cr_assert_eq(release(h), 1);
+	assert_stale(h);
+	cr_assert_eq(stats().released, 1);
+	cr_assert_eq(stats().live_leases, 0);
+}
+
+Test(core, too_many_releases_are_refused)
+{
+	memlease_t h;
+	bool wake;
+	char buf[1];
+
+	cr_assert_eq(ml_core_add(&core, T0, buf, 1, 0, ML_MAX_RELEASES + 1, 0,
+	    false, &h, &wake), -EINVAL);
+	cr_assert_eq(ml_core_add(&core, T0, NULL, 1, 0, 1, 0, false, &h,
+	    &wake), -EINVAL);
+	cr_assert_eq(stats().live_leases, 0);
+}
+
+Test(core, stale_after_expiry)
+{
+	memlease_t h = lease(100, 3);
+
+	cr_assert_eq(expire(T0 + 99), 0);
+	cr_assert_not_null(ml_core_get(&core, h, NULL));
+	cr_assert_eq(expire(T0 + 100), 1);
+	assert_stale(h);
+	cr_assert_eq(stats().expired, 1);
+}
+
+Test(core, stale_after_slot_reuse)
+{
+	memlease_t old = lease(0, 1);
+
+	cr_assert_eq(release(old), 1);
+	memlease_t h = lease(0, 1);
+	cr_assert_eq((uint32_t)h, (uint32_t)old, "the slot is reused");
+	cr_assert_neq(h, old);
+	assert_stale(old);
+	cr_assert_not_null(ml_core_get(&core, h, NULL));
+}
+
+Test(core, stale_after_block_freed_and_recreated)
+{
+	memlease_t h[N + 1];
+
+	for (uint32_t i = 0; i <= N; i++)
+		h[i] = lease(0, 1);
+	memlease_t in_second = h[N];
+	cr_assert_eq(stats().entry_blocks, 2);
+	cr_assert_eq(release(in_second), 1);
+	cr_assert_eq(stats().entry_blocks, 1, "the empty last block is freed");
+	memlease_t again = lease(0, 1);
+	cr_assert_eq(stats().entry_blocks, 2, "and made again");
+	cr_assert_eq((uint32_t)again, (uint32_t)in_second, "same index");
+	cr_assert_neq(again, in_second);
+	assert_stale(in_second);
+	cr_assert_not_null(ml_core_get(&core, again, NULL));
+	for (uint32_t i = 0; i < N; i++)
+		cr_assert_not_null(ml_core_get(&core, h[i], NULL));
+}
+
+Test(core, lease_past_first_block_makes_a_block_and_its_release_frees_it)
+{
+	memlease_t h[N];
+
+	for (uint32_t i = 0; i < N; i++)
+		h[i] = lease(0, 1);
+	cr_assert_eq(stats().entry_blocks, 1, "%u leases fit the static block",
+	    N);
+	memlease_t extra = lease(0, 1);
+	cr_assert_eq(stats().entry_blocks, 2);
+	cr_assert_eq(release(extra), 1);
+	cr_assert_eq(stats().entry_blocks, 1);
+	for (uint32_t i = 0; i < N; i++)
+		cr_assert_eq(release(h[i]), 1);
+	cr_assert_eq(stats().entry_blocks, 1, "the static block stays");
+}
+
+Test(core, empty_block_that_is_not_last_is_kept)
+{
+	memlease_t h[3 * N];
+
+	for (uint32_t i = 0; i < 3 * N; i++)
+		h[i] = lease(0, 1);
+	cr_assert_eq(stats().entry_blocks, 3);
+	for (uint32_t i = N; i < 2 * N; i++)       /* empty the middle block */
+		cr_assert_eq(release(h[i]), 1);
+	cr_assert_eq(stats().entry_blocks, 3);
+	for (uint32_t i = 2 * N; i < 3 * N - 1; i++)
+		cr_assert_eq(release(h[i]), 1);
+	cr_assert_eq(stats().entry_blocks, 3, "the last still has one lease");
+	cr_assert_eq(release(h[3 * N - 1]), 1);
+	cr_assert_eq(stats().entry_blocks, 1,
+	    "the last emptied, and the empty one before it went too");
+	for (uint32_t i = 0; i < N; i++)
+		cr_assert_not_null(ml_core_get(&core, h[i], NULL));
+}
+
+Test(core, new_leases_fill_the_lowest_block_first)
+{
+	memlease_t h[2 * N];
+
+	for (uint32_t i = 0; i < 2 * N; i++)
+		h[i] = lease(0, 1);
+	cr_assert_eq(release(h[3]), 1);            /* a hole in block 0 */
+	memlease_t again = lease(0, 1);
+	cr_assert_eq((uint32_t)again, (uint32_t)h[3]);
+	for (uint32_t i = N; i < 2 * N; i++)
+		cr_assert_eq(release(h[i]), 1);
+	cr_assert_eq(stats().entry_blocks, 1);
+}
+
+Test(core, many_blocks_and_every_handle_still_resolves)
+{
+	enum { COUNT = 20000 };
+	static memlease_t h[COUNT];
+
+	for (int i = 0; i < COUNT; i++)
+		h[i] = lease_at(T0, (size_t)i % 50, 0, 1);
+	cr_assert_eq(stats().entry_blocks, (COUNT + N - 1) / N);
+	for (int i = 0; i < COUNT; i++) {
+		size_t size;
+		cr_assert_not_null(ml_core_get(&core, h[i], &size));
+		cr_assert_eq(size, (size_t)i % 50);
+	}
+	for (int i = COUNT - 1; i >= 0; i--)
+		cr_assert_eq(release(h[i]), 1);
+	cr_assert_eq(stats().entry_blocks, 1);
+	cr_assert_eq(stats().live_bytes, 0);
+}
+
+Test(core, pins_nest)
+{
+	memlease_t h = lease(100, 1);
+
+	cr_assert_not_null(ml_core_pin(&core, h, NULL));
+	cr_assert_not_null(ml_core_pin(&core, h, NULL));
+	cr_assert_eq(stats().pinned, 1);
+	cr_assert_eq(expire(T0 + 1000), 0, "a pinned lease never expires");
+	cr_assert_eq(stats().overdue, 1);
+	cr_assert_eq(ml_core_unpin(&core, h, T0 + 1000, NULL), 0);
+	cr_assert_not_null(ml_core_get(&core, h, NULL), "still pinned once");
+	struct ml_ended e;
+	cr_assert_eq(ml_core_unpin(&core, h, T0 + 1001, &e), 1,
+	    "the last unpin after the deadline expires it now");
+	cr_assert_eq(e.why, ML_END_EXPIRED);
+	free(e.buf);
+	assert_stale(h);
+	cr_assert_eq(stats().pinned, 0);
+	cr_assert_eq(stats().overdue, 0);
+	cr_assert_eq(stats().expired, 1);
+}
+
+Test(core, unpin_past_deadline_expires_even_if_never_overdue)
+{
+	memlease_t h = lease(100, 1);
+	struct ml_ended e;
+
+	cr_assert_not_null(ml_core_pin(&core, h, NULL));
+	cr_assert_eq(ml_core_unpin(&core, h, T0 + 100, &e), 1);
+	cr_assert_eq(e.why, ML_END_EXPIRED);
+	free(e.buf);
+}
+
+Test(core, unpin_before_deadline_keeps_the_lease)
+{
+	memlease_t h = lease(100, 1);
+
+	cr_assert_not_null(ml_core_pin(&core, h, NULL));
+	cr_assert_eq(ml_core_unpin(&core, h, T0 + 50, NULL), 0);
+	cr_assert_eq(ml_core_unpin(&core, h, T0 + 50, NULL), -EINVAL,
+	    "not pinned");
+	cr_assert_eq(expire(T0 + 100), 1);
+}
+
+Test(core, last_release_of_pinned_lease_frees_at_last_unpin)
+{
+	memlease_t h = lease(100, 1);
+	struct ml_ended e;
+
+	cr_assert_not_null(ml_core_pin(&core, h, NULL));
+	cr_assert_eq(ml_core_release(&core, h, NULL), 0, "deferred");
+	cr_assert_null(ml_core_get(&core, h, NULL), "released: gone for get");
+	cr_assert_eq(ml_core_release(&core, h, NULL), -ESTALE, "no 2nd time");
+	cr_assert_eq(expire(T0 + 1000), 0, "and it cannot expire");
+	cr_assert_eq(stats().live_leases, 1, "the buffer is still there");
+	cr_assert_eq(ml_core_unpin(&core, h, T0 + 1000, &e), 1);
+	cr_assert_eq(e.why, ML_END_RELEASED);
+	free(e.buf);
+	assert_stale(h);
+	cr_assert_eq(stats().released, 1);
+	cr_assert_eq(stats().expired, 0);
+}
+
+Test(core, renew_restarts_the_timeout)
+{
+	memlease_t h = lease(100, 1);
+	bool wake;
+
+	cr_assert_eq(ml_core_renew(&core, h, T0 + 90, 100, &wake), 0);
+	cr_assert_eq(expire(T0 + 189), 0);
+	cr_assert_eq(ml_core_next_deadline(&core, T0 + 189), 1);
+	cr_assert_eq(expire(T0 + 190), 1);
+}
+
+Test(core, renew_with_zero_removes_the_timeout)
+{
+	memlease_t h = lease(100, 1);
+	bool wake;
+
+	cr_assert_eq(ml_core_renew(&core, h, T0, 0, &wake), 0);
+	cr_assert_eq(ml_core_next_deadline(&core, T0), -1);
+	cr_assert_eq(expire(UINT64_C(1) << 50), 0);
+	cr_assert_eq(ml_core_renew(&core, h, T0 + 5, 10, &wake), 0);
+	cr_assert(wake, "the only deadline is the earliest");
+	cr_assert_eq(expire(T0 + 15), 1);
+}
+
+Test(core, renew_clears_overdue)
+{
+	memlease_t h = lease(10, 1);
+	bool wake;
+
+	cr_assert_not_null(ml_core_pin(&core, h, NULL));
+	cr_assert_eq(expire(T0 + 20), 0);
+	cr_assert_eq(stats().overdue, 1);
+	cr_assert_eq(ml_core_renew(&core, h, T0 + 20, 10, &wake), 0);
+	cr_assert_eq(stats().overdue, 0);
+	cr_assert_eq(ml_core_unpin(&core, h, T0 + 25, NULL), 0);
+	cr_assert_eq(expire(T0 + 30), 1);
+}
+
+Test(core, next_deadline_is_exact)
+{
+	cr_assert_eq(ml_core_next_deadline(&core, T0), -1);
+	lease(500, 1);
+	lease(300, 1);
+	lease(0, 1);
+	cr_assert_eq(ml_core_next_deadline(&core, T0), 300);
+	cr_assert_eq(ml_core_next_deadline(&core, T0 + 299), 1);
+	cr_assert_eq(ml_core_next_deadline(&core, T0 + 400), 0, "overdue: 0");
+	cr_assert_eq(expire(T0 + 300), 1);
+	cr_assert_eq(ml_core_next_deadline(&core, T0 + 300), 200);
+}
+
+static bool
+add_wakes(uint64_t ttl)
+{
+	memlease_t h;
+	bool wake;
+
+	cr_assert_eq(ml_core_add(&core, T0, malloc(1), 1, ttl, 1, 0, false, &h,
+	    &wake), 0);
+	return wake;
+}
+
+Test(core, wake_is_set_only_for_a_new_earliest_deadline)
+{
+	cr_assert(add_wakes(100));
+	cr_assert_not(add_wakes(200));
+	cr_assert_not(add_wakes(0));
+	cr_assert(add_wakes(50));
+}
+
+Test(core, expiry_goes_earliest_first_in_batches)
+{
+	enum { COUNT = 500 };
+	struct ml_ended out[7];
+	uint64_t last = 0;
+	int seen = 0, n;
+
+	srand(42);
+	for (int i = 0; i < COUNT; i++)
+		lease(1 + (uint64_t)(rand() % 10000), 1);
+	while ((n = ml_core_expire(&core, T0 + 20000, out, 7)) > 0) {
+		cr_assert_leq(n, 7);
+		for (int i = 0; i < n; i++) {
+			cr_assert_geq(out[i].deadline, last);
+			last = out[i].deadline;
+			cr_assert_eq(out[i].why, ML_END_EXPIRED);
+			free(out[i].buf);
+		}
+		seen += n;
+	}
+	cr_assert_eq(seen, COUNT);
+	cr_assert_eq(stats().live_leases, 0);
+	cr_assert_eq(stats().entry_blocks, 1);
+}
+
+Test(core, expire_one_ends_a_lease_now_unless_pinned)
+{
+	memlease_t h = lease(0, 3);
+	struct ml_ended e;
+
+	cr_assert_not_null(ml_core_pin(&core, h, NULL));
+	cr_assert_eq(ml_core_expire_one(&core, h, &e), -EBUSY);
+	cr_assert_eq(ml_core_unpin(&core, h, T0, NULL), 0);
+	cr_assert_eq(ml_core_expire_one(&core, h, &e), 0);
+	cr_assert_eq(e.why, ML_END_EXPIRED);
+	free(e.buf);
+	assert_stale(h);
+	cr_assert_eq(ml_core_expire_one(&core, h, &e), -ESTALE);
+}
+
+Test(core, set_releases_changes_what_remains)
+{
+	memlease_t h = lease(0, 1);
+
+	cr_assert_eq(ml_core_set_releases(&core, h, 0), -EINVAL);
+	cr_assert_eq(ml_core_set_releases(&core, h, 3), 0);
+	cr_assert_eq(release(h), 0);
+	cr_assert_eq(release(h), 0);
+	cr_assert_eq(release(h), 1);
+}
+
+Test(core, labels_are_copied_cut_and_shared)
+{
+	memlease_t a = lease(10, 1), b = lease(10, 1);
+	char name[] = "queue-buffer";
+	struct ml_info info;
+	struct ml_ended out[2];
+
+	cr_assert_eq(ml_core_set_label(&core, a, name), 0);
+	name[0] = 'X';                     /* the core keeps its own copy */
+	cr_assert_eq(ml_core_set_label(&core, b,
+	    "a label much longer than thirty-one bytes"), 0);
+	cr_assert_eq(ml_core_info(&core, a, &info), 0);
+	cr_assert_str_eq(info.label, "queue-buffer");
+	cr_assert_eq(ml_core_info(&core, b, &info), 0);
+	cr_assert_eq(strlen(info.label), ML_LABEL_MAX);
+	cr_assert_str_eq(info.label, "a label much longer than thirty");
+	cr_assert_eq(ml_core_set_label(&core, b, "queue-buffer"), 0);
+	cr_assert_eq(core.labels.nrecs, 2, "two records ever made");
+	cr_assert_eq(ml_core_set_label(&core, a, NULL), 0);
+	cr_assert_eq(ml_core_info(&core, a, &info), 0);
+	cr_assert_str_eq(info.label, "");
+	cr_assert_eq(ml_core_expire(&core, T0 + 10, out, 2), 2);
+	cr_assert_str_eq(out[0].label[0] ? out[0].label : out[1].label,
+	    "queue-buffer", "the label is reported at expiry");
+	free(out[0].buf);
+	free(out[1].buf);
+}
+
+Test(core, label_cut_never_splits_a_utf8_character)
+{
+	char dst[ML_LABEL_MAX + 1];
+	/* 30 ASCII bytes, then a 3-byte character across the limit */
+	const char *src = "123456789012345678901234567890\xe2\x82\xac";
+
+	cr_assert_eq(ml_label_copy(dst, src), 30);
+	cr_assert_str_eq(dst, "123456789012345678901234567890");
+}
+
+Test(core, report_flag_travels_to_the_expiry)
+{
+	memlease_t h = lease(10, 1);
+	struct ml_ended e;
+
+	cr_assert_eq(ml_core_set_report(&core, h, false), 0);
+	cr_assert_eq(ml_core_expire(&core, T0 + 10, &e, 1), 1);
+	cr_assert_not(e.report);
+	free(e.buf);
+}
+
+Test(core, stats_count_everything)
+{
+	memlease_t a = lease_at(T0, 100, 10, 1);
+	memlease_t b = lease_at(T0, 50, 0, 2);
+	lease_at(T0, 7, 0, 1);
+	struct memlease_stats st = stats();
+
+	cr_assert_eq(st.live_leases, 3);
+	cr_assert_eq(st.live_bytes, 157);
+	cr_assert_eq(st.allocated, 3);
+	cr_assert_eq(st.with_deadline, 1);
+	cr_assert_eq(st.entries_per_block, N);
+	cr_assert_gt(st.bookkeeping_bytes, N * sizeof(struct ml_entry));
+	cr_assert_eq(expire(T0 + 10), 1);
+	cr_assert_eq(release(b), 0);
+	cr_assert_eq(release(b), 1);
+	st = stats();
+	cr_assert_eq(st.live_leases, 1);
+	cr_assert_eq(st.live_bytes, 7);
+	cr_assert_eq(st.expired, 1);
+	cr_assert_eq(st.reclaimed, 1);
+	cr_assert_eq(st.released, 1);
+	cr_assert_eq(st.allocated, 3);
+	assert_stale(a);
+}
+
+Test(core, failed_block_allocation_gives_enomem_and_changes_nothing)
+{
+	memlease_t h[N];
+	char *extra = malloc(1);
+	memlease_t x = 0;
+	bool wake;
+
+	for (uint32_t i = 0; i < N; i++)
+		h[i] = lease(100, 1);
+	struct memlease_stats before = stats();
+	for (int fail_after = 0; fail_after < 4; fail_after++) {
+		allocs_to_fail = fail_after;
+		int r = ml_core_add(&core, T0, extra, 1, 0, 1, 0, false, &x,
+		    &wake);
+		allocs_to_fail = -1;
+		if (r == 0) {
+			cr_assert_eq(stats().entry_blocks, 2);
+			cr_assert_eq(stats().live_leases, N + 1);
+			break;
+		}
+		cr_assert_eq(r, -ENOMEM);
+		struct memlease_stats now = stats();
+		cr_assert_eq(now.live_leases, before.live_leases);
+		cr_assert_eq(now.entry_blocks, 1);
+		cr_assert_eq(now.allocated, before.allocated);
+	}
+	for (uint32_t i = 0; i < N; i++)
+		cr_assert_not_null(ml_core_get(&core, h[i], NULL));
+	cr_assert_eq(expire(T0 + 100), N, "the static block's leases expire");
+	cr_assert_eq(release(x), 1);
+	cr_assert_eq(stats().entry_blocks, 1);
+}
+
+Test(core, failed_heap_growth_gives_enomem_and_changes_nothing)
+{
+	enum { COUNT = 64 };       /* the heap's first capacity */
+	char extra[1];
+	memlease_t h;
+	bool wake;
+
+	for (int i = 0; i < COUNT; i++)
+		lease(10, 1);
+	allocs_to_fail = 0;
+	cr_assert_eq(ml_core_add(&core, T0, extra, 1, 10, 1, 0, false,
+	    &h, &wake), -ENOMEM);
+	allocs_to_fail = -1;
+	cr_assert_eq(stats().live_leases, COUNT);
+	struct ml_ended out[COUNT];
+	cr_assert_eq(ml_core_expire(&core, T0 + 10, out, COUNT), COUNT);
+	for (int i = 0; i < COUNT; i++)
+		free(out[i].buf);
+	cr_assert_eq(stats().live_leases, 0);
+}
+
+Test(core, slot_whose_generation_would_wrap_is_retired)
+{
+	core.first.e[0].gen = UINT32_MAX - 1;     /* white box: an old slot */
+	memlease_t h = lease(0, 1);
+
+	cr_assert_eq((uint32_t)h, 1, "slot 0");
+	cr_assert_eq(h >> 32, UINT32_MAX - 1);
+	cr_assert_eq(release(h), 1);
+	assert_stale(h);
+	memlease_t next = lease(0, 1);
+	cr_assert_neq((uint32_t)next, 1, "slot 0 is never handed out again");
+	assert_stale(h);
+}
+
+Test(core, list_visits_every_live_lease_once)
+{
+	enum { COUNT = 3 * N + 5 };
+	memlease_t h[COUNT];
+	struct ml_info page[10];
+	uint32_t cursor = 0;
+	int n, seen = 0;
+
+	for (int i = 0; i < COUNT; i++)
+		h[i] = lease_at(T0, (size_t)i, i % 2 ? 100 : 0, 1);
+	cr_assert_eq(release(h[4]), 1);
+	while ((n = ml_core_list(&core, &cursor, page, 10)) > 0) {
+		for (int i = 0; i < n; i++) {
+			cr_assert_neq(page[i].h, h[4]);
+			cr_assert_eq(page[i].deadline, page[i].size % 2 ?
+			    T0 + 100 : ML_NO_DEADLINE);
+		}
+		seen += n;
+	}
+	cr_assert_eq(seen, COUNT - 1);
+}
+
+/* A random walk against a model: every handle and deadline checked. */
+Test(core, random_operations_agree_with_a_model)
+{
+	enum { SLOTS = 300, STEPS = 60000 };
+	static struct { memlease_t h; uint64_t deadline; unsigned rel; } m[SLOTS];
+	uint64_t now = T0;
+	int live = 0;
+
+	srand(7);
+	for (int step = 0; step < STEPS; step++) {
+		int i = rand() % SLOTS;
+		int op = rand() % 10;
+		if (m[i].h == 0 && op < 6) {
+			uint64_t ttl = (uint64_t)(rand() % 3) * (rand() % 500);
+			m[i].rel = 1 + (unsigned)(rand() % 3);
+			m[i].h = lease_at(now, (size_t)i, ttl, m[i].rel);
+			m[i].deadline = ttl ? now + ttl : 0;
+			live++;
+		} else if (m[i].h != 0 && op < 8) {
+			int r = release(m[i].h);
+			if (--m[i].rel == 0) {
+				cr_assert_eq(r, 1);
+				m[i].h = 0;
+				live--;
+			} else {
+				cr_assert_eq(r, 0);
+			}
+		} else if (op == 8) {
+			now += (uint64_t)(rand() % 50);
+			struct ml_ended out[8];
+			int n;
+			while ((n = ml_core_expire(&core, now, out, 8)) > 0) {
+				for (int k = 0; k < n; k++) {
+					int j = (int)out[k].size;
+					cr_assert_eq(out[k].h, m[j].h);
+					cr_assert_neq(m[j].deadline, 0);
+					cr_assert_leq(m[j].deadline, now);
+					free(out[k].buf);
+					m[j].h = 0;
+					live--;
+				}
+			}
+		} else if (m[i].h != 0) {
+			bool wake;
+			uint64_t ttl = (uint64_t)(rand() % 300);
+			cr_assert_eq(ml_core_renew(&core, m[i].h, now, ttl,
+			    &wake), 0);
+			m[i].deadline = ttl ? now + ttl : 0;
+		}
+		for (int j = 0; j < SLOTS; j += 37) {
+			if (m[j].h == 0)
+				continue;
+			size_t size;
+			cr_assert_not_null(ml_core_get(&core, m[j].h, &size));
+			cr_assert_eq(size, (size_t)j);
+			cr_assert(m[j].deadline == 0 || m[j].deadline > now,
+			    "lease %d should have expired", j);
+		}
+		cr_assert_eq(stats().live_leases, (uint64_t)live);
+	}
+}
