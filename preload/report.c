@@ -45,22 +45,59 @@ static struct {
 	size_t             len;
 } rep = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1 };
 
+/* Descriptors of memlease's own live at or above this number. */
+static int
+fd_floor(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1024)
+		return (int)(rl.rlim_cur / 2);
+	return 512;
+}
+
 int
 ml_fd_high(int fd)
 {
-	struct rlimit rl;
-	int floor = 512, nfd;
+	int floor = fd_floor(), nfd;
 
 	if (fd < 0)
 		return fd;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1024)
-		floor = (int)(rl.rlim_cur / 2);
 	if (fd >= floor || (nfd = fcntl(fd, F_DUPFD_CLOEXEC, floor)) < 0) {
 		fcntl(fd, F_SETFD, FD_CLOEXEC);
 		return fd;
 	}
 	close(fd);
 	return nfd;
+}
+
+/*
+ * Run fn with every free descriptor below the floor taken, so that what
+ * fn opens and cannot be moved (libunwind's validation pipe) lands high.
+ * Another thread that opens a file meanwhile gets a high number: that is
+ * harmless, and this happens once a process.
+ */
+void
+ml_fd_run_high(void (*fn)(void))
+{
+	int floor = fd_floor();
+	int taken[512];
+	int n = 0, fd;
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	while (null >= 0 && n < floor && n < 512 &&
+	    (fd = fcntl(null, F_DUPFD_CLOEXEC, 0)) >= 0) {
+		if (fd >= floor) {
+			close(fd);
+			break;
+		}
+		taken[n++] = fd;
+	}
+	fn();
+	while (n > 0)
+		close(taken[--n]);
+	if (null >= 0)
+		close(null);
 }
 
 static void
@@ -78,13 +115,18 @@ remember(int fd)
 	}
 }
 
+/* The log descriptor is still the file we opened, and for a log file, that
+ * file is still at its path (it was not removed or rotated away). */
 static bool
 still_ours(void)
 {
 	struct stat st;
 
-	return rep.fd >= 0 && fstat(rep.fd, &st) == 0 &&
-	    st.st_dev == rep.dev && st.st_ino == rep.ino;
+	if (rep.fd < 0 || fstat(rep.fd, &st) != 0 || st.st_dev != rep.dev ||
+	    st.st_ino != rep.ino)
+		return false;
+	return rep.path == NULL || (stat(rep.path, &st) == 0 &&
+	    st.st_dev == rep.dev && st.st_ino == rep.ino);
 }
 
 static void
@@ -155,6 +197,8 @@ log_fd(void)
 {
 	if (still_ours())
 		return rep.fd;
+	if (rep.fd >= 0 && rep.path != NULL)
+		close(rep.fd);          /* rotated or removed: open anew */
 	if (rep.path == NULL) {
 		rep.fd = -1;    /* stderr was closed: no more reports */
 		return -1;

@@ -30,6 +30,9 @@ void ml_report_diag(const char *fmt, ...)
  * returns the new fd (the old one is closed), or fd itself on failure. */
 int  ml_fd_high(int fd);
 
+/* Run fn with the low descriptors taken, so that what it opens is high. */
+void ml_fd_run_high(void (*fn)(void));
+
 void ml_report_lock(void);
 void ml_report_unlock(void);
 void ml_report_reinit_lock(void);

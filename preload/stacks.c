@@ -17,12 +17,16 @@
 #define UNW_LOCAL_ONLY
 #include <dlfcn.h>
 #include <libunwind.h>
+#include <limits.h>
+#include <link.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "labels.h"
+#include "report.h"
 #include "stacks.h"
 
 #define CHUNK_RECS   4096
@@ -161,6 +165,25 @@ out:
 	return id;
 }
 
+/* libunwind opens a pipe the first time it runs, at the lowest free
+ * descriptors (3 and 4 in most programs), which programs and their test
+ * suites expect to be free: make it open high instead. */
+static void
+unwind_first(void)
+{
+	void *frame;
+
+	unw_backtrace(&frame, 1);
+}
+
+static void
+unwind_init(void)
+{
+	ml_fd_run_high(unwind_first);
+}
+
+static pthread_once_t unwind_once = PTHREAD_ONCE_INIT;
+
 uint32_t
 ml_stacks_capture(const void *from, int depth)
 {
@@ -175,6 +198,7 @@ ml_stacks_capture(const void *from, int depth)
 		uintptr_t ip = (uintptr_t)from;
 		return intern(&ip, 1);
 	}
+	pthread_once(&unwind_once, unwind_init);
 	n = unw_backtrace(frames, depth + 8);
 	while (skip < n && frames[skip] != from)
 		skip++;
@@ -246,6 +270,23 @@ keep(const char *s)
 	return p != NULL ? p : "??";
 }
 
+/* The path of the executable (dladdr names it by argv[0], which programs
+ * may change). */
+static const char *
+main_program(void)
+{
+	static const char *path;
+	char buf[PATH_MAX];
+	ssize_t n;
+
+	if (path == NULL) {
+		n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+		buf[n > 0 ? n : 0] = '\0';
+		path = keep(buf);
+	}
+	return path;
+}
+
 /* Name the function that contains the call before return address ip. */
 static void
 resolve(uintptr_t ip, struct sym *s)
@@ -255,10 +296,12 @@ resolve(uintptr_t ip, struct sym *s)
 	unw_cursor_t cur;
 	unw_word_t off = 0;
 	Dl_info dl;
+	struct link_map *map = NULL;
 	bool named = false;
 
 	s->ip = ip;
 	s->offset = 0;
+	pthread_once(&unwind_once, unwind_init);
 	if (unw_getcontext(&uc) == 0 && unw_init_local(&cur, &uc) == 0 &&
 	    unw_set_reg(&cur, UNW_REG_IP, ip - 1) == 0 &&
 	    unw_get_proc_name(&cur, name, sizeof name, &off) == 0) {
@@ -266,8 +309,10 @@ resolve(uintptr_t ip, struct sym *s)
 		s->offset = (uintptr_t)off + 1;
 		named = true;
 	}
-	if (dladdr((void *)(ip - 1), &dl) != 0) {
-		s->object = keep(dl.dli_fname);
+	if (dladdr1((void *)(ip - 1), &dl, (void **)&map,
+	    RTLD_DL_LINKMAP) != 0) {
+		s->object = map != NULL && map->l_name[0] == '\0' ?
+		    main_program() : keep(dl.dli_fname);
 		if (!named && dl.dli_sname != NULL) {
 			s->function = keep(dl.dli_sname);
 			s->offset = ip - (uintptr_t)dl.dli_saddr;

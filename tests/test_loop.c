@@ -1,0 +1,172 @@
+/*
+ * test_loop.c - the real expiry thread, on the real clock: it starts only
+ * when a lease has a timeout, expires on time, keeps its descriptor high,
+ * and comes back in a child after fork().
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "memlease.h"
+
+static void
+setup(void)
+{
+	setenv("MEMLEASE_LOG", "/dev/null", 1);
+}
+
+TestSuite(loop, .init = setup, .timeout = 20);
+
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int
+count_dir(const char *path, int below)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int n = 0;
+
+	cr_assert_not_null(d);
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.' && atoi(e->d_name) < below)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static int
+threads(void)
+{
+	return count_dir("/proc/self/task", 1 << 30);
+}
+
+/* Wait until h is stale; the time it took, or -1 after limit_ms. */
+static double
+wait_stale(memlease_t h, double start, double limit_ms)
+{
+	while (now_ms() - start < limit_ms) {
+		if (memlease_get(h, NULL) == NULL)
+			return now_ms() - start;
+		usleep(200);
+	}
+	return -1;
+}
+
+Test(loop, lease_of_50ms_is_gone_within_a_second_and_not_before_50ms)
+{
+	double start = now_ms();
+	memlease_t h = memlease_alloc(128, 50, 1, NULL);
+
+	cr_assert_neq(h, 0);
+	double took = wait_stale(h, start, 1000);
+	cr_assert_geq(took, 0, "still live after 1 s");
+	cr_assert_geq(took, 50.0, "expired after %.3f ms", took);
+	struct memlease_stats st;
+	memlease_stats(&st);
+	cr_assert_eq(st.expired, 1);
+}
+
+Test(loop, no_thread_until_a_lease_has_a_timeout)
+{
+	int before = threads();
+	memlease_t h = memlease_alloc(8, 0, 1, NULL);
+
+	cr_assert_eq(threads(), before, "a lease without timeout: no thread");
+	memlease_release(h);
+	memlease_alloc(8, 10000, 1, NULL);
+	cr_assert_eq(threads(), before + 1);
+}
+
+Test(loop, no_thread_at_all_with_memlease_thread_0)
+{
+	setenv("MEMLEASE_THREAD", "0", 1);
+	int before = threads();
+	memlease_t h = memlease_alloc(8, 20, 1, NULL);
+
+	cr_assert_eq(threads(), before);
+	usleep(60000);
+	cr_assert_not_null(memlease_get(h, NULL), "nobody expires it");
+	cr_assert_eq(memlease_expire_due(), 1);
+}
+
+Test(loop, earlier_deadline_wakes_the_thread)
+{
+	double start = now_ms();
+
+	memlease_alloc(8, 60000, 1, NULL);      /* the thread sleeps 60 s */
+	usleep(20000);
+	memlease_t h = memlease_alloc(8, 30, 1, NULL);
+	double took = wait_stale(h, now_ms(), 1000);
+	cr_assert_geq(took, 0, "the new earliest deadline was missed");
+	cr_assert_lt(now_ms() - start, 5000);
+}
+
+Test(loop, renew_keeps_a_lease_alive_past_its_first_deadline)
+{
+	memlease_t h = memlease_alloc(8, 80, 1, NULL);
+
+	for (int i = 0; i < 6; i++) {
+		usleep(40000);
+		cr_assert_eq(memlease_renew(h, 80), 0, "renewal %d", i);
+	}
+	cr_assert_eq(memlease_release(h), 0);
+}
+
+Test(loop, thread_descriptor_is_high_and_close_on_exec)
+{
+	int low_before = count_dir("/proc/self/fd", 100);
+
+	memlease_alloc(8, 10000, 1, NULL);
+	cr_assert_eq(count_dir("/proc/self/fd", 100), low_before,
+	    "no descriptor below 100 taken");
+}
+
+Test(loop, child_after_fork_gets_its_own_thread)
+{
+	memlease_alloc(8, 10000, 1, NULL);     /* the parent's thread runs */
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		double start = now_ms();
+		memlease_t h = memlease_alloc(8, 30, 1, NULL);
+		double took = wait_stale(h, start, 2000);
+		_exit(took >= 30 ? 0 : 1);
+	}
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "the child's lease did not expire on time");
+	memlease_t h = memlease_alloc(8, 30, 1, NULL);
+	cr_assert_geq(wait_stale(h, now_ms(), 2000), 0,
+	    "the parent's thread still works");
+}
+
+Test(loop, exit_with_the_thread_running_is_clean)
+{
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		for (int i = 0; i < 1000; i++)
+			memlease_alloc(8, (uint64_t)(i % 5), 1, NULL);
+		exit(0);
+	}
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
