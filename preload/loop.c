@@ -85,7 +85,6 @@ loop_main(void *arg)
 	struct ev_loop *loop = arg;
 
 	ml_guard_enter();
-	pthread_setname_np(pthread_self(), "memlease");
 	rearm(loop);
 	ev_run(loop, 0);
 	return NULL;
@@ -163,6 +162,7 @@ ml_loop_ensure(ml_loop_tick_fn tick)
 		loop_free();
 		goto out;
 	}
+	pthread_setname_np(lp.tid, "memlease");   /* named before we return */
 	atomic_store_explicit(&lp.running, true, memory_order_release);
 out:
 	pthread_mutex_unlock(&lp.lock);

@@ -171,9 +171,11 @@ out:
 static void
 unwind_first(void)
 {
-	void *frame;
+	unw_context_t uc;
+	unw_cursor_t cur;
 
-	unw_backtrace(&frame, 1);
+	if (unw_getcontext(&uc) == 0)
+		unw_init_local(&cur, &uc);
 }
 
 static void
@@ -292,8 +294,7 @@ static void
 resolve(uintptr_t ip, struct sym *s)
 {
 	char name[512];
-	unw_context_t uc;
-	unw_cursor_t cur;
+	unw_accessors_t *acc;
 	unw_word_t off = 0;
 	Dl_info dl;
 	struct link_map *map = NULL;
@@ -302,9 +303,11 @@ resolve(uintptr_t ip, struct sym *s)
 	s->ip = ip;
 	s->offset = 0;
 	pthread_once(&unwind_once, unwind_init);
-	if (unw_getcontext(&uc) == 0 && unw_init_local(&cur, &uc) == 0 &&
-	    unw_set_reg(&cur, UNW_REG_IP, ip - 1) == 0 &&
-	    unw_get_proc_name(&cur, name, sizeof name, &off) == 0) {
+	/* The address space's own accessor: no cursor, no per-thread cache */
+	acc = unw_get_accessors(unw_local_addr_space);
+	if (acc != NULL && acc->get_proc_name != NULL &&
+	    acc->get_proc_name(unw_local_addr_space, ip - 1, name,
+	    sizeof name, &off, NULL) == 0) {
 		s->function = keep(name);
 		s->offset = (uintptr_t)off + 1;
 		named = true;

@@ -5,7 +5,11 @@
  * pinned, a torn counter or a lost lease shows up here.
  */
 #define _GNU_SOURCE
+#ifdef ML_STANDALONE
+#include "standalone.h"
+#else
 #include <criterion/criterion.h>
+#endif
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -129,8 +133,9 @@ worker(void *arg)
 	return NULL;
 }
 
-Test(threads, eight_threads_of_mixed_operations_with_the_loop_expiring,
-    .timeout = 600)
+TestSuite(threads, .timeout = 600);
+
+Test(threads, eight_threads_of_mixed_operations_with_the_loop_expiring)
 {
 	const char *ops = getenv("ML_TEST_OPS");
 	pthread_t t[THREADS];

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Layers point one way: the core (src/) includes only the C library and
+# itself; the preload never includes the CLI.  Prints TAP.
+: "${top_srcdir:=.}"
+n=0 fail=0
+check() {   # check DESCRIPTION FILES... : every #include must pass `allowed`
+	desc=$1; shift
+	n=$((n + 1))
+	bad=$(grep -Hn '^#include' "$@" 2>/dev/null | grep -Ev "$allowed")
+	if [ -z "$bad" ]; then
+		echo "ok $n - $desc"
+	else
+		echo "not ok $n - $desc"
+		printf '%s\n' "$bad" | sed 's/^/# /'
+		fail=1
+	fi
+}
+echo "1..3"
+allowed='#include <(assert|errno|inttypes|pthread|stdatomic|stdbool|stddef|stdint|stdio|stdlib|string|time)\.h>|#include "(bitmap|clock|config|core|fault|labels|memlease)\.h"'
+check "src/ includes only the C library and itself" "$top_srcdir"/src/*.[ch]
+allowed='#include <|#include "(api|bitmap|clock|config|core|fault|guard|labels|loop|memlease|report|stacks)\.h"'
+check "preload/ includes the core, never the CLI" "$top_srcdir"/preload/*.[ch]
+allowed='#include <|#include "(memlease)\.h"'
+check "cli/ includes neither the core nor the preload" "$top_srcdir"/cli/*.[ch]
+exit $fail
