@@ -48,7 +48,7 @@ struct memlease_stats {
 	uint64_t entries_per_block; /* CONFIG_MEMLEASE_NUM_ENTRIES_PER_BUF */
 	uint64_t pinned;            /* live leases pinned now */
 	uint64_t overdue;           /* pinned leases past their deadline */
-	uint64_t with_deadline;     /* live leases that have a timeout */
+	uint64_t with_deadline;     /* live leases waiting for a deadline */
 	uint64_t bookkeeping_bytes; /* memory of the lease table itself */
 	uint64_t reserved[12];      /* zero; room for new counters */
 };

@@ -41,6 +41,7 @@ static struct {
 	pthread_mutex_t    hook_lock;
 	memlease_expire_fn hook;
 	void              *hook_arg;
+	atomic_bool        child_restart;  /* a child that may need the loop */
 } api = {
 	.once = PTHREAD_ONCE_INIT,
 	.hook_lock = PTHREAD_MUTEX_INITIALIZER,
@@ -118,6 +119,9 @@ atfork_child(void)
 	ml_core_reinit_lock(&api.core);
 	pthread_mutex_init(&api.hook_lock, NULL);
 	ml_loop_child();
+	/* The child has no thread; its next call starts one for the leases
+	 * it inherited (a thread cannot be started from here). */
+	atomic_store(&api.child_restart, api.use_thread);
 }
 
 static void
@@ -127,7 +131,8 @@ init_once(void)
 
 	ml_guard_enter();
 	ml_report_init();
-	api.use_thread = env_long("MEMLEASE_THREAD", 1, 0, 1) != 0;
+	const char *thread = getenv("MEMLEASE_THREAD");
+	api.use_thread = thread == NULL || strcmp(thread, "0") != 0;
 	api.depth = (int)env_long("MEMLEASE_BACKTRACE", DEFAULT_DEPTH, 0,
 	    ML_STACK_MAX_DEPTH);
 	if ((r = ml_core_init(&api.core, &core_alloc, ml_clock_ms())) != 0) {
@@ -141,10 +146,15 @@ init_once(void)
 	ml_guard_leave();
 }
 
+static void restart_in_child(void);
+
 static inline int
 ready(void)
 {
 	pthread_once(&api.once, init_once);
+	if (__builtin_expect(atomic_load_explicit(&api.child_restart,
+	    memory_order_relaxed), 0))
+		restart_in_child();
 	return api.init_err;
 }
 
@@ -192,8 +202,20 @@ deadline_set(bool wake)
 		return;
 	if (!ml_loop_running())
 		ml_loop_ensure(loop_tick);
-	else if (wake)
+	if (wake)       /* also when another thread just started the loop */
 		ml_loop_wake();
+}
+
+static void
+restart_in_child(void)
+{
+	struct memlease_stats st;
+
+	if (!atomic_exchange(&api.child_restart, false))
+		return;
+	ml_core_stats(&api.core, &st);
+	if (st.with_deadline != 0)
+		deadline_set(true);
 }
 
 static memlease_t

@@ -235,25 +235,59 @@ put(const char *fmt, ...)
 		rep.len += (size_t)n < room ? (size_t)n : room - 1;
 }
 
-/* A JSON string, or null. */
-static void
-put_json_string(const char *s)
+/* The length of the valid UTF-8 sequence at s, 0 if it is not one. */
+static size_t
+utf8_len(const unsigned char *s)
 {
+	size_t n = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2 :
+	    s[0] >= 0xe0 && s[0] <= 0xef ? 3 : s[0] >= 0xf0 && s[0] <= 0xf4 ?
+	    4 : 0;
+
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((n == 3 && s[0] == 0xe0 && s[1] < 0xa0) ||   /* overlong */
+	    (n == 3 && s[0] == 0xed && s[1] >= 0xa0) ||  /* surrogates */
+	    (n == 4 && s[0] == 0xf0 && s[1] < 0x90) ||
+	    (n == 4 && s[0] == 0xf4 && s[1] >= 0x90))
+		return 0;
+	return n;
+}
+
+/* A JSON string, or null; bytes that are not UTF-8 become U+FFFD. */
+static void
+put_json_string(const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
 	if (s == NULL) {
 		put("null");
 		return;
 	}
 	put("\"");
-	for (; *s != '\0'; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			put("\\%c", ch);
-		else if (ch < 0x20)
-			put("\\u%04x", ch);
-		else
-			put("%c", ch);
+	while (*s != '\0') {
+		size_t n = utf8_len(s);
+		if (n == 0) {
+			put("\\ufffd");
+			n = 1;
+		} else if (*s == '"' || *s == '\\') {
+			put("\\%c", *s);
+		} else if (*s < 0x20 || *s == 0x7f) {
+			put("\\u%04x", *s);
+		} else {
+			put("%.*s", (int)n, (const char *)s);
+		}
+		s += n;
 	}
 	put("\"");
+}
+
+/* Text for a line of its own: control characters become '?'. */
+static void
+put_text_string(const char *s)
+{
+	for (; *s != '\0'; s++)
+		put("%c", (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
 }
 
 static void
@@ -263,8 +297,11 @@ put_text(const struct ml_ended *e, uint64_t age, const uintptr_t *ips, int n)
 	struct ml_frame f;
 
 	put("memlease[%d]: lease %#" PRIx64, pid, e->h);
-	if (e->label[0] != '\0')
-		put(" \"%s\"", e->label);
+	if (e->label[0] != '\0') {
+		put(" \"");
+		put_text_string(e->label);
+		put("\"");
+	}
 	put(" expired: %zu bytes, age %" PRIu64 ".%03" PRIu64 " s", e->size,
 	    age / 1000, age % 1000);
 	put(n > 0 ? ", allocated at:\n" : ", no backtrace recorded\n");

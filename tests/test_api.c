@@ -206,6 +206,36 @@ Test(api, report_in_json_is_one_object_a_line)
 	json_decref(o);
 }
 
+Test(api, labels_cannot_break_report_lines)
+{
+	memlease_t a = make_log_buffer(8, 10);
+	memlease_t b = make_log_buffer(8, 10);
+
+	cr_assert_eq(memlease_set_label(a, "two\nlines"), 0);
+	cr_assert_eq(memlease_set_label(b, "bad\xff\xc3("), 0);
+	fake_now += 10;
+	cr_assert_eq(memlease_expire_due(), 2);
+	const char *log = log_text();
+	cr_assert(strstr(log, "\"two?lines\"") != NULL, "%s", log);
+	cr_assert(strstr(log, "\ntwo") == NULL, "%s", log);
+}
+
+Test(api, json_reports_stay_valid_json_whatever_the_label)
+{
+	setenv("MEMLEASE_LOG_FORMAT", "json", 1);
+	memlease_t h = make_log_buffer(8, 10);
+	cr_assert_eq(memlease_set_label(h, "bad\xff\xc3(\x01\xe2\x82\xac"), 0);
+	fake_now += 10;
+	cr_assert_eq(memlease_expire_due(), 1);
+
+	json_error_t err;
+	json_t *o = json_loads(log_text(), 0, &err);
+	cr_assert_not_null(o, "%s: %s", err.text, log_text());
+	cr_assert_str_eq(json_string_value(json_object_get(o, "label")),
+	    "bad\xef\xbf\xbd\xef\xbf\xbd(\x01\xe2\x82\xac");
+	json_decref(o);
+}
+
 Test(api, report_goes_to_stderr_by_default)
 {
 	unsetenv("MEMLEASE_LOG");

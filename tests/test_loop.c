@@ -125,6 +125,31 @@ Test(loop, no_thread_at_all_with_memlease_thread_0)
 	cr_assert_eq(memlease_expire_due(), 1);
 }
 
+Test(loop, any_value_but_0_leaves_the_thread_on)
+{
+	setenv("MEMLEASE_THREAD", "yes", 1);
+	memlease_alloc(8, 10000, 1, NULL);
+	cr_assert_eq(memlease_threads(), 1);
+}
+
+Test(loop, leases_inherited_by_a_child_expire_there)
+{
+	memlease_t h = memlease_alloc(8, 100, 1, NULL);
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct memlease_stats st;
+		double start = now_ms();
+		memlease_stats(&st);        /* any call restarts the thread */
+		_exit(wait_stale(h, start, 2000) >= 0 ? 0 : 1);
+	}
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "the inherited lease never expired in the child");
+}
+
 Test(loop, earlier_deadline_wakes_the_thread)
 {
 	double start = now_ms();
