@@ -1,0 +1,192 @@
+#!/bin/sh
+# The documentation is tested: the man pages are clean under mandoc, every
+# exported function is in memlease(3) (NAME, SYNOPSIS, DESCRIPTION, and
+# RETURN VALUES or ERRORS), every MEMLEASE_* variable the code reads is
+# documented, and the example of memlease(3) compiles and runs.  Prints
+# TAP; exits 1 if a test failed.
+#
+# Environment: top_srcdir, top_builddir (default .), CC (default cc).
+: "${top_srcdir:=.}" "${top_builddir:=.}"
+
+man3=$top_srcdir/man/memlease.3
+map=$top_srcdir/preload/libmemlease.map
+fail=0
+n=0
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/memlease-docs.XXXXXX") || {
+	echo "Bail out! cannot make a temporary folder"
+	exit 1
+}
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 1' HUP INT TERM
+
+# result OK DESCRIPTION [FILE OF DIAGNOSTICS]
+result() {
+	n=$((n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $n - $2"
+	else
+		echo "not ok $n - $2"
+		fail=1
+		[ -n "${3:-}" ] && [ -s "$3" ] && sed 's/^/# /' "$3"
+	fi
+	return 0
+}
+
+# section NAME FILE: the lines of one .Sh section of an mdoc page
+section() {
+	awk -v want="$1" '
+	    /^\.Sh[ \t]/ { sub(/^\.Sh[ \t]+/, ""); gsub(/"/, ""); in_sec = ($0 == want); next }
+	    in_sec' "$2"
+}
+
+echo "1..4"
+
+# 1. mandoc -Tlint -W warning is silent on every page.
+: > "$tmp/lint"
+rc=0
+npages=0
+if ! command -v mandoc >/dev/null 2>&1; then
+	echo "mandoc is not installed" > "$tmp/lint"
+	rc=1
+else
+	for page in "$top_srcdir"/man/*.[0-9]; do
+		[ -f "$page" ] || continue
+		npages=$((npages + 1))
+		mandoc -Tlint -W warning "$page" >> "$tmp/lint" 2>&1
+	done
+	[ "$npages" -eq 0 ] &&
+	    echo "no man/*.[0-9] page in $top_srcdir" >> "$tmp/lint"
+	[ -s "$tmp/lint" ] && rc=1
+fi
+result $rc "mandoc -Tlint -W warning is silent on every man page" "$tmp/lint"
+
+# 2. Every exported function has its .Nm in NAME, its prototype (.Fn) in
+#    SYNOPSIS, a paragraph of DESCRIPTION of its own (a .Pp or .Ss line
+#    followed by .Fn NAME) and a .Fn in RETURN VALUES or ERRORS; NAME
+#    names nothing else.
+: > "$tmp/syms"
+rc=0
+syms=$(sed -n '/global:/,/local:/p' "$map" 2>/dev/null |
+    grep -o 'memlease_[a-z0-9_]*' | sort -u)
+if [ -z "$syms" ]; then
+	echo "no symbol found in $map" >> "$tmp/syms"
+	rc=1
+elif [ ! -f "$man3" ]; then
+	echo "$man3 is missing" >> "$tmp/syms"
+	rc=1
+else
+	section NAME "$man3" > "$tmp/name"
+	section SYNOPSIS "$man3" > "$tmp/synopsis"
+	# The lines that open a paragraph of DESCRIPTION.
+	section DESCRIPTION "$man3" |
+	    awk 'open { print } { open = /^\.(Pp|Ss)([ \t]|$)/ }' \
+	    > "$tmp/description"
+	{ section "RETURN VALUES" "$man3"; section ERRORS "$man3"; } \
+	    > "$tmp/errors"
+	for s in $syms; do
+		grep -Eq "^\.Nm $s( ,)?\$" "$tmp/name" ||
+		    echo "$s: no .Nm $s in NAME" >> "$tmp/syms"
+		grep -Eq "^\.Fn $s( |\$)" "$tmp/synopsis" ||
+		    echo "$s: no .Fn $s prototype in SYNOPSIS" >> "$tmp/syms"
+		grep -Eq "^\.Fn $s( |\$)" "$tmp/description" ||
+		    echo "$s: no paragraph of DESCRIPTION opens with .Fn $s" \
+		    >> "$tmp/syms"
+		grep -Eq "^\.Fn $s( |\$)" "$tmp/errors" ||
+		    echo "$s: no .Fn $s in RETURN VALUES or ERRORS" \
+		    >> "$tmp/syms"
+	done
+	sed -n 's/^\.Nm \([^ ]*\).*/\1/p' "$tmp/name" | while read -r s; do
+		echo "$syms" | grep -qx "$s" ||
+		    echo "$s: in NAME but not exported" >> "$tmp/syms"
+	done
+	[ -s "$tmp/syms" ] && rc=1
+fi
+result $rc "memlease.3 documents exactly the functions of libmemlease.map" \
+    "$tmp/syms"
+
+# 3. Every MEMLEASE_* variable read by the code (a literal name given to
+#    getenv or to a helper whose name contains "env", such as env_long) is
+#    an .Ev in the ENVIRONMENT section of memlease.3 or memlease.7.
+: > "$tmp/env"
+rc=0
+call='[A-Za-z_]*env[A-Za-z0-9_]*[[:space:]]*\([[:space:]]*"MEMLEASE_[A-Z0-9_]*"'
+vars=$(cat "$top_srcdir"/preload/*.c "$top_srcdir"/src/*.c 2>/dev/null |
+    grep -oE "$call" | grep -oE 'MEMLEASE_[A-Z0-9_]*' | sort -u)
+docs=
+: > "$tmp/environment"
+for page in "$top_srcdir/man/memlease.3" "$top_srcdir/man/memlease.7"; do
+	[ -f "$page" ] || continue
+	docs="$docs $page"
+	section ENVIRONMENT "$page" >> "$tmp/environment"
+done
+if [ -z "$vars" ]; then
+	echo "no getenv(\"MEMLEASE_...\") found in preload/*.c and src/*.c" \
+	    >> "$tmp/env"
+	rc=1
+elif [ -z "$docs" ]; then
+	echo "neither man/memlease.3 nor man/memlease.7 exists" >> "$tmp/env"
+	rc=1
+else
+	for v in $vars; do
+		grep -Eq "^\.(Ev|.*[[:space:]]Ev)[[:space:]]+$v([^A-Z0-9_]|\$)" \
+		    "$tmp/environment" ||
+		    echo "$v: no .Ev $v in ENVIRONMENT of$docs" >> "$tmp/env"
+	done
+	[ -s "$tmp/env" ] && rc=1
+fi
+result $rc "every MEMLEASE_* variable the code reads is documented" \
+    "$tmp/env"
+
+# 4. The example of memlease(3) compiles without a warning and runs: it
+#    exits 0 within 10 s and its lease expires with a report in the log.
+: > "$tmp/example"
+rc=0
+esc=$(printf '\001')
+if [ -f "$man3" ]; then
+	# Between the markers, without the mdoc lines; \e is a backslash,
+	# \& is nothing, \- is a minus.
+	sed -n '/^\.\\" example-begin/,/^\.\\" example-end/p' "$man3" |
+	    sed -e '/^\./d' -e "s/\\\\e/$esc/g" -e 's/\\&//g' \
+	    -e 's/\\-/-/g' -e "s/$esc/\\\\/g" > "$tmp/ex.c"
+fi
+libs=$top_builddir/.libs
+if [ ! -s "$tmp/ex.c" ] || ! grep -q 'main(' "$tmp/ex.c"; then
+	echo "no program between example-begin and example-end in $man3" \
+	    >> "$tmp/example"
+	rc=1
+elif ! libdir=$(cd "$libs" 2>/dev/null && pwd); then
+	echo "$libs: no such folder (is top_builddir=$top_builddir built?)" \
+	    >> "$tmp/example"
+	rc=1
+else
+	# A sanitizer build's library needs its runtime in the program too.
+	san=$(sed -n 's/^SAN_CFLAGS = //p' "$top_builddir/Makefile" 2>/dev/null)
+	# shellcheck disable=SC2086
+	if ! ${CC:-cc} -std=gnu11 -Wall -Wextra -Werror -pthread $san \
+	    -I"$top_srcdir/include" -o "$tmp/ex" "$tmp/ex.c" \
+	    -L"$libs" -lmemlease -Wl,-rpath,"$libdir" >> "$tmp/example" 2>&1
+	then
+		echo "the example does not compile" >> "$tmp/example"
+		rc=1
+	else
+		MEMLEASE_LOG=$tmp/log timeout 10 "$tmp/ex" > "$tmp/out" 2>&1
+		st=$?
+		if [ "$st" -ne 0 ]; then
+			echo "the example exited with status $st; its output:" \
+			    >> "$tmp/example"
+			cat "$tmp/out" >> "$tmp/example"
+			rc=1
+		fi
+		if ! grep -q 'expired' "$tmp/log" 2>/dev/null; then
+			echo "no expiry report in MEMLEASE_LOG; the log:" \
+			    >> "$tmp/example"
+			cat "$tmp/log" >> "$tmp/example" 2>/dev/null
+			rc=1
+		fi
+	fi
+fi
+result $rc "the example of memlease.3 compiles, runs and reports an expiry" \
+    "$tmp/example"
+
+exit $fail
