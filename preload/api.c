@@ -24,8 +24,10 @@
 #include "fault.h"
 #include "guard.h"
 #include "loop.h"
+#include "real.h"
 #include "report.h"
 #include "stacks.h"
+#include "tag.h"
 
 __thread int ml_guard_depth __attribute__((tls_model("initial-exec")));
 
@@ -47,28 +49,21 @@ static struct {
 	.hook_lock = PTHREAD_MUTEX_INITIALIZER,
 };
 
-/* The core's own memory. */
+/* The core's own memory, and lease buffers: straight from the next
+ * allocator, so that under the preload they are never tagged. */
 
 static void *
 core_realloc(void *p, size_t n)
 {
-	return ml_fault_fail() ? NULL : realloc(p, n);
+	return ml_fault_fail() ? NULL : ml_real_realloc(p, n);
 }
 
-static const struct ml_alloc core_alloc = { core_realloc, free };
-
-/* Lease buffers. */
+static const struct ml_alloc core_alloc = { core_realloc, ml_real_free };
 
 static void *
 buf_alloc(size_t n)
 {
-	return ml_fault_fail() ? NULL : malloc(n);
-}
-
-static void
-buf_free(void *p)
-{
-	free(p);
+	return ml_fault_fail() ? NULL : ml_real_malloc(n);
 }
 
 /* Configuration. */
@@ -183,7 +178,7 @@ finish(const struct ml_ended *e, uint64_t now)
 			ml_guard_leave();
 		}
 	}
-	buf_free(e->buf);
+	ml_real_free(e->buf);
 }
 
 static int64_t
@@ -220,7 +215,7 @@ restart_in_child(void)
 
 static memlease_t
 add(void *buf, size_t size, uint64_t ttl_ms, unsigned releases,
-    bool adopted, const void *from)
+    enum ml_kind kind, const void *from)
 {
 	memlease_t h;
 	bool wake;
@@ -231,7 +226,7 @@ add(void *buf, size_t size, uint64_t ttl_ms, unsigned releases,
 	stack = ml_stacks_capture(from, api.depth);
 	ml_guard_leave();
 	r = ml_core_add(&api.core, ml_clock_ms_ceil(), buf, size, ttl_ms,
-	    releases, stack, adopted, &h, &wake);
+	    releases, stack, kind, &h, &wake);
 	if (r != 0) {
 		errno = -r;
 		return 0;
@@ -257,11 +252,11 @@ memlease_alloc(size_t size, uint64_t ttl_ms, unsigned releases, void **bufp)
 		errno = ENOMEM;
 		return 0;
 	}
-	memlease_t h = add(buf, size, ttl_ms, releases, false,
+	memlease_t h = add(buf, size, ttl_ms, releases, ML_KIND_BUFFER,
 	    __builtin_return_address(0));
 	if (h == 0) {
 		int err = errno;
-		buf_free(buf);
+		ml_real_free(buf);
 		errno = err;
 		return 0;
 	}
@@ -283,7 +278,7 @@ memlease_adopt(void *p, uint64_t ttl_ms, unsigned releases)
 		errno = EINVAL;
 		return 0;
 	}
-	return add(p, malloc_usable_size(p), ttl_ms, releases, true,
+	return add(p, ml_real_usable_size(p), ttl_ms, releases, ML_KIND_FREE,
 	    __builtin_return_address(0));
 }
 
@@ -332,7 +327,7 @@ memlease_release(memlease_t h)
 		return r;
 	if ((r = ml_core_release(&api.core, h, &e)) != 1)
 		return r;
-	buf_free(e.buf);
+	ml_real_free(e.buf);
 	return 0;
 }
 

@@ -266,7 +266,7 @@ slot_end(struct ml_core *c, uint32_t idx, enum ml_end why,
 		out->stack = ml_labels_stack(&c->labels, e->origin);
 		out->why = (uint8_t)why;
 		out->report = e->report;
-		out->adopted = e->adopted;
+		out->kind = (uint8_t)e->kind;
 		if (name != NULL)
 			memcpy(out->label, name, sizeof out->label);
 		else
@@ -345,13 +345,13 @@ ml_core_init(struct ml_core *c, const struct ml_alloc *a, uint64_t now)
 
 /* Free everything; live buffers go to free_buf when it is not NULL. */
 void
-ml_core_fini(struct ml_core *c, void (*free_buf)(void *, bool))
+ml_core_fini(struct ml_core *c, void (*free_buf)(void *, unsigned))
 {
 	for (uint32_t i = 0; c->dir != NULL && i < c->nblocks; i++) {
 		struct ml_block *b = c->dir[i];
 		for (uint32_t s = 0; free_buf != NULL && s < ML_PER_BLOCK; s++)
 			if (b->e[s].buf != NULL)
-				free_buf(b->e[s].buf, b->e[s].adopted);
+				free_buf(b->e[s].buf, b->e[s].kind);
 		if (b != &c->first)
 			c->a.free(b);
 	}
@@ -377,13 +377,13 @@ ml_core_fini(struct ml_core *c, void (*free_buf)(void *, bool))
  */
 int
 ml_core_add(struct ml_core *c, uint64_t now, void *buf, size_t size,
-    uint64_t ttl_ms, unsigned releases, uint32_t stack, bool adopted,
+    uint64_t ttl_ms, unsigned releases, uint32_t stack, unsigned kind,
     memlease_t *hp, bool *wake)
 {
 	int r = 0;
 
 	*wake = false;
-	if (buf == NULL || stack >= ML_LABELED)
+	if (buf == NULL || stack >= ML_LABELED || kind > ML_KIND_MAX)
 		return -EINVAL;
 	if (size > ML_MAX_SIZE)
 		return -ENOMEM;
@@ -407,7 +407,7 @@ ml_core_add(struct ml_core *c, uint64_t now, void *buf, size_t size,
 	e->size = size;
 	e->releases = releases;
 	e->report = 1;
-	e->adopted = adopted;
+	e->kind = kind;
 	e->born = rel_time(c, now);
 	e->origin = stack;
 	set_deadline(c, e, idx, now, ttl_ms, wake);
@@ -494,6 +494,27 @@ ml_core_unpin(struct ml_core *c, memlease_t h, uint64_t now,
 	return r;
 }
 
+/* The last release of entry idx: end it, or, if it is pinned, make it a
+ * zombie that its last unpin ends.  Returns 1 if it ended. */
+static int
+last_release(struct ml_core *c, uint32_t idx, struct ml_ended *out)
+{
+	struct ml_entry *e = entry_at(c, idx);
+
+	if (e->pins == 0) {
+		slot_end(c, idx, ML_END_RELEASED, out);
+		return 1;
+	}
+	e->zombie = 1;
+	if (e->pos != 0)
+		heap_remove(c, e);
+	if (e->overdue) {
+		e->overdue = 0;
+		c->overdue--;
+	}
+	return 0;
+}
+
 /*
  * One release.  Returns 1 when it was the last (out filled), 0 if more are
  * due, or a negative errno.  The last release of a pinned lease ends it at
@@ -507,21 +528,50 @@ ml_core_release(struct ml_core *c, memlease_t h, struct ml_ended *out)
 
 	pthread_mutex_lock(&c->lock);
 	struct ml_entry *e = lookup(c, h, &idx, false);
+	if (e == NULL)
+		r = -ESTALE;
+	else if (--e->releases == 0)
+		r = last_release(c, idx, out);
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+/* End a lease now, whatever releases remain (its block was freed by the
+ * program); as ml_core_release() otherwise. */
+int
+ml_core_end(struct ml_core *c, memlease_t h, struct ml_ended *out)
+{
+	uint32_t idx;
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	struct ml_entry *e = lookup(c, h, &idx, false);
 	if (e == NULL) {
 		r = -ESTALE;
-	} else if (--e->releases != 0) {
-		r = 0;
-	} else if (e->pins != 0) {
-		e->zombie = 1;
-		if (e->pos != 0)
-			heap_remove(c, e);
-		if (e->overdue) {
-			e->overdue = 0;
-			c->overdue--;
-		}
 	} else {
-		slot_end(c, idx, ML_END_RELEASED, out);
-		r = 1;
+		e->releases = 0;
+		r = last_release(c, idx, out);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+/* The lease's block moved (realloc). */
+int
+ml_core_move(struct ml_core *c, memlease_t h, void *buf, size_t size)
+{
+	int r = 0;
+
+	if (buf == NULL || size > ML_MAX_SIZE)
+		return -EINVAL;
+	pthread_mutex_lock(&c->lock);
+	struct ml_entry *e = lookup(c, h, NULL, true);
+	if (e == NULL) {
+		r = -ESTALE;
+	} else {
+		c->live_bytes += size - e->size;
+		e->buf = buf;
+		e->size = size;
 	}
 	pthread_mutex_unlock(&c->lock);
 	return r;
@@ -722,6 +772,8 @@ info_fill(const struct ml_core *c, uint32_t idx, struct ml_info *out)
 	out->releases = e->zombie ? 0 : e->releases;
 	out->report = e->report;
 	out->overdue = e->overdue;
+	out->released = e->zombie;
+	out->kind = (uint8_t)e->kind;
 	if (name != NULL)
 		memcpy(out->label, name, sizeof out->label);
 	else

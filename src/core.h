@@ -34,7 +34,8 @@
 
 #define ML_MAX_SIZE     ((UINT64_C(1) << 44) - 1)  /* 16 TiB */
 #define ML_MAX_PINS     ((1u << 16) - 1)
-#define ML_MAX_RELEASES ((1u << 24) - 1)
+#define ML_MAX_RELEASES ((1u << 21) - 1)
+#define ML_KIND_MAX     7u                        /* 3 bits */
 #define ML_TIME_MAX     ((UINT64_C(1) << 40) - 2)  /* 34 years of ms */
 #define ML_NO_DEADLINE  ((UINT64_C(1) << 40) - 1)
 
@@ -42,13 +43,14 @@
  * One lease, 40 bytes: with the 4 bytes of its heap slot, the table spends
  * about 45 bytes a lease.  Times are ms since the core's epoch.  A slot is
  * free when buf is NULL.  `origin` is a stack id below ML_LABELED, else a
- * labelled origin (labels.h).
+ * labelled origin (labels.h).  `kind` is the caller's: 3 bits it gives a
+ * lease and gets back with it (what the buffer is, how to end it).
  */
 struct ml_entry {
 	void     *buf;
 	uint64_t  size : 44, pins : 16, report : 1, overdue : 1, zombie : 1,
-	          adopted : 1;
-	uint64_t  deadline : 40, releases : 24;
+	          spare : 1;
+	uint64_t  deadline : 40, releases : 21, kind : 3;
 	uint64_t  born : 40, origin : 24;
 	uint32_t  gen;
 	uint32_t  pos;  /* live: heap index + 1 (0: no deadline); free: next */
@@ -81,7 +83,7 @@ struct ml_ended {
 	uint32_t   stack;      /* the stack id given to ml_core_add */
 	uint8_t    why;        /* enum ml_end */
 	bool       report;
-	bool       adopted;
+	uint8_t    kind;
 	char       label[ML_LABEL_MAX + 1];
 };
 
@@ -97,6 +99,8 @@ struct ml_info {
 	uint32_t   releases;
 	bool       report;
 	bool       overdue;
+	bool       released;   /* released while pinned: freed at last unpin */
+	uint8_t    kind;
 	char       label[ML_LABEL_MAX + 1];
 };
 
@@ -124,16 +128,18 @@ struct ml_core {
 };
 
 int   ml_core_init(struct ml_core *c, const struct ml_alloc *a, uint64_t now);
-void  ml_core_fini(struct ml_core *c, void (*free_buf)(void *, bool adopted));
+void  ml_core_fini(struct ml_core *c, void (*free_buf)(void *, unsigned kind));
 
 int   ml_core_add(struct ml_core *c, uint64_t now, void *buf, size_t size,
-          uint64_t ttl_ms, unsigned releases, uint32_t stack, bool adopted,
+          uint64_t ttl_ms, unsigned releases, uint32_t stack, unsigned kind,
           memlease_t *hp, bool *wake);
 void *ml_core_get(struct ml_core *c, memlease_t h, size_t *sizep);
 void *ml_core_pin(struct ml_core *c, memlease_t h, size_t *sizep);
 int   ml_core_unpin(struct ml_core *c, memlease_t h, uint64_t now,
           struct ml_ended *out);
 int   ml_core_release(struct ml_core *c, memlease_t h, struct ml_ended *out);
+int   ml_core_end(struct ml_core *c, memlease_t h, struct ml_ended *out);
+int   ml_core_move(struct ml_core *c, memlease_t h, void *buf, size_t size);
 int   ml_core_renew(struct ml_core *c, memlease_t h, uint64_t now,
           uint64_t ttl_ms, bool *wake);
 int   ml_core_set_releases(struct ml_core *c, memlease_t h, unsigned n);

@@ -129,7 +129,7 @@ Test(api, alloc_refuses_absurd_sizes_and_release_counts)
 	cr_assert_eq(memlease_alloc(SIZE_MAX, 0, 1, NULL), 0);
 	cr_assert_eq(errno, ENOMEM);
 	errno = 0;
-	cr_assert_eq(memlease_alloc(8, 0, 1u << 24, NULL), 0);
+	cr_assert_eq(memlease_alloc(8, 0, 1u << 21, NULL), 0);
 	cr_assert_eq(errno, EINVAL);
 	cr_assert_eq(stats().live_leases, 0);
 }

@@ -36,9 +36,9 @@ setup(void)
 }
 
 static void
-free_buf(void *p, bool adopted)
+free_buf(void *p, unsigned kind)
 {
-	(void)adopted;
+	(void)kind;
 	free(p);
 }
 
@@ -59,7 +59,7 @@ lease_at(uint64_t now, size_t size, uint64_t ttl, unsigned releases)
 	void *buf = malloc(size ? size : 1);
 
 	cr_assert_not_null(buf);
-	int r = ml_core_add(&core, now, buf, size, ttl, releases, 0, false, &h,
+	int r = ml_core_add(&core, now, buf, size, ttl, releases, 0, 0, &h,
 	    &wake);
 	cr_assert_eq(r, 0, "ml_core_add: %s", strerror(-r));
 	cr_assert_neq(h, 0);
@@ -130,7 +130,7 @@ Test(core, handle_names_its_buffer_and_size)
 	bool wake;
 	size_t size = 0;
 
-	cr_assert_eq(ml_core_add(&core, T0, buf, 100, 0, 1, 0, false, &h,
+	cr_assert_eq(ml_core_add(&core, T0, buf, 100, 0, 1, 0, 0, &h,
 	    &wake), 0);
 	cr_assert_neq(h, 0);
 	cr_assert_eq(ml_core_get(&core, h, &size), buf);
@@ -191,7 +191,7 @@ Test(core, too_many_releases_are_refused)
 
 	cr_assert_eq(ml_core_add(&core, T0, buf, 1, 0, ML_MAX_RELEASES + 1, 0,
 	    false, &h, &wake), -EINVAL);
-	cr_assert_eq(ml_core_add(&core, T0, NULL, 1, 0, 1, 0, false, &h,
+	cr_assert_eq(ml_core_add(&core, T0, NULL, 1, 0, 1, 0, 0, &h,
 	    &wake), -EINVAL);
 	cr_assert_eq(stats().live_leases, 0);
 }
@@ -429,7 +429,7 @@ add_wakes(uint64_t ttl)
 	memlease_t h;
 	bool wake;
 
-	cr_assert_eq(ml_core_add(&core, T0, malloc(1), 1, ttl, 1, 0, false, &h,
+	cr_assert_eq(ml_core_add(&core, T0, malloc(1), 1, ttl, 1, 0, 0, &h,
 	    &wake), 0);
 	return wake;
 }
@@ -580,7 +580,7 @@ Test(core, failed_block_allocation_gives_enomem_and_changes_nothing)
 	struct memlease_stats before = stats();
 	for (int fail_after = 0; fail_after < 4; fail_after++) {
 		allocs_to_fail = fail_after;
-		int r = ml_core_add(&core, T0, extra, 1, 0, 1, 0, false, &x,
+		int r = ml_core_add(&core, T0, extra, 1, 0, 1, 0, 0, &x,
 		    &wake);
 		allocs_to_fail = -1;
 		if (r == 0) {
@@ -611,7 +611,7 @@ Test(core, failed_heap_growth_gives_enomem_and_changes_nothing)
 	for (int i = 0; i < COUNT; i++)
 		lease(10, 1);
 	allocs_to_fail = 0;
-	cr_assert_eq(ml_core_add(&core, T0, extra, 1, 10, 1, 0, false,
+	cr_assert_eq(ml_core_add(&core, T0, extra, 1, 10, 1, 0, 0,
 	    &h, &wake), -ENOMEM);
 	allocs_to_fail = -1;
 	cr_assert_eq(stats().live_leases, COUNT);
@@ -718,4 +718,69 @@ Test(core, random_operations_agree_with_a_model)
 		}
 		cr_assert_eq(stats().live_leases, (uint64_t)live);
 	}
+}
+
+Test(core, kind_travels_with_the_lease_to_its_end)
+{
+	memlease_t h;
+	bool wake;
+	struct ml_ended e;
+	struct ml_info info;
+
+	cr_assert_eq(ml_core_add(&core, T0, malloc(8), 8, 10, 1, 0, 5, &h,
+	    &wake), 0);
+	cr_assert_eq(ml_core_info(&core, h, &info), 0);
+	cr_assert_eq(info.kind, 5);
+	cr_assert_eq(ml_core_expire(&core, T0 + 10, &e, 1), 1);
+	cr_assert_eq(e.kind, 5);
+	free(e.buf);
+	cr_assert_eq(ml_core_add(&core, T0, malloc(8), 8, 0, 1, 0,
+	    ML_KIND_MAX + 1, &h, &wake), -EINVAL, "a kind wider than 3 bits");
+}
+
+Test(core, end_ends_a_lease_whatever_releases_remain)
+{
+	memlease_t h = lease(0, 5);
+	struct ml_ended e;
+
+	cr_assert_eq(ml_core_end(&core, h, &e), 1);
+	cr_assert_eq(e.why, ML_END_RELEASED);
+	free(e.buf);
+	assert_stale(h);
+	cr_assert_eq(ml_core_end(&core, h, &e), -ESTALE);
+	cr_assert_eq(stats().live_leases, 0);
+}
+
+Test(core, end_of_a_pinned_lease_waits_for_its_last_unpin)
+{
+	memlease_t h = lease(10, 3);
+	struct ml_ended e;
+	struct ml_info info;
+
+	cr_assert_not_null(ml_core_pin(&core, h, NULL));
+	cr_assert_eq(ml_core_end(&core, h, &e), 0);
+	cr_assert_eq(ml_core_info(&core, h, &info), 0);
+	cr_assert(info.released);
+	cr_assert_eq(expire(T0 + 100), 0, "ended: no longer expires");
+	cr_assert_eq(ml_core_unpin(&core, h, T0 + 100, &e), 1);
+	cr_assert_eq(e.why, ML_END_RELEASED);
+	free(e.buf);
+	assert_stale(h);
+}
+
+Test(core, move_changes_buffer_and_size_and_live_bytes)
+{
+	memlease_t h = lease_at(T0, 16, 0, 1);
+	void *old = ml_core_get(&core, h, NULL);
+	void *buf = realloc(old, 4000);
+	size_t size = 0;
+
+	cr_assert_eq(ml_core_move(&core, h, buf, 4000), 0);
+	cr_assert_eq(ml_core_get(&core, h, &size), buf);
+	cr_assert_eq(size, 4000);
+	cr_assert_eq(stats().live_bytes, 4000);
+	cr_assert_eq(ml_core_move(&core, h, NULL, 1), -EINVAL);
+	cr_assert_eq(release(h), 1);
+	cr_assert_eq(ml_core_move(&core, h, buf, 1), -ESTALE);
+	cr_assert_eq(stats().live_bytes, 0);
 }

@@ -1,0 +1,359 @@
+/*
+ * real.c - the next allocator and the bootstrap arena (see real.h).
+ *
+ * Must never call malloc and friends by name: inside libmemlease.so those
+ * names are the shim's.  Resolution runs once; a thread that calls in while
+ * another resolves is served from the arena, as is the resolving thread
+ * itself when dlsym() allocates.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "real.h"
+
+struct ml_real_fns ml_real;
+int ml_real_ready;
+static atomic_int resolving;
+static const char *object = "??";
+
+/* The bootstrap arena: blocks carry their size in the 16 bytes before
+ * them, and are never reused. */
+#define BOOT_SIZE (256 * 1024)
+_Alignas(64) char ml_boot_arena[BOOT_SIZE];
+const size_t ml_boot_size = BOOT_SIZE;
+static atomic_size_t boot_used;
+
+void *
+ml_boot_alloc(size_t align, size_t n)
+{
+	size_t at, start, end;
+
+	if (align < 16)
+		align = 16;
+	if (n > BOOT_SIZE || (align & (align - 1)) != 0 || align > BOOT_SIZE)
+		return NULL;
+	at = atomic_load(&boot_used);
+	do {
+		start = (at + 16 + align - 1) & ~(align - 1);
+		end = start + (n ? n : 1);
+		if (end > BOOT_SIZE) {
+			errno = ENOMEM;
+			return NULL;
+		}
+	} while (!atomic_compare_exchange_weak(&boot_used, &at, end));
+	memcpy(ml_boot_arena + start - sizeof n, &n, sizeof n);
+	return ml_boot_arena + start;     /* static memory: already zero */
+}
+
+size_t
+ml_boot_usable(const void *p)
+{
+	size_t n;
+
+	memcpy(&n, (const char *)p - sizeof n, sizeof n);
+	return n;
+}
+
+/* What the allocator lacks, made from what it has. */
+
+static size_t
+page_size(void)
+{
+	static size_t page;
+
+	if (page == 0)
+		page = (size_t)sysconf(_SC_PAGESIZE);
+	return page;
+}
+
+static void *
+syn_memalign(size_t align, size_t n)
+{
+	void *p = NULL;
+	int r = ml_real.posix_memalign(&p, align < sizeof(void *) ?
+	    sizeof(void *) : align, n);
+
+	if (r != 0) {
+		errno = r;
+		return NULL;
+	}
+	return p;
+}
+
+static int
+syn_posix_memalign(void **pp, size_t align, size_t n)
+{
+	void *p;
+
+	if (align < sizeof(void *) || (align & (align - 1)) != 0)
+		return EINVAL;
+	p = ml_real.memalign(align, n);
+	if (p == NULL)
+		return ENOMEM;
+	*pp = p;
+	return 0;
+}
+
+static void *
+syn_aligned_alloc(size_t align, size_t n)
+{
+	if (align == 0 || (align & (align - 1)) != 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return ml_real.memalign(align, n);
+}
+
+static void *
+syn_valloc(size_t n)
+{
+	return ml_real.memalign(page_size(), n);
+}
+
+static void *
+syn_pvalloc(size_t n)
+{
+	size_t page = page_size();
+	size_t rounded = (n + page - 1) & ~(page - 1);
+
+	if (rounded < n) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return ml_real.memalign(page, rounded ? rounded : page);
+}
+
+static void *
+syn_reallocarray(void *p, size_t n, size_t size)
+{
+	size_t total;
+
+	if (__builtin_mul_overflow(n, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return ml_real.realloc(p, total);
+}
+
+static void *
+syn_calloc(size_t n, size_t size)
+{
+	size_t total;
+	void *p;
+
+	if (__builtin_mul_overflow(n, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	p = ml_real.malloc(total);
+	if (p != NULL)
+		memset(p, 0, total);
+	return p;
+}
+
+static size_t
+syn_usable_size(void *p)
+{
+	(void)p;
+	return 0;       /* unknown: callers must not rely on more */
+}
+
+/* `name` from the object `base`, or NULL if that object lacks it. */
+static void *
+next_from(const char *name, const void *base)
+{
+	void *f = dlsym(RTLD_NEXT, name);
+	Dl_info dl;
+
+	if (f == NULL || base == NULL)
+		return f;
+	if (dladdr(f, &dl) == 0 || dl.dli_fbase != base)
+		return NULL;
+	return f;
+}
+
+#define RESOLVE(field, name, synth) do {                                   \
+	void *f_ = next_from(name, base);                                  \
+	if (f_ != NULL)                                                    \
+		*(void **)&fns.field = f_;                                 \
+	else                                                               \
+		fns.field = synth;                                         \
+} while (0)
+
+void
+ml_real_resolve(void)
+{
+	struct ml_real_fns fns;
+	const void *base = NULL;
+	Dl_info dl;
+	int expected = 0;
+
+	if (!atomic_compare_exchange_strong(&resolving, &expected, 1))
+		return;         /* another thread (or this one, in dlsym) */
+	memset(&fns, 0, sizeof fns);
+	*(void **)&fns.malloc = dlsym(RTLD_NEXT, "malloc");
+	if (fns.malloc == NULL)         /* no next: take glibc's own names */
+		*(void **)&fns.malloc = dlsym(RTLD_DEFAULT, "__libc_malloc");
+	if (fns.malloc != NULL && dladdr((void *)fns.malloc, &dl) != 0) {
+		base = dl.dli_fbase;
+		object = dl.dli_fname;
+	}
+	*(void **)&fns.free = next_from("free", base);
+	*(void **)&fns.realloc = next_from("realloc", base);
+	if (fns.free == NULL || fns.realloc == NULL) {
+		/* an allocator without free or realloc is not one: take the
+		 * first definitions found, whatever their object */
+		base = NULL;
+		*(void **)&fns.free = dlsym(RTLD_NEXT, "free");
+		*(void **)&fns.realloc = dlsym(RTLD_NEXT, "realloc");
+	}
+	RESOLVE(calloc, "calloc", syn_calloc);
+	RESOLVE(reallocarray, "reallocarray", syn_reallocarray);
+	RESOLVE(posix_memalign, "posix_memalign", syn_posix_memalign);
+	RESOLVE(memalign, "memalign", syn_memalign);
+	if (fns.posix_memalign == syn_posix_memalign && fns.memalign ==
+	    syn_memalign)
+		*(void **)&fns.memalign = NULL;     /* neither: no alignment */
+	RESOLVE(aligned_alloc, "aligned_alloc", syn_aligned_alloc);
+	RESOLVE(valloc, "valloc", syn_valloc);
+	RESOLVE(pvalloc, "pvalloc", syn_pvalloc);
+	RESOLVE(malloc_usable_size, "malloc_usable_size", syn_usable_size);
+	if (fns.malloc == NULL || fns.free == NULL || fns.realloc == NULL ||
+	    fns.memalign == NULL) {
+		atomic_store(&resolving, 0);
+		return;         /* stay on the arena; try again next time */
+	}
+	ml_real = fns;
+	__atomic_store_n(&ml_real_ready, 1, __ATOMIC_RELEASE);
+}
+
+const char *
+ml_real_object(void)
+{
+	return object;
+}
+
+/* The entry points: the next allocator once resolved, else the arena. */
+
+void *
+ml_real_malloc(size_t n)
+{
+	return ml_real_check() ? ml_real.malloc(n) : ml_boot_alloc(16, n);
+}
+
+void
+ml_real_free(void *p)
+{
+	if (p != NULL && !ml_boot_owns(p) && ml_real_check())
+		ml_real.free(p);
+}
+
+void *
+ml_real_calloc(size_t n, size_t size)
+{
+	size_t total;
+
+	if (ml_real_check())
+		return ml_real.calloc(n, size);
+	if (__builtin_mul_overflow(n, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return ml_boot_alloc(16, total);
+}
+
+void *
+ml_real_realloc(void *p, size_t n)
+{
+	if (p != NULL && ml_boot_owns(p)) {
+		size_t old = ml_boot_usable(p);
+		void *q = ml_real_malloc(n);
+		if (q != NULL)
+			memcpy(q, p, old < n ? old : n);
+		return q;
+	}
+	return ml_real_check() ? ml_real.realloc(p, n) : ml_boot_alloc(16, n);
+}
+
+void *
+ml_real_reallocarray(void *p, size_t n, size_t size)
+{
+	size_t total;
+
+	if (__builtin_mul_overflow(n, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (p != NULL && ml_boot_owns(p))
+		return ml_real_realloc(p, total);
+	return ml_real_check() ? ml_real.reallocarray(p, n, size) :
+	    ml_boot_alloc(16, total);
+}
+
+int
+ml_real_posix_memalign(void **pp, size_t align, size_t n)
+{
+	void *p;
+
+	if (ml_real_check())
+		return ml_real.posix_memalign(pp, align, n);
+	if (align < sizeof(void *) || (align & (align - 1)) != 0)
+		return EINVAL;
+	if ((p = ml_boot_alloc(align, n)) == NULL)
+		return ENOMEM;
+	*pp = p;
+	return 0;
+}
+
+void *
+ml_real_aligned_alloc(size_t align, size_t n)
+{
+	if (ml_real_check())
+		return ml_real.aligned_alloc(align, n);
+	if (align == 0 || (align & (align - 1)) != 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return ml_boot_alloc(align, n);
+}
+
+void *
+ml_real_memalign(size_t align, size_t n)
+{
+	if (ml_real_check())
+		return ml_real.memalign(align, n);
+	if (align == 0 || (align & (align - 1)) != 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return ml_boot_alloc(align, n);
+}
+
+void *
+ml_real_valloc(size_t n)
+{
+	return ml_real_check() ? ml_real.valloc(n) :
+	    ml_boot_alloc(4096, n);
+}
+
+void *
+ml_real_pvalloc(size_t n)
+{
+	return ml_real_check() ? ml_real.pvalloc(n) :
+	    ml_boot_alloc(4096, (n + 4095) & ~(size_t)4095);
+}
+
+size_t
+ml_real_usable_size(void *p)
+{
+	if (p == NULL)
+		return 0;
+	if (ml_boot_owns(p))
+		return ml_boot_usable(p);
+	return ml_real_check() ? ml_real.malloc_usable_size(p) : 0;
+}

@@ -1,0 +1,73 @@
+/*
+ * tag.h - the tracking layer of the preload: which allocations become
+ * leases (rules, decided once per call site), and what becomes of their
+ * blocks (free, realloc, expiry actions, late frees).
+ *
+ * The shim (shim.c) calls in here only when tagging is on and the recursion
+ * guard is not held; everything here returns a result with the C library's
+ * contract (errno included).
+ */
+#ifndef ML_TAG_H
+#define ML_TAG_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memlease.h"
+#include "rules.h"
+
+struct ml_ended;
+
+/* Lease kinds (the core's 3-bit `kind`): how a lease's block ends. */
+enum ml_kind {
+	ML_KIND_BUFFER = 0,     /* memlease_alloc(): freed at its end */
+	ML_KIND_REPORT,         /* tagged, action=report */
+	ML_KIND_FREE,           /* tagged action=free, or memlease_adopt() */
+	ML_KIND_RECLAIM,        /* tagged, action=reclaim: on its own pages */
+	ML_KIND_ABORT,          /* tagged, action=abort */
+};
+
+/* Rules are in force (read on every allocation: a plain load). */
+extern atomic_bool ml_tag_on;
+/* Some block was ever tracked: free() must look (a plain load). */
+extern atomic_bool ml_tag_tracking;
+
+/* The rules in force: parse text and put it in force (0), or keep the
+ * current rules and return -1 with *err set. */
+int   ml_tag_set_rules(const char *text, struct ml_rules_error *err);
+/* The rules in force as text (malloc'ed; NULL if out of memory). */
+char *ml_tag_rules_text(void);
+
+/* Allocation functions: how to allocate, decided by the caller. */
+enum ml_alloc_fn { ML_FN_MALLOC, ML_FN_CALLOC, ML_FN_MEMALIGN };
+
+/* An allocation that may be tagged: n bytes (calloc: already multiplied
+ * and checked), aligned to `align` (ML_FN_MEMALIGN), from return address
+ * ra.  Returns the block, or NULL with errno set. */
+void  *ml_tag_alloc(enum ml_alloc_fn fn, size_t align, size_t n,
+          const void *ra);
+
+/* free(p) of a block that may be tracked: true if it was (handled). */
+bool   ml_tag_free(void *p);
+
+/* realloc(p, n) of a block that may be tracked: true if it was, with the
+ * result in *out. */
+bool   ml_tag_realloc(void *p, size_t n, void **out);
+
+/* malloc_usable_size(p) of a block that may be tracked. */
+bool   ml_tag_usable_size(void *p, size_t *out);
+
+/* Track an adopted block under lease h (memlease_adopt). */
+int    ml_tag_adopt(void *p, memlease_t h, uint32_t stack);
+
+/* After the core expired a tracked lease: apply its kind's action. */
+void   ml_tag_expired(const struct ml_ended *e, uint64_t now);
+
+/* Fork handlers. */
+void   ml_tag_prepare(void);
+void   ml_tag_parent(void);
+void   ml_tag_child(void);
+
+#endif /* ML_TAG_H */
