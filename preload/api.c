@@ -7,8 +7,10 @@
  * freed here, outside every lock.
  *
  * Locking: the core has its own lock; `api.hook_lock` guards the hook.
- * The fork handlers take, in order: the loop's lock, the core's, the
- * report's, the stack table's; the child re-makes them all.
+ * The fork handlers take, in order: the loop's lock, the hook's, the
+ * tracking layer's (its shards are taken before the core's by tagged
+ * allocations), the core's, the report's, the stack table's; the child
+ * re-makes them all.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -44,6 +46,7 @@ static struct {
 	memlease_expire_fn hook;
 	void              *hook_arg;
 	atomic_bool        child_restart;  /* a child that may need the loop */
+	atomic_uint_fast64_t reclaimed;    /* expired and freed or given back */
 } api = {
 	.once = PTHREAD_ONCE_INIT,
 	.hook_lock = PTHREAD_MUTEX_INITIALIZER,
@@ -91,6 +94,7 @@ atfork_prepare(void)
 {
 	ml_loop_prepare();
 	pthread_mutex_lock(&api.hook_lock);
+	ml_tag_prepare();
 	ml_core_lock(&api.core);
 	ml_report_lock();
 	ml_stacks_lock();
@@ -102,6 +106,7 @@ atfork_parent(void)
 	ml_stacks_unlock();
 	ml_report_unlock();
 	ml_core_unlock(&api.core);
+	ml_tag_parent();
 	pthread_mutex_unlock(&api.hook_lock);
 	ml_loop_parent();
 }
@@ -112,6 +117,7 @@ atfork_child(void)
 	ml_stacks_reinit_lock();
 	ml_report_reinit_lock();
 	ml_core_reinit_lock(&api.core);
+	ml_tag_child();
 	pthread_mutex_init(&api.hook_lock, NULL);
 	ml_loop_child();
 	/* The child has no thread; its next call starts one for the leases
@@ -166,7 +172,21 @@ call_hook(const struct ml_ended *e)
 		fn(e->h, e->buf, e->size, e->label[0] ? e->label : NULL, arg);
 }
 
-/* After the core ended a lease: hook and report for expiries, then free. */
+/* What became of the block of an expired lease, for its report. */
+static const char *
+action_of(unsigned kind)
+{
+	switch (kind) {
+	case ML_KIND_BUFFER:
+	case ML_KIND_FREE:      return "freed";
+	case ML_KIND_RECLAIM:   return "reclaimed";
+	case ML_KIND_ABORT:     return "aborting";
+	default:                return "left to the program";
+	}
+}
+
+/* After the core ended a lease: hook and report for expiries, then the
+ * block's end: freed here, or by the tracking layer for kinds of its own. */
 static void
 finish(const struct ml_ended *e, uint64_t now)
 {
@@ -174,11 +194,18 @@ finish(const struct ml_ended *e, uint64_t now)
 		call_hook(e);
 		if (e->report) {
 			ml_guard_enter();
-			ml_report_expired(e, now);
+			ml_report_lease(e, now, ML_EV_EXPIRED,
+			    action_of(e->kind));
 			ml_guard_leave();
 		}
+		if (e->kind == ML_KIND_BUFFER || e->kind == ML_KIND_FREE ||
+		    e->kind == ML_KIND_RECLAIM)
+			atomic_fetch_add(&api.reclaimed, 1);
 	}
-	ml_real_free(e->buf);
+	if (e->kind == ML_KIND_BUFFER)
+		ml_real_free(e->buf);
+	else
+		ml_tag_ended(e, now);
 }
 
 static int64_t
@@ -213,25 +240,42 @@ restart_in_child(void)
 		deadline_set(true);
 }
 
+/* A lease for buf; 0 with errno set on failure.  *wake: the loop thread
+ * must learn of a new earliest deadline (ml_api_deadline). */
 static memlease_t
 add(void *buf, size_t size, uint64_t ttl_ms, unsigned releases,
-    enum ml_kind kind, const void *from)
+    enum ml_kind kind, uint32_t stack, bool *wake)
 {
 	memlease_t h;
-	bool wake;
-	uint32_t stack;
-	int r;
+	int r = ml_core_add(&api.core, ml_clock_ms_ceil(), buf, size, ttl_ms,
+	    releases, stack, kind, &h, wake);
 
-	ml_guard_enter();
-	stack = ml_stacks_capture(from, api.depth);
-	ml_guard_leave();
-	r = ml_core_add(&api.core, ml_clock_ms_ceil(), buf, size, ttl_ms,
-	    releases, stack, kind, &h, &wake);
 	if (r != 0) {
 		errno = -r;
 		return 0;
 	}
-	if (ttl_ms != 0)
+	return h;
+}
+
+static uint32_t
+capture(const void *from)
+{
+	ml_guard_enter();
+	uint32_t stack = ml_stacks_capture(from, api.depth);
+	ml_guard_leave();
+	return stack;
+}
+
+/* add() for the API's own calls, from return address `from`. */
+static memlease_t
+add_here(void *buf, size_t size, uint64_t ttl_ms, unsigned releases,
+    enum ml_kind kind, const void *from)
+{
+	bool wake;
+	memlease_t h = add(buf, size, ttl_ms, releases, kind, capture(from),
+	    &wake);
+
+	if (h != 0 && ttl_ms != 0)
 		deadline_set(wake);
 	return h;
 }
@@ -252,7 +296,7 @@ memlease_alloc(size_t size, uint64_t ttl_ms, unsigned releases, void **bufp)
 		errno = ENOMEM;
 		return 0;
 	}
-	memlease_t h = add(buf, size, ttl_ms, releases, ML_KIND_BUFFER,
+	memlease_t h = add_here(buf, size, ttl_ms, releases, ML_KIND_BUFFER,
 	    __builtin_return_address(0));
 	if (h == 0) {
 		int err = errno;
@@ -268,18 +312,31 @@ memlease_alloc(size_t size, uint64_t ttl_ms, unsigned releases, void **bufp)
 memlease_t
 memlease_adopt(void *p, uint64_t ttl_ms, unsigned releases)
 {
+	struct ml_ended e;
 	int r;
 
 	if ((r = ready()) != 0) {
 		errno = -r;
 		return 0;
 	}
-	if (p == NULL) {
+	if (p == NULL || ml_boot_owns(p)) {
 		errno = EINVAL;
 		return 0;
 	}
-	return add(p, ml_real_usable_size(p), ttl_ms, releases, ML_KIND_FREE,
-	    __builtin_return_address(0));
+	if (ml_tag_tracks(p)) {         /* checked again by ml_tag_adopt() */
+		errno = EEXIST;
+		return 0;
+	}
+	memlease_t h = add_here(p, ml_real_usable_size(p), ttl_ms, releases,
+	    ML_KIND_FREE, __builtin_return_address(0));
+	if (h == 0)
+		return 0;
+	if ((r = ml_tag_adopt(p, h)) != 0) {
+		ml_core_end(&api.core, h, &e);  /* the block stays the caller's */
+		errno = -r;
+		return 0;
+	}
+	return h;
 }
 
 void *
@@ -327,7 +384,7 @@ memlease_release(memlease_t h)
 		return r;
 	if ((r = ml_core_release(&api.core, h, &e)) != 1)
 		return r;
-	ml_real_free(e.buf);
+	finish(&e, 0);
 	return 0;
 }
 
@@ -425,10 +482,11 @@ memlease_stats(struct memlease_stats *st)
 	if ((r = ready()) != 0)
 		return r;
 	ml_core_stats(&api.core, st);
+	st->reclaimed = atomic_load(&api.reclaimed);
 	return 0;
 }
 
-/* Internal: for the loop's exit handling and the tests. */
+/* Internal: for the tracking layer, the loop and the tests (api.h). */
 
 struct ml_core *
 ml_api_core(void)
@@ -436,8 +494,56 @@ ml_api_core(void)
 	return ready() == 0 ? &api.core : NULL;
 }
 
+int
+ml_api_ready(void)
+{
+	return ready();
+}
+
+int
+ml_api_depth(void)
+{
+	return api.depth;
+}
+
+memlease_t
+ml_api_add(void *buf, size_t size, uint64_t ttl_ms, unsigned kind,
+    uint32_t stack, const char *label, bool *wake)
+{
+	int r;
+
+	*wake = false;
+	if ((r = ready()) != 0) {
+		errno = -r;
+		return 0;
+	}
+	memlease_t h = add(buf, size, ttl_ms, 1, kind, stack, wake);
+	if (h != 0 && label != NULL && label[0] != '\0')
+		ml_core_set_label(&api.core, h, label);
+	return h;
+}
+
+void
+ml_api_deadline(bool wake)
+{
+	deadline_set(wake);
+}
+
+int
+ml_api_end(memlease_t h, struct ml_ended *out)
+{
+	return ml_core_end(&api.core, h, out);
+}
+
+int
+ml_api_move(memlease_t h, void *buf, size_t size)
+{
+	return ml_core_move(&api.core, h, buf, size);
+}
+
 __attribute__((destructor)) static void
 api_fini(void)
 {
+	ml_tag_exit();
 	ml_loop_stop();
 }

@@ -5,9 +5,33 @@
 #ifndef ML_API_H
 #define ML_API_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memlease.h"
+
 struct ml_core;
+struct ml_ended;
 
 /* The process-wide core, initialised; NULL if initialisation failed. */
 struct ml_core *ml_api_core(void);
+
+/* Initialise (once); 0 or a negative errno. */
+int        ml_api_ready(void);
+
+/* Frames recorded per lease (MEMLEASE_BACKTRACE). */
+int        ml_api_depth(void);
+
+/* A lease of one release for a block of the tracking layer; 0 with errno
+ * set on failure.  Call ml_api_deadline(*wake) after, with no lock held,
+ * when ttl_ms is not 0. */
+memlease_t ml_api_add(void *buf, size_t size, uint64_t ttl_ms,
+               unsigned kind, uint32_t stack, const char *label, bool *wake);
+void       ml_api_deadline(bool wake);
+
+/* ml_core_end() and ml_core_move() on the process-wide core. */
+int        ml_api_end(memlease_t h, struct ml_ended *out);
+int        ml_api_move(memlease_t h, void *buf, size_t size);
 
 #endif /* ML_API_H */

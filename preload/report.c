@@ -290,8 +290,20 @@ put_text_string(const char *s)
 		put("%c", (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
 }
 
+static const char *const event_text[] = {
+	[ML_EV_EXPIRED] = "expired",
+	[ML_EV_AT_EXIT] = "is live at exit",
+	[ML_EV_LATE_ACCESS] = "was touched after it expired",
+};
+static const char *const event_json[] = {
+	[ML_EV_EXPIRED] = "expired",
+	[ML_EV_AT_EXIT] = "live_at_exit",
+	[ML_EV_LATE_ACCESS] = "late_access",
+};
+
 static void
-put_text(const struct ml_ended *e, uint64_t age, const uintptr_t *ips, int n)
+put_text(const struct ml_ended *e, enum ml_event ev, const char *action,
+    uint64_t age, const uintptr_t *ips, int n)
 {
 	int pid = (int)getpid();
 	struct ml_frame f;
@@ -302,8 +314,10 @@ put_text(const struct ml_ended *e, uint64_t age, const uintptr_t *ips, int n)
 		put_text_string(e->label);
 		put("\"");
 	}
-	put(" expired: %zu bytes, age %" PRIu64 ".%03" PRIu64 " s", e->size,
-	    age / 1000, age % 1000);
+	put(" %s: %zu bytes at %p, age %" PRIu64 ".%03" PRIu64 " s",
+	    event_text[ev], e->size, e->buf, age / 1000, age % 1000);
+	if (action != NULL)
+		put(", %s", action);
 	put(n > 0 ? ", allocated at:\n" : ", no backtrace recorded\n");
 	for (int i = 0; i < n; i++) {
 		ml_stacks_symbolize(ips[i], &f);
@@ -313,15 +327,18 @@ put_text(const struct ml_ended *e, uint64_t age, const uintptr_t *ips, int n)
 }
 
 static void
-put_json(const struct ml_ended *e, uint64_t age, const uintptr_t *ips, int n)
+put_json(const struct ml_ended *e, enum ml_event ev, const char *action,
+    uint64_t age, const uintptr_t *ips, int n)
 {
 	struct ml_frame f;
 
-	put("{\"event\":\"expired\",\"pid\":%d,\"id\":\"%#" PRIx64
-	    "\",\"label\":", (int)getpid(), e->h);
+	put("{\"event\":\"%s\",\"pid\":%d,\"id\":\"%#" PRIx64 "\",\"label\":",
+	    event_json[ev], (int)getpid(), e->h);
 	put_json_string(e->label[0] != '\0' ? e->label : NULL);
-	put(",\"size\":%zu,\"age_ms\":%" PRIu64 ",\"backtrace\":[", e->size,
-	    age);
+	put(",\"size\":%zu,\"addr\":\"%p\",\"age_ms\":%" PRIu64 ",\"action\":",
+	    e->size, e->buf, age);
+	put_json_string(action);
+	put(",\"backtrace\":[");
 	for (int i = 0; i < n; i++) {
 		ml_stacks_symbolize(ips[i], &f);
 		put("%s{\"ip\":\"%#" PRIxPTR "\",\"function\":", i ? "," : "",
@@ -334,27 +351,55 @@ put_json(const struct ml_ended *e, uint64_t age, const uintptr_t *ips, int n)
 	put("]}\n");
 }
 
-void
-ml_report_expired(const struct ml_ended *e, uint64_t now)
+/* Render a report in rep.buf; the lock is held. */
+static void
+render(const struct ml_ended *e, uint64_t now, enum ml_event ev,
+    const char *action, enum ml_log_format format)
 {
 	uintptr_t ips[ML_STACK_MAX_DEPTH];
 	int n = ml_stacks_get(e->stack, ips, ML_STACK_MAX_DEPTH);
 	uint64_t age = now > e->born ? now - e->born : 0;
+
+	rep.len = 0;
+	if (format == ML_LOG_JSON)
+		put_json(e, ev, action, age, ips, n);
+	else
+		put_text(e, ev, action, age, ips, n);
+	if (rep.len == sizeof rep.buf - 1)
+		rep.buf[rep.len - 1] = '\n';    /* cut short: end the line */
+}
+
+void
+ml_report_lease(const struct ml_ended *e, uint64_t now, enum ml_event ev,
+    const char *action)
+{
 	int errsave = errno;
 
 	pthread_mutex_lock(&rep.lock);
-	rep.len = 0;
-	if (rep.format == ML_LOG_JSON)
-		put_json(e, age, ips, n);
-	else
-		put_text(e, age, ips, n);
-	if (rep.len == sizeof rep.buf - 1)
-		rep.buf[rep.len - 1] = '\n';    /* cut short: end the line */
+	render(e, now, ev, action, rep.format);
 	int fd = log_fd();
 	if (fd >= 0)
 		write_all(fd, rep.buf, rep.len);
 	pthread_mutex_unlock(&rep.lock);
 	errno = errsave;
+}
+
+char *
+ml_report_text(const struct ml_ended *e, uint64_t now, enum ml_event ev,
+    const char *action, void *(*alloc)(size_t))
+{
+	int errsave = errno;
+
+	pthread_mutex_lock(&rep.lock);
+	render(e, now, ev, action, ML_LOG_TEXT);
+	char *text = alloc(rep.len + 1);
+	if (text != NULL) {
+		memcpy(text, rep.buf, rep.len);
+		text[rep.len] = '\0';
+	}
+	pthread_mutex_unlock(&rep.lock);
+	errno = errsave;
+	return text;
 }
 
 void

@@ -19,8 +19,20 @@ enum ml_log_format { ML_LOG_TEXT, ML_LOG_JSON };
  * stderr.  Bad values are reported once and the defaults used. */
 void ml_report_init(void);
 
-/* Report an expired lease; now is the clock's ms. */
-void ml_report_expired(const struct ml_ended *e, uint64_t now);
+enum ml_event {
+	ML_EV_EXPIRED,          /* its deadline passed */
+	ML_EV_AT_EXIT,          /* still live at exit (MEMLEASE_REPORT_AT_EXIT) */
+	ML_EV_LATE_ACCESS,      /* touched after it was reclaimed */
+};
+
+/* Report a lease to the log; now is the clock's ms; action (what became
+ * of the block: "freed", ...) may be NULL. */
+void  ml_report_lease(const struct ml_ended *e, uint64_t now,
+          enum ml_event ev, const char *action);
+
+/* The same report as text, in a string from alloc (NULL if it fails). */
+char *ml_report_text(const struct ml_ended *e, uint64_t now,
+          enum ml_event ev, const char *action, void *(*alloc)(size_t));
 
 /* One diagnostic line on stderr, prefixed "memlease: ". */
 void ml_report_diag(const char *fmt, ...)

@@ -405,15 +405,18 @@ glob_ok(const char *glob, const char *s)
 }
 
 bool
-ml_rule_site_ok(const struct ml_rule *r, const char *object,
-    const char *const *functions, int nframes)
+ml_rule_object_ok(const struct ml_rule *r, const char *object)
 {
-	if (r->object != NULL) {
-		const char *base = object ? strrchr(object, '/') : NULL;
-		if (!glob_ok(r->object, object) &&
-		    !glob_ok(r->object, base ? base + 1 : NULL))
-			return false;
-	}
+	const char *base = object ? strrchr(object, '/') : NULL;
+
+	return r->object == NULL || glob_ok(r->object, object) ||
+	    glob_ok(r->object, base ? base + 1 : NULL);
+}
+
+bool
+ml_rule_caller_ok(const struct ml_rule *r, const char *const *functions,
+    int nframes)
+{
 	if (r->caller == NULL)
 		return true;
 	if (nframes > (int)r->depth)
@@ -422,4 +425,12 @@ ml_rule_site_ok(const struct ml_rule *r, const char *object,
 		if (glob_ok(r->caller, functions[i]))
 			return true;
 	return false;
+}
+
+bool
+ml_rule_site_ok(const struct ml_rule *r, const char *object,
+    const char *const *functions, int nframes)
+{
+	return ml_rule_object_ok(r, object) &&
+	    ml_rule_caller_ok(r, functions, nframes);
 }

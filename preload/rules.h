@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ML_RULES_MAX       64
+#define ML_RULES_MAX       32   /* a rule mask fits 32 bits */
 #define ML_RULE_DEPTH_MAX  64
 #define ML_RULE_DEPTH_DEF  16
 #define ML_RULE_LABEL_MAX  31
@@ -74,6 +74,9 @@ ml_rule_size_ok(const struct ml_rule *r, uint64_t size)
 /* Whether the caller= and object= matchers accept a call site: `object`
  * is the shared object of the code that called the allocator, functions[]
  * the names of the first frames (NULL where unknown). */
+bool ml_rule_object_ok(const struct ml_rule *r, const char *object);
+bool ml_rule_caller_ok(const struct ml_rule *r, const char *const *functions,
+         int nframes);
 bool ml_rule_site_ok(const struct ml_rule *r, const char *object,
          const char *const *functions, int nframes);
 

@@ -274,22 +274,39 @@ keep(const char *s)
 
 /* The path of the executable (dladdr names it by argv[0], which programs
  * may change). */
+static const char *main_path;
+static pthread_once_t main_once = PTHREAD_ONCE_INIT;
+
+static void
+main_path_init(void)
+{
+	char buf[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+
+	buf[n > 0 ? n : 0] = '\0';
+	main_path = keep(buf);
+}
+
 static const char *
 main_program(void)
 {
-	static const char *path;
-	char buf[PATH_MAX];
-	ssize_t n;
-
-	if (path == NULL) {
-		n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-		buf[n > 0 ? n : 0] = '\0';
-		path = keep(buf);
-	}
-	return path;
+	pthread_once(&main_once, main_path_init);
+	return main_path;
 }
 
-/* Name the function that contains the call before return address ip. */
+static struct sym *
+sym_find(size_t b, uintptr_t ip)
+{
+	struct sym *s;
+
+	for (s = syms.bucket[b]; s != NULL; s = s->next)
+		if (s->ip == ip)
+			break;
+	return s;
+}
+
+/* Name the function that contains the call before return address ip.
+ * Takes no lock of ours. */
 static void
 resolve(uintptr_t ip, struct sym *s)
 {
@@ -333,28 +350,35 @@ resolve(uintptr_t ip, struct sym *s)
 void
 ml_stacks_symbolize(uintptr_t ip, struct ml_frame *f)
 {
-	struct sym *s, fallback;
+	struct sym *s, fresh;
 	size_t b = (ip >> 4) % SYM_BUCKETS;
 
 	pthread_mutex_lock(&syms.lock);
-	for (s = syms.bucket[b]; s != NULL; s = s->next)
-		if (s->ip == ip)
-			break;
+	s = sym_find(b, ip);
+	pthread_mutex_unlock(&syms.lock);
 	if (s == NULL) {
-		s = malloc(sizeof *s);
-		if (s == NULL)
-			s = &fallback;
-		resolve(ip, s);
-		if (s != &fallback) {
-			s->next = syms.bucket[b];
-			syms.bucket[b] = s;
+		/* Resolve with no lock held: dladdr() waits for the dynamic
+		 * loader's lock, whose holder (a dlopen() in progress) may be
+		 * allocating, and symbolizing, at this very moment. */
+		resolve(ip, &fresh);
+		struct sym *kept = malloc(sizeof *kept);
+		pthread_mutex_lock(&syms.lock);
+		if ((s = sym_find(b, ip)) == NULL && kept != NULL) {
+			*kept = fresh;
+			kept->next = syms.bucket[b];
+			syms.bucket[b] = s = kept;
+			kept = NULL;
 		}
+		pthread_mutex_unlock(&syms.lock);
+		free(kept);
+		if (s == NULL)
+			s = &fresh;
 	}
+	/* a symbol, once in the cache, never changes or goes */
 	f->ip = ip;
 	f->function = s->function;
 	f->offset = s->offset;
 	f->object = s->object;
-	pthread_mutex_unlock(&syms.lock);
 }
 
 void

@@ -29,10 +29,17 @@ enum ml_kind {
 	ML_KIND_ABORT,          /* tagged, action=abort */
 };
 
-/* Rules are in force (read on every allocation: a plain load). */
+/* Rules are in force (read on every allocation: a relaxed load). */
 extern atomic_bool ml_tag_on;
-/* Some block was ever tracked: free() must look (a plain load). */
+/* Some block was ever tracked: free() must look (a relaxed load). */
 extern atomic_bool ml_tag_tracking;
+
+/* The preload's start: rules from MEMLEASE_RULES and MEMLEASE_CONFIG,
+ * MEMLEASE_INHERIT, MEMLEASE_REPORT_AT_EXIT.  Never fails: a bad
+ * configuration is reported and nothing is tagged. */
+void  ml_tag_init(void);
+/* At exit: report live tagged leases if asked to. */
+void  ml_tag_exit(void);
 
 /* The rules in force: parse text and put it in force (0), or keep the
  * current rules and return -1 with *err set. */
@@ -40,12 +47,16 @@ int   ml_tag_set_rules(const char *text, struct ml_rules_error *err);
 /* The rules in force as text (malloc'ed; NULL if out of memory). */
 char *ml_tag_rules_text(void);
 
-/* Allocation functions: how to allocate, decided by the caller. */
-enum ml_alloc_fn { ML_FN_MALLOC, ML_FN_CALLOC, ML_FN_MEMALIGN };
+/* The allocation functions, for the allocations that stay untagged. */
+enum ml_alloc_fn {
+	ML_FN_MALLOC, ML_FN_CALLOC, ML_FN_MEMALIGN, ML_FN_ALIGNED_ALLOC,
+	ML_FN_VALLOC, ML_FN_PVALLOC,
+};
 
 /* An allocation that may be tagged: n bytes (calloc: already multiplied
- * and checked), aligned to `align` (ML_FN_MEMALIGN), from return address
- * ra.  Returns the block, or NULL with errno set. */
+ * and checked), aligned to `align` (the memalign family; checked by the
+ * caller where the function has to), from return address ra.  Returns the
+ * block, or NULL with errno set: the contract of the function `fn`. */
 void  *ml_tag_alloc(enum ml_alloc_fn fn, size_t align, size_t n,
           const void *ra);
 
@@ -59,11 +70,16 @@ bool   ml_tag_realloc(void *p, size_t n, void **out);
 /* malloc_usable_size(p) of a block that may be tracked. */
 bool   ml_tag_usable_size(void *p, size_t *out);
 
-/* Track an adopted block under lease h (memlease_adopt). */
-int    ml_tag_adopt(void *p, memlease_t h, uint32_t stack);
+/* Whether p is a live tracked block. */
+bool   ml_tag_tracks(void *p);
 
-/* After the core expired a tracked lease: apply its kind's action. */
-void   ml_tag_expired(const struct ml_ended *e, uint64_t now);
+/* Track an adopted block under lease h (memlease_adopt); 0 or -EEXIST
+ * (already tracked), -ENOMEM. */
+int    ml_tag_adopt(void *p, memlease_t h);
+
+/* After the core ended a lease of a kind of ours (not ML_KIND_BUFFER):
+ * free its block if released, apply its kind's action if expired. */
+void   ml_tag_ended(const struct ml_ended *e, uint64_t now);
 
 /* Fork handlers. */
 void   ml_tag_prepare(void);

@@ -1,0 +1,206 @@
+/*
+ * ptrmap.c - the blocks the preload tracks, by address (see ptrmap.h).
+ *
+ * Tables use linear probing with backward-shift deletion (no deleted
+ * markers), and grow at half full.  The filter's counters are updated
+ * under the shard lock but shared between shards, hence atomic; a counter
+ * that reached 255 stays there (a false "maybe", never a false "no").
+ *
+ * Locking: one mutex per shard guards its table; the filter is lock-free.
+ * Never calls the shim.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "ptrmap.h"
+#include "real.h"
+
+#define NSHARDS      32   /* the fork handler holds them all: TSan tracks 64 at most */
+#define FILTER_BITS  20
+#define MIN_CAP      64
+
+struct ml_shard {
+	pthread_mutex_t lock;
+	struct ml_pent *v;
+	uint32_t        cap;    /* 0 or a power of two */
+	uint32_t        n;
+} __attribute__((aligned(64)));
+
+static struct ml_shard shards[NSHARDS];
+static _Atomic uint8_t filter[1u << FILTER_BITS];   /* bss: free until used */
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void
+init_locks(void)
+{
+	for (int i = 0; i < NSHARDS; i++)
+		pthread_mutex_init(&shards[i].lock, NULL);
+}
+
+/* fmix64 of murmur3: every bit of p reaches every bit of the hash. */
+static inline uint64_t
+hash(const void *p)
+{
+	uint64_t h = (uintptr_t)p;
+
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdu;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53u;
+	h ^= h >> 33;
+	return h;
+}
+
+static inline _Atomic uint8_t *
+counter(uint64_t h)
+{
+	return &filter[(h >> 6) & ((1u << FILTER_BITS) - 1)];
+}
+
+bool
+ml_ptrmap_maybe(const void *p)
+{
+	return atomic_load_explicit(counter(hash(p)), memory_order_relaxed);
+}
+
+static void
+counter_add(uint64_t h, int d)
+{
+	_Atomic uint8_t *c = counter(h);
+	uint8_t v = atomic_load_explicit(c, memory_order_relaxed);
+
+	do {
+		if (v == 255 || (d < 0 && v == 0))
+			return;
+	} while (!atomic_compare_exchange_weak_explicit(c, &v,
+	    (uint8_t)(v + d), memory_order_relaxed, memory_order_relaxed));
+}
+
+struct ml_shard *
+ml_ptrmap_lock(const void *p)
+{
+	struct ml_shard *s = &shards[hash(p) % NSHARDS];
+
+	pthread_once(&once, init_locks);
+	pthread_mutex_lock(&s->lock);
+	return s;
+}
+
+void
+ml_ptrmap_unlock(struct ml_shard *s)
+{
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* The slot of p, or the empty slot where it would go. */
+static inline uint32_t
+slot_of(const struct ml_shard *s, uintptr_t p)
+{
+	uint32_t mask = s->cap - 1;
+	uint32_t i = (uint32_t)(hash((void *)p) >> 32) & mask;
+
+	while (s->v[i].p != 0 && s->v[i].p != p)
+		i = (i + 1) & mask;
+	return i;
+}
+
+struct ml_pent *
+ml_ptrmap_find(struct ml_shard *s, const void *p)
+{
+	if (s->n == 0)
+		return NULL;
+	struct ml_pent *e = &s->v[slot_of(s, (uintptr_t)p)];
+	return e->p != 0 ? e : NULL;
+}
+
+static bool
+grow(struct ml_shard *s)
+{
+	uint32_t cap = s->cap ? s->cap * 2 : MIN_CAP;
+	struct ml_pent *old = s->v, *v = ml_real_calloc(cap, sizeof *v);
+
+	if (v == NULL)
+		return false;
+	uint32_t oldcap = s->cap;
+	s->v = v;
+	s->cap = cap;
+	for (uint32_t i = 0; i < oldcap; i++)
+		if (old[i].p != 0)
+			s->v[slot_of(s, old[i].p)] = old[i];
+	ml_real_free(old);
+	return true;
+}
+
+struct ml_pent *
+ml_ptrmap_insert(struct ml_shard *s, const void *p)
+{
+	struct ml_pent *e = ml_ptrmap_find(s, p);
+
+	if (e != NULL)
+		return e;
+	if ((s->n + 1) * 2 > s->cap && !grow(s))
+		return NULL;
+	e = &s->v[slot_of(s, (uintptr_t)p)];
+	memset(e, 0, sizeof *e);
+	e->p = (uintptr_t)p;
+	s->n++;
+	counter_add(hash(p), 1);
+	return e;
+}
+
+void
+ml_ptrmap_remove(struct ml_shard *s, struct ml_pent *e)
+{
+	uint32_t mask = s->cap - 1;
+	uint32_t i = (uint32_t)(e - s->v), j = i;
+
+	counter_add(hash((void *)e->p), -1);
+	s->v[i].p = 0;
+	s->n--;
+	/* Backward shift: move up every entry that the hole now separates
+	 * from its home slot. */
+	for (;;) {
+		j = (j + 1) & mask;
+		if (s->v[j].p == 0)
+			return;
+		uint32_t home = (uint32_t)(hash((void *)s->v[j].p) >> 32) & mask;
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			s->v[i] = s->v[j];
+			s->v[j].p = 0;
+			i = j;
+		}
+	}
+}
+
+uint64_t
+ml_ptrmap_count(void)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < NSHARDS; i++)
+		n += __atomic_load_n(&shards[i].n, __ATOMIC_RELAXED);
+	return n;
+}
+
+void
+ml_ptrmap_lock_all(void)
+{
+	pthread_once(&once, init_locks);
+	for (int i = 0; i < NSHARDS; i++)
+		pthread_mutex_lock(&shards[i].lock);
+}
+
+void
+ml_ptrmap_unlock_all(void)
+{
+	for (int i = NSHARDS - 1; i >= 0; i--)
+		pthread_mutex_unlock(&shards[i].lock);
+}
+
+void
+ml_ptrmap_reinit_locks(void)
+{
+	init_locks();
+}

@@ -1,0 +1,188 @@
+/*
+ * shim.c - the C library's allocation functions, interposed.  Only the
+ * libc names live here, all of one shape: tagging off or the recursion
+ * guard held -> straight to the next allocator (real.h); otherwise ask the
+ * tracking layer (tag.h).  No policy here.
+ *
+ * Untagged cost: one relaxed load of ml_tag_on (and of the guard, a TLS
+ * word) in front of the next allocator; free() adds one load of
+ * ml_tag_tracking and, once something was tracked, one filter load.
+ *
+ * Built only into libmemlease.so, never into the unit tests' library.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <malloc.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "guard.h"
+#include "real.h"
+#include "tag.h"
+
+#define EXPORT __attribute__((visibility("default")))
+#define RA     __builtin_return_address(0)
+
+static inline bool
+passthrough(void)
+{
+	return __builtin_expect(!atomic_load_explicit(&ml_tag_on,
+	    memory_order_relaxed), 1) || ml_guard_held();
+}
+
+static inline bool
+tracking(void)
+{
+	return __builtin_expect(atomic_load_explicit(&ml_tag_tracking,
+	    memory_order_relaxed), 0);
+}
+
+static inline bool
+power_of_two(size_t x)
+{
+	return x != 0 && (x & (x - 1)) == 0;
+}
+
+EXPORT void *
+malloc(size_t n)
+{
+	if (passthrough())
+		return ml_real_malloc(n);
+	return ml_tag_alloc(ML_FN_MALLOC, 0, n, RA);
+}
+
+EXPORT void
+free(void *p)
+{
+	if (p == NULL || ml_boot_owns(p))
+		return;
+	if (tracking()) {
+		int err = errno;
+		bool done = ml_tag_free(p);
+		errno = err;
+		if (done)
+			return;
+	}
+	ml_real_free(p);
+}
+
+EXPORT void *
+calloc(size_t n, size_t size)
+{
+	size_t total;
+
+	if (passthrough())
+		return ml_real_calloc(n, size);
+	if (__builtin_mul_overflow(n, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return ml_tag_alloc(ML_FN_CALLOC, 0, total, RA);
+}
+
+/* realloc(p, n) of a block that is not the arena's; p is not NULL. */
+static void *
+resize(void *p, size_t n)
+{
+	void *q;
+
+	if (tracking() && ml_tag_realloc(p, n, &q))
+		return q;
+	return ml_real_realloc(p, n);
+}
+
+EXPORT void *
+realloc(void *p, size_t n)
+{
+	if (p == NULL) {
+		if (passthrough())
+			return ml_real_malloc(n);
+		return ml_tag_alloc(ML_FN_MALLOC, 0, n, RA);
+	}
+	if (ml_boot_owns(p))
+		return ml_real_realloc(p, n);
+	return resize(p, n);
+}
+
+EXPORT void *
+reallocarray(void *p, size_t n, size_t size)
+{
+	size_t total;
+
+	if (__builtin_mul_overflow(n, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (p == NULL) {
+		if (passthrough())
+			return ml_real_malloc(total);
+		return ml_tag_alloc(ML_FN_MALLOC, 0, total, RA);
+	}
+	if (ml_boot_owns(p))
+		return ml_real_realloc(p, total);
+	return resize(p, total);
+}
+
+EXPORT int
+posix_memalign(void **pp, size_t align, size_t n)
+{
+	if (passthrough())
+		return ml_real_posix_memalign(pp, align, n);
+	if (!power_of_two(align) || align % sizeof(void *) != 0)
+		return EINVAL;
+	int err = errno;
+	void *p = ml_tag_alloc(ML_FN_MEMALIGN, align, n, RA);
+	int r = p != NULL ? 0 : errno;
+	errno = err;
+	if (p != NULL)
+		*pp = p;
+	return r;
+}
+
+EXPORT void *
+aligned_alloc(size_t align, size_t n)
+{
+	if (passthrough())
+		return ml_real_aligned_alloc(align, n);
+	return ml_tag_alloc(ML_FN_ALIGNED_ALLOC, align, n, RA);
+}
+
+EXPORT void *
+memalign(size_t align, size_t n)
+{
+	if (passthrough())
+		return ml_real_memalign(align, n);
+	return ml_tag_alloc(ML_FN_MEMALIGN, align, n, RA);
+}
+
+EXPORT void *
+valloc(size_t n)
+{
+	if (passthrough())
+		return ml_real_valloc(n);
+	return ml_tag_alloc(ML_FN_VALLOC, 0, n, RA);
+}
+
+EXPORT void *
+pvalloc(size_t n)
+{
+	if (passthrough())
+		return ml_real_pvalloc(n);
+	return ml_tag_alloc(ML_FN_PVALLOC, 0, n, RA);
+}
+
+EXPORT size_t
+malloc_usable_size(void *p)
+{
+	size_t n;
+
+	if (p == NULL)
+		return 0;
+	if (ml_boot_owns(p))
+		return ml_boot_usable(p);
+	if (tracking() && ml_tag_usable_size(p, &n))
+		return n;
+	return ml_real_usable_size(p);
+}

@@ -1,0 +1,195 @@
+#!/bin/sh
+# The preload in front of fixture programs of ours that know nothing of
+# memlease: expiry actions, late frees and accesses, the whole malloc
+# family compared with a run without the preload, threads, fork, exec,
+# bad rules, the environment.  Prints TAP.
+: "${top_srcdir:=.}" "${top_builddir:=.}"
+lib=$(cd "$top_builddir" && pwd)/.libs/libmemlease.so
+fx=$top_builddir/tests/fixtures
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0 fail=0
+
+ok() {          # ok DESCRIPTION CONDITION-EXIT-STATUS
+	n=$((n + 1))
+	if [ "$2" -eq 0 ]; then
+		echo "ok $n - $1"
+	else
+		echo "not ok $n - $1"
+		for f in "$tmp"/err "$tmp"/log "$tmp"/out; do
+			[ -s "$f" ] && awk 'NR <= 15 { print "# " $0 }' "$f"
+		done
+		fail=1
+	fi
+}
+
+# under RULES [ENV=VALUE...] -- PROGRAM ARGS: run it under the preload
+# (time limit 120 s), reports to $tmp/log; sets $rc.
+under() {
+	rules=$1; shift
+	rm -f "$tmp"/out "$tmp"/err "$tmp"/log
+	timeout 120 env MEMLEASE_RULES="$rules" MEMLEASE_LOG="$tmp/log" "$@" \
+	    >"$tmp/out" 2>"$tmp/err" &
+	wait $!
+	rc=$?
+}
+pre() { echo "LD_PRELOAD=$lib"; }
+count() { if [ -f "$2" ]; then grep -c -- "$1" "$2"; else echo 0; fi; }
+value() { sed -n "s/^$1: //p" "$tmp/out"; }
+
+# --- expiry actions on a program that leaks 64 KiB log buffers -------------
+under 'caller=make_log_buffer ttl=50ms action=free' "$(pre)" \
+    "$fx/leaky" 8
+before=$(value 'in use before') after=$(value 'in use after')
+ok "action=free: the 8 leaked buffers are reported, naming their allocator" \
+    $(test "$rc" -eq 0 && test "$(count 'expired: 65536 bytes' "$tmp/log")" -eq 8 &&
+      test "$(count 'make_log_buffer' "$tmp/log")" -eq 8 &&
+      test "$(count ', freed, allocated at' "$tmp/log")" -eq 8; echo $?)
+ok "action=free: the C library's in-use bytes fall back (from $before to $after)" \
+    $(test -n "$after" && test $((before - after)) -ge $((8 * 60000)); echo $?)
+ok "action=free: the late frees are recognised and ignored, with a diagnostic" \
+    $(test "$(count 'this late free is ignored' "$tmp/err")" -eq 8 &&
+      grep -q '^done$' "$tmp/out"; echo $?)
+
+under 'caller=make_log_buffer ttl=50ms' "$(pre)" "$fx/leaky" 8
+before=$(value 'in use before') after=$(value 'in use after')
+ok "action=report (the default) reports and changes nothing" \
+    $(test "$rc" -eq 0 && test "$(count 'left to the program' "$tmp/log")" -eq 8 &&
+      test "$((before - after))" -lt 65536 && ! test -s "$tmp/err" &&
+      grep -q '^done$' "$tmp/out"; echo $?)
+
+under 'caller=make_log_buffer ttl=50ms action=reclaim' "$(pre)" \
+    "$fx/leaky" 8 read
+ok "action=reclaim: a late read is diagnosed, naming the lease's allocator, then SIGSEGV" \
+    $(test "$rc" -eq 139 &&
+      grep -q 'was touched after it expired: 65536 bytes' "$tmp/err" &&
+      grep -q 'make_log_buffer' "$tmp/err" && ! grep -q 'late read' "$tmp/out"
+      echo $?)
+
+under 'caller=make_log_buffer ttl=50ms action=reclaim' "$(pre)" \
+    "$fx/leaky" 8
+ok "action=reclaim: late frees are recognised and the program runs on" \
+    $(test "$rc" -eq 0 && test "$(count 'reclaimed its block' "$tmp/err")" -eq 8 &&
+      test "$(count ', reclaimed, allocated at' "$tmp/log")" -eq 8 &&
+      grep -q '^done$' "$tmp/out"; echo $?)
+
+under 'caller=make_log_buffer ttl=50ms action=abort' "$(pre)" \
+    "$fx/leaky" 8
+ok "action=abort: the lease is reported, then the program aborts" \
+    $(test "$rc" -eq 134 && grep -q 'make_log_buffer' "$tmp/log"; echo $?)
+
+under 'caller=make_log_buffer ttl=50ms action=free' "$(pre)" \
+    MEMLEASE_LOG_FORMAT=json "$fx/leaky" 2
+ok "MEMLEASE_LOG_FORMAT=json: one JSON object a line, with the action and frames" \
+    $(test "$rc" -eq 0 && test "$(count '^{"event":"expired",.*"size":65536,.*"action":"freed".*"function":"make_log_buffer".*}$' "$tmp/log")" -eq 2
+      echo $?)
+
+under 'caller=no_such_function ttl=10ms action=free' "$(pre)" \
+    "$fx/leaky" 8
+ok "caller= that matches no frame tags nothing" \
+    $(test "$rc" -eq 0 && ! test -s "$tmp/log" && ! test -s "$tmp/err"; echo $?)
+
+under 'object=leaky size=65536 ttl=50ms' "$(pre)" "$fx/leaky" 3
+ok "object= and size= select the leaked buffers" \
+    $(test "$rc" -eq 0 && test "$(count 'expired: 65536 bytes' "$tmp/log")" -eq 3
+      echo $?)
+
+under 'object=libc.so* ttl=50ms' "$(pre)" "$fx/leaky" 3
+ok "object= of another object tags none of the program's own calls" \
+    $(test "$rc" -eq 0 && test "$(count 'make_log_buffer' "$tmp/log")" -eq 0
+      echo $?)
+
+under 'caller=make_log_buffer every=4 ttl=50ms' "$(pre)" \
+    "$fx/leaky" 8
+ok "every=4 tags one allocation in four" \
+    $(test "$rc" -eq 0 && test "$(count 'expired: 65536' "$tmp/log")" -eq 2
+      echo $?)
+
+# --- the whole family, tagged or not, gives what the C library gives -------
+"$fx/family" >"$tmp/family.want" 2>&1
+for rules in '' 'ttl=1h' 'ttl=1h action=free' 'ttl=1h action=reclaim' \
+    'ttl=1h action=abort' 'size=100-5000 every=2 ttl=1h'; do
+	under "$rules" "$(pre)" MEMLEASE_REPORT_AT_EXIT=1 \
+	    "$fx/family"
+	live=$(count 'is live at exit' "$tmp/log")
+	# the fixture keeps 9 blocks; every=2 tags about half of them
+	case $rules in
+	'') lo=0 hi=0 ;;
+	*every=2*) lo=3 hi=8 ;;
+	*) lo=9 hi=99 ;;
+	esac
+	ok "malloc family${rules:+ under '$rules'}: same results as without the preload; $live live at exit" \
+	    $(test "$rc" -eq 0 && cmp -s "$tmp/out" "$tmp/family.want" &&
+	      ! test -s "$tmp/err" && test "$live" -ge "$lo" &&
+	      test "$live" -le "$hi"; echo $?)
+done
+
+# --- threads, fork, exec ---------------------------------------------------
+under 'ttl=1h' "$(pre)" "$fx/churn" 2 1000000
+ok "2 threads x 1M mixed operations with everything tagged" \
+    $(test "$rc" -eq 0 && grep -q 'churn ok' "$tmp/out"; echo $?)
+
+under 'ttl=5ms action=report' "$(pre)" "$fx/churn" 4 100000 50
+ok "50 forks from a 4-thread program while leases expire" \
+    $(test "$rc" -eq 0 && grep -q 'churn ok' "$tmp/out" && test -s "$tmp/log"
+      echo $?)
+
+for rules in 'ttl=1h' 'ttl=10ms'; do
+	under "$rules" "$(pre)" bash -c \
+	    'for i in $(seq 50); do x=$(echo $i); /bin/true; done; echo "bash $x"'
+	ok "bash -c spawning 50 children under '$rules'" \
+	    $(test "$rc" -eq 0 && grep -q '^bash 50$' "$tmp/out"; echo $?)
+done
+
+under '' "$(pre)" sh -c 'echo "[$LD_PRELOAD]"'
+inherited=$(cat "$tmp/out")
+under '' "$(pre)" MEMLEASE_INHERIT=off sh -c 'echo "[$LD_PRELOAD]"'
+ok "MEMLEASE_INHERIT=off: programs it runs start without the preload" \
+    $(test "$inherited" = "[$lib]" && test "$(cat "$tmp/out")" = "[]"; echo $?)
+
+# --- the preload costs nothing it need not -----------------------------------
+# threads, and descriptors below 512 (ours live above)
+probe='grep ^Threads: /proc/$$/status; ls /proc/$$/fd |
+    awk "\$1 < 512" | sort -n | tr "\n" " "; echo'
+sh -c "$probe" >"$tmp/probe.want"
+for rules in '' 'size=1G- ttl=1h'; do
+	under "$rules" "$(pre)" sh -c "$probe"
+	ok "no thread and no low descriptor in a process that tags nothing${rules:+ (rules '$rules')}" \
+	    $(grep -q '^Threads:.1$' "$tmp/out" &&
+	      cmp -s "$tmp/out" "$tmp/probe.want"; echo $?)
+done
+
+# --- configuration errors ----------------------------------------------------
+under 'ttl=5x' "$(pre)" "$fx/family"
+ok "a malformed rule: one line naming its position; the program runs on untagged" \
+    $(test "$rc" -eq 0 && cmp -s "$tmp/out" "$tmp/family.want" &&
+      test "$(wc -l <"$tmp/err")" -eq 1 &&
+      grep -q '^memlease: MEMLEASE_RULES:1:1: ttl=5x: .*nothing is tagged$' "$tmp/err"
+      echo $?)
+
+printf '# boot logs\ncaller=make_log_buffer ttl=50ms action=free\n' \
+    >"$tmp/rules.conf"
+under '' "$(pre)" MEMLEASE_CONFIG="$tmp/rules.conf" "$fx/leaky" 2
+ok "MEMLEASE_CONFIG: rules from a file, with comments" \
+    $(test "$rc" -eq 0 && test "$(count 'make_log_buffer' "$tmp/log")" -eq 2
+      echo $?)
+
+printf 'ttl=1h\nbogus=1 ttl=1h\n' >"$tmp/bad.conf"
+under '' "$(pre)" MEMLEASE_CONFIG="$tmp/bad.conf" "$fx/family"
+ok "MEMLEASE_CONFIG: an error names the file, line and column" \
+    $(test "$rc" -eq 0 && test "$(wc -l <"$tmp/err")" -eq 1 &&
+      grep -q "^memlease: $tmp/bad.conf:2:1: " "$tmp/err"; echo $?)
+
+under '' "$(pre)" MEMLEASE_CONFIG="$tmp/none.conf" "$fx/family"
+ok "MEMLEASE_CONFIG: a missing file is one line, and the program runs on" \
+    $(test "$rc" -eq 0 && cmp -s "$tmp/out" "$tmp/family.want" &&
+      grep -q 'none.conf: No such file' "$tmp/err"; echo $?)
+
+# --- memlease_adopt() in a program linked with the library -----------------
+under '' "$fx/adopt"
+ok "memlease_adopt: ended by releases, by free(), by expiry; late free ignored" \
+    $(test "$rc" -eq 0 && grep -q 'adopt ok' "$tmp/out" &&
+      grep -q 'this late free is ignored' "$tmp/err"; echo $?)
+
+echo "1..$n"
+exit $fail
