@@ -11,6 +11,13 @@
  * After fork() the child has no thread: the child handler forgets it, and
  * the next ml_loop_ensure() makes a new loop (freeing the dead one).
  *
+ * Programs close descriptors they do not own (daemons close them all), and
+ * the number of ours may then be reused for a file of theirs: the eventfd
+ * is checked to be still ours (device and inode) before every write and
+ * read, never closed unless it is, and made again on the loop thread when
+ * it is gone.  A wake-up lost that way is made up by the timer, which never
+ * sleeps longer than MAX_SLEEP_MS while the thread runs.
+ *
  * Locking: `lp.lock` serializes start and stop; `running`, `stopping` and
  * `wake_pending` are atomics read without it.
  */
@@ -22,6 +29,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,21 +44,76 @@ static struct {
 	atomic_int       wake_pending;
 	pthread_t        tid;
 	struct ev_loop  *loop;
-	int              efd;
+	atomic_int       efd;
+	_Atomic uint64_t efd_dev, efd_ino;   /* what efd must still be */
 	ev_io            wake_w;
 	ev_timer         timer_w;
 	ml_loop_tick_fn  tick;
 	bool             said;
 } lp = { .lock = PTHREAD_MUTEX_INITIALIZER, .efd = -1 };
 
+#define MAX_SLEEP_MS 1000
+
+/* Whether fd is still the eventfd that was made. */
+static bool
+efd_ours(int fd)
+{
+	struct stat st;
+
+	return fd >= 0 && fstat(fd, &st) == 0 &&
+	    (uint64_t)st.st_dev == atomic_load(&lp.efd_dev) &&
+	    (uint64_t)st.st_ino == atomic_load(&lp.efd_ino);
+}
+
+/* A new eventfd, high and close-on-exec; -errno on failure. */
+static int
+efd_make(void)
+{
+	struct stat st;
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	fd = ml_fd_high(fd);
+	if (fstat(fd, &st) != 0) {
+		int err = errno;
+		close(fd);
+		return -err;
+	}
+	atomic_store(&lp.efd_dev, (uint64_t)st.st_dev);
+	atomic_store(&lp.efd_ino, (uint64_t)st.st_ino);
+	atomic_store(&lp.efd, fd);
+	return fd;
+}
+
+static void wake_cb(struct ev_loop *loop, ev_io *w, int revents);
+
+/* Loop thread: watch a new eventfd in place of one the program closed. */
+static void
+efd_renew(struct ev_loop *loop)
+{
+	ev_io_stop(loop, &lp.wake_w);
+	if (efd_make() < 0)
+		return;         /* the timer goes on; try again next time */
+	ev_io_set(&lp.wake_w, atomic_load(&lp.efd), EV_READ);
+	ev_io_start(loop, &lp.wake_w);
+	atomic_store(&lp.wake_pending, 0);
+}
+
 static void
 rearm(struct ev_loop *loop)
 {
+	if (atomic_load(&lp.stopping)) {
+		ev_break(loop, EVBREAK_ALL);
+		return;
+	}
+	if (!ev_is_active(&lp.wake_w) || !efd_ours(lp.wake_w.fd))
+		efd_renew(loop);
 	int64_t next = lp.tick();
 
 	ev_timer_stop(loop, &lp.timer_w);
-	if (next < 0)
-		return;
+	if (next < 0 || next > MAX_SLEEP_MS)
+		next = MAX_SLEEP_MS;
 	ev_now_update(loop);
 	ev_timer_set(&lp.timer_w, (double)next / 1000.0, 0.);
 	ev_timer_start(loop, &lp.timer_w);
@@ -69,14 +132,14 @@ wake_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	uint64_t n;
 
-	(void)revents;
-	while (read(w->fd, &n, sizeof n) < 0 && errno == EINTR)
-		;
-	atomic_store(&lp.wake_pending, 0);
-	if (atomic_load(&lp.stopping))
-		ev_break(loop, EVBREAK_ALL);
-	else
-		rearm(loop);
+	if ((revents & EV_ERROR) || !efd_ours(w->fd)) {
+		ev_io_stop(loop, w);    /* closed by the program: see rearm */
+	} else {
+		while (read(w->fd, &n, sizeof n) < 0 && errno == EINTR)
+			;
+		atomic_store(&lp.wake_pending, 0);
+	}
+	rearm(loop);
 }
 
 static void *
@@ -104,19 +167,18 @@ fail_once(const char *what, int err)
 static int
 loop_make(void)
 {
-	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int fd = efd_make();
 
 	if (fd < 0)
-		return -errno;
-	lp.efd = ml_fd_high(fd);
+		return fd;
 	lp.loop = ev_loop_new(EVBACKEND_POLL | EVFLAG_NOENV |
 	    EVFLAG_NOSIGMASK);
 	if (lp.loop == NULL) {
-		close(lp.efd);
-		lp.efd = -1;
+		close(fd);
+		atomic_store(&lp.efd, -1);
 		return -ENOMEM;
 	}
-	ev_io_init(&lp.wake_w, wake_cb, lp.efd, EV_READ);
+	ev_io_init(&lp.wake_w, wake_cb, fd, EV_READ);
 	ev_io_start(lp.loop, &lp.wake_w);
 	ev_timer_init(&lp.timer_w, timer_cb, 0., 0.);
 	return 0;
@@ -125,12 +187,13 @@ loop_make(void)
 static void
 loop_free(void)
 {
+	int fd = atomic_exchange(&lp.efd, -1);
+
 	if (lp.loop != NULL)
 		ev_loop_destroy(lp.loop);
-	if (lp.efd >= 0)
-		close(lp.efd);
+	if (efd_ours(fd))
+		close(fd);
 	lp.loop = NULL;
-	lp.efd = -1;
 }
 
 int
@@ -174,10 +237,14 @@ static void
 kick(void)
 {
 	uint64_t one = 1;
+	int fd = atomic_load(&lp.efd);
 
-	if (atomic_exchange(&lp.wake_pending, 1) == 0)
-		while (write(lp.efd, &one, sizeof one) < 0 && errno == EINTR)
-			;
+	if (atomic_exchange(&lp.wake_pending, 1) != 0)
+		return;
+	if (!efd_ours(fd))
+		return;         /* lost: the timer makes up for it */
+	while (write(fd, &one, sizeof one) < 0 && errno == EINTR)
+		;
 }
 
 void
@@ -214,7 +281,8 @@ ml_loop_stop(void)
 	atomic_store(&lp.stopping, true);
 	atomic_store(&lp.wake_pending, 0);
 	kick();
-	/* An expiry hook may be stuck: wait a while, then leave it be. */
+	/* An expiry hook may be stuck, or the wake-up lost (MAX_SLEEP_MS):
+	 * wait a while, then leave it be. */
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += 2;
 	if (pthread_timedjoin_np(lp.tid, NULL, &until) == 0) {

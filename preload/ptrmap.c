@@ -88,6 +88,15 @@ ml_ptrmap_lock(const void *p)
 	return s;
 }
 
+struct ml_shard *
+ml_ptrmap_trylock(const void *p)
+{
+	struct ml_shard *s = &shards[hash(p) % NSHARDS];
+
+	pthread_once(&once, init_locks);
+	return pthread_mutex_trylock(&s->lock) == 0 ? s : NULL;
+}
+
 void
 ml_ptrmap_unlock(struct ml_shard *s)
 {

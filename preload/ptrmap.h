@@ -39,6 +39,8 @@ struct ml_shard;
 bool             ml_ptrmap_maybe(const void *p);
 
 struct ml_shard *ml_ptrmap_lock(const void *p);
+/* As ml_ptrmap_lock(), or NULL at once if the shard is taken. */
+struct ml_shard *ml_ptrmap_trylock(const void *p);
 void             ml_ptrmap_unlock(struct ml_shard *s);
 struct ml_pent  *ml_ptrmap_find(struct ml_shard *s, const void *p);
 /* The entry of p, made empty (p set, the rest zero) if there was none;

@@ -337,30 +337,57 @@ ml_tag_alloc(enum ml_alloc_fn fn, size_t align, size_t n, const void *ra)
 
 	if (rs == NULL || n < rs->size_min || n > rs->size_max)
 		return plain(fn, align, n);
+	/* The guard is held throughout: what memlease allocates here is
+	 * not tagged, and a signal handler that allocates while this thread
+	 * holds a lock of ours passes straight through. */
 	int err = errno;
+	void *p;
 	ml_guard_enter();
 	i = choose(rs, n, ra, &stack);
-	if (i >= 0 && stack == 0)
-		stack = capture(ra, rs->depth);
-	ml_guard_leave();
-	errno = err;
-	if (i < 0)
-		return plain(fn, align, n);
-	void *p = tagged(&rs->r.v[i], fn, align, n, stack);
-	if (p != NULL)
+	if (i < 0) {
 		errno = err;
+		p = plain(fn, align, n);
+	} else {
+		if (stack == 0)
+			stack = capture(ra, rs->depth);
+		errno = err;
+		p = tagged(&rs->r.v[i], fn, align, n, stack);
+		if (p != NULL)
+			errno = err;
+	}
+	ml_guard_leave();
 	return p;
 }
 
 /* Freeing. */
 
-bool
-ml_tag_free(void *p)
+/*
+ * free() or realloc() of p from inside memlease (the recursion guard is
+ * held: an expiry hook on memlease's thread, or a signal handler that
+ * interrupted this thread in here, maybe holding a lock).  Nothing may
+ * wait: if p's shard is free, a live p is no longer tracked, and its
+ * lease, left in the core, ends at its deadline with nothing to act on.
+ * Returns true if the caller may go on to the next allocator.
+ */
+static bool
+untrack(void *p)
+{
+	struct ml_shard *s = ml_ptrmap_trylock(p);
+
+	if (s == NULL)
+		return true;    /* taken by this very thread, maybe */
+	struct ml_pent *e = ml_ptrmap_find(s, p);
+	bool go_on = e == NULL || e->state == ML_P_LIVE;
+	if (e != NULL && e->state == ML_P_LIVE)
+		ml_ptrmap_remove(s, e);
+	ml_ptrmap_unlock(s);
+	return go_on;
+}
+
+static bool
+free_tracked(void *p)
 {
 	struct ml_ended end;
-
-	if (!ml_ptrmap_maybe(p))
-		return false;
 	struct ml_shard *s = ml_ptrmap_lock(p);
 	struct ml_pent *e = ml_ptrmap_find(s, p);
 	if (e == NULL) {
@@ -397,6 +424,19 @@ ml_tag_free(void *p)
 		    v.state == ML_P_RECLAIMED ? "reclaimed" : "freed");
 		return true;
 	}
+}
+
+bool
+ml_tag_free(void *p)
+{
+	if (!ml_ptrmap_maybe(p))
+		return false;
+	if (ml_guard_held())
+		return !untrack(p);
+	ml_guard_enter();
+	bool done = free_tracked(p);
+	ml_guard_leave();
+	return done;
 }
 
 /* realloc() of a live tracked block: the lease moves with it. */
@@ -447,12 +487,10 @@ move(struct ml_shard *s, struct ml_pent *e, size_t n)
 	return q;
 }
 
-bool
-ml_tag_realloc(void *p, size_t n, void **out)
+static bool
+realloc_tracked(void *p, size_t n, void **out)
 {
-	if (!ml_ptrmap_maybe(p))
-		return false;
-	if (n == 0 && ml_tag_free(p)) {   /* realloc(p, 0) frees p */
+	if (n == 0 && free_tracked(p)) {   /* realloc(p, 0) frees p */
 		*out = NULL;
 		return true;
 	}
@@ -476,10 +514,28 @@ ml_tag_realloc(void *p, size_t n, void **out)
 		ml_ptrmap_unlock(s);
 		late("realloc(%p): its lease expired and memlease took the "
 		    "block; a new block is returned, its contents lost", p);
-		ml_tag_free(p);
+		free_tracked(p);
 		*out = ml_real_calloc(1, n);
 		return true;
 	}
+}
+
+bool
+ml_tag_realloc(void *p, size_t n, void **out)
+{
+	if (!ml_ptrmap_maybe(p))
+		return false;
+	if (ml_guard_held()) {
+		if (untrack(p))
+			return false;
+		*out = NULL;    /* a block memlease took: refused */
+		errno = ENOMEM;
+		return true;
+	}
+	ml_guard_enter();
+	bool done = realloc_tracked(p, n, out);
+	ml_guard_leave();
+	return done;
 }
 
 bool

@@ -147,6 +147,11 @@ under '' "$(pre)" MEMLEASE_INHERIT=off sh -c 'echo "[$LD_PRELOAD]"'
 ok "MEMLEASE_INHERIT=off: programs it runs start without the preload" \
     $(test "$inherited" = "[$lib]" && test "$(cat "$tmp/out")" = "[]"; echo $?)
 
+under 'size=100 ttl=1h; size=200 ttl=50ms' "$(pre)" "$fx/closefds" "$tmp/file"
+ok "a program that closes every descriptor and reuses their numbers: nothing written to its file, and leases still expire" \
+    $(test "$rc" -eq 0 && grep -q '^closefds ok 0$' "$tmp/out" &&
+      test "$(count 'expired: 200 bytes' "$tmp/log")" -eq 1; echo $?)
+
 # --- the preload costs nothing it need not -----------------------------------
 # threads, and descriptors below 512 (ours live above)
 probe='grep ^Threads: /proc/$$/status; ls /proc/$$/fd |
