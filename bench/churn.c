@@ -1,0 +1,147 @@
+/*
+ * churn.c - a workload for bench/preload.sh: threads that allocate, free
+ * and reallocate blocks of random sizes, some handed to another thread.
+ * A plain program: it knows nothing of memlease, and the preload, or
+ * another tool, is put under it by the environment.
+ *
+ *   bench/churn THREADS OPS LIVE
+ *
+ * LIVE blocks stay allocated, split between the threads (each owns its
+ * share of slots, all filled before the first operation), and a shared
+ * array of SHARED more.  OPS operations in all, split between the threads;
+ * each picks a random slot and does one of:
+ *   4 in 8  replace: free the slot's block, malloc a new size;
+ *   2 in 8  realloc the slot's block to a new size;
+ *   2 in 8  hand over: malloc a block, atomic_exchange it into a random
+ *           entry of the shared array, free the block that comes out,
+ *           allocated by whichever thread put it there.
+ * Sizes are 16..4096, uniform; each thread draws from a fixed-seed PRNG,
+ * so a run is the same sequence of calls every time (with 2 threads, but
+ * for which block each hand-over finds).  Every block carries a mark in
+ * its first byte, checked when it is freed: a broken allocator aborts the
+ * run rather than being timed.
+ *
+ * It prints nothing and exits 0; 2 for bad arguments.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define MAX_THREADS 64
+#define SHARED      256
+#define SIZE_MIN    16
+#define SIZE_SPAN   (4096 - SIZE_MIN + 1)
+#define MARK        0xa5
+#define SEED        UINT64_C(0x6d656d6c65617365)   /* "memlease" */
+
+struct worker {
+	pthread_t      thread;
+	uint64_t       rng;
+	long           ops;
+	size_t         nslots;
+	unsigned char **slot;
+};
+
+static _Atomic(unsigned char *) shared[SHARED];
+
+static uint64_t
+next(uint64_t *x)      /* xorshift64* */
+{
+	*x ^= *x >> 12;
+	*x ^= *x << 25;
+	*x ^= *x >> 27;
+	return *x * UINT64_C(0x2545f4914f6cdd1d);
+}
+
+static unsigned char *
+make(size_t n)
+{
+	unsigned char *p = malloc(n);
+
+	if (p == NULL)
+		abort();
+	p[0] = MARK;
+	return p;
+}
+
+static void
+drop(unsigned char *p)
+{
+	if (p != NULL && p[0] != MARK)
+		abort();
+	free(p);
+}
+
+static void *
+work(void *arg)
+{
+	struct worker *w = arg;
+
+	for (long i = 0; i < w->ops; i++) {
+		uint64_t r = next(&w->rng);
+		size_t s = (size_t)(r % w->nslots);
+		size_t n = SIZE_MIN + (size_t)((r >> 32) % SIZE_SPAN);
+		unsigned char *p;
+
+		switch ((r >> 61) & 7) {
+		case 0: case 1: case 2: case 3:
+			drop(w->slot[s]);
+			w->slot[s] = make(n);
+			break;
+		case 4: case 5:
+			if (w->slot[s][0] != MARK)
+				abort();
+			p = realloc(w->slot[s], n);
+			if (p == NULL)
+				abort();
+			w->slot[s] = p;
+			break;
+		default:
+			p = atomic_exchange(&shared[(r >> 16) % SHARED], make(n));
+			drop(p);
+		}
+	}
+	return NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct worker w[MAX_THREADS];
+	int nthreads;
+	long ops, live;
+
+	if (argc != 4 || (nthreads = atoi(argv[1])) < 1 ||
+	    nthreads > MAX_THREADS || (ops = atol(argv[2])) < 0 ||
+	    (live = atol(argv[3])) < nthreads) {
+		fputs("usage: churn THREADS(1..64) OPS LIVE(>= THREADS)\n",
+		    stderr);
+		return 2;
+	}
+	for (int t = 0; t < nthreads; t++) {
+		w[t].rng = SEED + (uint64_t)t * UINT64_C(0x9e3779b97f4a7c15);
+		w[t].ops = ops / nthreads + (t < ops % nthreads);
+		w[t].nslots = (size_t)(live / nthreads);
+		w[t].slot = malloc(w[t].nslots * sizeof *w[t].slot);
+		if (w[t].slot == NULL)
+			abort();
+		for (size_t s = 0; s < w[t].nslots; s++)
+			w[t].slot[s] = make(SIZE_MIN +
+			    (size_t)(next(&w[t].rng) % SIZE_SPAN));
+	}
+	for (int t = 0; t < nthreads; t++)
+		if (pthread_create(&w[t].thread, NULL, work, &w[t]) != 0)
+			abort();
+	for (int t = 0; t < nthreads; t++)
+		pthread_join(w[t].thread, NULL);
+	for (int t = 0; t < nthreads; t++) {
+		for (size_t s = 0; s < w[t].nslots; s++)
+			drop(w[t].slot[s]);
+		free(w[t].slot);
+	}
+	for (int i = 0; i < SHARED; i++)
+		drop(shared[i]);
+	return 0;
+}
