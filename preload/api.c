@@ -243,12 +243,12 @@ restart_in_child(void)
 /* A lease for buf; 0 with errno set on failure.  *wake: the loop thread
  * must learn of a new earliest deadline (ml_api_deadline). */
 static memlease_t
-add(void *buf, size_t size, uint64_t ttl_ms, unsigned releases,
+add(uint64_t now, void *buf, size_t size, uint64_t ttl_ms, unsigned releases,
     enum ml_kind kind, uint32_t stack, bool *wake)
 {
 	memlease_t h;
-	int r = ml_core_add(&api.core, ml_clock_ms_ceil(), buf, size, ttl_ms,
-	    releases, stack, kind, &h, wake);
+	int r = ml_core_add(&api.core, now, buf, size, ttl_ms, releases, stack,
+	    kind, &h, wake);
 
 	if (r != 0) {
 		errno = -r;
@@ -272,8 +272,8 @@ add_here(void *buf, size_t size, uint64_t ttl_ms, unsigned releases,
     enum ml_kind kind, const void *from)
 {
 	bool wake;
-	memlease_t h = add(buf, size, ttl_ms, releases, kind, capture(from),
-	    &wake);
+	memlease_t h = add(ml_clock_ms_ceil(), buf, size, ttl_ms, releases,
+	    kind, capture(from), &wake);
 
 	if (h != 0 && ttl_ms != 0)
 		deadline_set(wake);
@@ -517,7 +517,8 @@ ml_api_add(void *buf, size_t size, uint64_t ttl_ms, unsigned kind,
 		errno = -r;
 		return 0;
 	}
-	memlease_t h = add(buf, size, ttl_ms, 1, kind, stack, wake);
+	memlease_t h = add(ml_clock_ms_ceil(), buf, size, ttl_ms, 1, kind,
+	    stack, wake);
 	if (h != 0 && label != NULL && label[0] != '\0')
 		ml_core_set_label(&api.core, h, label);
 	return h;

@@ -18,7 +18,7 @@
 #include "real.h"
 
 #define NSHARDS      32   /* the fork handler holds them all: TSan tracks 64 at most */
-#define FILTER_BITS  20
+#define FILTER_BITS  16   /* 64 KiB: stays in cache */
 #define MIN_CAP      64
 
 struct ml_shard {

@@ -40,6 +40,9 @@ ml_bitmap_reserve(struct ml_bitmap *b, uint32_t nbits,
 		bits = need;
 	}
 	b->cap = nbits;
+	for (b->top = 0; b->top < ML_BITMAP_LEVELS - 1 &&
+	    b->nwords[b->top] > 1; b->top++)
+		;
 	return 0;
 }
 
@@ -82,11 +85,9 @@ ml_bitmap_clear(struct ml_bitmap *b, uint32_t i)
 uint32_t
 ml_bitmap_first(const struct ml_bitmap *b)
 {
-	int top = ML_BITMAP_LEVELS - 1;
+	int top = b->top;
 	uint32_t i = 0;
 
-	while (top > 0 && b->lv[top] == NULL)
-		top--;
 	if (b->lv[top] == NULL)
 		return UINT32_MAX;
 	for (int l = top; l >= 0; l--) {

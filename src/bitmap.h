@@ -17,6 +17,8 @@ struct ml_bitmap {
 	uint64_t *lv[ML_BITMAP_LEVELS];
 	uint32_t  nwords[ML_BITMAP_LEVELS];
 	uint32_t  cap;      /* bits of level 0 */
+	int       top;      /* the lowest level of one word: searches start
+	                     * there (levels above it are kept, and agree) */
 };
 
 struct ml_alloc;

@@ -256,14 +256,18 @@ slot_end(struct ml_core *c, uint32_t idx, enum ml_end why,
 	uint32_t bi = idx / ML_PER_BLOCK;
 	struct ml_block *b = c->dir[bi];
 
+	bool labeled = e->origin >= ML_LABELED;
+
 	if (out != NULL) {
-		const char *name = ml_labels_name(&c->labels, e->origin);
+		const char *name = labeled ?
+		    ml_labels_name(&c->labels, e->origin) : NULL;
 		out->h = handle_of(idx, e->gen);
 		out->buf = e->buf;
 		out->size = e->size;
 		out->born = abs_time(c, e->born);
 		out->deadline = abs_time(c, e->deadline);
-		out->stack = ml_labels_stack(&c->labels, e->origin);
+		out->stack = labeled ?
+		    ml_labels_stack(&c->labels, e->origin) : e->origin;
 		out->why = (uint8_t)why;
 		out->report = e->report;
 		out->kind = (uint8_t)e->kind;
@@ -284,7 +288,8 @@ slot_end(struct ml_core *c, uint32_t idx, enum ml_end why,
 		c->released++;
 	else
 		c->expired++;
-	ml_labels_put(&c->labels, e->origin);
+	if (labeled)
+		ml_labels_put(&c->labels, e->origin);
 
 	uint32_t gen = e->gen + 1;
 	memset(e, 0, sizeof *e);
