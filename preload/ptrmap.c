@@ -35,8 +35,14 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static void
 init_locks(void)
 {
+	pthread_mutexattr_t attr;
+
+	/* held briefly: spin a little before sleeping (see core.c) */
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
 	for (int i = 0; i < NSHARDS; i++)
-		pthread_mutex_init(&shards[i].lock, NULL);
+		pthread_mutex_init(&shards[i].lock, &attr);
+	pthread_mutexattr_destroy(&attr);
 }
 
 /* fmix64 of murmur3: every bit of p reaches every bit of the hash. */

@@ -24,6 +24,7 @@ enum ml_pstate {
 	ML_P_ENDING,         /* freed by the program while pinned */
 	ML_P_TOMB,           /* expired and freed by memlease; see `held` */
 	ML_P_RECLAIMED,      /* expired, pages given back, addresses kept */
+	ML_P_MOVING,         /* in realloc(); h is 0 if it expired meanwhile */
 };
 
 struct ml_pent {

@@ -49,7 +49,7 @@ static struct {
 	uintptr_t         *arena;      /* frames of new stacks go here */
 	uint32_t           arena_left;
 	size_t             bytes;
-} stacks = { .lock = PTHREAD_MUTEX_INITIALIZER };
+} stacks = { .lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP };
 
 static uint32_t
 hash_frames(const uintptr_t *ips, int n)
@@ -143,12 +143,23 @@ rec_new(uint32_t h, const uintptr_t *ips, int n)
 	return id;
 }
 
+/* Each thread remembers the stacks it interned last: a record never moves
+ * or changes once made, so a hit needs no lock.  Initial-exec TLS, small. */
+#define TCACHE 16
+static __thread struct {
+	const struct stack_rec *rec;
+	uint32_t                id;
+} tcache[TCACHE] __attribute__((tls_model("initial-exec")));
+
 static uint32_t
 intern(const uintptr_t *ips, int n)
 {
 	uint32_t h = hash_frames(ips, n);
 	uint32_t id = 0;
+	unsigned slot = h % TCACHE;
 
+	if (tcache[slot].rec != NULL && rec_equal(tcache[slot].rec, h, ips, n))
+		return tcache[slot].id;
 	pthread_mutex_lock(&stacks.lock);
 	if (stacks.nindex != 0) {
 		for (uint32_t k = h & (stacks.nindex - 1);
@@ -161,6 +172,10 @@ intern(const uintptr_t *ips, int n)
 	}
 	id = rec_new(h, ips, n);
 out:
+	if (id != 0) {
+		tcache[slot].rec = rec_of(id);
+		tcache[slot].id = id;
+	}
 	pthread_mutex_unlock(&stacks.lock);
 	return id;
 }

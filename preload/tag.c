@@ -409,8 +409,10 @@ free_tracked(void *p)
 		release_block(&v);
 		return true;
 	case ML_P_ENDING:
+	case ML_P_MOVING:
 		ml_ptrmap_unlock(s);
-		late("free(%p): freed twice; the second free is ignored", p);
+		late("free(%p): freed twice, or while it is reallocated; "
+		    "ignored", p);
 		return true;
 	default:                /* expired: freed or reclaimed by memlease */
 		ml_ptrmap_remove(s, e);
@@ -439,50 +441,65 @@ ml_tag_free(void *p)
 	return done;
 }
 
-/* realloc() of a live tracked block: the lease moves with it. */
+/*
+ * realloc() of a live tracked block: the lease moves with it.  The entry
+ * stays in the map, marked MOVING, during the real call: an expiry that
+ * comes meanwhile only clears its handle (the block is not the expiry's to
+ * act on), and a thread that gets the old address from the allocator
+ * (once it is freed) makes the entry its own.  The shard is locked.
+ */
 static void *
 move(struct ml_shard *s, struct ml_pent *e, size_t n)
 {
 	struct ml_pent v = *e;
-	void *q;
 	size_t newlen = v.maplen;
+	void *p = (void *)v.p, *q;
 
-	if (memlease_pin(v.h, NULL) == NULL) {
-		/* expiring on another thread: the block leaves the map and
-		 * that expiry finds nothing to act on */
-		ml_ptrmap_remove(s, e);
-		ml_ptrmap_unlock(s);
-		return v.kind == ML_KIND_RECLAIM ?
-		    ml_reclaim_realloc((void *)v.p, v.maplen, n, &newlen) :
-		    ml_real_realloc((void *)v.p, n);
-	}
-	/* Out of the map before the real call: another thread may get the
-	 * address as soon as it is freed. */
-	ml_ptrmap_remove(s, e);
+	e->state = ML_P_MOVING;
 	ml_ptrmap_unlock(s);
 	if (v.kind == ML_KIND_RECLAIM)
-		q = ml_reclaim_realloc((void *)v.p, v.maplen, n, &newlen);
+		q = ml_reclaim_realloc(p, v.maplen, n, &newlen);
 	else
-		q = ml_real_realloc((void *)v.p, n);
+		q = ml_real_realloc(p, n);
 	int err = errno;
-	void *at = q != NULL ? q : (void *)v.p;
-	s = ml_ptrmap_lock(at);
-	e = ml_ptrmap_insert(s, at);
-	if (e != NULL && (q == NULL || ml_api_move(v.h, q, n) == 0)) {
-		*e = v;
-		e->p = (uintptr_t)at;
-		if (q != NULL) {
+	s = ml_ptrmap_lock(p);
+	e = ml_ptrmap_find(s, p);
+	if (e == NULL || e->state != ML_P_MOVING || e->h != v.h) {
+		/* expired meanwhile (h cleared), or p was freed and is
+		 * another block's now: q, if any, is not tracked */
+		if (e != NULL && e->state == ML_P_MOVING && e->h == 0)
+			ml_ptrmap_remove(s, e);
+		ml_ptrmap_unlock(s);
+		errno = err;
+		return q;
+	}
+	if (q == NULL || q == p) {      /* failed, or resized in place */
+		e->state = ML_P_LIVE;
+		if (q != NULL && ml_api_move(v.h, q, n) == 0) {
 			e->size = n;
 			e->maplen = newlen;
 		}
-	} else {
-		struct ml_ended end;
-		if (e != NULL)
-			ml_ptrmap_remove(s, e);
-		ml_api_end(v.h, &end);  /* pinned: it ends at the unpin */
+		ml_ptrmap_unlock(s);
+		errno = err;
+		return q;
+	}
+	ml_ptrmap_remove(s, e);
+	ml_ptrmap_unlock(s);
+	s = ml_ptrmap_lock(q);
+	e = ml_ptrmap_insert(s, q);
+	if (e != NULL && ml_api_move(v.h, q, n) == 0) {
+		*e = v;
+		e->p = (uintptr_t)q;
+		e->size = n;
+		e->maplen = newlen;
+	} else if (e != NULL) {         /* expired just now: untracked */
+		ml_ptrmap_remove(s, e);
 	}
 	ml_ptrmap_unlock(s);
-	memlease_unpin(v.h);
+	if (e == NULL) {                /* no room in the map: end it */
+		struct ml_ended end;
+		ml_api_end(v.h, &end);
+	}
 	errno = err;
 	return q;
 }
@@ -505,8 +522,10 @@ realloc_tracked(void *p, size_t n, void **out)
 		*out = move(s, e, n);
 		return true;
 	case ML_P_ENDING:
+	case ML_P_MOVING:
 		ml_ptrmap_unlock(s);
-		late("realloc(%p): the block was freed; refused", p);
+		late("realloc(%p): the block was freed, or is reallocated "
+		    "already; refused", p);
 		errno = ENOMEM;
 		*out = NULL;
 		return true;
@@ -566,7 +585,8 @@ ml_tag_tracks(void *p)
 	struct ml_shard *s = ml_ptrmap_lock(p);
 	struct ml_pent *e = ml_ptrmap_find(s, p);
 	if (e != NULL)
-		live = e->state == ML_P_LIVE || e->state == ML_P_ENDING;
+		live = e->state == ML_P_LIVE || e->state == ML_P_ENDING ||
+		    e->state == ML_P_MOVING;
 	ml_ptrmap_unlock(s);
 	return live;
 }
@@ -579,7 +599,8 @@ ml_tag_adopt(void *p, memlease_t h)
 	atomic_store(&ml_tag_tracking, true);
 	struct ml_shard *s = ml_ptrmap_lock(p);
 	struct ml_pent *e = ml_ptrmap_find(s, p);
-	if (e != NULL && (e->state == ML_P_LIVE || e->state == ML_P_ENDING))
+	if (e != NULL && (e->state == ML_P_LIVE || e->state == ML_P_ENDING ||
+	    e->state == ML_P_MOVING))
 		r = -EEXIST;
 	else if ((e = ml_ptrmap_insert(s, p)) == NULL)
 		r = -ENOMEM;
@@ -630,6 +651,12 @@ ml_tag_ended(const struct ml_ended *end, uint64_t now)
 		return;
 	}
 	struct ml_pent v = *e;
+	if (v.state == ML_P_MOVING) {   /* realloc() in progress: see move() */
+		e->h = 0;
+		ml_ptrmap_unlock(s);
+		ml_real_free(diag);
+		return;
+	}
 	if (v.state == ML_P_ENDING || end->why == ML_END_RELEASED) {
 		ml_ptrmap_remove(s, e);
 		ml_ptrmap_unlock(s);
