@@ -17,7 +17,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <errno.h>
 #include <stdint.h>
+#include <string.h>
 
 struct ml_real_fns {
 	void  *(*malloc)(size_t);
@@ -61,19 +63,127 @@ ml_real_check(void)
 	return __atomic_load_n(&ml_real_ready, __ATOMIC_ACQUIRE);
 }
 
-void  *ml_real_malloc(size_t n);
-void   ml_real_free(void *p);
-void  *ml_real_calloc(size_t n, size_t size);
-void  *ml_real_realloc(void *p, size_t n);
-void  *ml_real_reallocarray(void *p, size_t n, size_t size);
-int    ml_real_posix_memalign(void **pp, size_t align, size_t n);
-void  *ml_real_aligned_alloc(size_t align, size_t n);
-void  *ml_real_memalign(size_t align, size_t n);
-void  *ml_real_valloc(size_t n);
-void  *ml_real_pvalloc(size_t n);
-size_t ml_real_usable_size(void *p);
-
 /* The object the allocator came from, for diagnostics. */
 const char *ml_real_object(void);
+
+/* The entry points: the next allocator once resolved, else the arena.
+ * Inline: under the preload they are the whole cost of an untagged call. */
+static inline void *
+ml_real_malloc(size_t n)
+{
+	return ml_real_check() ? ml_real.malloc(n) : ml_boot_alloc(16, n);
+}
+
+static inline void
+ml_real_free(void *p)
+{
+	if (p != NULL && !ml_boot_owns(p) && ml_real_check())
+		ml_real.free(p);
+}
+
+static inline void *
+ml_real_calloc(size_t n, size_t size)
+{
+	size_t total;
+
+	if (ml_real_check())
+		return ml_real.calloc(n, size);
+	if (__builtin_mul_overflow(n, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return ml_boot_alloc(16, total);
+}
+
+static inline void *
+ml_real_realloc(void *p, size_t n)
+{
+	if (p != NULL && ml_boot_owns(p)) {
+		size_t old = ml_boot_usable(p);
+		void *q = ml_real_malloc(n);
+		if (q != NULL)
+			memcpy(q, p, old < n ? old : n);
+		return q;
+	}
+	return ml_real_check() ? ml_real.realloc(p, n) : ml_boot_alloc(16, n);
+}
+
+static inline void *
+ml_real_reallocarray(void *p, size_t n, size_t size)
+{
+	size_t total;
+
+	if (__builtin_mul_overflow(n, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (p != NULL && ml_boot_owns(p))
+		return ml_real_realloc(p, total);
+	return ml_real_check() ? ml_real.reallocarray(p, n, size) :
+	    ml_boot_alloc(16, total);
+}
+
+static inline int
+ml_real_posix_memalign(void **pp, size_t align, size_t n)
+{
+	void *p;
+
+	if (ml_real_check())
+		return ml_real.posix_memalign(pp, align, n);
+	if (align < sizeof(void *) || (align & (align - 1)) != 0)
+		return EINVAL;
+	if ((p = ml_boot_alloc(align, n)) == NULL)
+		return ENOMEM;
+	*pp = p;
+	return 0;
+}
+
+static inline void *
+ml_real_aligned_alloc(size_t align, size_t n)
+{
+	if (ml_real_check())
+		return ml_real.aligned_alloc(align, n);
+	if (align == 0 || (align & (align - 1)) != 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return ml_boot_alloc(align, n);
+}
+
+static inline void *
+ml_real_memalign(size_t align, size_t n)
+{
+	if (ml_real_check())
+		return ml_real.memalign(align, n);
+	if (align == 0 || (align & (align - 1)) != 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return ml_boot_alloc(align, n);
+}
+
+static inline void *
+ml_real_valloc(size_t n)
+{
+	return ml_real_check() ? ml_real.valloc(n) :
+	    ml_boot_alloc(4096, n);
+}
+
+static inline void *
+ml_real_pvalloc(size_t n)
+{
+	return ml_real_check() ? ml_real.pvalloc(n) :
+	    ml_boot_alloc(4096, (n + 4095) & ~(size_t)4095);
+}
+
+static inline size_t
+ml_real_usable_size(void *p)
+{
+	if (p == NULL)
+		return 0;
+	if (ml_boot_owns(p))
+		return ml_boot_usable(p);
+	return ml_real_check() ? ml_real.malloc_usable_size(p) : 0;
+}
 
 #endif /* ML_REAL_H */
