@@ -3,25 +3,7 @@
 # memlease: expiry actions, late frees and accesses, the whole malloc
 # family compared with a run without the preload, threads, fork, exec,
 # bad rules, the environment.  Prints TAP.
-: "${top_srcdir:=.}" "${top_builddir:=.}"
-lib=$(cd "$top_builddir" && pwd)/.libs/libmemlease.so
-fx=$top_builddir/tests/fixtures
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-n=0 fail=0
-
-ok() {          # ok DESCRIPTION CONDITION-EXIT-STATUS
-	n=$((n + 1))
-	if [ "$2" -eq 0 ]; then
-		echo "ok $n - $1"
-	else
-		echo "not ok $n - $1"
-		for f in "$tmp"/err "$tmp"/log "$tmp"/out ${want:+"$want"}; do
-			[ -s "$f" ] && awk 'NR <= 15 { print "# " $0 }' "$f"
-		done
-		fail=1
-	fi
-}
+. "${top_srcdir:=.}/tests/fixture-env.sh"
 
 # under RULES [ENV=VALUE...] -- PROGRAM ARGS: run it under the preload
 # (time limit 120 s), reports to $tmp/log; sets $rc.
@@ -34,7 +16,6 @@ under() {
 	rc=$?
 }
 pre() { echo "LD_PRELOAD=$lib"; }
-count() { if [ -f "$2" ]; then grep -c -- "$1" "$2"; else echo 0; fi; }
 value() { sed -n "s/^$1: //p" "$tmp/out"; }
 
 # --- expiry actions on a program that leaks 64 KiB log buffers -------------
