@@ -537,6 +537,20 @@ ml_api_end(memlease_t h, struct ml_ended *out)
 }
 
 int
+ml_api_expire(memlease_t h)
+{
+	struct ml_ended e;
+	int r;
+
+	if ((r = ready()) != 0)
+		return r;
+	if ((r = ml_core_expire_one(&api.core, h, &e)) != 0)
+		return r;
+	finish(&e, ml_clock_ms());
+	return 0;
+}
+
+int
 ml_api_move(memlease_t h, void *buf, size_t size)
 {
 	return ml_core_move(&api.core, h, buf, size);

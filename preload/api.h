@@ -30,6 +30,10 @@ memlease_t ml_api_add(void *buf, size_t size, uint64_t ttl_ms,
                unsigned kind, uint32_t stack, const char *label, bool *wake);
 void       ml_api_deadline(bool wake);
 
+/* Expire a lease now (its kind's action applies): 0, -ESTALE, -EBUSY
+ * (pinned). */
+int        ml_api_expire(memlease_t h);
+
 /* ml_core_end() and ml_core_move() on the process-wide core. */
 int        ml_api_end(memlease_t h, struct ml_ended *out);
 int        ml_api_move(memlease_t h, void *buf, size_t size);

@@ -283,6 +283,7 @@ slot_end(struct ml_core *c, uint32_t idx, enum ml_end why,
 	if (e->pins != 0)
 		c->pinned--;
 	c->live--;
+	c->live_kind[e->kind]--;
 	c->live_bytes -= e->size;
 	if (why == ML_END_RELEASED)
 		c->released++;
@@ -433,6 +434,7 @@ ml_core_add(struct ml_core *c, uint64_t now, void *buf, size_t size,
 	e->origin = stack;
 	set_deadline(c, e, idx, now, ttl_ms, wake);
 	c->live++;
+	c->live_kind[kind]++;
 	c->live_bytes += size;
 	c->allocated++;
 	*hp = handle_of(idx, e->gen);
@@ -836,6 +838,14 @@ ml_core_list(struct ml_core *c, uint32_t *cursor, struct ml_info *out,
 	*cursor = idx;
 	pthread_mutex_unlock(&c->lock);
 	return n;
+}
+
+void
+ml_core_live_kinds(struct ml_core *c, uint64_t *out)
+{
+	pthread_mutex_lock(&c->lock);
+	memcpy(out, c->live_kind, sizeof c->live_kind);
+	pthread_mutex_unlock(&c->lock);
 }
 
 void

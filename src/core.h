@@ -123,6 +123,7 @@ struct ml_core {
 
 	uint64_t         live, live_bytes, allocated, released, expired;
 	uint64_t         pinned, overdue;
+	uint64_t         live_kind[ML_KIND_MAX + 1];   /* live leases a kind */
 
 	struct ml_block  first;    /* the static block */
 };
@@ -151,6 +152,8 @@ int   ml_core_expire_one(struct ml_core *c, memlease_t h,
           struct ml_ended *out);
 int64_t ml_core_next_deadline(struct ml_core *c, uint64_t now);
 void  ml_core_stats(struct ml_core *c, struct memlease_stats *st);
+/* Live leases of each kind (ML_KIND_MAX + 1 counts). */
+void  ml_core_live_kinds(struct ml_core *c, uint64_t *out);
 int   ml_core_info(struct ml_core *c, memlease_t h, struct ml_info *out);
 int   ml_core_list(struct ml_core *c, uint32_t *cursor,
           struct ml_info *out, int max);

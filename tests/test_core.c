@@ -784,3 +784,28 @@ Test(core, move_changes_buffer_and_size_and_live_bytes)
 	cr_assert_eq(ml_core_move(&core, h, buf, 1), -ESTALE);
 	cr_assert_eq(stats().live_bytes, 0);
 }
+
+Test(core, live_leases_are_counted_by_kind)
+{
+	memlease_t a, b, c2;
+	bool wake;
+	uint64_t kinds[ML_KIND_MAX + 1];
+	struct ml_ended e;
+
+	cr_assert_eq(ml_core_add(&core, T0, malloc(8), 8, 0, 1, 0, 0, &a,
+	    &wake), 0);
+	cr_assert_eq(ml_core_add(&core, T0, malloc(8), 8, 10, 1, 0, 3, &b,
+	    &wake), 0);
+	cr_assert_eq(ml_core_add(&core, T0, malloc(8), 8, 0, 1, 0, 3, &c2,
+	    &wake), 0);
+	ml_core_live_kinds(&core, kinds);
+	cr_assert_eq(kinds[0], 1);
+	cr_assert_eq(kinds[3], 2);
+	cr_assert_eq(expire(T0 + 10), 1, "b expires");
+	cr_assert_eq(ml_core_release(&core, c2, &e), 1);
+	free(e.buf);
+	ml_core_live_kinds(&core, kinds);
+	cr_assert_eq(kinds[0], 1);
+	cr_assert_eq(kinds[3], 0);
+	cr_assert_eq(release(a), 1);
+}

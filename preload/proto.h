@@ -1,0 +1,41 @@
+/*
+ * proto.h - the control protocol: one JSON object a line in, one JSON
+ * object a line out (memleasectl(1), memlease(7)).
+ *
+ * The handler is the protocol without the socket: the server (to come)
+ * frames lines and feeds them here; tests call it directly.  It runs on
+ * memlease's own thread, which holds the recursion guard, so that what
+ * jansson allocates is never tagged.  It never changes jansson's
+ * process-wide allocator: the host may use jansson too.
+ *
+ * Requests: {"id":N, "cmd":NAME, ...arguments}; every response carries the
+ * request's id:  {"id":N,"ok":true,"result":{...}}  or
+ * {"id":N,"ok":false,"error":{"code":"EINVAL","message":"..."}}.
+ * A bad request gets an error response; nothing a client sends is fatal.
+ * Lease ids are strings ("0x100000001"), as in the reports; requests may
+ * also give them as numbers.
+ *
+ * Listings are paged: a page holds at most ML_PROTO_PAGE leases and the
+ * cursor of the next ("next": null at the end), so that a million leases
+ * never become one document in memory.
+ */
+#ifndef ML_PROTO_H
+#define ML_PROTO_H
+
+#include <stddef.h>
+
+#define ML_PROTO_VERSION  1
+#define ML_PROTO_MAX_LINE 65536         /* bytes of a request, newline too */
+#define ML_PROTO_PAGE     1000          /* leases in a page of "list" */
+#define ML_PROTO_TOP_MAX  10000         /* "limit" of a sorted listing */
+
+/*
+ * Answer one request (len bytes, without its newline).  The response, one
+ * line ending in a newline, is a string from malloc() stored in *resp
+ * (*resp_len its length); NULL only when out of memory, and then the
+ * connection cannot be answered.  Returns 0.
+ */
+int ml_proto_handle(const char *req, size_t len, char **resp,
+        size_t *resp_len);
+
+#endif /* ML_PROTO_H */

@@ -1,0 +1,401 @@
+/*
+ * test_proto.c - the control protocol's request handler, without a socket:
+ * requests in, responses parsed back with jansson, against the library's
+ * own state (fake clock, expiry by hand).  Each test is a process of its
+ * own, so each starts with a fresh library.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "memlease.h"
+#include "clock.h"
+#include "guard.h"
+#include "proto.h"
+
+static volatile uint64_t fake_now = 7000000;
+
+static void
+setup(void)
+{
+	setenv("MEMLEASE_THREAD", "0", 1);
+	setenv("MEMLEASE_LOG", "/dev/null", 1);
+	ml_clock_fake(&fake_now);
+	ml_guard_enter();       /* as on memlease's own thread */
+}
+
+TestSuite(proto, .init = setup);
+
+/* Send one request; the parsed response (the caller decrefs). */
+static json_t *
+ask(const char *req)
+{
+	char *resp = NULL;
+	size_t len = 0;
+	json_error_t err;
+
+	cr_assert_eq(ml_proto_handle(req, strlen(req), &resp, &len), 0);
+	cr_assert_not_null(resp);
+	cr_assert_eq(strlen(resp), len);
+	cr_assert_eq(resp[len - 1], '\n', "a response is one line");
+	cr_assert_null(memchr(resp, '\n', len - 1), "one line only");
+	json_t *o = json_loadb(resp, len, 0, &err);
+	cr_assert_not_null(o, "not JSON: %s", resp);
+	free(resp);
+	return o;
+}
+
+/* The result of a request that must succeed. */
+static json_t *
+result(json_t *o)
+{
+	cr_assert(json_is_true(json_object_get(o, "ok")), "failed: %s",
+	    json_string_value(json_object_get(json_object_get(o, "error"),
+	    "message")));
+	return json_object_get(o, "result");
+}
+
+/* The error code of a request that must fail. */
+static const char *
+error_code(json_t *o)
+{
+	cr_assert(json_is_false(json_object_get(o, "ok")));
+	json_t *e = json_object_get(o, "error");
+	cr_assert(json_is_string(json_object_get(e, "message")));
+	return json_string_value(json_object_get(e, "code"));
+}
+
+static json_int_t
+num(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	cr_assert(json_is_integer(v), "no integer \"%s\"", key);
+	return json_integer_value(v);
+}
+
+static memlease_t
+lease(size_t size, uint64_t ttl, const char *label)
+{
+	void *buf;
+	memlease_t h = memlease_alloc(size, ttl, 1, &buf);
+
+	cr_assert_neq(h, 0);
+	if (label != NULL)
+		cr_assert_eq(memlease_set_label(h, label), 0);
+	return h;
+}
+
+static char *
+request(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static char *
+request(const char *fmt, ...)
+{
+	static char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	return buf;
+}
+
+Test(proto, hello_names_the_protocol_and_the_process)
+{
+	json_t *o = ask("{\"id\":1,\"cmd\":\"hello\",\"proto\":1}");
+	json_t *r = result(o);
+
+	cr_assert_eq(num(o, "id"), 1);
+	cr_assert_eq(num(r, "proto"), ML_PROTO_VERSION);
+	cr_assert_eq(num(r, "pid"), getpid());
+	cr_assert(json_is_string(json_object_get(r, "version")));
+	json_decref(o);
+}
+
+Test(proto, stats_counts_leases)
+{
+	lease(100, 0, NULL);
+	memlease_t h = lease(50, 10, NULL);
+	fake_now += 10;
+	cr_assert_eq(memlease_expire_due(), 1);
+	(void)h;
+
+	json_t *o = ask("{\"id\":2,\"cmd\":\"stats\"}");
+	json_t *r = result(o);
+	cr_assert_eq(num(r, "pid"), getpid());
+	cr_assert_eq(num(r, "live_leases"), 1);
+	cr_assert_eq(num(r, "live_bytes"), 100);
+	cr_assert_eq(num(r, "tagged"), 0);
+	cr_assert_eq(num(r, "allocated"), 2);
+	cr_assert_eq(num(r, "expired"), 1);
+	cr_assert_eq(num(r, "reclaimed"), 1);
+	cr_assert_eq(num(r, "released"), 0);
+	json_decref(o);
+}
+
+Test(proto, list_gives_every_field_scripts_rely_on)
+{
+	memlease_t a = lease(10, 0, "boot");
+	lease(20, 500, NULL);
+	fake_now += 100;
+
+	json_t *o = ask("{\"id\":3,\"cmd\":\"list\"}");
+	json_t *leases = json_object_get(result(o), "leases");
+	cr_assert_eq(json_array_size(leases), 2);
+	json_t *x = json_array_get(leases, 0), *y = json_array_get(leases, 1);
+	char id[32];
+	snprintf(id, sizeof id, "%#llx", (unsigned long long)a);
+	cr_assert_str_eq(json_string_value(json_object_get(x, "id")), id);
+	cr_assert_eq(num(x, "size"), 10);
+	cr_assert_eq(num(x, "age_ms"), 100);
+	cr_assert(json_is_null(json_object_get(x, "expires_in_ms")));
+	cr_assert_str_eq(json_string_value(json_object_get(x, "label")), "boot");
+	cr_assert_str_eq(json_string_value(json_object_get(x, "state")), "live");
+	cr_assert_eq(num(y, "expires_in_ms"), 400);
+	cr_assert(json_is_null(json_object_get(y, "label")));
+	cr_assert(json_is_null(json_object_get(result(o), "next")));
+	json_decref(o);
+}
+
+Test(proto, list_filters_by_age_label_and_state)
+{
+	lease(10, 0, "old");
+	fake_now += 1000;
+	memlease_t p = lease(10, 0, "new");
+	cr_assert_not_null(memlease_pin(p, NULL));
+
+	json_t *o = ask("{\"cmd\":\"list\",\"older_than_ms\":500}");
+	cr_assert_eq(json_array_size(json_object_get(result(o), "leases")), 1);
+	json_decref(o);
+	o = ask("{\"cmd\":\"list\",\"label\":\"new\"}");
+	json_t *l = json_object_get(result(o), "leases");
+	cr_assert_eq(json_array_size(l), 1);
+	cr_assert_str_eq(json_string_value(json_object_get(
+	    json_array_get(l, 0), "state")), "pinned");
+	json_decref(o);
+	o = ask("{\"cmd\":\"list\",\"state\":\"pinned\"}");
+	cr_assert_eq(json_array_size(json_object_get(result(o), "leases")), 1);
+	json_decref(o);
+	o = ask("{\"cmd\":\"list\",\"state\":\"sleepy\"}");
+	cr_assert_str_eq(error_code(o), "EINVAL");
+	json_decref(o);
+}
+
+Test(proto, list_sorts_by_size_and_age_with_a_limit)
+{
+	lease(30, 0, NULL);
+	fake_now += 1;
+	lease(10, 0, NULL);
+	fake_now += 1;
+	lease(20, 0, NULL);
+
+	json_t *o = ask("{\"cmd\":\"list\",\"sort\":\"size\",\"limit\":2}");
+	json_t *l = json_object_get(result(o), "leases");
+	cr_assert_eq(json_array_size(l), 2);
+	cr_assert_eq(num(json_array_get(l, 0), "size"), 30);
+	cr_assert_eq(num(json_array_get(l, 1), "size"), 20);
+	json_decref(o);
+	o = ask("{\"cmd\":\"list\",\"sort\":\"age\",\"limit\":3}");
+	l = json_object_get(result(o), "leases");
+	cr_assert_eq(num(json_array_get(l, 0), "size"), 30, "oldest first");
+	cr_assert_eq(num(json_array_get(l, 2), "size"), 20);
+	json_decref(o);
+	o = ask("{\"cmd\":\"list\",\"sort\":\"size\"}");
+	cr_assert_str_eq(error_code(o), "EINVAL", "sorted needs a limit");
+	json_decref(o);
+}
+
+Test(proto, list_pages_visit_every_lease_once)
+{
+	enum { N = 2500 };
+	static bool seen[N];
+	memlease_t first = 0;
+
+	for (int i = 0; i < N; i++) {
+		memlease_t h = lease((size_t)i + 1, 0, NULL);
+		if (i == 0)
+			first = h;
+	}
+	(void)first;
+	json_int_t cursor = 0;
+	int pages = 0, total = 0;
+	for (;;) {
+		json_t *o = ask(request("{\"cmd\":\"list\",\"cursor\":%lld}",
+		    (long long)cursor));
+		json_t *r = result(o), *l = json_object_get(r, "leases");
+		cr_assert_leq(json_array_size(l), ML_PROTO_PAGE);
+		for (size_t i = 0; i < json_array_size(l); i++) {
+			json_int_t size = num(json_array_get(l, i), "size");
+			cr_assert(!seen[size - 1], "lease of %lld twice",
+			    (long long)size);
+			seen[size - 1] = true;
+			total++;
+		}
+		pages++;
+		json_t *next = json_object_get(r, "next");
+		if (json_is_null(next)) {
+			json_decref(o);
+			break;
+		}
+		cursor = json_integer_value(next);
+		json_decref(o);
+		cr_assert_lt(pages, 10);
+	}
+	cr_assert_eq(total, N);
+	cr_assert_geq(pages, 3);
+}
+
+Test(proto, list_by_site_sums_counts_and_bytes)
+{
+	for (int i = 0; i < 3; i++)
+		lease(100, 0, NULL);
+	json_t *o = ask("{\"cmd\":\"list\",\"by_site\":true}");
+	json_t *sites = json_object_get(result(o), "sites");
+	cr_assert_eq(json_array_size(sites), 1, "one call site in lease()");
+	json_t *s = json_array_get(sites, 0);
+	cr_assert_eq(num(s, "count"), 3);
+	cr_assert_eq(num(s, "bytes"), 300);
+	cr_assert_str_eq(json_string_value(json_object_get(
+	    json_object_get(s, "site"), "function")), "lease");
+	json_decref(o);
+}
+
+Test(proto, show_gives_the_symbolized_backtrace)
+{
+	memlease_t h = lease(64, 0, NULL);
+	json_t *o = ask(request("{\"cmd\":\"show\",\"lease\":\"%#llx\"}",
+	    (unsigned long long)h));
+	json_t *r = result(o), *bt = json_object_get(r, "backtrace");
+
+	cr_assert_eq(num(r, "size"), 64);
+	cr_assert_geq(json_array_size(bt), 1);
+	json_t *f0 = json_array_get(bt, 0);
+	cr_assert_str_eq(json_string_value(json_object_get(f0, "function")),
+	    "lease");
+	cr_assert(json_is_integer(json_object_get(f0, "offset")));
+	cr_assert_not_null(strstr(json_string_value(json_object_get(f0,
+	    "object")), "test_proto"));
+	json_decref(o);
+	/* a number works as an id too */
+	o = ask(request("{\"cmd\":\"show\",\"lease\":%llu}",
+	    (unsigned long long)h));
+	result(o);
+	json_decref(o);
+}
+
+Test(proto, stale_ids_are_estale)
+{
+	memlease_t h = lease(8, 0, NULL);
+
+	cr_assert_eq(memlease_release(h), 0);
+	json_t *o = ask(request("{\"cmd\":\"show\",\"lease\":\"%#llx\"}",
+	    (unsigned long long)h));
+	cr_assert_str_eq(error_code(o), "ESTALE");
+	json_decref(o);
+	o = ask(request("{\"cmd\":\"renew\",\"lease\":\"%#llx\",\"ttl_ms\":5}",
+	    (unsigned long long)h));
+	cr_assert_str_eq(error_code(o), "ESTALE");
+	json_decref(o);
+	o = ask(request("{\"cmd\":\"expire\",\"lease\":\"%#llx\"}",
+	    (unsigned long long)h));
+	cr_assert_str_eq(error_code(o), "ESTALE");
+	json_decref(o);
+}
+
+Test(proto, renew_and_expire_act_on_the_lease)
+{
+	memlease_t h = lease(8, 100, NULL);
+
+	json_t *o = ask(request("{\"cmd\":\"renew\",\"lease\":\"%#llx\","
+	    "\"ttl_ms\":1000}", (unsigned long long)h));
+	result(o);
+	json_decref(o);
+	fake_now += 500;
+	cr_assert_eq(memlease_expire_due(), 0, "renewed to 1 s");
+	o = ask(request("{\"cmd\":\"expire\",\"lease\":\"%#llx\"}",
+	    (unsigned long long)h));
+	result(o);
+	json_decref(o);
+	errno = 0;
+	cr_assert_null(memlease_get(h, NULL));
+	cr_assert_eq(errno, ESTALE);
+	struct memlease_stats st;
+	memlease_stats(&st);
+	cr_assert_eq(st.expired, 1);
+
+	memlease_t p = lease(8, 0, NULL);
+	cr_assert_not_null(memlease_pin(p, NULL));
+	o = ask(request("{\"cmd\":\"expire\",\"lease\":\"%#llx\"}",
+	    (unsigned long long)p));
+	cr_assert_str_eq(error_code(o), "EBUSY");
+	json_decref(o);
+}
+
+Test(proto, rules_set_add_get_clear)
+{
+	json_t *o = ask("{\"cmd\":\"rules\",\"op\":\"set\","
+	    "\"rules\":\"size=4k ttl=1m\"}");
+	cr_assert_str_eq(json_string_value(json_object_get(result(o),
+	    "rules")), "size=4096 ttl=60000ms\n");
+	json_decref(o);
+	o = ask("{\"cmd\":\"rules\",\"op\":\"add\",\"rules\":\"ttl=1h "
+	    "action=free\"}");
+	json_decref(o);
+	o = ask("{\"cmd\":\"rules\"}");
+	const char *text = json_string_value(json_object_get(result(o),
+	    "rules"));
+	cr_assert_not_null(strstr(text, "size=4096 ttl=60000ms\n"));
+	cr_assert_not_null(strstr(text, "action=free"));
+	json_decref(o);
+	o = ask("{\"cmd\":\"rules\",\"op\":\"set\",\"rules\":\"ttl=5x\"}");
+	cr_assert_str_eq(error_code(o), "EINVAL");
+	cr_assert_not_null(strstr(json_string_value(json_object_get(
+	    json_object_get(o, "error"), "message")), "1:1:"));
+	json_decref(o);
+	o = ask("{\"cmd\":\"rules\",\"op\":\"clear\"}");
+	cr_assert_str_eq(json_string_value(json_object_get(result(o),
+	    "rules")), "");
+	json_decref(o);
+}
+
+Test(proto, bad_requests_get_errors_with_their_id)
+{
+	static const char *const bad[] = {
+		"", "nonsense", "[1,2]", "{\"id\":4}", "{\"cmd\":7}",
+		"{\"id\":4,\"cmd\":\"fly\"}", "{\"cmd\":\"show\"}",
+		"{\"cmd\":\"show\",\"lease\":\"zz\"}",
+		"{\"cmd\":\"list\",\"limit\":-1}",
+		"{\"cmd\":\"renew\",\"lease\":\"0x1\"}",
+		"{\"cmd\":\"rules\",\"op\":\"burn\"}",
+		"{\"cmd\":\"list\",\"cmd\":\"list\"}",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		json_t *o = ask(bad[i]);
+		cr_assert_str_eq(error_code(o), "EINVAL", "%s", bad[i]);
+		json_decref(o);
+	}
+	json_t *o = ask("{\"id\":\"abc\",\"cmd\":\"fly\"}");
+	cr_assert_str_eq(json_string_value(json_object_get(o, "id")), "abc");
+	json_decref(o);
+}
+
+Test(proto, a_request_over_64k_is_refused)
+{
+	size_t n = ML_PROTO_MAX_LINE + 10;
+	char *big = malloc(n + 1);
+	char *resp;
+	size_t len;
+
+	memset(big, ' ', n);
+	big[n] = '\0';
+	cr_assert_eq(ml_proto_handle(big, n, &resp, &len), 0);
+	cr_assert_not_null(strstr(resp, "\"E2BIG\""));
+	free(resp);
+	free(big);
+}
