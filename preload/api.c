@@ -28,6 +28,7 @@
 #include "loop.h"
 #include "real.h"
 #include "report.h"
+#include "server.h"
 #include "stacks.h"
 #include "tag.h"
 
@@ -94,6 +95,7 @@ atfork_prepare(void)
 {
 	ml_loop_prepare();
 	pthread_mutex_lock(&api.hook_lock);
+	ml_server_prepare();
 	ml_tag_prepare();
 	ml_core_lock(&api.core);
 	ml_report_lock();
@@ -107,6 +109,7 @@ atfork_parent(void)
 	ml_report_unlock();
 	ml_core_unlock(&api.core);
 	ml_tag_parent();
+	ml_server_parent();
 	pthread_mutex_unlock(&api.hook_lock);
 	ml_loop_parent();
 }
@@ -118,12 +121,15 @@ atfork_child(void)
 	ml_report_reinit_lock();
 	ml_core_reinit_lock(&api.core);
 	ml_tag_child();
+	ml_server_child();
 	pthread_mutex_init(&api.hook_lock, NULL);
 	ml_loop_child();
 	/* The child has no thread; its next call starts one for the leases
 	 * it inherited (a thread cannot be started from here). */
 	atomic_store(&api.child_restart, api.use_thread);
 }
+
+static int64_t loop_tick(void);
 
 static void
 init_once(void)
@@ -144,6 +150,11 @@ init_once(void)
 		api.init_err = -r;
 		ml_report_diag("cannot initialise: %s", strerror(r));
 	}
+	ml_loop_hooks(ml_server_start, ml_server_stop);
+	/* MEMLEASE_SOCKET=on: the thread (and its socket) start now */
+	if (api.init_err == 0 && api.use_thread &&
+	    ml_server_mode() == ML_SOCKET_ON)
+		ml_loop_ensure(loop_tick);
 	ml_guard_leave();
 }
 
@@ -192,12 +203,14 @@ finish(const struct ml_ended *e, uint64_t now)
 {
 	if (e->why == ML_END_EXPIRED) {
 		call_hook(e);
-		if (e->report) {
-			ml_guard_enter();
+		ml_guard_enter();
+		if (e->report)
 			ml_report_lease(e, now, ML_EV_EXPIRED,
 			    action_of(e->kind));
-			ml_guard_leave();
-		}
+		if (ml_server_event(e, now, action_of(e->kind)) &&
+		    !ml_loop_is_self())
+			ml_loop_wake();
+		ml_guard_leave();
 		if (e->kind == ML_KIND_BUFFER || e->kind == ML_KIND_FREE ||
 		    e->kind == ML_KIND_RECLAIM)
 			atomic_fetch_add(&api.reclaimed, 1);
@@ -212,6 +225,7 @@ static int64_t
 loop_tick(void)
 {
 	memlease_expire_due();
+	ml_server_flush();
 	return memlease_next_deadline_ms();
 }
 
@@ -236,7 +250,7 @@ restart_in_child(void)
 	if (!atomic_exchange(&api.child_restart, false))
 		return;
 	ml_core_stats(&api.core, &st);
-	if (st.with_deadline != 0)
+	if (st.with_deadline != 0 || ml_server_mode() == ML_SOCKET_ON)
 		deadline_set(true);
 }
 

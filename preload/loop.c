@@ -49,6 +49,8 @@ static struct {
 	ev_io            wake_w;
 	ev_timer         timer_w;
 	ml_loop_tick_fn  tick;
+	void           (*on_start)(struct ev_loop *);
+	void           (*on_stop)(struct ev_loop *);
 	bool             said;
 } lp = { .lock = PTHREAD_MUTEX_INITIALIZER, .efd = -1 };
 
@@ -150,7 +152,19 @@ loop_main(void *arg)
 	ml_guard_enter();
 	rearm(loop);
 	ev_run(loop, 0);
+	if (lp.on_stop != NULL)
+		lp.on_stop(loop);
 	return NULL;
+}
+
+void
+ml_loop_hooks(void (*on_start)(struct ev_loop *),
+    void (*on_stop)(struct ev_loop *))
+{
+	pthread_mutex_lock(&lp.lock);
+	lp.on_start = on_start;
+	lp.on_stop = on_stop;
+	pthread_mutex_unlock(&lp.lock);
 }
 
 static void
@@ -216,6 +230,10 @@ ml_loop_ensure(ml_loop_tick_fn tick)
 	}
 	atomic_store(&lp.stopping, false);
 	atomic_store(&lp.wake_pending, 0);
+	/* Its watchers join the loop before the thread runs it: what they
+	 * open is open when this call returns. */
+	if (lp.on_start != NULL)
+		lp.on_start(lp.loop);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	r = -pthread_create(&lp.tid, NULL, loop_main, lp.loop);

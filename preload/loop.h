@@ -16,6 +16,13 @@ typedef int64_t (*ml_loop_tick_fn)(void);
  * a negative errno; the first failure is reported on stderr. */
 int  ml_loop_ensure(ml_loop_tick_fn tick);
 
+/* on_start is called when the loop is made, by the thread that starts it,
+ * before the loop runs; on_stop on the loop thread when it stops.  The
+ * control server's watchers live on that loop. */
+struct ev_loop;
+void ml_loop_hooks(void (*on_start)(struct ev_loop *),
+         void (*on_stop)(struct ev_loop *));
+
 /* Tell a running loop that the earliest deadline changed. */
 void ml_loop_wake(void);
 

@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -359,6 +360,15 @@ struct site_sum {
 	uint64_t  count, bytes;
 };
 
+static int
+sum_cmp(const void *a, const void *b)
+{
+	const struct site_sum *x = a, *y = b;
+
+	return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : 0;
+}
+
+/* Sites, the most bytes first. */
 static json_t *
 list_by_site(struct ml_core *c, const struct filter *fl, uint64_t now,
     uint64_t limit, struct fail *f)
@@ -395,6 +405,7 @@ list_by_site(struct ml_core *c, const struct filter *fl, uint64_t now,
 			sum[k].bytes += page[i].size;
 		}
 	}
+	qsort(sum, nsum, sizeof *sum, sum_cmp);
 	json_t *sites = json_array();
 	for (size_t k = 0; k < nsum && (limit == 0 || k < limit); k++) {
 		json_t *o = json_object();
@@ -615,6 +626,17 @@ cmd_rules(json_t *req, struct fail *f)
 	return rules_result();
 }
 
+static json_t *
+cmd_watch(json_t *req, struct fail *f)
+{
+	json_t *o = json_object();
+
+	(void)req;
+	(void)f;
+	json_object_set_new(o, "watching", json_true());
+	return o;
+}
+
 static const struct {
 	const char *name;
 	cmd_fn      fn;
@@ -626,6 +648,7 @@ static const struct {
 	{ "renew",  cmd_renew },
 	{ "expire", cmd_expire },
 	{ "rules",  cmd_rules },
+	{ "watch",  cmd_watch },
 };
 
 /* The response line for id (NULL: none given), a result or a failure. */
@@ -666,6 +689,7 @@ ml_proto_handle(const char *req, size_t len, char **resp, size_t *resp_len)
 	struct fail f = { "EINVAL", "" };
 	json_error_t jerr;
 	json_t *result = NULL, *id = NULL, *o = NULL;
+	int r = 0;
 
 	if (len >= ML_PROTO_MAX_LINE) {
 		failed(&f, "E2BIG", "a request is at most %d bytes",
@@ -692,9 +716,11 @@ ml_proto_handle(const char *req, size_t len, char **resp, size_t *resp_len)
 				    json_string_value(cmd));
 			else
 				result = commands[i].fn(o, &f);
+			if (result != NULL && commands[i].fn == cmd_watch)
+				r = ML_PROTO_WATCH;
 		}
 	}
 	*resp = respond(id, result, &f, resp_len);
 	json_decref(o);
-	return 0;
+	return r;
 }

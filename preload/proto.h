@@ -33,8 +33,11 @@
  * Answer one request (len bytes, without its newline).  The response, one
  * line ending in a newline, is a string from malloc() stored in *resp
  * (*resp_len its length); NULL only when out of memory, and then the
- * connection cannot be answered.  Returns 0.
+ * connection cannot be answered.  Returns 0, or ML_PROTO_WATCH for a
+ * "watch" that was accepted: the server then sends the client expiry
+ * events, one JSON object a line, until it goes away.
  */
+#define ML_PROTO_WATCH 1
 int ml_proto_handle(const char *req, size_t len, char **resp,
         size_t *resp_len);
 

@@ -386,12 +386,12 @@ ml_report_lease(const struct ml_ended *e, uint64_t now, enum ml_event ev,
 
 char *
 ml_report_text(const struct ml_ended *e, uint64_t now, enum ml_event ev,
-    const char *action, void *(*alloc)(size_t))
+    const char *action, void *(*alloc)(size_t), enum ml_log_format format)
 {
 	int errsave = errno;
 
 	pthread_mutex_lock(&rep.lock);
-	render(e, now, ev, action, ML_LOG_TEXT);
+	render(e, now, ev, action, format);
 	char *text = alloc(rep.len + 1);
 	if (text != NULL) {
 		memcpy(text, rep.buf, rep.len);

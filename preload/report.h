@@ -30,9 +30,11 @@ enum ml_event {
 void  ml_report_lease(const struct ml_ended *e, uint64_t now,
           enum ml_event ev, const char *action);
 
-/* The same report as text, in a string from alloc (NULL if it fails). */
+/* The same report, as text or a JSON line, in a string from alloc (NULL
+ * if it fails). */
 char *ml_report_text(const struct ml_ended *e, uint64_t now,
-          enum ml_event ev, const char *action, void *(*alloc)(size_t));
+          enum ml_event ev, const char *action, void *(*alloc)(size_t),
+          enum ml_log_format format);
 
 /* One diagnostic line on stderr, prefixed "memlease: ". */
 void ml_report_diag(const char *fmt, ...)

@@ -38,6 +38,7 @@
 #include "real.h"
 #include "reclaim.h"
 #include "report.h"
+#include "server.h"
 #include "sites.h"
 #include "stacks.h"
 #include "tag.h"
@@ -640,7 +641,7 @@ ml_tag_ended(const struct ml_ended *end, uint64_t now)
 	if (end->why == ML_END_EXPIRED && end->kind == ML_KIND_RECLAIM) {
 		ml_guard_enter();
 		diag = ml_report_text(end, now, ML_EV_LATE_ACCESS,
-		    "its pages were reclaimed", ml_real_malloc);
+		    "its pages were reclaimed", ml_real_malloc, ML_LOG_TEXT);
 		ml_guard_leave();
 	}
 	struct ml_shard *s = ml_ptrmap_lock(end->buf);
@@ -825,6 +826,8 @@ ml_tag_init(void)
 		drop_from_preload();
 	v = getenv("MEMLEASE_REPORT_AT_EXIT");
 	tg.at_exit = v != NULL && strcmp(v, "1") == 0;
+	if (ml_server_mode() == ML_SOCKET_ON)
+		ml_api_ready();         /* starts the thread, and the socket */
 	if (read_rules(&r)) {
 		int err = install(&r);
 		if (err != 0)

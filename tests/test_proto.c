@@ -399,3 +399,18 @@ Test(proto, a_request_over_64k_is_refused)
 	free(resp);
 	free(big);
 }
+
+Test(proto, watch_is_accepted_and_told_to_the_server)
+{
+	const char *req = "{\"id\":9,\"cmd\":\"watch\"}";
+	char *resp;
+	size_t len;
+
+	cr_assert_eq(ml_proto_handle(req, strlen(req), &resp, &len),
+	    ML_PROTO_WATCH);
+	cr_assert_not_null(strstr(resp, "\"watching\":true"));
+	free(resp);
+	req = "{\"id\":9,\"cmd\":\"stats\"}";
+	cr_assert_eq(ml_proto_handle(req, strlen(req), &resp, &len), 0);
+	free(resp);
+}

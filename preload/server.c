@@ -1,0 +1,575 @@
+/*
+ * server.c - the control socket (see server.h).
+ *
+ * The folder (MEMLEASE_SOCKET_DIR, else $XDG_RUNTIME_DIR/memlease, else
+ * /tmp/memlease-UID) is made 0700 and used only if it is a folder owned by
+ * us and closed to others; the socket is PID.sock, mode 0600; a client
+ * whose SO_PEERCRED uid is neither ours nor root's is refused.  Sockets of
+ * dead processes in the folder are removed when the socket is made.
+ *
+ * Clients: at most MAX_CLIENTS; each has an input buffer of one request
+ * (a longer line is refused with E2BIG and skipped) and an output queue.
+ * Requests are not read while a client's queue holds more than OUT_SOFT
+ * bytes (back-pressure: a listing is produced a page a request), and a
+ * client whose queue passes OUT_HARD (a watcher that never reads) is
+ * dropped.  Nothing here ever blocks: every descriptor is non-blocking.
+ *
+ * Threads: everything runs on memlease's thread but ml_server_start(),
+ * called by the thread that starts it before the loop runs, and
+ * ml_server_event() and ml_server_watched(), which any thread that
+ * expires a lease may call:
+ * `sv.qlock` guards the queue of events they hand over.  The descriptors
+ * of the server are kept high and close-on-exec (report.h), and in a fork
+ * child are closed only if they are still what they were.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "proto.h"
+#include "report.h"
+#include "server.h"
+
+#define MAX_CLIENTS  128
+#define OUT_SOFT     (256 * 1024)
+#define OUT_HARD     (16 * 1024 * 1024)
+#define EVENTS_MAX   4096
+
+struct client {
+	int      fd;
+	ino_t    ino;             /* what fd must be, in a fork child */
+	ev_io    rw, ww;
+	char     in[ML_PROTO_MAX_LINE];
+	size_t   inlen;
+	bool     discarding;      /* in a line that was too long */
+	bool     watching;
+	bool     reading;         /* rw is started */
+	char    *out;
+	size_t   outlen, outoff, outcap;
+};
+
+static struct {
+	struct ev_loop  *loop;
+	int              lfd;
+	ino_t            lino;
+	ev_io            lw;
+	char             path[sizeof ((struct sockaddr_un *)0)->sun_path];
+	struct client   *c[MAX_CLIENTS];
+	int              n;
+	atomic_int       watchers;
+	pthread_mutex_t  qlock;
+	char           **q;             /* event lines, from malloc */
+	size_t           qn;
+	uint64_t         dropped;
+	bool             said;
+	pthread_once_t   mode_once;
+	enum ml_socket_mode mode;
+} sv = {
+	.lfd = -1,
+	.qlock = PTHREAD_MUTEX_INITIALIZER,
+	.mode_once = PTHREAD_ONCE_INIT,
+};
+
+static void
+read_mode(void)
+{
+	const char *v = getenv("MEMLEASE_SOCKET");
+
+	sv.mode = ML_SOCKET_AUTO;
+	if (v == NULL || *v == '\0' || strcmp(v, "auto") == 0)
+		return;
+	if (strcmp(v, "on") == 0)
+		sv.mode = ML_SOCKET_ON;
+	else if (strcmp(v, "off") == 0)
+		sv.mode = ML_SOCKET_OFF;
+	else
+		ml_report_diag("MEMLEASE_SOCKET=%s: not auto, on or off; "
+		    "using auto", v);
+}
+
+enum ml_socket_mode
+ml_server_mode(void)
+{
+	pthread_once(&sv.mode_once, read_mode);
+	return sv.mode;
+}
+
+/* Said once a process: why there is no socket. */
+static void
+say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+say(const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (sv.said)
+		return;
+	sv.said = true;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	ml_report_diag("%s; no control socket", line);
+}
+
+/* The socket folder, made if missing; false (said once) if it is unfit. */
+static bool
+socket_dir(char *dir, size_t len)
+{
+	const char *d = getenv("MEMLEASE_SOCKET_DIR");
+	const char *x = getenv("XDG_RUNTIME_DIR");
+	struct stat st;
+	int n;
+
+	if (d != NULL && *d != '\0')
+		n = snprintf(dir, len, "%s", d);
+	else if (x != NULL && *x != '\0')
+		n = snprintf(dir, len, "%s/memlease", x);
+	else
+		n = snprintf(dir, len, "/tmp/memlease-%u", (unsigned)geteuid());
+	if (n < 0 || (size_t)n >= len) {
+		say("socket folder: path too long");
+		return false;
+	}
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		say("socket folder %s: %s", dir, strerror(errno));
+		return false;
+	}
+	if (lstat(dir, &st) != 0) {
+		say("socket folder %s: %s", dir, strerror(errno));
+		return false;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		say("socket folder %s: not a folder", dir);
+		return false;
+	}
+	if (st.st_uid != geteuid()) {
+		say("socket folder %s: owned by uid %u, not by this process's "
+		    "uid %u", dir, (unsigned)st.st_uid, (unsigned)geteuid());
+		return false;
+	}
+	if ((st.st_mode & 077) != 0) {
+		say("socket folder %s: open to others (mode %03o); it must be "
+		    "0700", dir, (unsigned)(st.st_mode & 0777));
+		return false;
+	}
+	return true;
+}
+
+/* Remove the sockets of processes that are gone. */
+static void
+remove_stale(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	char path[PATH_MAX];
+
+	if (fd < 0)
+		return;
+	fd = ml_fd_high(fd);
+	DIR *d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		if (pid <= 0 || pid > INT_MAX || strcmp(end, ".sock") != 0 ||
+		    pid == (long)getpid())
+			continue;
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) <
+		    (int)sizeof path)
+			unlink(path);
+	}
+	closedir(d);
+}
+
+static ino_t
+ino_of(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 ? st.st_ino : 0;
+}
+
+/* Clients. */
+
+static void
+client_close(struct client *c)
+{
+	ev_io_stop(sv.loop, &c->rw);
+	ev_io_stop(sv.loop, &c->ww);
+	if (ino_of(c->fd) == c->ino)
+		close(c->fd);
+	if (c->watching)
+		atomic_fetch_sub(&sv.watchers, 1);
+	for (int i = 0; i < sv.n; i++)
+		if (sv.c[i] == c) {
+			sv.c[i] = sv.c[--sv.n];
+			break;
+		}
+	free(c->out);
+	free(c);
+}
+
+static size_t
+pending(const struct client *c)
+{
+	return c->outlen - c->outoff;
+}
+
+/* Send what is queued; false if the client is gone (closed). */
+static bool
+flush_out(struct client *c)
+{
+	while (pending(c) > 0) {
+		ssize_t w = send(c->fd, c->out + c->outoff, pending(c),
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w > 0) {
+			c->outoff += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			ev_io_start(sv.loop, &c->ww);
+			return true;
+		}
+		client_close(c);        /* gone, or broken */
+		return false;
+	}
+	c->outoff = c->outlen = 0;
+	ev_io_stop(sv.loop, &c->ww);
+	if (!c->reading) {              /* back-pressure is over */
+		c->reading = true;
+		ev_io_start(sv.loop, &c->rw);
+	}
+	return true;
+}
+
+/* Queue a line for the client; false if it was dropped (closed). */
+static bool
+queue_out(struct client *c, const char *line, size_t len)
+{
+	if (pending(c) + len > OUT_HARD) {
+		client_close(c);        /* it does not read what it asked for */
+		return false;
+	}
+	if (c->outoff > 0 && c->outlen + len > c->outcap) {
+		memmove(c->out, c->out + c->outoff, pending(c));
+		c->outlen -= c->outoff;
+		c->outoff = 0;
+	}
+	if (c->outlen + len > c->outcap) {
+		size_t cap = c->outcap ? c->outcap : 4096;
+		while (cap < c->outlen + len)
+			cap *= 2;
+		char *m = realloc(c->out, cap);
+		if (m == NULL) {
+			client_close(c);
+			return false;
+		}
+		c->out = m;
+		c->outcap = cap;
+	}
+	memcpy(c->out + c->outlen, line, len);
+	c->outlen += len;
+	return true;
+}
+
+/* An error line for a client that is refused before any request. */
+static void
+refuse(int fd, const char *code, const char *msg)
+{
+	char line[256];
+	int n = snprintf(line, sizeof line, "{\"id\":null,\"ok\":false,"
+	    "\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}\n", code, msg);
+
+	if (n > 0)
+		(void)!send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+}
+
+/* One request line; false if the client was closed. */
+static bool
+serve_line(struct client *c, const char *line, size_t len)
+{
+	char *resp;
+	size_t rlen;
+	int r = ml_proto_handle(line, len, &resp, &rlen);
+
+	if (resp == NULL) {
+		client_close(c);        /* out of memory: cannot answer */
+		return false;
+	}
+	if (r == ML_PROTO_WATCH && !c->watching) {
+		c->watching = true;
+		atomic_fetch_add(&sv.watchers, 1);
+	}
+	bool ok = queue_out(c, resp, rlen);
+	free(resp);
+	return ok;
+}
+
+static void
+client_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct client *c = w->data;
+	char *nl;
+
+	(void)loop;
+	(void)revents;
+	for (;;) {
+		if (pending(c) > OUT_SOFT) {    /* let it read first */
+			ev_io_stop(sv.loop, &c->rw);
+			c->reading = false;
+			break;
+		}
+		ssize_t n = recv(c->fd, c->in + c->inlen,
+		    sizeof c->in - c->inlen, MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR)) {
+			client_close(c);
+			return;
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		c->inlen += (size_t)n;
+		size_t at = 0;
+		while ((nl = memchr(c->in + at, '\n', c->inlen - at)) != NULL) {
+			size_t len = (size_t)(nl - (c->in + at));
+			if (c->discarding)
+				c->discarding = false;
+			else if (!serve_line(c, c->in + at, len))
+				return;
+			at += len + 1;
+		}
+		memmove(c->in, c->in + at, c->inlen - at);
+		c->inlen -= at;
+		if (c->inlen == sizeof c->in) {         /* no newline in 64 KiB */
+			if (!c->discarding && !serve_line(c, c->in, c->inlen))
+				return;
+			c->discarding = true;
+			c->inlen = 0;
+		}
+		if (!flush_out(c))
+			return;
+	}
+	flush_out(c);
+}
+
+static void
+client_write(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	flush_out(w->data);
+}
+
+static void
+accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+
+	(void)revents;
+	for (;;) {
+		int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK |
+		    SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return;         /* EAGAIN, or out of descriptors */
+		}
+		fd = ml_fd_high(fd);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+		    (cred.uid != geteuid() && cred.uid != 0)) {
+			refuse(fd, "EACCES", "not the owner of this process");
+			continue;
+		}
+		if (sv.n == MAX_CLIENTS) {
+			refuse(fd, "EBUSY", "too many clients");
+			continue;
+		}
+		struct client *c = calloc(1, sizeof *c);
+		if (c == NULL) {
+			refuse(fd, "ENOMEM", "out of memory");
+			continue;
+		}
+		c->fd = fd;
+		c->ino = ino_of(fd);
+		ev_io_init(&c->rw, client_read, fd, EV_READ);
+		ev_io_init(&c->ww, client_write, fd, EV_WRITE);
+		c->rw.data = c->ww.data = c;
+		c->reading = true;
+		ev_io_start(loop, &c->rw);
+		sv.c[sv.n++] = c;
+	}
+}
+
+/* The socket. */
+
+void
+ml_server_start(struct ev_loop *loop)
+{
+	char dir[sizeof sv.path - 16];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	sv.loop = loop;
+	if (ml_server_mode() == ML_SOCKET_OFF || sv.lfd >= 0 ||
+	    !socket_dir(dir, sizeof dir))
+		return;
+	remove_stale(dir);
+	snprintf(sv.path, sizeof sv.path, "%s/%d.sock", dir, (int)getpid());
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd < 0) {
+		say("socket: %s", strerror(errno));
+		return;
+	}
+	fd = ml_fd_high(fd);
+	memcpy(sa.sun_path, sv.path, strlen(sv.path) + 1);
+	unlink(sv.path);        /* of an earlier process with our pid */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+	    chmod(sv.path, 0600) != 0 || listen(fd, 32) != 0) {
+		say("%s: %s", sv.path, strerror(errno));
+		close(fd);
+		unlink(sv.path);
+		return;
+	}
+	sv.lfd = fd;
+	sv.lino = ino_of(fd);
+	ev_io_init(&sv.lw, accept_cb, fd, EV_READ);
+	ev_io_start(loop, &sv.lw);
+}
+
+void
+ml_server_stop(struct ev_loop *loop)
+{
+	(void)loop;
+	while (sv.n > 0)
+		client_close(sv.c[0]);
+	if (sv.lfd < 0)
+		return;
+	ev_io_stop(sv.loop, &sv.lw);
+	if (ino_of(sv.lfd) == sv.lino)
+		close(sv.lfd);
+	sv.lfd = -1;
+	unlink(sv.path);
+}
+
+/* Events. */
+
+bool
+ml_server_watched(void)
+{
+	return atomic_load_explicit(&sv.watchers, memory_order_relaxed) > 0;
+}
+
+bool
+ml_server_event(const struct ml_ended *e, uint64_t now, const char *action)
+{
+	if (!ml_server_watched())
+		return false;
+	char *line = ml_report_text(e, now, ML_EV_EXPIRED, action, malloc,
+	    ML_LOG_JSON);
+	if (line == NULL)
+		return false;
+	pthread_mutex_lock(&sv.qlock);
+	if (sv.qn < EVENTS_MAX) {
+		if (sv.q == NULL)
+			sv.q = calloc(EVENTS_MAX, sizeof *sv.q);
+		if (sv.q != NULL) {
+			sv.q[sv.qn++] = line;
+			line = NULL;
+		}
+	}
+	if (line != NULL)
+		sv.dropped++;
+	pthread_mutex_unlock(&sv.qlock);
+	free(line);
+	return true;
+}
+
+void
+ml_server_flush(void)
+{
+	char **q = NULL;
+	size_t n = 0;
+
+	pthread_mutex_lock(&sv.qlock);
+	if (sv.qn > 0) {
+		q = sv.q;
+		n = sv.qn;
+		sv.q = NULL;
+		sv.qn = 0;
+	}
+	pthread_mutex_unlock(&sv.qlock);
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(q[i]);
+		for (int k = sv.n - 1; k >= 0; k--) {
+			struct client *c = sv.c[k];
+			if (c->watching && queue_out(c, q[i], len))
+				flush_out(c);
+		}
+		free(q[i]);
+	}
+	free(q);
+}
+
+/* Fork. */
+
+void
+ml_server_prepare(void)
+{
+	pthread_mutex_lock(&sv.qlock);
+}
+
+void
+ml_server_parent(void)
+{
+	pthread_mutex_unlock(&sv.qlock);
+}
+
+void
+ml_server_child(void)
+{
+	pthread_mutex_init(&sv.qlock, NULL);
+	for (int i = 0; i < sv.n; i++) {
+		if (ino_of(sv.c[i]->fd) == sv.c[i]->ino)
+			close(sv.c[i]->fd);
+		free(sv.c[i]->out);
+		free(sv.c[i]);
+	}
+	sv.n = 0;
+	atomic_store(&sv.watchers, 0);
+	if (sv.lfd >= 0 && ino_of(sv.lfd) == sv.lino)
+		close(sv.lfd);          /* the parent's: its file stays */
+	sv.lfd = -1;
+	for (size_t i = 0; i < sv.qn; i++)
+		free(sv.q[i]);
+	sv.qn = 0;
+	sv.loop = NULL;
+}

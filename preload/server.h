@@ -1,0 +1,44 @@
+/*
+ * server.h - the control socket: SOCKET_DIR/PID.sock, served on memlease's
+ * own thread, one JSON object a line (proto.h).
+ */
+#ifndef ML_SERVER_H
+#define ML_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct ev_loop;
+struct ml_ended;
+
+enum ml_socket_mode {
+	ML_SOCKET_AUTO,         /* opens with memlease's thread */
+	ML_SOCKET_ON,           /* the thread starts at once, for it */
+	ML_SOCKET_OFF,
+};
+
+/* MEMLEASE_SOCKET, read once (a bad value is said once: auto). */
+enum ml_socket_mode ml_server_mode(void);
+
+/* Open the socket (if the mode allows and the folder is fit) when the
+ * loop is made, before it runs; close it (removing the file) on the loop
+ * thread when it stops. */
+void ml_server_start(struct ev_loop *loop);
+void ml_server_stop(struct ev_loop *loop);
+
+/* Loop thread: send queued events to the clients that watch. */
+void ml_server_flush(void);
+
+/* Any thread: whether a client watches, and an expiry to send it (true
+ * if the loop thread must be woken to send it). */
+bool ml_server_watched(void);
+bool ml_server_event(const struct ml_ended *e, uint64_t now,
+         const char *action);
+
+/* Fork: the child forgets the parent's socket and clients (it closes
+ * their descriptors and removes no file). */
+void ml_server_prepare(void);
+void ml_server_parent(void);
+void ml_server_child(void);
+
+#endif /* ML_SERVER_H */

@@ -1,0 +1,155 @@
+#!/bin/sh
+# The control socket of a running process (a fixture of ours under the
+# preload), driven by a raw client that also misbehaves on purpose: the
+# folder and permission rules, the protocol's commands, paging, rules set
+# at run time, watch, bad and hostile clients, fork and exit.  Prints TAP.
+. "${top_srcdir:=.}/tests/fixture-env.sh"
+
+dir=$tmp/sock
+mkdir -m 700 "$dir"
+cc=$fx/ctlclient
+pids=
+trap 'for p in $pids; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
+
+# start RULES ARGS...: a holder under the preload, its socket on; sets
+# $pid and $sock once the holder is ready and its socket is there
+start() {
+	rules=$1; shift
+	: >"$tmp/ready"
+	MEMLEASE_RULES=$rules MEMLEASE_SOCKET=on MEMLEASE_SOCKET_DIR=$dir \
+	    MEMLEASE_LOG=$tmp/log LD_PRELOAD=$lib \
+	    "$fx/holder" "$@" >"$tmp/ready" 2>"$tmp/err" &
+	pids="$pids $!"
+	pid=$!
+	sock=$dir/$pid.sock
+	i=0
+	while { [ ! -S "$sock" ] || ! grep -q ready "$tmp/ready"; } &&
+	    [ $i -lt 100 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+}
+field() { "$cc" "$sock" ask "$1" "$2"; }
+alive() { kill -0 "$pid" 2>/dev/null; }
+
+start 'caller=hold_block ttl=1h' 2500 30
+ok "the socket is PID.sock, mode 0600, in a folder of mode 0700" \
+    $(test -S "$sock" && test "$(stat -c %a "$sock")" = 600 &&
+      test "$(stat -c %a "$dir")" = 700; echo $?)
+
+ok "hello gives the protocol, the pid and the program" \
+    $(test "$(field '{"id":1,"cmd":"hello","proto":1}' result.proto)" = 1 &&
+      test "$(field '{"id":1,"cmd":"hello"}' result.pid)" = "$pid" &&
+      field '{"cmd":"hello"}' result.program | grep -q holder; echo $?)
+
+live=$(field '{"cmd":"stats"}' result.tagged)
+ok "stats counts the tagged blocks ($live)" \
+    $(test "$live" -ge 2500 &&
+      test "$(field '{"cmd":"stats"}' result.pid)" = "$pid"; echo $?)
+
+ok "list comes in pages of at most 1000, every lease once" \
+    $("$cc" "$sock" pages '{"cmd":"list","older_than_ms":0}' |
+      awk '{ exit !($1 >= 2500 && $3 >= 3) }'; echo $?)
+
+id=$(field '{"cmd":"list","sort":"size","limit":1}' 'result.leases' |
+    sed 's/.*"id":"\([^"]*\)".*/\1/')
+ok "show gives a lease's backtrace, hold_block first" \
+    $(field "{\"cmd\":\"show\",\"lease\":\"$id\"}" result.backtrace |
+      grep -q '^\[{"function":"hold_block"'; echo $?)
+
+sites=$(field '{"cmd":"list","by_site":true,"limit":1}' result.sites)
+count=$(echo "$sites" | sed -n 's/^\[{"count":\([0-9]*\),"bytes":.*/\1/p')
+ok "by-site counts and bytes per allocation site ($count at hold_block)" \
+    $(test "${count:-0}" -ge 2500 &&
+      echo "$sites" | grep -q '"function":"hold_block"'; echo $?)
+
+ok "renew and expire act on a lease; a stale id is ESTALE" \
+    $(test "$(field "{\"cmd\":\"renew\",\"lease\":\"$id\",\"ttl_ms\":60000}" ok)" = true &&
+      test "$(field "{\"cmd\":\"expire\",\"lease\":\"$id\"}" ok)" = true &&
+      test "$(field "{\"cmd\":\"show\",\"lease\":\"$id\"}" error.code)" = '"ESTALE"' &&
+      grep -q "lease $id expired" "$tmp/log"; echo $?)
+
+r=$("$cc" "$sock" big 1048576)
+ok "a 1 MiB line is refused (E2BIG), and the connection still answers" \
+    $(echo "$r" | sed -n 1p | grep -q '"code":"E2BIG"' &&
+      echo "$r" | sed -n 2p | grep -q '"id":2,"ok":true'; echo $?)
+
+ok "malformed JSON gets an error, and the next request an answer" \
+    $(test "$(field 'this is not json' error.code)" = '"EINVAL"' &&
+      test "$(field '{"cmd":"stats"}' ok)" = true; echo $?)
+
+ok "64 clients at once are all answered" \
+    $(test "$("$cc" "$sock" many 64)" -eq 64; echo $?)
+
+"$cc" "$sock" hangup
+"$cc" "$sock" stall 2 &
+stall=$!
+sleep 0.5
+ok "a client that hangs up mid-response and one that never reads: the host runs on and still answers" \
+    $(test "$(field '{"cmd":"stats"}' ok)" = true && alive; echo $?)
+wait $stall
+kill "$pid"     # killed: its socket stays, for the next process to remove
+
+start 'ttl=1h' 5 1
+wait "$pid"
+ok "the socket is removed at exit" $(test ! -e "$sock"; echo $?)
+
+# --- rules at run time, watch ----------------------------------------------
+start '' 10 10 --every 444
+before=$(field '{"cmd":"stats"}' result.tagged)
+ok "MEMLEASE_SOCKET=on: a process with no rules has its socket, and tags nothing" \
+    $(test "$before" = 0; echo $?)
+"$cc" "$sock" watch 2 >"$tmp/watch" &
+watch=$!
+sleep 0.3
+ok "rules set on a running process: new allocations are tagged" \
+    $(field '{"cmd":"rules","op":"set","rules":"size=444 ttl=100ms label=late"}' result.rules |
+      grep -q 'size=444' && sleep 0.5 &&
+      test "$(field '{"cmd":"stats"}' result.expired)" -gt 0; echo $?)
+wait $watch
+ok "watch streams expiry events as they happen" \
+    $(sed -n 1p "$tmp/watch" | grep -q '"watching":true' &&
+      grep -q '^{"event":"expired",.*"label":"late","size":444' "$tmp/watch"
+      echo $?)
+kill "$pid"
+
+# --- fork --------------------------------------------------------------------
+rm -f "$dir"/*.sock     # of the processes killed above
+start 'ttl=1h' 5 2 --fork
+sleep 0.5
+nsock=$(ls "$dir" | grep -c '\.sock$')
+ok "after fork the child makes a socket of its own ($nsock sockets)" \
+    $(test "$nsock" -eq 2; echo $?)
+wait "$pid"
+ok "and both are removed when they exit" \
+    $(test "$(ls "$dir" | grep -c '\.sock$')" -eq 0; echo $?)
+
+# --- the folder and who may connect -----------------------------------------
+sh -c 'exit 0' &
+dead=$!
+wait $dead
+: >"$dir/$dead.sock"
+start 'ttl=1h' 5 2
+ok "the socket of a dead process is removed by the next one" \
+    $(test ! -e "$dir/$dead.sock"; echo $?)
+if command -v setpriv >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+	chmod 755 "$tmp" "$fx" "$fx/.libs" 2>/dev/null
+	setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    "$cc" "$sock" ask '{"cmd":"stats"}' >"$tmp/nobody" 2>&1
+	ok "a client of another uid is refused" \
+	    $(! grep -q '"ok":true' "$tmp/nobody" && alive; echo $?)
+else
+	ok "a client of another uid is refused (needs root and setpriv)" 1
+fi
+kill "$pid"
+
+open=$tmp/open
+mkdir -m 755 "$open"
+MEMLEASE_SOCKET=on MEMLEASE_SOCKET_DIR=$open LD_PRELOAD=$lib \
+    "$fx/holder" 1 1 >/dev/null 2>"$tmp/err"
+ok "a socket folder open to others is refused, said once on stderr" \
+    $(test "$(ls "$open" | wc -l)" -eq 0 &&
+      test "$(grep -c 'open to others' "$tmp/err")" -eq 1; echo $?)
+
+echo "1..$n"
+exit $fail
