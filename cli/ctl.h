@@ -1,0 +1,250 @@
+/*
+ * ctl.h - memleasectl's private header: the pure parts of the client, each
+ * a file with its prefix, tested without a socket (tests/test_ctl.c).
+ *
+ * The client talks to the control socket of a process only through the
+ * JSON protocol (memlease(7)): it includes neither the core nor the preload.
+ * Nothing here is shared with another thread; nothing keeps state between
+ * calls but what the caller holds.
+ */
+#ifndef CTL_H
+#define CTL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+/* Exit statuses (memleasectl(1)). */
+#define CTL_EXIT_OK     0
+#define CTL_EXIT_FAIL   1
+#define CTL_EXIT_USAGE  2
+
+#define CTL_PROTO       1               /* the protocol version spoken */
+#define CTL_TOP_MAX     10000           /* "limit" of a sorted listing */
+#define CTL_TTL_MAX     ((UINT64_C(1) << 40) - 1)  /* ms: ~34 years */
+
+/* --- args.c: the command line, parsed into a struct ---------------------- */
+
+enum ctl_cmd {
+	CTL_CMD_NONE,
+	CTL_CMD_PS,
+	CTL_CMD_STATS,
+	CTL_CMD_LIST,
+	CTL_CMD_SHOW,
+	CTL_CMD_RENEW,
+	CTL_CMD_EXPIRE,
+	CTL_CMD_RULES,
+	CTL_CMD_WATCH,
+	CTL_CMD_EXPORT,
+};
+
+enum ctl_sort   { CTL_SORT_NONE, CTL_SORT_AGE, CTL_SORT_SIZE };
+enum ctl_rules  { CTL_RULES_GET, CTL_RULES_SET, CTL_RULES_ADD,
+                  CTL_RULES_CLEAR };
+enum ctl_format { CTL_FORMAT_PROMETHEUS, CTL_FORMAT_OPENMETRICS };
+
+struct ctl_args {
+	enum ctl_cmd    cmd;
+	bool            help;           /* --help: of cmd, or of the tool */
+	bool            version;
+	bool            json;
+	pid_t           pid;            /* -p; 0: none */
+	const char     *socket;         /* -S; NULL: none */
+
+	/* list */
+	uint64_t        older_than_ms;  /* 0: any age */
+	const char     *label;          /* NULL: any */
+	const char     *state;          /* NULL: any */
+	enum ctl_sort   sort;
+	uint64_t        limit;          /* 0: none */
+	bool            by_site;
+
+	/* show, renew, expire */
+	uint64_t        lease;
+	uint64_t        ttl_ms;         /* renew: 0 (no timeout) if not given */
+
+	/* rules */
+	enum ctl_rules  rules_op;
+	char           *rules;          /* set, add: the words joined (malloc) */
+
+	/* export */
+	enum ctl_format format;
+};
+
+/*
+ * Parse argv (argc words, argv[0] the program's name) into *a.  Returns
+ * CTL_EXIT_OK, or CTL_EXIT_USAGE with the reason in err (errlen bytes);
+ * CTL_EXIT_FAIL only when out of memory.  Free with ctl_args_free.
+ */
+int         ctl_args_parse(int argc, char *const argv[], struct ctl_args *a,
+                char *err, size_t errlen);
+void        ctl_args_free(struct ctl_args *a);
+/* "250ms", "30s", "5m", "1h", "2d", or a bare number of ms: 0 or -1. */
+int         ctl_args_duration(const char *s, uint64_t *ms);
+/* A lease id, "0x100000001" or decimal, not 0: 0 or -1. */
+int         ctl_args_lease(const char *s, uint64_t *id);
+/* The usage of the tool (cmd NONE) or of one command. */
+void        ctl_args_help(FILE *f, enum ctl_cmd cmd);
+const char *ctl_args_cmd_name(enum ctl_cmd cmd);
+
+/* --- format.c: human units, clean text, tables ---------------------------- */
+
+#define CTL_FMT_UNIT 24                 /* a buffer for one size or duration */
+
+/* 512B, 1.5KiB, 64KiB, 3.2MiB ...; "-" for a negative size (unknown). */
+char       *ctl_fmt_size(int64_t bytes, char buf[CTL_FMT_UNIT]);
+/* 850ms, 12.3s, 4m05s, 2h01m, 3d04h; "-" for a negative time (none). */
+char       *ctl_fmt_duration(int64_t ms, char buf[CTL_FMT_UNIT]);
+/* A count, or "-" if negative. */
+char       *ctl_fmt_count(int64_t n, char buf[CTL_FMT_UNIT]);
+/*
+ * s (NULL: "-") made safe for a terminal: control characters, C1 controls
+ * and bytes that are not UTF-8 become '?'.  From malloc; NULL when out of
+ * memory.
+ */
+char       *ctl_fmt_clean(const char *s);
+/* Columns a clean string takes (its UTF-8 characters). */
+size_t      ctl_fmt_width(const char *s);
+/* The columns of the terminal on fd: $COLUMNS, the tty's, 80 if the tty
+ * tells none; 0 (no limit) if fd is not a terminal. */
+size_t      ctl_fmt_term_width(int fd);
+
+/* A column of a table. */
+struct ctl_col {
+	const char *name;
+	bool        right;          /* numbers: aligned right */
+	bool        shrink;         /* may be cut to fit the terminal */
+	bool        keep_end;       /* cut at the start (paths), not the end */
+};
+
+/*
+ * A table: rows are added, then printed in batches (ctl_fmt_table_print);
+ * the header comes with the first batch, and columns only grow from batch
+ * to batch, so a listing printed page by page stays aligned (but for a
+ * later page holding a wider cell).
+ */
+struct ctl_table {
+	const struct ctl_col *cols;
+	size_t                ncols;
+	char                **cells;    /* nrows * ncols, clean, from malloc */
+	size_t                nrows, cap;
+	size_t               *width;    /* natural widths so far */
+	bool                  headed;   /* the header was printed */
+};
+
+int         ctl_fmt_table_init(struct ctl_table *t, const struct ctl_col *cols,
+                size_t ncols);
+/* One row of ncols strings (NULL shows "-"); 0, or -1 out of memory. */
+int         ctl_fmt_table_add(struct ctl_table *t, const char *const *row);
+/*
+ * The widths the columns get within `columns` (0: no limit): shrinkable
+ * columns are cut, the widest first, never below their header or 8.
+ */
+void        ctl_fmt_table_layout(const struct ctl_table *t, size_t columns,
+                size_t *out);
+/* Print the rows added since the last call; 0, or -1 on an output error. */
+int         ctl_fmt_table_print(struct ctl_table *t, FILE *f, size_t columns);
+void        ctl_fmt_table_free(struct ctl_table *t);
+/* s cut to `width` columns with "..." (at its start if keep_end). */
+char       *ctl_fmt_cut(const char *s, size_t width, bool keep_end);
+
+/* --- reply.c: a response line, checked, and its results typed ------------ */
+
+#define CTL_REPLY_MAX_LINE (16u << 20)  /* bytes of a response line */
+
+struct ctl_reply {
+	json_t     *root;
+	int64_t     id;                 /* -1: null */
+	bool        ok;
+	json_t     *result;             /* ok: an object, borrowed from root */
+	const char *code;               /* !ok: "EINVAL" ... ("?" if none) */
+	const char *message;            /* !ok: ("" if none) */
+};
+
+/*
+ * Parse one response line (without its newline): 0, or -1 with what is
+ * wrong in err.  A response that is not one JSON object with an integer
+ * "id", a boolean "ok" and a "result" object (or an "error" object) is
+ * refused.  Free with ctl_reply_free.
+ */
+int         ctl_reply_parse(const char *line, size_t len, struct ctl_reply *r,
+                char *err, size_t errlen);
+void        ctl_reply_free(struct ctl_reply *r);
+
+/*
+ * The typed views below borrow their strings from the JSON they were read
+ * from.  A number missing or null reads as -1 ("-" in a table); one of the
+ * wrong type, negative, or a string of the wrong type is an error (-1,
+ * with err set).
+ */
+struct ctl_hello {
+	int64_t     proto, pid;
+	const char *version, *program;
+};
+
+struct ctl_stats {
+	int64_t pid, live_leases, live_bytes, tagged, allocated, released,
+	        expired, reclaimed, pinned, overdue, entry_blocks,
+	        entries_per_block, bookkeeping_bytes, stacks;
+};
+
+struct ctl_lease {
+	const char *id, *label, *state, *kind, *addr;
+	int64_t     size, age_ms, expires_in_ms, pins, releases;
+};
+
+struct ctl_frame {
+	const char *function, *object, *ip;
+	int64_t     offset;
+};
+
+struct ctl_site {
+	int64_t          count, bytes;
+	bool             known;         /* site is not null */
+	struct ctl_frame site;
+};
+
+struct ctl_event {
+	const char *event, *id, *label, *addr, *action;
+	int64_t     pid, size, age_ms;
+	json_t     *backtrace;          /* an array, or NULL */
+};
+
+/* A stats counter: its JSON name, its offset in struct ctl_stats, its
+ * help text, and whether it only grows (a counter) or not (a gauge). */
+struct ctl_stat_field {
+	const char *name;
+	size_t      offset;
+	const char *help;
+	bool        counter;
+	bool        bytes;
+};
+extern const struct ctl_stat_field ctl_reply_stat_fields[];
+extern const size_t ctl_reply_nstat_fields;
+
+int         ctl_reply_hello(json_t *o, struct ctl_hello *h, char *err,
+                size_t errlen);
+int         ctl_reply_stats(json_t *o, struct ctl_stats *st, char *err,
+                size_t errlen);
+int         ctl_reply_lease(json_t *o, struct ctl_lease *l, char *err,
+                size_t errlen);
+int         ctl_reply_frame(json_t *o, struct ctl_frame *fr, char *err,
+                size_t errlen);
+int         ctl_reply_site(json_t *o, struct ctl_site *s, char *err,
+                size_t errlen);
+int         ctl_reply_event(json_t *o, struct ctl_event *ev, char *err,
+                size_t errlen);
+/*
+ * A page of "list": its "leases" (or, by_site, "sites") array and its
+ * "next" cursor (-1: null, the last page).
+ */
+int         ctl_reply_page(json_t *o, const char *key, json_t **items,
+                int64_t *next, char *err, size_t errlen);
+/* The "rules" text of a rules result ("" if null). */
+int         ctl_reply_rules(json_t *o, const char **text, char *err,
+                size_t errlen);
+
+#endif /* CTL_H */
