@@ -1,6 +1,7 @@
 #!/bin/sh
 # Layers point one way: the core (src/) includes only the C library and
-# itself; the preload never includes the CLI.  Prints TAP.
+# itself; the preload never includes the CLI; the CLI includes only system
+# headers, its own and the public one.  Prints TAP.
 : "${top_srcdir:=.}"
 n=0 fail=0
 check() {   # check DESCRIPTION FILES... : every #include must pass `allowed`
@@ -23,6 +24,8 @@ own=$(cd "$top_srcdir" && ls preload/*.h src/*.h | sed 's|.*/||; s|\.h$||' |
     paste -sd'|')
 allowed="#include <|#include \"($own|config|memlease)\\.h\""
 check "preload/ includes the core, never the CLI" "$top_srcdir"/preload/*.[ch]
-allowed='#include <|#include "(memlease)\.h"'
+# the CLI's own headers, the public one
+own=$(cd "$top_srcdir" && ls cli/*.h | sed 's|.*/||; s|\.h$||' | paste -sd'|')
+allowed="#include <|#include \"($own|memlease)\\.h\""
 check "cli/ includes neither the core nor the preload" "$top_srcdir"/cli/*.[ch]
 exit $fail
