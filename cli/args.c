@@ -8,6 +8,7 @@
  * Global options may stand before or after the command; "--" ends the
  * options.  Everything is checked here, so that the commands only talk.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -208,8 +209,12 @@ ctl_args_help(FILE *f, enum ctl_cmd cmd)
 	const struct cmd_desc *d = cmd_desc(cmd);
 
 	if (d != NULL) {
-		fprintf(f, "usage: " GLOBAL_USAGE " %s%s%s\n\n%s.\n", d->name,
-		    d->args[0] != '\0' ? " " : "", d->args, d->summary);
+		/* long arguments on lines of their own, under the command */
+		bool below = strchr(d->args, '\n') != NULL;
+		fprintf(f, "usage: " GLOBAL_USAGE " %s%s%s\n\n%c%s.\n",
+		    d->name, below ? "\n         " : d->args[0] != '\0' ?
+		    " " : "", d->args, toupper((unsigned char)d->summary[0]),
+		    d->summary + 1);
 		if (d->options != NULL)
 			fprintf(f, "\nOptions:\n%s", d->options);
 		if (cmd == CTL_CMD_RULES)
@@ -229,7 +234,11 @@ ctl_args_help(FILE *f, enum ctl_cmd cmd)
 		snprintf(head, sizeof head, "%s %s", cmds[i].name,
 		    strchr(cmds[i].args, '\n') != NULL ? "[OPTIONS]" :
 		    cmds[i].args);
-		fprintf(f, "  %-24s %s\n", head, cmds[i].summary);
+		if (strlen(head) > 24)  /* the summary on the next line */
+			fprintf(f, "  %s\n  %-24s %s\n", head, "",
+			    cmds[i].summary);
+		else
+			fprintf(f, "  %-24s %s\n", head, cmds[i].summary);
 	}
 	fputs("\nOptions:\n"
 	    "  -p, --pid PID        the process (default: the only one with "

@@ -2,8 +2,9 @@
 # The documentation is tested: the man pages are clean under mandoc, every
 # exported function is in memlease(3) (NAME, SYNOPSIS, DESCRIPTION, and
 # RETURN VALUES or ERRORS), every MEMLEASE_* variable the code reads is
-# documented, and the example of memlease(3) compiles and runs.  Prints
-# TAP; exits 1 if a test failed.
+# documented, the example of memlease(3) compiles and runs, and every
+# command of memleasectl is in memleasectl(1).  Prints TAP; exits 1 if a
+# test failed.
 #
 # Environment: top_srcdir, top_builddir (default .), CC (default cc).
 : "${top_srcdir:=.}" "${top_builddir:=.}"
@@ -40,7 +41,7 @@ section() {
 	    in_sec' "$2"
 }
 
-echo "1..4"
+echo "1..5"
 
 # 1. mandoc -Tlint -W warning is silent on every page.
 : > "$tmp/lint"
@@ -188,5 +189,36 @@ else
 fi
 result $rc "the example of memlease.3 compiles, runs and reports an expiry" \
     "$tmp/example"
+
+# 5. Every command that "memleasectl --help" lists (the lines of its
+#    Commands: part that open with two blanks and a word) is a .Cm of the
+#    DESCRIPTION or COMMANDS section of memleasectl.1.
+: > "$tmp/ctl"
+rc=0
+man1=$top_srcdir/man/memleasectl.1
+ctl=$top_builddir/cli/memleasectl
+if [ ! -x "$ctl" ]; then
+	echo "$ctl is not built" >> "$tmp/ctl"
+	rc=1
+elif [ ! -f "$man1" ]; then
+	echo "$man1 is missing" >> "$tmp/ctl"
+	rc=1
+else
+	cmds=$("$ctl" --help | sed -n '/^Commands:/,/^$/p' |
+	    sed -n 's/^  \([a-z][a-z-]*\).*/\1/p')
+	{ section DESCRIPTION "$man1"; section COMMANDS "$man1"; } \
+	    > "$tmp/commands"
+	[ -z "$cmds" ] && echo "memleasectl --help lists no command" \
+	    >> "$tmp/ctl"
+	for c in $cmds; do
+		grep -Eq "(^\\.|[[:space:]])Cm $c([[:space:]]|\$)" \
+		    "$tmp/commands" ||
+		    echo "$c: no .Cm $c in DESCRIPTION or COMMANDS of" \
+		    "memleasectl.1" >> "$tmp/ctl"
+	done
+	[ -s "$tmp/ctl" ] && rc=1
+fi
+result $rc "memleasectl.1 documents every command of memleasectl" \
+    "$tmp/ctl"
 
 exit $fail
