@@ -151,13 +151,17 @@ grow(struct ml_shard *s)
 struct ml_pent *
 ml_ptrmap_insert(struct ml_shard *s, const void *p)
 {
-	struct ml_pent *e = ml_ptrmap_find(s, p);
+	struct ml_pent *e;
 
-	if (e != NULL)
-		return e;
-	if ((s->n + 1) * 2 > s->cap && !grow(s))
-		return NULL;
+	if ((s->n + 1) * 2 > s->cap) {
+		if ((e = ml_ptrmap_find(s, p)) != NULL)
+			return e;
+		if (!grow(s))
+			return NULL;
+	}
 	e = &s->v[slot_of(s, (uintptr_t)p)];
+	if (e->p != 0)
+		return e;       /* there already */
 	memset(e, 0, sizeof *e);
 	e->p = (uintptr_t)p;
 	s->n++;
