@@ -12,6 +12,8 @@
  *
  *   MEMLEASE_RULES='caller=keep_for_peer ttl=200ms action=free' \
  *   LD_PRELOAD=libmemlease.so ./bootlog
+ *
+ *   bootlog [MS]    MS: how long it waits for the peer (default 500)
  */
 #include <malloc.h>
 #include <stdio.h>
@@ -40,8 +42,9 @@ in_use(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	long wait_ms = argc > 1 ? atol(argv[1]) : 500;
 	static const char *const boot[LINES] = {
 		"radio up", "no peer yet", "sensors ready", "still no peer",
 		"giving up on the peer",
@@ -55,9 +58,11 @@ main(void)
 		usleep(20 * 1000);
 	}
 	printf("bootlog: %zu KiB in use after boot\n", in_use() / 1024);
-	usleep(500 * 1000);
-	printf("bootlog: %zu KiB in use half a second later\n",
-	    in_use() / 1024);
+	printf("bootlog: waiting %ld ms for the peer\n", wait_ms);
+	fflush(stdout);
+	usleep((useconds_t)wait_ms * 1000);
+	printf("bootlog: %zu KiB in use %ld ms later\n", in_use() / 1024,
+	    wait_ms);
 	for (int i = 0; i < LINES; i++)
 		free(kept[i]);
 	return 0;
