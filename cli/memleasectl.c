@@ -248,7 +248,8 @@ conn_read_line(struct conn *c, int timeout_ms, char **line, size_t *len)
 	uint64_t end = now_ms() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms);
 
 	for (;;) {
-		char *nl = memchr(c->buf + c->scan, '\n', c->len - c->scan);
+		char *nl = c->len > c->scan ? memchr(c->buf + c->scan, '\n',
+		    c->len - c->scan) : NULL;
 		if (nl != NULL) {
 			*nl = '\0';
 			*line = c->buf + c->off;
