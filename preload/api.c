@@ -33,6 +33,7 @@
 #include "tag.h"
 
 __thread int ml_guard_depth __attribute__((tls_model("initial-exec")));
+__thread int ml_lock_depth __attribute__((tls_model("initial-exec")));
 
 #define DEFAULT_DEPTH 16
 #define EXPIRE_BATCH  64
@@ -326,7 +327,7 @@ memlease_alloc(size_t size, uint64_t ttl_ms, unsigned releases, void **bufp)
 memlease_t
 memlease_adopt(void *p, uint64_t ttl_ms, unsigned releases)
 {
-	struct ml_ended e;
+	memlease_t h;
 	int r;
 
 	if ((r = ready()) != 0) {
@@ -337,16 +338,9 @@ memlease_adopt(void *p, uint64_t ttl_ms, unsigned releases)
 		errno = EINVAL;
 		return 0;
 	}
-	if (ml_tag_tracks(p)) {         /* checked again by ml_tag_adopt() */
-		errno = EEXIST;
-		return 0;
-	}
-	memlease_t h = add_here(p, ml_real_usable_size(p), ttl_ms, releases,
-	    ML_KIND_FREE, __builtin_return_address(0));
-	if (h == 0)
-		return 0;
-	if ((r = ml_tag_adopt(p, h)) != 0) {
-		ml_core_end(&api.core, h, &e);  /* the block stays the caller's */
+	r = ml_tag_adopt(p, ttl_ms, releases,
+	    capture(__builtin_return_address(0)), &h);
+	if (r != 0) {
 		errno = -r;
 		return 0;
 	}
@@ -521,18 +515,19 @@ ml_api_depth(void)
 }
 
 memlease_t
-ml_api_add(void *buf, size_t size, uint64_t ttl_ms, unsigned kind,
-    uint32_t stack, const char *label, bool *wake)
+ml_api_add(void *buf, size_t size, uint64_t ttl_ms, unsigned releases,
+    unsigned kind, uint32_t stack, const char *label, bool *wake)
 {
-	int r;
-
 	*wake = false;
-	if ((r = ready()) != 0) {
-		errno = -r;
+	/* Initialised, but not restarted in a fork child: callers hold a
+	 * lock of the map (ml_api_deadline() does that, unlocked). */
+	pthread_once(&api.once, init_once);
+	if (api.init_err != 0) {
+		errno = -api.init_err;
 		return 0;
 	}
-	memlease_t h = add(ml_clock_ms_ceil(), buf, size, ttl_ms, 1, kind,
-	    stack, wake);
+	memlease_t h = add(ml_clock_ms_ceil(), buf, size, ttl_ms, releases,
+	    kind, stack, wake);
 	if (h != 0 && label != NULL && label[0] != '\0')
 		ml_core_set_label(&api.core, h, label);
 	return h;
@@ -541,7 +536,8 @@ ml_api_add(void *buf, size_t size, uint64_t ttl_ms, unsigned kind,
 void
 ml_api_deadline(bool wake)
 {
-	deadline_set(wake);
+	if (ready() == 0)
+		deadline_set(wake);
 }
 
 int

@@ -10,6 +10,10 @@
 #define ML_GUARD_H
 
 extern __thread int ml_guard_depth __attribute__((tls_model("initial-exec")));
+/* Locks of the pointer map this thread holds: a free() or realloc() made
+ * while it is not 0 (a signal handler that interrupted memlease) must not
+ * wait for any lock of memlease's. */
+extern __thread int ml_lock_depth __attribute__((tls_model("initial-exec")));
 
 static inline void
 ml_guard_enter(void)

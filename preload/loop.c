@@ -51,6 +51,8 @@ static struct {
 	ml_loop_tick_fn  tick;
 	void           (*on_start)(struct ev_loop *);
 	void           (*on_stop)(struct ev_loop *);
+	bool             abandoned; /* a stop timed out: the thread may still
+	                             * run on lp.loop, never free or restart */
 	bool             said;
 } lp = { .lock = PTHREAD_MUTEX_INITIALIZER, .efd = -1 };
 
@@ -222,6 +224,10 @@ ml_loop_ensure(ml_loop_tick_fn tick)
 	pthread_mutex_lock(&lp.lock);
 	if (atomic_load(&lp.running))
 		goto out;
+	if (lp.abandoned) {
+		r = -EBUSY;
+		goto out;
+	}
 	loop_free();            /* a loop left over from before fork() */
 	lp.tick = tick;
 	if ((r = loop_make()) != 0) {
@@ -309,6 +315,7 @@ ml_loop_stop(void)
 		ml_guard_leave();
 	} else {
 		pthread_detach(lp.tid);
+		lp.abandoned = true;
 	}
 	atomic_store(&lp.running, false);
 	pthread_mutex_unlock(&lp.lock);
@@ -330,6 +337,7 @@ void
 ml_loop_child(void)
 {
 	pthread_mutex_init(&lp.lock, NULL);
+	lp.abandoned = false;   /* no thread of the parent's runs here */
 	atomic_store(&lp.running, false);
 	atomic_store(&lp.stopping, false);
 	atomic_store(&lp.wake_pending, 0);

@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "guard.h"
 #include "ptrmap.h"
 #include "real.h"
 
@@ -91,6 +92,7 @@ ml_ptrmap_lock(const void *p)
 
 	pthread_once(&once, init_locks);
 	pthread_mutex_lock(&s->lock);
+	ml_lock_depth++;
 	return s;
 }
 
@@ -100,12 +102,16 @@ ml_ptrmap_trylock(const void *p)
 	struct ml_shard *s = &shards[hash(p) % NSHARDS];
 
 	pthread_once(&once, init_locks);
-	return pthread_mutex_trylock(&s->lock) == 0 ? s : NULL;
+	if (pthread_mutex_trylock(&s->lock) != 0)
+		return NULL;
+	ml_lock_depth++;
+	return s;
 }
 
 void
 ml_ptrmap_unlock(struct ml_shard *s)
 {
+	ml_lock_depth--;
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -209,11 +215,13 @@ ml_ptrmap_lock_all(void)
 	pthread_once(&once, init_locks);
 	for (int i = 0; i < NSHARDS; i++)
 		pthread_mutex_lock(&shards[i].lock);
+	ml_lock_depth++;        /* a free() now must not wait for them */
 }
 
 void
 ml_ptrmap_unlock_all(void)
 {
+	ml_lock_depth--;
 	for (int i = NSHARDS - 1; i >= 0; i--)
 		pthread_mutex_unlock(&shards[i].lock);
 }
@@ -222,4 +230,5 @@ void
 ml_ptrmap_reinit_locks(void)
 {
 	init_locks();
+	ml_lock_depth = 0;      /* the fork handler's, in the child */
 }

@@ -70,6 +70,10 @@ ml_reclaim_alloc(size_t align, size_t n, size_t *maplen)
 	}
 	if (align > ml_reclaim_page())
 		extra = align;
+	if (extra > SIZE_MAX - len) {
+		errno = ENOMEM;
+		return NULL;
+	}
 	char *p = mmap(NULL, len + extra, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED) {
@@ -194,14 +198,34 @@ ml_reclaim_expire(void *p, size_t maplen, char *diag)
 }
 
 void
-ml_reclaim_free(void *p, size_t maplen)
+ml_reclaim_free(void *p, size_t maplen, bool reclaimed)
+{
+	if (reclaimed) {        /* only a reclaimed block has a record */
+		pthread_mutex_lock(&rc.lock);
+		for (uint32_t i = 0; rc.rec != NULL && i < NRECORDS; i++)
+			if (atomic_load(&rc.rec[i].start) == (uintptr_t)p) {
+				atomic_store(&rc.rec[i].start, 0);
+				break;
+			}
+		pthread_mutex_unlock(&rc.lock);
+	}
+	munmap(p, maplen);
+}
+
+void
+ml_reclaim_prepare(void)
 {
 	pthread_mutex_lock(&rc.lock);
-	for (uint32_t i = 0; rc.rec != NULL && i < NRECORDS; i++)
-		if (atomic_load(&rc.rec[i].start) == (uintptr_t)p) {
-			atomic_store(&rc.rec[i].start, 0);
-			break;
-		}
+}
+
+void
+ml_reclaim_parent(void)
+{
 	pthread_mutex_unlock(&rc.lock);
-	munmap(p, maplen);
+}
+
+void
+ml_reclaim_child(void)
+{
+	pthread_mutex_init(&rc.lock, NULL);
 }

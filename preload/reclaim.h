@@ -10,6 +10,7 @@
 #ifndef ML_RECLAIM_H
 #define ML_RECLAIM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* A block of n bytes aligned to align (0 or a power of two), zero-filled;
@@ -24,8 +25,13 @@ void *ml_reclaim_realloc(void *p, size_t maplen, size_t n, size_t *newlen);
  * touches the block again. */
 void  ml_reclaim_expire(void *p, size_t maplen, char *diag);
 
-/* Unmap a block, live or reclaimed. */
-void  ml_reclaim_free(void *p, size_t maplen);
+/* Unmap a block, live or (reclaimed true) reclaimed. */
+void  ml_reclaim_free(void *p, size_t maplen, bool reclaimed);
+
+/* Fork handlers. */
+void  ml_reclaim_prepare(void);
+void  ml_reclaim_parent(void);
+void  ml_reclaim_child(void);
 
 /* Page size, and whether an alignment can be served. */
 size_t ml_reclaim_page(void);

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -274,7 +275,7 @@ static void
 release_block(const struct ml_pent *v)
 {
 	if (v->kind == ML_KIND_RECLAIM)
-		ml_reclaim_free((void *)v->p, v->maplen);
+		ml_reclaim_free((void *)v->p, v->maplen, false);
 	else
 		ml_real_free((void *)v->p);
 }
@@ -304,7 +305,8 @@ tagged(const struct ml_rule *r, enum ml_alloc_fn fn, size_t align, size_t n,
 	struct ml_shard *s = ml_ptrmap_lock(p);
 	struct ml_pent *e = ml_ptrmap_insert(s, p);
 	if (e != NULL) {
-		h = ml_api_add(p, n, r->ttl_ms, kind, stack, r->label, &wake);
+		h = ml_api_add(p, n, r->ttl_ms, 1, kind, stack, r->label,
+		    &wake);
 		if (h == 0) {
 			ml_ptrmap_remove(s, e);
 		} else {
@@ -320,7 +322,7 @@ tagged(const struct ml_rule *r, enum ml_alloc_fn fn, size_t align, size_t n,
 	if (h == 0) {           /* no lease: the block stays untagged */
 		if (kind != ML_KIND_RECLAIM)
 			return p;
-		ml_reclaim_free(p, maplen);
+		ml_reclaim_free(p, maplen, false);
 		return plain(fn, align, n);
 	}
 	if (r->ttl_ms != 0)
@@ -363,26 +365,43 @@ ml_tag_alloc(enum ml_alloc_fn fn, size_t align, size_t n, const void *ra)
 /* Freeing. */
 
 /*
- * free() or realloc() of p from inside memlease (the recursion guard is
- * held: an expiry hook on memlease's thread, or a signal handler that
- * interrupted this thread in here, maybe holding a lock).  Nothing may
- * wait: if p's shard is free, a live p is no longer tracked, and its
- * lease, left in the core, ends at its deadline with nothing to act on.
- * Returns true if the caller may go on to the next allocator.
+ * free() or realloc() of p while this thread holds a lock of the map: a
+ * signal handler that interrupted memlease.  Nothing may wait.  Returns
+ * the entry's shard locked, or NULL: p is not tracked (*tracked false) or
+ * its shard is taken (*tracked true: it may be tracked, and must not go
+ * to the next allocator).
  */
-static bool
-untrack(void *p)
+static struct ml_shard *
+nested(void *p, struct ml_pent **ep, bool *tracked)
 {
 	struct ml_shard *s = ml_ptrmap_trylock(p);
 
+	*tracked = true;
 	if (s == NULL)
-		return true;    /* taken by this very thread, maybe */
-	struct ml_pent *e = ml_ptrmap_find(s, p);
-	bool go_on = e == NULL || e->state == ML_P_LIVE;
-	if (e != NULL && e->state == ML_P_LIVE)
-		ml_ptrmap_remove(s, e);
-	ml_ptrmap_unlock(s);
-	return go_on;
+		return NULL;
+	if ((*ep = ml_ptrmap_find(s, p)) == NULL) {
+		ml_ptrmap_unlock(s);
+		*tracked = false;
+		return NULL;
+	}
+	return s;
+}
+
+/* A free() in a signal handler: a live block is freed when its lease
+ * ends (it may leak), anything else of ours is left as it is. */
+static bool
+free_nested(void *p)
+{
+	struct ml_pent *e;
+	bool tracked;
+	struct ml_shard *s = nested(p, &e, &tracked);
+
+	if (s != NULL) {
+		if (e->state == ML_P_LIVE)
+			e->state = ML_P_ENDING;
+		ml_ptrmap_unlock(s);
+	}
+	return tracked;
 }
 
 static bool
@@ -398,7 +417,7 @@ free_tracked(void *p)
 	struct ml_pent v = *e;
 	switch (v.state) {
 	case ML_P_LIVE:
-		if (ml_api_end(v.h, &end) != 1) {
+		if (v.h != 0 && ml_api_end(v.h, &end) != 1) {
 			/* pinned, or expiring on another thread: that
 			 * ending frees the block */
 			e->state = ML_P_ENDING;
@@ -419,7 +438,7 @@ free_tracked(void *p)
 		ml_ptrmap_remove(s, e);
 		ml_ptrmap_unlock(s);
 		if (v.state == ML_P_RECLAIMED)
-			ml_reclaim_free(p, v.maplen);
+			ml_reclaim_free(p, v.maplen, true);
 		else if (v.held)
 			ml_real_free(p);
 		late("free(%p): lease %#llx expired and memlease %s its block; "
@@ -434,8 +453,8 @@ ml_tag_free(void *p)
 {
 	if (!ml_ptrmap_maybe(p))
 		return false;
-	if (ml_guard_held())
-		return !untrack(p);
+	if (ml_lock_depth > 0)
+		return free_nested(p);
 	ml_guard_enter();
 	bool done = free_tracked(p);
 	ml_guard_leave();
@@ -465,39 +484,48 @@ move(struct ml_shard *s, struct ml_pent *e, size_t n)
 	int err = errno;
 	s = ml_ptrmap_lock(p);
 	e = ml_ptrmap_find(s, p);
-	if (e == NULL || e->state != ML_P_MOVING || e->h != v.h) {
-		/* expired meanwhile (h cleared), or p was freed and is
-		 * another block's now: q, if any, is not tracked */
-		if (e != NULL && e->state == ML_P_MOVING && e->h == 0)
-			ml_ptrmap_remove(s, e);
-		ml_ptrmap_unlock(s);
-		errno = err;
-		return q;
-	}
-	if (q == NULL || q == p) {      /* failed, or resized in place */
+	bool mine = e != NULL && e->state == ML_P_MOVING &&
+	    (e->h == v.h || e->h == 0);
+	bool expired = mine && e->h == 0;       /* see ml_tag_ended() */
+	if (mine && (q == NULL || q == p)) {    /* failed, or in place */
 		e->state = ML_P_LIVE;
-		if (q != NULL && ml_api_move(v.h, q, n) == 0) {
+		if (q != NULL) {
 			e->size = n;
 			e->maplen = newlen;
+			if (!expired && ml_api_move(v.h, q, n) != 0)
+				e->h = 0;
 		}
+		if (e->h == 0 && v.kind != ML_KIND_RECLAIM)
+			ml_ptrmap_remove(s, e);         /* plain: untracked */
 		ml_ptrmap_unlock(s);
 		errno = err;
 		return q;
 	}
-	ml_ptrmap_remove(s, e);
+	if (mine)
+		ml_ptrmap_remove(s, e);
 	ml_ptrmap_unlock(s);
+	if (q == NULL) {        /* failed, and p's entry was taken: gone */
+		errno = err;
+		return NULL;
+	}
+	/* Moved (or p's entry was made another block's): q takes the lease.
+	 * A block without a lease (it expired meanwhile) stays tracked only
+	 * if it is memlease's own mapping, for free() to unmap it. */
 	s = ml_ptrmap_lock(q);
 	e = ml_ptrmap_insert(s, q);
-	if (e != NULL && ml_api_move(v.h, q, n) == 0) {
+	if (e != NULL) {
 		*e = v;
 		e->p = (uintptr_t)q;
 		e->size = n;
 		e->maplen = newlen;
-	} else if (e != NULL) {         /* expired just now: untracked */
-		ml_ptrmap_remove(s, e);
+		e->state = ML_P_LIVE;
+		if (expired || ml_api_move(v.h, q, n) != 0)
+			e->h = 0;
+		if (e->h == 0 && v.kind != ML_KIND_RECLAIM)
+			ml_ptrmap_remove(s, e);
 	}
 	ml_ptrmap_unlock(s);
-	if (e == NULL) {                /* no room in the map: end it */
+	if (e == NULL && !expired) {    /* no room in the map: end it */
 		struct ml_ended end;
 		ml_api_end(v.h, &end);
 	}
@@ -545,10 +573,15 @@ ml_tag_realloc(void *p, size_t n, void **out)
 {
 	if (!ml_ptrmap_maybe(p))
 		return false;
-	if (ml_guard_held()) {
-		if (untrack(p))
+	if (ml_lock_depth > 0) {        /* in a signal handler: see nested() */
+		struct ml_pent *e;
+		bool tracked;
+		struct ml_shard *s = nested(p, &e, &tracked);
+		if (s != NULL)
+			ml_ptrmap_unlock(s);
+		if (!tracked)
 			return false;
-		*out = NULL;    /* a block memlease took: refused */
+		*out = NULL;
 		errno = ENOMEM;
 		return true;
 	}
@@ -576,59 +609,80 @@ ml_tag_usable_size(void *p, size_t *out)
 	return ours;
 }
 
-bool
-ml_tag_tracks(void *p)
-{
-	bool live = false;
-
-	if (!ml_ptrmap_maybe(p))
-		return false;
-	struct ml_shard *s = ml_ptrmap_lock(p);
-	struct ml_pent *e = ml_ptrmap_find(s, p);
-	if (e != NULL)
-		live = e->state == ML_P_LIVE || e->state == ML_P_ENDING ||
-		    e->state == ML_P_MOVING;
-	ml_ptrmap_unlock(s);
-	return live;
-}
-
 int
-ml_tag_adopt(void *p, memlease_t h)
+ml_tag_adopt(void *p, uint64_t ttl_ms, unsigned releases, uint32_t stack,
+    memlease_t *hp)
 {
+	bool wake = false;
 	int r = 0;
 
 	atomic_store(&ml_tag_tracking, true);
+	ml_guard_enter();
 	struct ml_shard *s = ml_ptrmap_lock(p);
 	struct ml_pent *e = ml_ptrmap_find(s, p);
 	if (e != NULL && (e->state == ML_P_LIVE || e->state == ML_P_ENDING ||
-	    e->state == ML_P_MOVING))
+	    e->state == ML_P_MOVING)) {
 		r = -EEXIST;
-	else if ((e = ml_ptrmap_insert(s, p)) == NULL)
+	} else if ((e = ml_ptrmap_insert(s, p)) == NULL) {
 		r = -ENOMEM;
-	else
-		*e = (struct ml_pent){ .p = (uintptr_t)p, .h = h,
-		    .size = ml_real_usable_size(p), .state = ML_P_LIVE,
-		    .kind = ML_KIND_FREE };
+	} else {
+		/* the lease is made under the shard's lock, as in tagged():
+		 * its expiry cannot come before its entry */
+		size_t size = ml_real_usable_size(p);
+		*hp = ml_api_add(p, size, ttl_ms, releases, ML_KIND_FREE,
+		    stack, NULL, &wake);
+		if (*hp == 0) {
+			r = -errno;
+			ml_ptrmap_remove(s, e);
+		} else {
+			*e = (struct ml_pent){ .p = (uintptr_t)p, .h = *hp,
+			    .size = size, .state = ML_P_LIVE,
+			    .kind = ML_KIND_FREE };
+		}
+	}
 	ml_ptrmap_unlock(s);
+	ml_guard_leave();
+	if (r == 0 && ttl_ms != 0)
+		ml_api_deadline(wake);
 	return r;
 }
 
 /* Expiry actions. */
 
-/* action=free: give the block back, keeping its address out of reuse with
- * a one-byte hold where the allocator shrinks it in place (glibc does) so
- * that a late free() is told from a free of a new block.  The shard is
- * locked. */
+/* Whether the next allocator shrinks a block in place (glibc's does). */
+static bool
+shrinks_in_place(void)
+{
+	static atomic_int known;        /* 0: not yet, 1: yes, 2: no */
+
+	if (known == 0)
+		known = strstr(ml_real_object(), "/libc.so") != NULL ? 1 : 2;
+	return known == 1;
+}
+
+/*
+ * action=free: give the block back, keeping its address out of reuse so
+ * that a late free() is told from the free of a new block there.  glibc
+ * shrinks it in place to a remnant that is kept (held); an allocator that
+ * would move it keeps it whole, its whole pages given back to the kernel.
+ * The shard is locked.
+ */
 static void
 tomb(struct ml_pent *e)
 {
-	void *q = ml_real_realloc((void *)e->p, 1);
-
 	e->state = ML_P_TOMB;
-	if (q == (void *)e->p || q == NULL) {
-		e->held = 1;    /* shrunk in place, or kept whole */
-	} else {
-		e->held = 0;    /* moved: the old address may come back */
+	e->held = 1;
+	if (!shrinks_in_place()) {
+		size_t page = ml_reclaim_page();
+		uintptr_t a = (e->p + page - 1) & ~(uintptr_t)(page - 1);
+		uintptr_t b = (e->p + e->size) & ~(uintptr_t)(page - 1);
+		if (b > a)
+			madvise((void *)a, b - a, MADV_DONTNEED);
+		return;
+	}
+	void *q = ml_real_realloc((void *)e->p, 1);
+	if (q != (void *)e->p && q != NULL) {
+		e->held = 0;    /* moved after all: the address may come back */
 		ml_real_free(q);
 	}
 }
@@ -870,16 +924,20 @@ ml_tag_exit(void)
 
 /* Fork. */
 
+/* The map's shards are taken before the reclaim records' lock (an expiry
+ * holds a shard while it records a reclaimed block). */
 void
 ml_tag_prepare(void)
 {
 	pthread_mutex_lock(&tg.lock);
 	ml_ptrmap_lock_all();
+	ml_reclaim_prepare();
 }
 
 void
 ml_tag_parent(void)
 {
+	ml_reclaim_parent();
 	ml_ptrmap_unlock_all();
 	pthread_mutex_unlock(&tg.lock);
 }
@@ -887,6 +945,7 @@ ml_tag_parent(void)
 void
 ml_tag_child(void)
 {
+	ml_reclaim_child();
 	ml_ptrmap_reinit_locks();
 	pthread_mutex_init(&tg.lock, NULL);
 }

@@ -70,12 +70,10 @@ bool   ml_tag_realloc(void *p, size_t n, void **out);
 /* malloc_usable_size(p) of a block that may be tracked. */
 bool   ml_tag_usable_size(void *p, size_t *out);
 
-/* Whether p is a live tracked block. */
-bool   ml_tag_tracks(void *p);
-
-/* Track an adopted block under lease h (memlease_adopt); 0 or -EEXIST
- * (already tracked), -ENOMEM. */
-int    ml_tag_adopt(void *p, memlease_t h);
+/* memlease_adopt(): p under a new lease, *hp; 0, or -EEXIST (p is
+ * tracked already), -ENOMEM, -EINVAL. */
+int    ml_tag_adopt(void *p, uint64_t ttl_ms, unsigned releases,
+           uint32_t stack, memlease_t *hp);
 
 /* After the core ended a lease of a kind of ours (not ML_KIND_BUFFER):
  * free its block if released, apply its kind's action if expired. */

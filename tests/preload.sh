@@ -142,6 +142,10 @@ ok "a daemon (fork, setsid, fork, every descriptor closed): its leases expire, r
       test "$(count "^memlease\[$pid\]: .* expired: 200 bytes" "$tmp/log")" -eq 3
       echo $?)
 
+under 'size=90k-200k ttl=1h action=reclaim' "$fx/hookfree"
+ok "an expiry hook frees a tracked block (on its own pages): it is unmapped, no abort" \
+    $(test "$rc" -eq 0 && grep -q '^hookfree ok$' "$tmp/out"; echo $?)
+
 # --- the preload costs nothing it need not -----------------------------------
 # threads, and descriptors below 512 (ours live above); no pipeline in
 # the probe: its pipe would show among the shell's descriptors
