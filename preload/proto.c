@@ -368,13 +368,40 @@ sum_cmp(const void *a, const void *b)
 	return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : 0;
 }
 
+static struct site_sum *
+site_slot(struct site_sum *t, size_t cap, uintptr_t ip)
+{
+	size_t k = (size_t)((ip * 0x9e3779b97f4a7c15u) >> 20) & (cap - 1);
+
+	while (t[k].count != 0 && t[k].ip != ip)
+		k = (k + 1) & (cap - 1);
+	return &t[k];
+}
+
+static bool
+sites_grow(struct site_sum **t, size_t *cap)
+{
+	size_t ncap = *cap ? *cap * 2 : 256;
+	struct site_sum *nt = calloc(ncap, sizeof *nt);
+
+	if (nt == NULL)
+		return false;
+	for (size_t k = 0; k < *cap; k++)
+		if ((*t)[k].count != 0)
+			*site_slot(nt, ncap, (*t)[k].ip) = (*t)[k];
+	free(*t);
+	*t = nt;
+	*cap = ncap;
+	return true;
+}
+
 /* Sites, the most bytes first. */
 static json_t *
 list_by_site(struct ml_core *c, const struct filter *fl, uint64_t now,
     uint64_t limit, struct fail *f)
 {
 	struct ml_info page[256];
-	struct site_sum *sum = NULL;
+	struct site_sum *sum = NULL;    /* open addressing by ip; count 0: free */
 	size_t nsum = 0, cap = 0;
 	uint32_t cursor = 0;
 	int n;
@@ -382,29 +409,27 @@ list_by_site(struct ml_core *c, const struct filter *fl, uint64_t now,
 	while ((n = ml_core_list(c, &cursor, page, 256)) > 0) {
 		for (int i = 0; i < n; i++) {
 			uintptr_t ip = 0;
-			size_t k;
 			if (!filter_ok(fl, &page[i], now))
 				continue;
 			ml_stacks_get(page[i].stack, &ip, 1);
-			for (k = 0; k < nsum && sum[k].ip != ip; k++)
-				;
-			if (k == nsum) {
-				if (nsum == cap) {
-					cap = cap ? cap * 2 : 64;
-					void *m = realloc(sum, cap * sizeof *sum);
-					if (m == NULL) {
-						free(sum);
-						return failed(f, "ENOMEM",
-						    "out of memory");
-					}
-					sum = m;
-				}
-				sum[nsum++] = (struct site_sum){ ip, 0, 0 };
+			if ((nsum + 1) * 2 > cap && !sites_grow(&sum, &cap)) {
+				free(sum);
+				return failed(f, "ENOMEM", "out of memory");
 			}
-			sum[k].count++;
-			sum[k].bytes += page[i].size;
+			struct site_sum *x = site_slot(sum, cap, ip);
+			if (x->count == 0) {
+				x->ip = ip;
+				nsum++;
+			}
+			x->count++;
+			x->bytes += page[i].size;
 		}
 	}
+	/* the used slots to the front, then the biggest first */
+	size_t used = 0;
+	for (size_t k = 0; k < cap; k++)
+		if (sum[k].count != 0)
+			sum[used++] = sum[k];
 	qsort(sum, nsum, sizeof *sum, sum_cmp);
 	json_t *sites = json_array();
 	for (size_t k = 0; k < nsum && (limit == 0 || k < limit); k++) {

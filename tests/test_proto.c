@@ -414,3 +414,20 @@ Test(proto, watch_is_accepted_and_told_to_the_server)
 	cr_assert_eq(ml_proto_handle(req, strlen(req), &resp, &len), 0);
 	free(resp);
 }
+
+Test(proto, list_by_site_puts_the_most_bytes_first)
+{
+	void *buf;
+
+	for (int i = 0; i < 3; i++)
+		cr_assert_neq(memlease_alloc(10, 0, 1, &buf), 0);
+	for (int i = 0; i < 40; i++)
+		cr_assert_neq(memlease_alloc(1000, 0, 1, &buf), 0);
+	json_t *o = ask("{\"cmd\":\"list\",\"by_site\":true}");
+	json_t *sites = json_object_get(result(o), "sites");
+	cr_assert_eq(json_array_size(sites), 2, "two call sites");
+	cr_assert_eq(num(json_array_get(sites, 0), "bytes"), 40000);
+	cr_assert_eq(num(json_array_get(sites, 0), "count"), 40);
+	cr_assert_eq(num(json_array_get(sites, 1), "bytes"), 30);
+	json_decref(o);
+}
