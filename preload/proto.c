@@ -30,6 +30,7 @@
 struct fail {
 	const char *code;
 	char        msg[256];
+	char       *raw;        /* a result written as JSON text (malloc) */
 };
 
 typedef json_t *(*cmd_fn)(json_t *req, struct fail *f);
@@ -194,6 +195,72 @@ frame_json(uintptr_t ip)
 	json_object_set_new(o, "object", json_string(fr.object));
 	json_object_set_new(o, "ip", hex(ip));
 	return o;
+}
+
+/* A page of leases as JSON text, written directly: building a jansson
+ * object a lease costs several times more than the listing itself. */
+struct text {
+	char   *p;
+	size_t  len, cap;
+	bool    oom;
+};
+
+static void
+put(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+put(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	for (;;) {
+		size_t room = t->cap - t->len;
+		va_start(ap, fmt);
+		int n = t->oom ? 0 : vsnprintf(t->p ? t->p + t->len : NULL,
+		    room, fmt, ap);
+		va_end(ap);
+		if (t->oom || n < 0)
+			return;
+		if ((size_t)n < room) {
+			t->len += (size_t)n;
+			return;
+		}
+		size_t cap = t->cap ? t->cap * 2 : 65536;
+		while (cap - t->len <= (size_t)n)
+			cap *= 2;
+		char *m = realloc(t->p, cap);
+		if (m == NULL) {
+			t->oom = true;
+			return;
+		}
+		t->p = m;
+		t->cap = cap;
+	}
+}
+
+static void
+lease_put(struct text *t, const struct ml_info *in, uint64_t now)
+{
+	char *label = NULL;
+
+	if (in->label[0] != '\0') {
+		json_t *l = json_string(in->label);
+		label = l != NULL ? json_dumps(l, JSON_ENCODE_ANY |
+		    JSON_ENSURE_ASCII) : NULL;
+		json_decref(l);
+	}
+	put(t, "{\"id\":\"%#" PRIx64 "\",\"size\":%zu,\"age_ms\":%" PRIu64
+	    ",\"expires_in_ms\":", in->h, in->size,
+	    now > in->born ? now - in->born : 0);
+	if (in->deadline == ML_NO_DEADLINE || in->released)
+		put(t, "null");
+	else
+		put(t, "%" PRIu64, in->deadline > now ? in->deadline - now : 0);
+	put(t, ",\"label\":%s,\"state\":\"%s\",\"kind\":\"%s\",\"pins\":%u,"
+	    "\"releases\":%u,\"addr\":\"%#" PRIxPTR "\"}", label != NULL ?
+	    label : "null", state_of(in), kind_of(in->kind), in->pins,
+	    in->releases, (uintptr_t)in->buf);
+	free(label);
 }
 
 /* Commands. */
@@ -512,11 +579,12 @@ cmd_list(json_t *req, struct fail *f)
 
 	/* A page in table order, from the cursor (an entry index). */
 	struct ml_info page[64];
+	struct text t = { NULL, 0, 0, false };
 	uint32_t at = (uint32_t)cursor;
 	uint64_t want = limit != 0 && limit < ML_PROTO_PAGE ? limit :
 	    ML_PROTO_PAGE, count = 0;
-	json_t *leases = json_array();
 	bool more = true;
+	put(&t, "{\"leases\":[");
 	while (count < want) {
 		int n = ml_core_list(c, &at, page, 64);
 		if (n == 0) {
@@ -531,15 +599,21 @@ cmd_list(json_t *req, struct fail *f)
 				at = (uint32_t)page[i].h - 1;
 				break;
 			}
-			json_array_append_new(leases, lease_json(&page[i], now));
-			count++;
+			if (count++ != 0)
+				put(&t, ",");
+			lease_put(&t, &page[i], now);
 		}
 	}
-	json_t *o = json_object();
-	json_object_set_new(o, "leases", leases);
-	json_object_set_new(o, "next", more && limit == 0 ?
-	    json_integer(at) : json_null());
-	return o;
+	if (more && limit == 0)
+		put(&t, "],\"next\":%" PRIu32 "}", at);
+	else
+		put(&t, "],\"next\":null}");
+	if (t.oom) {
+		free(t.p);
+		return failed(f, "ENOMEM", "out of memory");
+	}
+	f->raw = t.p;
+	return json_null();     /* the result is f->raw */
 }
 
 static json_t *
@@ -680,6 +754,18 @@ static const struct {
 static char *
 respond(json_t *id, json_t *result, const struct fail *f, size_t *len)
 {
+	if (result != NULL && f->raw != NULL) {
+		char *ids = json_dumps(id != NULL ? id : json_null(),
+		    JSON_ENCODE_ANY | JSON_COMPACT | JSON_ENSURE_ASCII), *line;
+		int n = ids == NULL ? -1 : asprintf(&line,
+		    "{\"id\":%s,\"ok\":true,\"result\":%s}\n", ids, f->raw);
+		free(ids);
+		json_decref(result);
+		if (n < 0)
+			return NULL;
+		*len = (size_t)n;
+		return line;
+	}
 	json_t *o = json_object();
 
 	json_object_set(o, "id", id != NULL ? id : json_null());
@@ -711,7 +797,7 @@ respond(json_t *id, json_t *result, const struct fail *f, size_t *len)
 int
 ml_proto_handle(const char *req, size_t len, char **resp, size_t *resp_len)
 {
-	struct fail f = { "EINVAL", "" };
+	struct fail f = { "EINVAL", "", NULL };
 	json_error_t jerr;
 	json_t *result = NULL, *id = NULL, *o = NULL;
 	int r = 0;
@@ -746,6 +832,7 @@ ml_proto_handle(const char *req, size_t len, char **resp, size_t *resp_len)
 		}
 	}
 	*resp = respond(id, result, &f, resp_len);
+	free(f.raw);
 	json_decref(o);
 	return r;
 }
