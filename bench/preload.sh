@@ -37,6 +37,8 @@
 set -eu
 
 me=bench/preload
+# shellcheck source=bench/common.sh
+. "$(dirname "$0")/common.sh"
 
 usage() {
 	echo "usage: bench/preload.sh --lib LIBMEMLEASE.SO --churn BENCH/CHURN [--quick]"
@@ -44,36 +46,11 @@ usage() {
 	echo "  --quick  the churn workloads only, smaller, fewer runs"
 }
 
-die() {
-	echo "$me: $*" >&2
-	exit 1
-}
-
 lib='' churn='' quick=0
-while [ $# -gt 0 ]; do
-	case $1 in
-	--lib) [ $# -ge 2 ] || die "--lib needs a path"; lib=$2; shift ;;
-	--churn) [ $# -ge 2 ] || die "--churn needs a path"; churn=$2; shift ;;
-	--quick) quick=1 ;;
-	--help) usage; exit 0 ;;
-	*) usage >&2; exit 2 ;;
-	esac
-	shift
-done
+args "lib churn" "$@"
 [ -f "$lib" ] || die "no preload library at '$lib' (--lib)"
 [ -x "$churn" ] || die "no churn program at '$churn' (--churn)"
-case $(date +%s%N) in
-*[!0-9]*) die "date +%s%N does not give nanoseconds" ;;
-esac
-
-# What the environment would otherwise add to every configuration.
-unset MEMLEASE_RULES MEMLEASE_CONFIG MEMLEASE_LOG MEMLEASE_LOG_FORMAT \
-    MEMLEASE_REPORT_AT_EXIT MEMLEASE_INHERIT MEMLEASE_THREAD \
-    MEMLEASE_BACKTRACE LSAN_OPTIONS
-if [ -n "${LD_PRELOAD:-}" ]; then
-	echo "$me: LD_PRELOAD is set; the baseline runs without it" >&2
-	unset LD_PRELOAD
-fi
+clean_env "the baseline"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/memlease-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
