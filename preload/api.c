@@ -7,10 +7,12 @@
  * freed here, outside every lock.
  *
  * Locking: the core has its own lock; `api.hook_lock` guards the hook.
- * The fork handlers take, in order: the loop's lock, the hook's, the
- * tracking layer's (its shards are taken before the core's by tagged
- * allocations), the core's, the report's, the stack table's; the child
- * re-makes them all.
+ * The fork handlers take every lock in the order the code nests them: the
+ * loop's, the hook's, the server's queue, the report's and the stack
+ * table's (a report being written, or a stack being stored, may free() a
+ * block, and free() may take a shard of the map), the tracking layer's
+ * (its shards are taken before the core's by tagged allocations), the
+ * core's; the child re-makes them all.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -97,19 +99,19 @@ atfork_prepare(void)
 	ml_loop_prepare();
 	pthread_mutex_lock(&api.hook_lock);
 	ml_server_prepare();
-	ml_tag_prepare();
-	ml_core_lock(&api.core);
 	ml_report_lock();
 	ml_stacks_lock();
+	ml_tag_prepare();
+	ml_core_lock(&api.core);
 }
 
 static void
 atfork_parent(void)
 {
-	ml_stacks_unlock();
-	ml_report_unlock();
 	ml_core_unlock(&api.core);
 	ml_tag_parent();
+	ml_stacks_unlock();
+	ml_report_unlock();
 	ml_server_parent();
 	pthread_mutex_unlock(&api.hook_lock);
 	ml_loop_parent();
@@ -118,10 +120,10 @@ atfork_parent(void)
 static void
 atfork_child(void)
 {
-	ml_stacks_reinit_lock();
-	ml_report_reinit_lock();
 	ml_core_reinit_lock(&api.core);
 	ml_tag_child();
+	ml_stacks_reinit_lock();
+	ml_report_reinit_lock();
 	ml_server_child();
 	pthread_mutex_init(&api.hook_lock, NULL);
 	ml_loop_child();
