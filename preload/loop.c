@@ -40,6 +40,7 @@
 static struct {
 	pthread_mutex_t  lock;
 	atomic_bool      running;
+	atomic_bool      started;       /* the thread is in its loop */
 	atomic_bool      stopping;
 	atomic_int       wake_pending;
 	pthread_t        tid;
@@ -153,6 +154,8 @@ loop_main(void *arg)
 
 	ml_guard_enter();
 	rearm(loop);
+	ev_run(loop, EVRUN_NOWAIT);     /* libev sizes its arrays here */
+	atomic_store(&lp.started, true);
 	ev_run(loop, 0);
 	if (lp.on_stop != NULL)
 		lp.on_stop(loop);
@@ -236,6 +239,7 @@ ml_loop_ensure(ml_loop_tick_fn tick)
 	}
 	atomic_store(&lp.stopping, false);
 	atomic_store(&lp.wake_pending, 0);
+	atomic_store(&lp.started, false);
 	/* Its watchers join the loop before the thread runs it: what they
 	 * open is open when this call returns. */
 	if (lp.on_start != NULL)
@@ -250,6 +254,14 @@ ml_loop_ensure(ml_loop_tick_fn tick)
 		goto out;
 	}
 	pthread_setname_np(lp.tid, "memlease");   /* named before we return */
+	/* Wait (a little) until the thread is in its loop: what it does as it
+	 * starts (the C library and sanitizers allocate) is over before the
+	 * caller can fork(), so a child never inherits an allocator lock that
+	 * the new thread held. */
+	for (int i = 0; i < 2000 && !atomic_load(&lp.started); i++) {
+		struct timespec ts = { 0, 100 * 1000 };
+		nanosleep(&ts, NULL);
+	}
 	atomic_store_explicit(&lp.running, true, memory_order_release);
 out:
 	pthread_mutex_unlock(&lp.lock);
@@ -338,6 +350,7 @@ ml_loop_child(void)
 {
 	pthread_mutex_init(&lp.lock, NULL);
 	lp.abandoned = false;   /* no thread of the parent's runs here */
+	atomic_store(&lp.started, false);
 	atomic_store(&lp.running, false);
 	atomic_store(&lp.stopping, false);
 	atomic_store(&lp.wake_pending, 0);
