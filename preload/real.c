@@ -133,10 +133,8 @@ syn_reallocarray(void *p, size_t n, size_t size)
 {
 	size_t total;
 
-	if (__builtin_mul_overflow(n, size, &total)) {
-		errno = ENOMEM;
+	if (!ml_mul_ok(n, size, &total))
 		return NULL;
-	}
 	return ml_real.realloc(p, total);
 }
 
@@ -146,10 +144,8 @@ syn_calloc(size_t n, size_t size)
 	size_t total;
 	void *p;
 
-	if (__builtin_mul_overflow(n, size, &total)) {
-		errno = ENOMEM;
+	if (!ml_mul_ok(n, size, &total))
 		return NULL;
-	}
 	p = ml_real.malloc(total);
 	if (p != NULL)
 		memset(p, 0, total);

@@ -66,6 +66,17 @@ ml_real_check(void)
 /* The object the allocator came from, for diagnostics. */
 const char *ml_real_object(void);
 
+/* n * size in *total; false, with errno ENOMEM, if it overflows. */
+static inline bool
+ml_mul_ok(size_t n, size_t size, size_t *total)
+{
+	if (__builtin_mul_overflow(n, size, total)) {
+		errno = ENOMEM;
+		return false;
+	}
+	return true;
+}
+
 /* The entry points: the next allocator once resolved, else the arena.
  * Inline: under the preload they are the whole cost of an untagged call. */
 static inline void *
@@ -88,10 +99,8 @@ ml_real_calloc(size_t n, size_t size)
 
 	if (ml_real_check())
 		return ml_real.calloc(n, size);
-	if (__builtin_mul_overflow(n, size, &total)) {
-		errno = ENOMEM;
+	if (!ml_mul_ok(n, size, &total))
 		return NULL;
-	}
 	return ml_boot_alloc(16, total);
 }
 
@@ -113,10 +122,8 @@ ml_real_reallocarray(void *p, size_t n, size_t size)
 {
 	size_t total;
 
-	if (__builtin_mul_overflow(n, size, &total)) {
-		errno = ENOMEM;
+	if (!ml_mul_ok(n, size, &total))
 		return NULL;
-	}
 	if (p != NULL && ml_boot_owns(p))
 		return ml_real_realloc(p, total);
 	return ml_real_check() ? ml_real.reallocarray(p, n, size) :
@@ -138,11 +145,10 @@ ml_real_posix_memalign(void **pp, size_t align, size_t n)
 	return 0;
 }
 
+/* From the bootstrap arena, aligned to a power of two. */
 static inline void *
-ml_real_aligned_alloc(size_t align, size_t n)
+ml_boot_aligned(size_t align, size_t n)
 {
-	if (ml_real_check())
-		return ml_real.aligned_alloc(align, n);
 	if (align == 0 || (align & (align - 1)) != 0) {
 		errno = EINVAL;
 		return NULL;
@@ -151,15 +157,19 @@ ml_real_aligned_alloc(size_t align, size_t n)
 }
 
 static inline void *
+ml_real_aligned_alloc(size_t align, size_t n)
+{
+	if (ml_real_check())
+		return ml_real.aligned_alloc(align, n);
+	return ml_boot_aligned(align, n);
+}
+
+static inline void *
 ml_real_memalign(size_t align, size_t n)
 {
 	if (ml_real_check())
 		return ml_real.memalign(align, n);
-	if (align == 0 || (align & (align - 1)) != 0) {
-		errno = EINVAL;
-		return NULL;
-	}
-	return ml_boot_alloc(align, n);
+	return ml_boot_aligned(align, n);
 }
 
 static inline void *

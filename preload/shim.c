@@ -75,10 +75,8 @@ calloc(size_t n, size_t size)
 
 	if (passthrough())
 		return ml_real_calloc(n, size);
-	if (__builtin_mul_overflow(n, size, &total)) {
-		errno = ENOMEM;
+	if (!ml_mul_ok(n, size, &total))
 		return NULL;
-	}
 	return ml_tag_alloc(ML_FN_CALLOC, 0, total, RA);
 }
 
@@ -111,10 +109,8 @@ reallocarray(void *p, size_t n, size_t size)
 {
 	size_t total;
 
-	if (__builtin_mul_overflow(n, size, &total)) {
-		errno = ENOMEM;
+	if (!ml_mul_ok(n, size, &total))
 		return NULL;
-	}
 	if (p == NULL) {
 		if (passthrough())
 			return ml_real_malloc(total);
