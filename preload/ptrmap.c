@@ -199,16 +199,6 @@ ml_ptrmap_remove(struct ml_shard *s, struct ml_pent *e)
 	}
 }
 
-uint64_t
-ml_ptrmap_count(void)
-{
-	uint64_t n = 0;
-
-	for (int i = 0; i < NSHARDS; i++)
-		n += __atomic_load_n(&shards[i].n, __ATOMIC_RELAXED);
-	return n;
-}
-
 void
 ml_ptrmap_lock_all(void)
 {

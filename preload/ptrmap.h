@@ -49,9 +49,6 @@ struct ml_pent  *ml_ptrmap_find(struct ml_shard *s, const void *p);
 struct ml_pent  *ml_ptrmap_insert(struct ml_shard *s, const void *p);
 void             ml_ptrmap_remove(struct ml_shard *s, struct ml_pent *e);
 
-/* Entries of every shard, for listings and the exit report. */
-uint64_t         ml_ptrmap_count(void);
-
 void             ml_ptrmap_lock_all(void);
 void             ml_ptrmap_unlock_all(void);
 void             ml_ptrmap_reinit_locks(void);

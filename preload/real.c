@@ -129,16 +129,6 @@ syn_pvalloc(size_t n)
 }
 
 static void *
-syn_reallocarray(void *p, size_t n, size_t size)
-{
-	size_t total;
-
-	if (!ml_mul_ok(n, size, &total))
-		return NULL;
-	return ml_real.realloc(p, total);
-}
-
-static void *
 syn_calloc(size_t n, size_t size)
 {
 	size_t total;
@@ -209,7 +199,6 @@ ml_real_resolve(void)
 		*(void **)&fns.realloc = dlsym(RTLD_NEXT, "realloc");
 	}
 	RESOLVE(calloc, "calloc", syn_calloc);
-	RESOLVE(reallocarray, "reallocarray", syn_reallocarray);
 	RESOLVE(posix_memalign, "posix_memalign", syn_posix_memalign);
 	RESOLVE(memalign, "memalign", syn_memalign);
 	if (fns.posix_memalign == syn_posix_memalign && fns.memalign ==

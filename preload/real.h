@@ -3,9 +3,9 @@
  *
  * The family is resolved as one set, with dlsym(RTLD_NEXT), from the object
  * that provides malloc (the C library, or jemalloc, tcmalloc...); what that
- * object lacks is made from what it has (jemalloc has no pvalloc or
- * reallocarray), so that no block is allocated by one allocator and freed
- * by another.  Until the set is resolved (dlsym itself may allocate), calls
+ * object lacks is made from what it has (jemalloc has no pvalloc), so
+ * that no block is allocated by one allocator and freed by another
+ * (reallocarray is the shim's: a checked product, then realloc).  Until the set is resolved (dlsym itself may allocate), calls
  * are served from a small static bootstrap arena whose blocks free() and
  * realloc() recognise.
  *
@@ -26,7 +26,6 @@ struct ml_real_fns {
 	void   (*free)(void *);
 	void  *(*calloc)(size_t, size_t);
 	void  *(*realloc)(void *, size_t);
-	void  *(*reallocarray)(void *, size_t, size_t);
 	int    (*posix_memalign)(void **, size_t, size_t);
 	void  *(*aligned_alloc)(size_t, size_t);
 	void  *(*memalign)(size_t, size_t);
@@ -115,19 +114,6 @@ ml_real_realloc(void *p, size_t n)
 		return q;
 	}
 	return ml_real_check() ? ml_real.realloc(p, n) : ml_boot_alloc(16, n);
-}
-
-static inline void *
-ml_real_reallocarray(void *p, size_t n, size_t size)
-{
-	size_t total;
-
-	if (!ml_mul_ok(n, size, &total))
-		return NULL;
-	if (p != NULL && ml_boot_owns(p))
-		return ml_real_realloc(p, total);
-	return ml_real_check() ? ml_real.reallocarray(p, n, size) :
-	    ml_boot_alloc(16, total);
 }
 
 static inline int

@@ -38,8 +38,7 @@ static struct {
 	enum ml_log_format format;
 	char              *path;      /* NULL: stderr */
 	int                fd;        /* -1: closed */
-	dev_t              dev;
-	ino_t              ino;
+	struct ml_fd_id    id;
 	bool               said;      /* the open failure was reported */
 	char               buf[REPORT_MAX];
 	size_t             len;
@@ -54,6 +53,26 @@ fd_floor(void)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1024)
 		return (int)(rl.rlim_cur / 2);
 	return 512;
+}
+
+bool
+ml_fd_id(int fd, struct ml_fd_id *id)
+{
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) != 0)
+		return false;
+	id->dev = (uint64_t)st.st_dev;
+	id->ino = (uint64_t)st.st_ino;
+	return true;
+}
+
+bool
+ml_fd_still(int fd, const struct ml_fd_id *id)
+{
+	struct ml_fd_id now;
+
+	return ml_fd_id(fd, &now) && now.dev == id->dev && now.ino == id->ino;
 }
 
 int
@@ -103,13 +122,8 @@ ml_fd_run_high(void (*fn)(void))
 static void
 remember(int fd)
 {
-	struct stat st;
-
 	rep.fd = fd;
-	if (fd >= 0 && fstat(fd, &st) == 0) {
-		rep.dev = st.st_dev;
-		rep.ino = st.st_ino;
-	} else if (fd >= 0) {
+	if (fd >= 0 && !ml_fd_id(fd, &rep.id)) {
 		close(fd);
 		rep.fd = -1;
 	}
@@ -122,11 +136,11 @@ still_ours(void)
 {
 	struct stat st;
 
-	if (rep.fd < 0 || fstat(rep.fd, &st) != 0 || st.st_dev != rep.dev ||
-	    st.st_ino != rep.ino)
+	if (!ml_fd_still(rep.fd, &rep.id))
 		return false;
 	return rep.path == NULL || (stat(rep.path, &st) == 0 &&
-	    st.st_dev == rep.dev && st.st_ino == rep.ino);
+	    (uint64_t)st.st_dev == rep.id.dev &&
+	    (uint64_t)st.st_ino == rep.id.ino);
 }
 
 static void

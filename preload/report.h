@@ -9,6 +9,7 @@
 #ifndef ML_REPORT_H
 #define ML_REPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct ml_ended;
@@ -43,6 +44,14 @@ void ml_report_diag(const char *fmt, ...)
 /* Move fd to a descriptor at or above the private floor, close-on-exec;
  * returns the new fd (the old one is closed), or fd itself on failure. */
 int  ml_fd_high(int fd);
+
+/* What a descriptor is (device and inode), to tell later whether it still
+ * is: programs close descriptors they do not own, and reuse the numbers. */
+struct ml_fd_id {
+	uint64_t dev, ino;
+};
+bool ml_fd_id(int fd, struct ml_fd_id *id);        /* false: fd is bad */
+bool ml_fd_still(int fd, const struct ml_fd_id *id);
 
 /* Run fn with the low descriptors taken, so that what it opens is high. */
 void ml_fd_run_high(void (*fn)(void));

@@ -52,7 +52,7 @@
 
 struct client {
 	int      fd;
-	ino_t    ino;             /* what fd must be, in a fork child */
+	struct ml_fd_id id;       /* what fd must be, in a fork child */
 	ev_io    rw, ww;
 	char     in[ML_PROTO_MAX_LINE];
 	size_t   inlen;
@@ -66,7 +66,7 @@ struct client {
 static struct {
 	struct ev_loop  *loop;
 	int              lfd;
-	ino_t            lino;
+	struct ml_fd_id  lid;
 	ev_io            lw;
 	char             path[sizeof ((struct sockaddr_un *)0)->sun_path];
 	struct client   *c[MAX_CLIENTS];
@@ -203,14 +203,6 @@ remove_stale(const char *dir)
 	closedir(d);
 }
 
-static ino_t
-ino_of(int fd)
-{
-	struct stat st;
-
-	return fstat(fd, &st) == 0 ? st.st_ino : 0;
-}
-
 /* Clients. */
 
 static void
@@ -218,7 +210,7 @@ client_close(struct client *c)
 {
 	ev_io_stop(sv.loop, &c->rw);
 	ev_io_stop(sv.loop, &c->ww);
-	if (ino_of(c->fd) == c->ino)
+	if (ml_fd_still(c->fd, &c->id))
 		close(c->fd);
 	if (c->watching)
 		atomic_fetch_sub(&sv.watchers, 1);
@@ -419,7 +411,7 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			continue;
 		}
 		c->fd = fd;
-		c->ino = ino_of(fd);
+		ml_fd_id(fd, &c->id);
 		ev_io_init(&c->rw, client_read, fd, EV_READ);
 		ev_io_init(&c->ww, client_write, fd, EV_WRITE);
 		c->rw.data = c->ww.data = c;
@@ -460,7 +452,7 @@ ml_server_start(struct ev_loop *loop)
 		return;
 	}
 	sv.lfd = fd;
-	sv.lino = ino_of(fd);
+	ml_fd_id(fd, &sv.lid);
 	ev_io_init(&sv.lw, accept_cb, fd, EV_READ);
 	ev_io_start(loop, &sv.lw);
 }
@@ -474,7 +466,7 @@ ml_server_stop(struct ev_loop *loop)
 	if (sv.lfd < 0)
 		return;
 	ev_io_stop(sv.loop, &sv.lw);
-	if (ino_of(sv.lfd) == sv.lino)
+	if (ml_fd_still(sv.lfd, &sv.lid))
 		close(sv.lfd);
 	sv.lfd = -1;
 	unlink(sv.path);
@@ -558,14 +550,14 @@ ml_server_child(void)
 {
 	pthread_mutex_init(&sv.qlock, NULL);
 	for (int i = 0; i < sv.n; i++) {
-		if (ino_of(sv.c[i]->fd) == sv.c[i]->ino)
+		if (ml_fd_still(sv.c[i]->fd, &sv.c[i]->id))
 			close(sv.c[i]->fd);
 		free(sv.c[i]->out);
 		free(sv.c[i]);
 	}
 	sv.n = 0;
 	atomic_store(&sv.watchers, 0);
-	if (sv.lfd >= 0 && ino_of(sv.lfd) == sv.lino)
+	if (ml_fd_still(sv.lfd, &sv.lid))
 		close(sv.lfd);          /* the parent's: its file stays */
 	sv.lfd = -1;
 	for (size_t i = 0; i < sv.qn; i++)

@@ -48,7 +48,6 @@ static struct {
 	uint32_t           nindex;     /* a power of two */
 	uintptr_t         *arena;      /* frames of new stacks go here */
 	uint32_t           arena_left;
-	size_t             bytes;
 } stacks = { .lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP };
 
 static uint32_t
@@ -89,7 +88,6 @@ index_grow(void)
 		x[k] = id;
 	}
 	free(stacks.index);
-	stacks.bytes += (n - stacks.nindex) * sizeof *x;
 	stacks.index = x;
 	stacks.nindex = n;
 	return 0;
@@ -115,7 +113,6 @@ rec_new(uint32_t h, const uintptr_t *ips, int n)
 		if (c[stacks.nchunks] == NULL)
 			return 0;
 		stacks.nchunks++;
-		stacks.bytes += CHUNK_RECS * sizeof **c;
 	}
 	if (stacks.arena_left < (uint32_t)n) {
 		stacks.arena = malloc(CHUNK_FRAMES * sizeof *stacks.arena);
@@ -124,7 +121,6 @@ rec_new(uint32_t h, const uintptr_t *ips, int n)
 			return 0;
 		}
 		stacks.arena_left = CHUNK_FRAMES;
-		stacks.bytes += CHUNK_FRAMES * sizeof *stacks.arena;
 	}
 	struct stack_rec *r = &stacks.chunks[(id - 1) / CHUNK_RECS]
 	    [(id - 1) % CHUNK_RECS];
@@ -249,15 +245,6 @@ ml_stacks_count(void)
 {
 	pthread_mutex_lock(&stacks.lock);
 	uint32_t n = stacks.count;
-	pthread_mutex_unlock(&stacks.lock);
-	return n;
-}
-
-size_t
-ml_stacks_bytes(void)
-{
-	pthread_mutex_lock(&stacks.lock);
-	size_t n = stacks.bytes;
 	pthread_mutex_unlock(&stacks.lock);
 	return n;
 }

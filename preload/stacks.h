@@ -29,9 +29,8 @@ int      ml_stacks_get(uint32_t id, uintptr_t *ips, int max);
 /* Symbolize one return address (cached). */
 void     ml_stacks_symbolize(uintptr_t ip, struct ml_frame *f);
 
-/* Distinct stacks stored, and the bytes they take. */
+/* Distinct stacks stored. */
 uint32_t ml_stacks_count(void);
-size_t   ml_stacks_bytes(void);
 
 void     ml_stacks_lock(void);
 void     ml_stacks_unlock(void);
