@@ -243,6 +243,29 @@ int         ctl_reply_event(json_t *o, struct ctl_event *ev, char *err,
  */
 int         ctl_reply_page(json_t *o, const char *key, json_t **items,
                 int64_t *next, char *err, size_t errlen);
+/*
+ * A page of "list" read from its text alone, for --json, which prints
+ * the leases as they came: parsing and writing them again with jansson
+ * costs several times the listing itself.  Only a successful response
+ * in the plain shape the server writes is taken here: one line of
+ * printable ASCII (no tab, no control character, no byte over 0x7e, so
+ * that it is safe on a terminal as it is), integers of at most 18
+ * digits, strings without NUL or surrogate escapes, nesting of at most
+ * 32, no member twice among "id", "ok", "result", "next" and the key,
+ * each item an object.  Anything else returns 0 and is left to
+ * ctl_reply_parse, whose messages say what is wrong; 1 with *pg set.
+ */
+struct ctl_page_text {
+	int64_t     id;
+	int64_t     next;               /* -1: null, the last page */
+	const char *items;              /* the items as sent: "{..},{..}" */
+	size_t      len;                /* bytes of items */
+	size_t      count;              /* how many */
+};
+int         ctl_reply_page_text(const char *line, size_t len,
+                const char *key, struct ctl_page_text *pg);
+/* The bytes of the first n items of pg (n <= pg->count). */
+size_t      ctl_reply_page_cut(const struct ctl_page_text *pg, size_t n);
 /* The "rules" text of a rules result ("" if null). */
 int         ctl_reply_rules(json_t *o, const char **text, char *err,
                 size_t errlen);

@@ -310,20 +310,18 @@ conn_read_line(struct conn *c, int timeout_ms, char **line, size_t *len)
 }
 
 /*
- * Send {"id":N,"cmd":cmd,...args} (args taken, may be NULL) and read its
- * response into *r.  Returns 0 with r->ok true; -1 otherwise, said (a
- * failure the process answered, a malformed response, an I/O error).
+ * Send {"id":N,"cmd":cmd,...args} (args taken, may be NULL) and read the
+ * line of its response (valid until the next read).  Returns N, or -1
+ * (said).
  */
-static int
-conn_request(struct conn *c, const char *cmd, json_t *args,
-    struct ctl_reply *r)
+static int64_t
+conn_send(struct conn *c, const char *cmd, json_t *args, char **line,
+    size_t *len)
 {
 	json_t *req = args != NULL ? args : json_object();
-	char err[256], *text, *line;
-	size_t len;
+	char *text;
 	int64_t id = ++c->next_id;
 
-	memset(r, 0, sizeof *r);
 	json_object_set_new(req, "id", json_integer(id));
 	json_object_set_new(req, "cmd", json_string(cmd));
 	text = json_dumps(req, JSON_COMPACT | JSON_ENSURE_ASCII);
@@ -332,26 +330,38 @@ conn_request(struct conn *c, const char *cmd, json_t *args,
 		warn("out of memory");
 		return -1;
 	}
-	len = strlen(text);
-	if (len + 1 > MAX_REQUEST) {
+	*len = strlen(text);
+	if (*len + 1 > MAX_REQUEST) {
 		warn("%s: the request is over %d bytes", cmd, MAX_REQUEST);
 		free(text);
 		return -1;
 	}
-	text[len] = '\n';       /* over the NUL: the buffer has len + 1 */
-	int w = conn_write(c, text, len + 1, CONN_TIMEOUT_MS);
+	text[*len] = '\n';      /* over the NUL: the buffer has len + 1 */
+	int w = conn_write(c, text, *len + 1, CONN_TIMEOUT_MS);
 	free(text);
 	if (w != 0)
 		return -1;
-	switch (conn_read_line(c, CONN_TIMEOUT_MS, &line, &len)) {
+	switch (conn_read_line(c, CONN_TIMEOUT_MS, line, len)) {
 	case 0:
-		break;
+		return id;
 	case 1:
 		warn("%s: the connection closed before a response", c->name);
 		return -1;
 	default:
 		return -1;
 	}
+}
+
+/*
+ * The response line to request id in *r.  Returns 0 with r->ok true; -1
+ * otherwise, said (a failure the process answered, a malformed response).
+ */
+static int
+conn_reply(struct conn *c, int64_t id, const char *line, size_t len,
+    struct ctl_reply *r)
+{
+	char err[256];
+
 	if (ctl_reply_parse(line, len, r, err, sizeof err) != 0) {
 		char *e = clean(err);
 		warn("%s: %s", c->name, e);
@@ -373,6 +383,21 @@ conn_request(struct conn *c, const char *cmd, json_t *args,
 		return -1;
 	}
 	return 0;
+}
+
+/* A request and its response: conn_send, then conn_reply. */
+static int
+conn_request(struct conn *c, const char *cmd, json_t *args,
+    struct ctl_reply *r)
+{
+	char *line;
+	size_t len;
+	int64_t id;
+
+	memset(r, 0, sizeof *r);
+	if ((id = conn_send(c, cmd, args, &line, &len)) < 0)
+		return -1;
+	return conn_reply(c, id, line, len, r);
 }
 
 static void
@@ -880,6 +905,77 @@ list_sorted(const struct ctl_args *a, struct conn *c)
 	return rc;
 }
 
+/* The leases of a page's response line, through jansson: rows of t, or
+ * with t NULL, JSON each after a comma but the first. */
+static int
+page_parsed(const struct ctl_args *a, struct conn *c, int64_t id,
+    const char *line, size_t len, uint64_t *count, int64_t *next,
+    struct ctl_table *t)
+{
+	struct ctl_reply r;
+	json_t *leases = NULL, *v;
+	char err[256];
+	size_t i;
+	int rc = 0;
+
+	if (conn_reply(c, id, line, len, &r) != 0)
+		return -1;
+	if (ctl_reply_page(r.result, "leases", &leases, next, err,
+	    sizeof err) != 0)
+		rc = malformed(c, err);
+	json_array_foreach(leases, i, v) {
+		if (rc != 0 || (a->limit != 0 && *count == a->limit))
+			break;
+		if (t != NULL) {
+			rc = lease_row(c, v, t);
+		} else if (!json_is_object(v)) {
+			rc = malformed(c, "a lease is not an object");
+		} else {
+			if (*count != 0)
+				putchar(',');
+			json_dumpf(v, stdout, JSON_OUT);
+		}
+		(*count)++;
+	}
+	ctl_reply_free(&r);
+	return rc == 0 && t != NULL ? table_out(t) : rc;
+}
+
+/*
+ * One page of list from the cursor: the leases after what *count had, up
+ * to the limit, as rows of t, or with t NULL as JSON.  JSON is printed
+ * from the text of the response when that is in the server's plain shape
+ * (ctl_reply_page_text): parsing and writing each lease again costs
+ * several times the listing.  Returns 0 with *next (-1: the last page),
+ * or -1 (said).
+ */
+static int
+list_page(const struct ctl_args *a, struct conn *c, int64_t cursor,
+    uint64_t *count, int64_t *next, struct ctl_table *t)
+{
+	struct ctl_page_text pg;
+	json_t *req = list_filters(a);
+	char *line;
+	size_t len, n;
+	int64_t id;
+
+	json_object_set_new(req, "cursor", json_integer(cursor));
+	if ((id = conn_send(c, "list", req, &line, &len)) < 0)
+		return -1;
+	if (t != NULL || !ctl_reply_page_text(line, len, "leases", &pg) ||
+	    pg.id != id)
+		return page_parsed(a, c, id, line, len, count, next, t);
+	*next = pg.next;
+	n = pg.count;
+	if (a->limit != 0 && n > a->limit - *count)
+		n = a->limit - *count;
+	if (n > 0 && *count > 0)
+		putchar(',');
+	fwrite(pg.items, 1, ctl_reply_page_cut(&pg, n), stdout);
+	*count += n;
+	return 0;
+}
+
 /* list: page after page, each printed as it comes; --json writes one
  * {"leases":[...]} as it goes. */
 static int
@@ -888,7 +984,6 @@ list_paged(const struct ctl_args *a, struct conn *c)
 	struct ctl_table t;
 	int64_t cursor = 0, next = -1;
 	uint64_t count = 0;
-	bool first = true;
 	int rc = 0;
 
 	if (ctl_fmt_table_init(&t, lease_cols, NLEASE_COLS) != 0) {
@@ -898,42 +993,10 @@ list_paged(const struct ctl_args *a, struct conn *c)
 	if (a->json)
 		fputs("{\"leases\":[", stdout);
 	for (;;) {
-		struct ctl_reply r;
-		json_t *req = list_filters(a), *leases = NULL, *v;
-		char err[256];
-		size_t i;
-
-		json_object_set_new(req, "cursor", json_integer(cursor));
-		if (conn_request(c, "list", req, &r) != 0) {
-			rc = -1;
-			break;
-		}
-		if (ctl_reply_page(r.result, "leases", &leases, &next, err,
-		    sizeof err) != 0) {
-			rc = malformed(c, err);
-		} else if (next >= 0 && next <= cursor) {
+		rc = list_page(a, c, cursor, &count, &next, a->json ? NULL :
+		    &t);
+		if (rc == 0 && next >= 0 && next <= cursor)
 			rc = malformed(c, "the cursor of \"next\" goes back");
-		}
-		json_array_foreach(leases, i, v) {
-			if (rc != 0 || (a->limit != 0 && count == a->limit))
-				break;
-			count++;
-			if (!a->json) {
-				rc = lease_row(c, v, &t);
-				continue;
-			}
-			if (!json_is_object(v)) {
-				rc = malformed(c, "a lease is not an object");
-				break;
-			}
-			if (!first)
-				putchar(',');
-			first = false;
-			json_dumpf(v, stdout, JSON_OUT);
-		}
-		ctl_reply_free(&r);
-		if (rc == 0 && !a->json)
-			rc = table_out(&t);
 		if (rc != 0 || next < 0 || (a->limit != 0 && count == a->limit))
 			break;
 		cursor = next;

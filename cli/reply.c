@@ -281,3 +281,306 @@ ctl_reply_rules(json_t *o, const char **text, char *err, size_t errlen)
 		*text = "";
 	return 0;
 }
+
+/* --- a page from its text ------------------------------------------------ */
+
+#define SCAN_DEPTH 32
+
+struct scan {
+	const char *p, *end;
+	int         depth;
+};
+
+static void
+scan_space(struct scan *s)
+{
+	while (s->p < s->end && *s->p == ' ')
+		s->p++;
+}
+
+static bool
+scan_char(struct scan *s, char c)
+{
+	scan_space(s);
+	if (s->p == s->end || *s->p != c)
+		return false;
+	s->p++;
+	return true;
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* A string; its contents (escapes as sent) in [*at, *at + *len). */
+static bool
+scan_string(struct scan *s, const char **at, size_t *len)
+{
+	if (!scan_char(s, '"'))
+		return false;
+	*at = s->p;
+	while (s->p < s->end) {
+		unsigned char c = (unsigned char)*s->p++;
+		if (c == '"') {
+			*len = (size_t)(s->p - 1 - *at);
+			return true;
+		}
+		if (c < 0x20 || c > 0x7e)
+			return false;
+		if (c != '\\')
+			continue;
+		if (s->p == s->end)
+			return false;
+		c = (unsigned char)*s->p++;
+		if (c == 'u') {
+			unsigned u = 0;
+			for (int i = 0; i < 4; i++) {
+				int h = s->p < s->end ? hexval(*s->p++) : -1;
+				if (h < 0)
+					return false;
+				u = u << 4 | (unsigned)h;
+			}
+			if (u == 0 || (u >= 0xd800 && u <= 0xdfff))
+				return false;
+		} else if (strchr("\"\\/bfnrt", c) == NULL || c == '\0') {
+			return false;
+		}
+	}
+	return false;
+}
+
+/* An integer of at most 18 digits, so that it fits in 64 bits. */
+static bool
+scan_int(struct scan *s, int64_t *v)
+{
+	bool neg;
+	int digits = 0;
+
+	scan_space(s);
+	neg = s->p < s->end && *s->p == '-';
+	s->p += neg;
+	*v = 0;
+	while (s->p < s->end && *s->p >= '0' && *s->p <= '9') {
+		if (digits++ == 18 || (digits == 2 && *v == 0))
+			return false;   /* too long, or a leading zero */
+		*v = *v * 10 + (*s->p++ - '0');
+	}
+	if (neg)
+		*v = -*v;
+	/* a fraction or an exponent: not what the server writes */
+	return digits > 0 && (s->p == s->end || (*s->p != '.' &&
+	    *s->p != 'e' && *s->p != 'E'));
+}
+
+static bool
+scan_word(struct scan *s, const char *w)
+{
+	size_t n = strlen(w);
+
+	scan_space(s);
+	if ((size_t)(s->end - s->p) < n || memcmp(s->p, w, n) != 0)
+		return false;
+	s->p += n;
+	return true;
+}
+
+static bool scan_value(struct scan *s);
+
+/* The members of an object, its '{' read: at most SCAN_KEYS of them,
+ * no key twice (as jansson is asked to refuse), keys without escapes
+ * (so that two spellings of one key cannot pass as two keys). */
+#define SCAN_KEYS 16
+
+static bool
+scan_members(struct scan *s)
+{
+	const char *k[SCAN_KEYS];
+	size_t n[SCAN_KEYS], i = 0;
+
+	if (scan_char(s, '}'))
+		return true;
+	do {
+		if (i == SCAN_KEYS || !scan_string(s, &k[i], &n[i]) ||
+		    memchr(k[i], '\\', n[i]) != NULL || !scan_char(s, ':') ||
+		    !scan_value(s))
+			return false;
+		for (size_t j = 0; j < i; j++)
+			if (n[j] == n[i] && memcmp(k[j], k[i], n[i]) == 0)
+				return false;
+		i++;
+	} while (scan_char(s, ','));
+	return scan_char(s, '}');
+}
+
+/* The items of an array, its '[' read; *count of them. */
+static bool
+scan_items(struct scan *s, bool objects, size_t *count)
+{
+	*count = 0;
+	if (scan_char(s, ']'))
+		return true;
+	do {
+		scan_space(s);
+		if (objects && (s->p == s->end || *s->p != '{'))
+			return false;
+		if (!scan_value(s))
+			return false;
+		++*count;
+	} while (scan_char(s, ','));
+	return scan_char(s, ']');
+}
+
+static bool
+scan_value(struct scan *s)
+{
+	const char *at;
+	size_t n;
+	int64_t v;
+	bool ok;
+
+	scan_space(s);
+	if (s->p == s->end)
+		return false;
+	switch (*s->p) {
+	case '"':
+		return scan_string(s, &at, &n);
+	case '{':
+	case '[':
+		if (++s->depth > SCAN_DEPTH)
+			return false;
+		ok = *s->p++ == '{' ? scan_members(s) : scan_items(s, false,
+		    &n);
+		s->depth--;
+		return ok;
+	case 't':
+		return scan_word(s, "true");
+	case 'f':
+		return scan_word(s, "false");
+	case 'n':
+		return scan_word(s, "null");
+	default:
+		return scan_int(s, &v);
+	}
+}
+
+/* Is [at, at + n) the key `key`?  (Keys we look for have no escapes.) */
+static bool
+is_key(const char *at, size_t n, const char *key)
+{
+	return n == strlen(key) && memcmp(at, key, n) == 0;
+}
+
+/* An integer or null (-1) member, seen at most once. */
+static bool
+scan_cursor(struct scan *s, int64_t *v, bool *seen)
+{
+	if (*seen)
+		return false;
+	*seen = true;
+	if (scan_word(s, "null")) {
+		*v = -1;
+		return true;
+	}
+	return scan_int(s, v) && *v >= 0;
+}
+
+/* The result object: its "next" and its array `key`. */
+static bool
+scan_result(struct scan *s, const char *key, struct ctl_page_text *pg)
+{
+	bool seen_next = false, seen_items = false;
+	const char *k;
+	size_t n;
+
+	if (!scan_char(s, '{'))
+		return false;
+	s->depth++;
+	if (scan_char(s, '}'))
+		return false;
+	do {
+		if (!scan_string(s, &k, &n) || !scan_char(s, ':'))
+			return false;
+		if (is_key(k, n, "next")) {
+			if (!scan_cursor(s, &pg->next, &seen_next))
+				return false;
+		} else if (is_key(k, n, key)) {
+			if (seen_items || !scan_char(s, '['))
+				return false;
+			seen_items = true;
+			s->depth++;
+			scan_space(s);
+			pg->items = s->p;
+			if (!scan_items(s, true, &pg->count))
+				return false;
+			s->depth--;
+			/* back over the ']' and any space before it */
+			const char *e = s->p - 1;
+			while (e > pg->items && e[-1] == ' ')
+				e--;
+			pg->len = (size_t)(e - pg->items);
+		} else if (!scan_value(s)) {
+			return false;
+		}
+	} while (scan_char(s, ','));
+	s->depth--;
+	return scan_char(s, '}') && seen_items;
+}
+
+int
+ctl_reply_page_text(const char *line, size_t len, const char *key,
+    struct ctl_page_text *pg)
+{
+	struct scan s = { line, line + len, 1 };
+	bool seen_id = false, seen_ok = false, seen_result = false;
+	const char *k;
+	size_t n;
+
+	memset(pg, 0, sizeof *pg);
+	pg->next = -1;
+	if (len > CTL_REPLY_MAX_LINE || !scan_char(&s, '{') ||
+	    scan_char(&s, '}'))
+		return 0;
+	do {
+		if (!scan_string(&s, &k, &n) || !scan_char(&s, ':'))
+			return 0;
+		if (is_key(k, n, "id")) {
+			if (!scan_cursor(&s, &pg->id, &seen_id) || pg->id < 0)
+				return 0;
+		} else if (is_key(k, n, "ok")) {
+			if (seen_ok || !scan_word(&s, "true"))
+				return 0;
+			seen_ok = true;
+		} else if (is_key(k, n, "result")) {
+			if (seen_result || !scan_result(&s, key, pg))
+				return 0;
+			seen_result = true;
+		} else if (!scan_value(&s)) {
+			return 0;
+		}
+	} while (scan_char(&s, ','));
+	if (!scan_char(&s, '}'))
+		return 0;
+	scan_space(&s);
+	return s.p == s.end && seen_id && seen_ok && seen_result;
+}
+
+size_t
+ctl_reply_page_cut(const struct ctl_page_text *pg, size_t n)
+{
+	struct scan s = { pg->items, pg->items + pg->len, 2 };
+
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			scan_char(&s, ',');
+		scan_value(&s);
+	}
+	return (size_t)(s.p - pg->items);
+}

@@ -52,6 +52,14 @@ ok "list --json: every lease, all pages, each with id, size, age_ms, expires_in_
       test "$(get leases 0 expires_in_ms)" -gt 3500000 &&
       test "$(get leases 0 age_ms)" -ge 0; echo $?)
 
+all=$(get leases length)
+json list --limit 1200
+ok "list --json --limit 1200: a page and a part of the next, in table order" \
+    $(test "$rc" -eq 0 && test "$(get leases length)" = 1200 &&
+      test "$(get leases 1199 size)" -ge 100 &&
+      "$ctl" -p "$pid" --json list --limit "$all" | "$jf" leases length |
+      grep -qx "$all"; echo $?)
+
 json list --sort size --limit 3
 id=$(get leases 0 id | tr -d '"')
 ok "list --sort size --limit 3: the three biggest, biggest first" \

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -961,6 +962,166 @@ Test(reply, pages_and_rules)
 	cr_assert_str_eq(text, "");
 	cr_assert_eq(ctl_reply_rules(obj("{\"rules\":3}"), &text, err,
 	    sizeof err), -1);
+}
+
+/* --- a page read from its text (list --json) --- */
+
+static struct ctl_page_text pg;
+
+/* line is taken as a page from its text; its items are `items`. */
+static void
+page_text(const char *line, const char *items, size_t count, int64_t next)
+{
+	cr_assert_eq(ctl_reply_page_text(line, strlen(line), "leases", &pg),
+	    1, "'%s' not taken", line);
+	cr_assert_eq(pg.count, count, "%s: %zu items", line, pg.count);
+	cr_assert_eq(pg.next, next, "%s: next %" PRId64, line, pg.next);
+	cr_assert_eq(pg.len, strlen(items), "%s: items '%.*s'", line,
+	    (int)pg.len, pg.items);
+	cr_assert(memcmp(pg.items, items, pg.len) == 0);
+}
+
+/* line is left to jansson (and whatever jansson says of it). */
+static void
+not_page_text(const char *line)
+{
+	cr_assert_eq(ctl_reply_page_text(line, strlen(line), "leases", &pg),
+	    0, "'%s' taken", line);
+}
+
+#define PAGE(items, tail) "{\"id\":4,\"ok\":true,\"result\":{\"leases\":[" \
+	items "]" tail "}}"
+#define LEASE "{\"id\":\"0x1\",\"size\":64,\"label\":null,\"pins\":0}"
+#define LEASE2 "{\"id\":\"0x2\",\"size\":-3,\"label\":\"a\\\"b\\u00e9\"," \
+	"\"x\":[true,false,{\"y\":[]}]}"
+
+Test(reply, a_page_from_its_text)
+{
+	page_text(PAGE("", ",\"next\":null"), "", 0, -1);
+	page_text(PAGE(LEASE, ",\"next\":1000"), LEASE, 1, 1000);
+	page_text(PAGE(LEASE "," LEASE2, ""), LEASE "," LEASE2, 2, -1);
+	cr_assert_eq(pg.id, 4);
+	/* spaces anywhere, and members in any order */
+	page_text("{ \"result\" : { \"next\" : 7 , \"leases\" : [ " LEASE
+	    " , " LEASE2 " ] } , \"ok\" : true , \"id\" : 4 , \"z\" : [ ] }",
+	    LEASE " , " LEASE2, 2, 7);
+	cr_assert_eq(pg.id, 4);
+
+	/* the first n items */
+	page_text(PAGE(LEASE "," LEASE2 "," LEASE, ""), LEASE "," LEASE2 ","
+	    LEASE, 3, -1);
+	cr_assert_eq(ctl_reply_page_cut(&pg, 0), 0);
+	cr_assert_eq(ctl_reply_page_cut(&pg, 1), strlen(LEASE));
+	cr_assert_eq(ctl_reply_page_cut(&pg, 2), strlen(LEASE "," LEASE2));
+	cr_assert_eq(ctl_reply_page_cut(&pg, 3), pg.len);
+}
+
+Test(reply, a_page_not_in_the_plain_shape_is_left_to_jansson)
+{
+	/* not a successful page */
+	not_page_text("");
+	not_page_text("{}");
+	not_page_text("{\"id\":4,\"ok\":false,\"error\":{}}");
+	not_page_text("{\"id\":null,\"ok\":true,\"result\":{\"leases\":[]}}");
+	not_page_text("{\"id\":4,\"ok\":true,\"result\":{\"next\":null}}");
+	not_page_text("{\"id\":4,\"ok\":true,\"result\":{\"leases\":{}}}");
+	not_page_text("{\"id\":4,\"ok\":true}");
+	page_text(PAGE("", "") " ", "", 0, -1);
+	not_page_text(PAGE("", "") "x");
+	page_text(PAGE("", ""), "", 0, -1);     /* the control */
+}
+
+Test(reply, a_page_text_is_json_jansson_takes)
+{
+	/* what jansson would refuse, or what a terminal should not see */
+	static const char *const refused[] = {
+		PAGE("1", ""), /* not an object */
+		PAGE("[]", ""),
+		PAGE(LEASE ",", ""),
+		PAGE("{\"a\":1,\"a\":2}", ""), /* a key twice */
+		PAGE("{\"a\":1,\"\\u0061\":2}", ""),
+		PAGE("", ",\"next\":1,\"next\":2"),
+		"{\"id\":4,\"id\":4,\"ok\":true,\"result\":{\"leases\":[]}}",
+		PAGE("{\"a\":\"\x1b[2J\"}", ""), /* a control */
+		PAGE("{\"a\":\"\xc3\xa9\"}", ""), /* not ASCII */
+		PAGE("{\"a\":\"\x7f\"}", ""),
+		PAGE("{\"a\":\t1}", ""), /* a tab */
+		PAGE("{\"a\":\"x\\u0000\"}", ""),
+		PAGE("{\"a\":\"\\ud800\"}", ""),
+		PAGE("{\"a\":\"\\x\"}", ""),
+		PAGE("{\"a\":\"\\u12\"}", ""),
+		PAGE("{\"a\":\"abc}", ""),
+		PAGE("{\"a\":1.5}", ""),
+		PAGE("{\"a\":1e3}", ""),
+		PAGE("{\"a\":01}", ""),
+		PAGE("{\"a\":-}", ""),
+		PAGE("{\"a\":1234567890123456789}", ""),
+		PAGE("{\"a\":tru}", ""),
+		PAGE("{\"a\":nul}", ""),
+		PAGE("", ",\"next\":-1"),
+	};
+	for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
+		not_page_text(refused[i]);
+	/* the longest integer taken */
+	page_text(PAGE("{\"a\":123456789012345678}", ""),
+	    "{\"a\":123456789012345678}", 1, -1);
+
+	/* nesting: 32 levels in all (the response, its result, the list and
+	 * the lease are four of them), no more */
+	char deep[256];
+	snprintf(deep, sizeof deep, PAGE("{\"a\":%.28s1%.28s}", ""),
+	    "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]");
+	cr_assert_eq(ctl_reply_page_text(deep, strlen(deep), "leases", &pg),
+	    1, "%s", deep);
+	snprintf(deep, sizeof deep, PAGE("{\"a\":%.29s1%.29s}", ""),
+	    "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]");
+	not_page_text(deep);
+}
+
+/*
+ * Whatever the text path takes, jansson takes too, as the same page:
+ * pages of the server's shape with bytes changed at random.
+ */
+Test(reply, what_the_text_path_takes_jansson_takes_alike)
+{
+	static const char base[] = PAGE(LEASE "," LEASE2, ",\"next\":12");
+	static const char alphabet[] = "{}[]\",:\\u0 1a-e.tn\x1f\x80";
+	char line[sizeof base];
+	unsigned seed = 1, taken = 0;
+
+	for (int round = 0; round < 200000; round++) {
+		memcpy(line, base, sizeof base);
+		for (int k = 0; k < 1 + round % 3; k++) {
+			seed = seed * 1103515245u + 12345u;
+			size_t at = (seed >> 8) % (sizeof base - 1);
+			seed = seed * 1103515245u + 12345u;
+			line[at] = alphabet[(seed >> 8) % (sizeof alphabet - 1)];
+		}
+		size_t len = strlen(line);
+		if (ctl_reply_page_text(line, len, "leases", &pg) != 1)
+			continue;
+		taken++;
+		cr_assert_eq(ctl_reply_parse(line, len, &reply, err,
+		    sizeof err), 0, "'%s' taken, jansson: %s", line, err);
+		cr_assert(reply.ok);
+		cr_assert_eq(reply.id, pg.id, "%s", line);
+		json_t *items;
+		int64_t next;
+		cr_assert_eq(ctl_reply_page(reply.result, "leases", &items,
+		    &next, err, sizeof err), 0, "%s: %s", line, err);
+		cr_assert_eq(next, pg.next, "%s", line);
+		cr_assert_eq(json_array_size(items), pg.count, "%s", line);
+		/* the items' text is those items */
+		char *text = malloc(pg.len + 3);
+		snprintf(text, pg.len + 3, "[%.*s]", (int)pg.len, pg.items);
+		json_t *again = json_loads(text, 0, NULL);
+		cr_assert(json_equal(again, items), "%s", line);
+		json_decref(again);
+		free(text);
+		ctl_reply_free(&reply);
+	}
+	/* enough of them were taken to mean something */
+	cr_assert_gt(taken, 1000, "%u taken", taken);
 }
 
 Test(reply, stat_fields_are_unique_and_cover_the_stats)
