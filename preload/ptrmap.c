@@ -91,8 +91,11 @@ ml_ptrmap_lock(const void *p)
 	struct ml_shard *s = &shards[hash(p) % NSHARDS];
 
 	pthread_once(&once, init_locks);
-	pthread_mutex_lock(&s->lock);
+	/* counted from before it is taken until after it is let go: a
+	 * signal may come in the middle of either */
 	ml_lock_depth++;
+	atomic_signal_fence(memory_order_seq_cst);
+	pthread_mutex_lock(&s->lock);
 	return s;
 }
 
@@ -102,17 +105,21 @@ ml_ptrmap_trylock(const void *p)
 	struct ml_shard *s = &shards[hash(p) % NSHARDS];
 
 	pthread_once(&once, init_locks);
-	if (pthread_mutex_trylock(&s->lock) != 0)
-		return NULL;
 	ml_lock_depth++;
+	atomic_signal_fence(memory_order_seq_cst);
+	if (pthread_mutex_trylock(&s->lock) != 0) {
+		ml_lock_depth--;
+		return NULL;
+	}
 	return s;
 }
 
 void
 ml_ptrmap_unlock(struct ml_shard *s)
 {
-	ml_lock_depth--;
 	pthread_mutex_unlock(&s->lock);
+	atomic_signal_fence(memory_order_seq_cst);
+	ml_lock_depth--;
 }
 
 /* The slot of p, or the empty slot where it would go. */
@@ -203,17 +210,19 @@ void
 ml_ptrmap_lock_all(void)
 {
 	pthread_once(&once, init_locks);
+	ml_lock_depth++;        /* a free() now must not wait for them */
+	atomic_signal_fence(memory_order_seq_cst);
 	for (int i = 0; i < NSHARDS; i++)
 		pthread_mutex_lock(&shards[i].lock);
-	ml_lock_depth++;        /* a free() now must not wait for them */
 }
 
 void
 ml_ptrmap_unlock_all(void)
 {
-	ml_lock_depth--;
 	for (int i = NSHARDS - 1; i >= 0; i--)
 		pthread_mutex_unlock(&shards[i].lock);
+	atomic_signal_fence(memory_order_seq_cst);
+	ml_lock_depth--;
 }
 
 void

@@ -338,7 +338,10 @@ ml_tag_alloc(enum ml_alloc_fn fn, size_t align, size_t n, const void *ra)
 	uint32_t stack = 0;
 	int i = -1;
 
-	if (rs == NULL || n < rs->size_min || n > rs->size_max)
+	/* ml_core_depth: a signal handler that interrupted this thread in
+	 * the core, whose lock a lease would wait for */
+	if (rs == NULL || n < rs->size_min || n > rs->size_max ||
+	    ml_core_depth > 0)
 		return plain(fn, align, n);
 	/* The guard is held throughout: what memlease allocates here is
 	 * not tagged, and a signal handler that allocates while this thread
@@ -365,8 +368,9 @@ ml_tag_alloc(enum ml_alloc_fn fn, size_t align, size_t n, const void *ra)
 /* Freeing. */
 
 /*
- * free() or realloc() of p while this thread holds a lock of the map: a
- * signal handler that interrupted memlease.  Nothing may wait.  Returns
+ * free() or realloc() of p while this thread holds a lock of the map or
+ * the core's: a signal handler that interrupted memlease.  Nothing may
+ * wait.  Returns
  * the entry's shard locked, or NULL: p is not tracked (*tracked false) or
  * its shard is taken (*tracked true: it may be tracked, and must not go
  * to the next allocator).
@@ -453,7 +457,7 @@ ml_tag_free(void *p)
 {
 	if (!ml_ptrmap_maybe(p))
 		return false;
-	if (ml_lock_depth > 0)
+	if (ml_lock_depth > 0 || ml_core_depth > 0)
 		return free_nested(p);
 	ml_guard_enter();
 	bool done = free_tracked(p);
@@ -573,7 +577,8 @@ ml_tag_realloc(void *p, size_t n, void **out)
 {
 	if (!ml_ptrmap_maybe(p))
 		return false;
-	if (ml_lock_depth > 0) {        /* in a signal handler: see nested() */
+	if (ml_lock_depth > 0 || ml_core_depth > 0) {
+		/* in a signal handler: see nested() */
 		struct ml_pent *e;
 		bool tracked;
 		struct ml_shard *s = nested(p, &e, &tracked);

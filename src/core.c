@@ -23,6 +23,7 @@
  * allocator.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "core.h"
@@ -73,6 +74,27 @@ lookup(const struct ml_core *c, memlease_t h, uint32_t *idxp, bool zombie_ok)
 	if (idxp != NULL)
 		*idxp = idx;
 	return e;
+}
+
+/* The lock, counted in ml_core_depth from before it is taken until after
+ * it is let go: a signal may come in the middle of either. */
+
+__thread int ml_core_depth __attribute__((tls_model("initial-exec")));
+
+static inline void
+lock(struct ml_core *c)
+{
+	ml_core_depth++;
+	atomic_signal_fence(memory_order_seq_cst);
+	pthread_mutex_lock(&c->lock);
+}
+
+static inline void
+unlock(struct ml_core *c)
+{
+	pthread_mutex_unlock(&c->lock);
+	atomic_signal_fence(memory_order_seq_cst);
+	ml_core_depth--;
 }
 
 /* The deadline heap. */
@@ -433,7 +455,7 @@ ml_core_add(struct ml_core *c, uint64_t now, void *buf, size_t size,
 	if (releases > ML_MAX_RELEASES)
 		return -EINVAL;
 
-	pthread_mutex_lock(&c->lock);
+	lock(c);
 	if (ttl_ms != 0 && (r = heap_reserve(c)) != 0)
 		goto out;
 	uint32_t bi = ml_bitmap_first(&c->nonfull);
@@ -458,7 +480,7 @@ ml_core_add(struct ml_core *c, uint64_t now, void *buf, size_t size,
 	c->allocated++;
 	*hp = handle_of(idx, e->gen);
 out:
-	pthread_mutex_unlock(&c->lock);
+	unlock(c);
 	return r;
 }
 
@@ -467,14 +489,14 @@ ml_core_get(struct ml_core *c, memlease_t h, size_t *sizep)
 {
 	void *buf = NULL;
 
-	pthread_mutex_lock(&c->lock);
+	lock(c);
 	struct ml_entry *e = lookup(c, h, NULL, false);
 	if (e != NULL) {
 		buf = e->buf;
 		if (sizep != NULL)
 			*sizep = e->size;
 	}
-	pthread_mutex_unlock(&c->lock);
+	unlock(c);
 	if (buf == NULL)
 		errno = ESTALE;
 	return buf;
@@ -486,7 +508,7 @@ ml_core_pin(struct ml_core *c, memlease_t h, size_t *sizep)
 	void *buf = NULL;
 	int err = ESTALE;
 
-	pthread_mutex_lock(&c->lock);
+	lock(c);
 	struct ml_entry *e = lookup(c, h, NULL, false);
 	if (e != NULL && e->pins == ML_MAX_PINS) {
 		err = EOVERFLOW;
@@ -497,7 +519,7 @@ ml_core_pin(struct ml_core *c, memlease_t h, size_t *sizep)
 		if (sizep != NULL)
 			*sizep = e->size;
 	}
-	pthread_mutex_unlock(&c->lock);
+	unlock(c);
 	if (buf == NULL)
 		errno = err;
 	return buf;
@@ -515,7 +537,7 @@ ml_core_unpin(struct ml_core *c, memlease_t h, uint64_t now,
 	uint32_t idx;
 	int r = 0;
 
-	pthread_mutex_lock(&c->lock);
+	lock(c);
 	struct ml_entry *e = lookup(c, h, &idx, true);
 	if (e == NULL) {
 		r = -ESTALE;
@@ -532,7 +554,7 @@ ml_core_unpin(struct ml_core *c, memlease_t h, uint64_t now,
 			r = 1;
 		}
 	}
-	pthread_mutex_unlock(&c->lock);
+	unlock(c);
 	return r;
 }
 
@@ -568,13 +590,13 @@ ml_core_release(struct ml_core *c, memlease_t h, struct ml_ended *out)
 	uint32_t idx;
 	int r = 0;
 
-	pthread_mutex_lock(&c->lock);
+	lock(c);
 	struct ml_entry *e = lookup(c, h, &idx, false);
 	if (e == NULL)
 		r = -ESTALE;
 	else if (--e->releases == 0)
 		r = last_release(c, idx, out);
-	pthread_mutex_unlock(&c->lock);
+	unlock(c);
 	return r;
 }
 
@@ -586,7 +608,7 @@ ml_core_end(struct ml_core *c, memlease_t h, struct ml_ended *out)
 	uint32_t idx;
 	int r;
 
-	pthread_mutex_lock(&c->lock);
+	lock(c);
 	struct ml_entry *e = lookup(c, h, &idx, false);
 	if (e == NULL) {
 		r = -ESTALE;
@@ -594,7 +616,7 @@ ml_core_end(struct ml_core *c, memlease_t h, struct ml_ended *out)
 		e->releases = 0;
 		r = last_release(c, idx, out);
 	}
-	pthread_mutex_unlock(&c->lock);
+	unlock(c);
 	return r;
 }
 
@@ -606,7 +628,7 @@ ml_core_move(struct ml_core *c, memlease_t h, void *buf, size_t size)
 
 	if (buf == NULL || size > ML_MAX_SIZE)
 		return -EINVAL;
-	pthread_mutex_lock(&c->lock);
+	lock(c);
 	struct ml_entry *e = lookup(c, h, NULL, true);
 	if (e == NULL) {
 		r = -ESTALE;
@@ -615,7 +637,7 @@ ml_core_move(struct ml_core *c, memlease_t h, void *buf, size_t size)
 		e->buf = buf;
 		e->size = size;
 	}
-	pthread_mutex_unlock(&c->lock);
+	unlock(c);
 	return r;
 }
 
@@ -627,7 +649,7 @@ ml_core_renew(struct ml_core *c, memlease_t h, uint64_t now, uint64_t ttl_ms,
 	int r = 0;
 
 	*wake = false;
-	pthread_mutex_lock(&c->lock);
+	lock(c);
 	struct ml_entry *e = lookup(c, h, &idx, false);
 	if (e == NULL) {
 		r = -ESTALE;
@@ -642,7 +664,7 @@ ml_core_renew(struct ml_core *c, memlease_t h, uint64_t now, uint64_t ttl_ms,
 		}
 		set_deadline(c, e, idx, now, ttl_ms, wake);
 	}
-	pthread_mutex_unlock(&c->lock);
+	unlock(c);
 	return r;
 }
 
@@ -653,13 +675,13 @@ ml_core_set_releases(struct ml_core *c, memlease_t h, unsigned n)
 
 	if (n == 0 || n > ML_MAX_RELEASES)
 		return -EINVAL;
-	pthread_mutex_lock(&c->lock);
+	lock(c);
 	struct ml_entry *e = lookup(c, h, NULL, false);
 	if (e == NULL)
 		r = -ESTALE;
 	else
 		e->releases = n;
-	pthread_mutex_unlock(&c->lock);
+	unlock(c);
 	return r;
 }
 
@@ -670,7 +692,7 @@ ml_core_set_label(struct ml_core *c, memlease_t h, const char *label)
 	uint32_t origin;
 	int r = 0;
 
-	pthread_mutex_lock(&c->lock);
+	lock(c);
 	struct ml_entry *e = lookup(c, h, NULL, false);
 	if (e == NULL) {
 		r = -ESTALE;
@@ -685,7 +707,7 @@ ml_core_set_label(struct ml_core *c, memlease_t h, const char *label)
 	ml_labels_put(&c->labels, e->origin);
 	e->origin = origin;
 out:
-	pthread_mutex_unlock(&c->lock);
+	unlock(c);
 	return r;
 }
 
@@ -694,13 +716,13 @@ ml_core_set_report(struct ml_core *c, memlease_t h, bool on)
 {
 	int r = 0;
 
-	pthread_mutex_lock(&c->lock);
+	lock(c);
 	struct ml_entry *e = lookup(c, h, NULL, false);
 	if (e == NULL)
 		r = -ESTALE;
 	else
 		e->report = on;
-	pthread_mutex_unlock(&c->lock);
+	unlock(c);
 	return r;
 }
 
@@ -716,7 +738,7 @@ ml_core_expire(struct ml_core *c, uint64_t now, struct ml_ended *out, int max)
 	uint64_t t = rel_time(c, now);
 	int n = 0;
 
-	pthread_mutex_lock(&c->lock);
+	lock(c);
 	while (n < max && c->nheap > 0) {
 		uint32_t idx = c->heap[0];
 		struct ml_entry *e = entry_at(c, idx);
@@ -730,7 +752,7 @@ ml_core_expire(struct ml_core *c, uint64_t now, struct ml_ended *out, int max)
 		}
 		slot_end(c, idx, ML_END_EXPIRED, &out[n++]);
 	}
-	pthread_mutex_unlock(&c->lock);
+	unlock(c);
 	return n;
 }
 
@@ -741,7 +763,7 @@ ml_core_expire_one(struct ml_core *c, memlease_t h, struct ml_ended *out)
 	uint32_t idx;
 	int r = 0;
 
-	pthread_mutex_lock(&c->lock);
+	lock(c);
 	struct ml_entry *e = lookup(c, h, &idx, false);
 	if (e == NULL)
 		r = -ESTALE;
@@ -749,7 +771,7 @@ ml_core_expire_one(struct ml_core *c, memlease_t h, struct ml_ended *out)
 		r = -EBUSY;
 	else
 		slot_end(c, idx, ML_END_EXPIRED, out);
-	pthread_mutex_unlock(&c->lock);
+	unlock(c);
 	return r;
 }
 
@@ -759,13 +781,13 @@ ml_core_next_deadline(struct ml_core *c, uint64_t now)
 {
 	int64_t r = -1;
 
-	pthread_mutex_lock(&c->lock);
+	lock(c);
 	if (c->nheap > 0) {
 		uint64_t d = entry_at(c, c->heap[0])->deadline;
 		uint64_t t = rel_time(c, now);
 		r = d > t ? (int64_t)(d - t) : 0;
 	}
-	pthread_mutex_unlock(&c->lock);
+	unlock(c);
 	return r;
 }
 
@@ -782,7 +804,7 @@ void
 ml_core_stats(struct ml_core *c, struct memlease_stats *st)
 {
 	memset(st, 0, sizeof *st);
-	pthread_mutex_lock(&c->lock);
+	lock(c);
 	st->live_leases = c->live;
 	st->live_bytes = c->live_bytes;
 	st->allocated = c->allocated;
@@ -795,7 +817,7 @@ ml_core_stats(struct ml_core *c, struct memlease_stats *st)
 	st->overdue = c->overdue;
 	st->with_deadline = c->nheap;
 	st->bookkeeping_bytes = bookkeeping(c);
-	pthread_mutex_unlock(&c->lock);
+	unlock(c);
 }
 
 static void
@@ -828,12 +850,12 @@ ml_core_info(struct ml_core *c, memlease_t h, struct ml_info *out)
 	uint32_t idx;
 	int r = 0;
 
-	pthread_mutex_lock(&c->lock);
+	lock(c);
 	if (lookup(c, h, &idx, true) == NULL)
 		r = -ESTALE;
 	else
 		info_fill(c, idx, out);
-	pthread_mutex_unlock(&c->lock);
+	unlock(c);
 	return r;
 }
 
@@ -848,40 +870,42 @@ ml_core_list(struct ml_core *c, uint32_t *cursor, struct ml_info *out,
 {
 	int n = 0;
 
-	pthread_mutex_lock(&c->lock);
+	lock(c);
 	uint32_t end = c->nblocks * ML_PER_BLOCK;
 	uint32_t idx = *cursor;
 	for (; idx < end && n < max; idx++)
 		if (entry_at(c, idx)->buf != NULL)
 			info_fill(c, idx, &out[n++]);
 	*cursor = idx;
-	pthread_mutex_unlock(&c->lock);
+	unlock(c);
 	return n;
 }
 
 void
 ml_core_live_kinds(struct ml_core *c, uint64_t *out)
 {
-	pthread_mutex_lock(&c->lock);
+	lock(c);
 	memcpy(out, c->live_kind, sizeof c->live_kind);
-	pthread_mutex_unlock(&c->lock);
+	unlock(c);
 }
 
 void
 ml_core_lock(struct ml_core *c)
 {
-	pthread_mutex_lock(&c->lock);
+	lock(c);
 }
 
 void
 ml_core_unlock(struct ml_core *c)
 {
-	pthread_mutex_unlock(&c->lock);
+	unlock(c);
 }
 
-/* In a child after fork(): the lock was taken by the parent's handler. */
+/* In a child after fork(): the lock was taken by the parent's handler,
+ * on the thread that forked, the child's only one. */
 void
 ml_core_reinit_lock(struct ml_core *c)
 {
 	mutex_init(&c->lock);
+	ml_core_depth--;
 }

@@ -158,6 +158,13 @@ int   ml_core_info(struct ml_core *c, memlease_t h, struct ml_info *out);
 int   ml_core_list(struct ml_core *c, uint32_t *cursor,
           struct ml_info *out, int max);
 
+/*
+ * Core locks this thread holds.  A signal handler that allocates or frees
+ * while its thread is inside the core must not wait for the core's lock:
+ * the preload reads this to pass such calls by (tag.c).
+ */
+extern __thread int ml_core_depth __attribute__((tls_model("initial-exec")));
+
 void  ml_core_lock(struct ml_core *c);
 void  ml_core_unlock(struct ml_core *c);
 void  ml_core_reinit_lock(struct ml_core *c);

@@ -189,6 +189,11 @@ ok "MEMLEASE_CONFIG: a missing file is one line, and the program runs on" \
     $(test "$rc" -eq 0 && cmp -s "$tmp/out" "$tmp/family.want" &&
       grep -q 'none.conf: No such file' "$tmp/err"; echo $?)
 
+# --- a signal handler that allocates while its thread is inside memlease ---
+under 'ttl=1h' "$(pre)" MEMLEASE_THREAD=0 timeout 20 "$fx/sigapi" 1500
+ok "a 1 kHz signal handler allocates and frees tagged blocks while its thread is in the core: no deadlock" \
+    $(test "$rc" -eq 0 && grep -q '^sigapi ok' "$tmp/out"; echo $?)
+
 # --- memlease_adopt() in a program linked with the library -----------------
 under '' "$fx/adopt"
 ok "memlease_adopt: ended by releases, by free(), by expiry; late free ignored" \
