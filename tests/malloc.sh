@@ -42,6 +42,19 @@ done_ok() {
 	    ! test -s "$tmp/err.rest"
 }
 
+# --- the next allocator cannot be found -------------------------------------
+# nodlsym.so, preloaded first, makes dlsym() return NULL for the family
+for rules in '' 'ttl=1h' 'ttl=5ms'; do
+	run "$rules" LD_PRELOAD="$so/nodlsym.so $lib" "$fx/boot" early
+	ok "dlsym() fails at first${rules:+ (rules '$rules')}: blocks made meanwhile are reallocated, measured and freed once it works" \
+	    $(test "$rc" -eq 0 && grep -q '^boot early ok [1-9]' "$tmp/out" &&
+	      ! test -s "$tmp/err"; echo $?)
+	run "$rules" LD_PRELOAD="$so/nodlsym.so $lib" "$fx/boot" never
+	ok "dlsym() never finds the allocator${rules:+ (rules '$rules')}: 64 MiB allocated all the same, on the C library's" \
+	    $(test "$rc" -eq 0 && grep -q '^boot never ok [1-9]' "$tmp/out" &&
+	      ! test -s "$tmp/err"; echo $?)
+done
+
 # --- fork --------------------------------------------------------------------
 # action=free only of the fixture's own blocks (object=): a rule that tags
 # everything would free the C library's own, such as a thread's TLS
