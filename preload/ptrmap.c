@@ -91,8 +91,10 @@ ml_ptrmap_lock(const void *p)
 	struct ml_shard *s = &shards[hash(p) % NSHARDS];
 
 	pthread_once(&once, init_locks);
-	pthread_mutex_lock(&s->lock);
+	/* counted before it is taken, and until after it is given back: a
+	 * signal handler that comes in between must not wait for it */
 	ml_lock_depth++;
+	pthread_mutex_lock(&s->lock);
 	return s;
 }
 
@@ -102,17 +104,19 @@ ml_ptrmap_trylock(const void *p)
 	struct ml_shard *s = &shards[hash(p) % NSHARDS];
 
 	pthread_once(&once, init_locks);
-	if (pthread_mutex_trylock(&s->lock) != 0)
-		return NULL;
 	ml_lock_depth++;
+	if (pthread_mutex_trylock(&s->lock) != 0) {
+		ml_lock_depth--;
+		return NULL;
+	}
 	return s;
 }
 
 void
 ml_ptrmap_unlock(struct ml_shard *s)
 {
-	ml_lock_depth--;
 	pthread_mutex_unlock(&s->lock);
+	ml_lock_depth--;
 }
 
 /* The slot of p, or the empty slot where it would go. */
@@ -203,17 +207,17 @@ void
 ml_ptrmap_lock_all(void)
 {
 	pthread_once(&once, init_locks);
+	ml_lock_depth++;        /* a free() now must not wait for them */
 	for (int i = 0; i < NSHARDS; i++)
 		pthread_mutex_lock(&shards[i].lock);
-	ml_lock_depth++;        /* a free() now must not wait for them */
 }
 
 void
 ml_ptrmap_unlock_all(void)
 {
-	ml_lock_depth--;
 	for (int i = NSHARDS - 1; i >= 0; i--)
 		pthread_mutex_unlock(&shards[i].lock);
+	ml_lock_depth--;
 }
 
 void

@@ -77,6 +77,12 @@ for rules in '' 'ttl=1ms'; do
 done
 
 # --- signal handlers, threads, the process's end ---------------------------
+for rules in '' 'ttl=1h' 'object=hostile ttl=1ms'; do
+	run "$rules" "$fx/hostile" sigalrm 1500
+	ok "a 1 kHz SIGALRM handler that allocates and frees, 1.5 s, interrupting malloc_usable_size()${rules:+ (rules '$rules')}" \
+	    $(done_ok sigalrm; echo $?)
+done
+
 for rules in '' 'ttl=5ms' 'object=hostile ttl=5ms action=free'; do
 	run "$rules" "$fx/hostile" threads 10000
 	ok "10,000 short-lived threads whose key destructors free${rules:+ (rules '$rules')}" \
