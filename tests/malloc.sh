@@ -92,6 +92,26 @@ for rules in '' 'ttl=5ms' 'object=hostile ttl=5ms action=free'; do
 	    $(done_ok thread-exit; echo $?)
 done
 
+# late.so, initialised before libmemlease.so, is finalised after it: its
+# atexit handler (registered before main) and its destructor run after
+# memlease's destructor, which reports the live leases at exit and stops
+# memlease's thread; their leases must not start it again
+for rules in 'ttl=1h' 'object=late.so ttl=1ms action=free' \
+    'object=late.so ttl=1h action=reclaim'; do
+	run "$rules" LD_PRELOAD="$lib $so/late.so" MEMLEASE_LOG= \
+	    MEMLEASE_REPORT_AT_EXIT=1 "$fx/hostile" nested 0
+	first_late=$(grep -n '^late ' "$tmp/err" | head -n 1 | cut -d: -f1)
+	last_report=$(grep -n 'is live at exit' "$tmp/err" | tail -n 1 |
+	    cut -d: -f1)
+	ok "allocations in an atexit handler and a destructor that run after memlease's destructor: no thread started again (rules '$rules')" \
+	    $(test "$rc" -eq 0 &&
+	      grep -q '^late atexit ok, 1 threads$' "$tmp/err" &&
+	      grep -q '^late destructor ok, 1 threads$' "$tmp/err" &&
+	      case $rules in ttl=1h)
+	        test -n "$last_report" && test -n "$first_late" &&
+	        test "$first_late" -gt "$last_report" ;; esac; echo $?)
+done
+
 # --- dlopen ---------------------------------------------------------------------
 for rules in '' 'object=plugin.so ttl=1ms action=free'; do
 	run "$rules" "$fx/hostile" dlopen 1000 "$so/plugin.so"
