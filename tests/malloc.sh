@@ -188,6 +188,7 @@ ok "unshare -U fails when memlease's thread runs (MEMLEASE_SOCKET=on): the check
     $(test "$rc" -ne 0 && grep -q 'unshare failed' "$tmp/err"; echo $?)
 
 # --- programs LD_PRELOAD cannot reach: memlease absent, memleasectl says so --
+want=$tmp/ctl.err       # shown when a test fails
 dir=$tmp/sock
 mkdir -m 700 "$dir"
 # maps PROGRAM [RUNNER...]: run it under the preload with the control socket
@@ -202,7 +203,7 @@ maps() {
 	    <"$tmp/fifo" >"$tmp/out" 2>"$tmp/err" &
 	exec 3>"$tmp/fifo"      # its standard input, until closed
 	i=0
-	while ! grep -q '^maps ready' "$tmp/out" && [ $i -lt 100 ]; do
+	while ! grep -q '^maps ready' "$tmp/out" && [ $i -lt 200 ]; do
 		sleep 0.05
 		i=$((i + 1))
 	done
@@ -256,6 +257,11 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 	ok "a set-user-ID program: the loader ignores LD_PRELOAD, and memleasectl -p PID (as root) says memlease is not loaded" \
 	    $(grep -q '^memlease loaded: no' "$tmp/out" && test "$crc" -eq 1 &&
 	      not_loaded; echo $?)
+	ctl_says $as_nobody
+	ok "memleasectl -p PID of a set-user-ID process it may not inspect: says it cannot tell, and why" \
+	    $(test "$crc" -eq 1 &&
+	      grep -q "^memleasectl: process $pid has no control socket at $dir/$pid.sock.*cannot tell whether memlease is loaded in it (/proc/$pid/maps: Permission denied; set-user-ID programs ignore LD_PRELOAD)$" "$tmp/ctl.err"
+	      echo $?)
 	stop_maps
 	rm -rf "$suid"
 	dir=$root_dir
