@@ -458,8 +458,12 @@ explain_missing(pid_t pid, const char *path, int err)
 	}
 	snprintf(maps, sizeof maps, "/proc/%d/maps", (int)pid);
 	if ((f = fopen(maps, "re")) == NULL) {
-		warn("%s: %s (and %s: %s)", path, strerror(err), maps,
-		    strerror(errno));
+		/* another user's process, or a set-user-ID one (not
+		 * dumpable): its maps are closed to us */
+		warn("process %d has no control socket at %s: %s; cannot tell "
+		    "whether memlease is loaded in it (%s: %s; set-user-ID "
+		    "programs ignore LD_PRELOAD)", (int)pid, path,
+		    strerror(err), maps, strerror(errno));
 		return;
 	}
 	while (!loaded && fgets(line, sizeof line, f) != NULL)

@@ -50,6 +50,7 @@ static struct {
 	memlease_expire_fn hook;
 	void              *hook_arg;
 	atomic_bool        child_restart;  /* a child that may need the loop */
+	atomic_bool        exiting;        /* api_fini() ran: no new thread */
 	atomic_uint_fast64_t reclaimed;    /* expired and freed or given back */
 } api = {
 	.once = PTHREAD_ONCE_INIT,
@@ -237,7 +238,7 @@ loop_tick(void)
 static void
 deadline_set(bool wake)
 {
-	if (!api.use_thread)
+	if (!api.use_thread || atomic_load(&api.exiting))
 		return;
 	if (!ml_loop_running())
 		ml_loop_ensure(loop_tick);
@@ -568,9 +569,16 @@ ml_api_move(memlease_t h, void *buf, size_t size)
 	return ml_core_move(&api.core, h, buf, size);
 }
 
+/*
+ * The process is ending.  Destructors of objects finalised after this one
+ * and atexit handlers of theirs may still allocate, tagged: their leases
+ * are kept but never expire, for a thread started now would run on while
+ * the libraries under it (libev, libunwind) are finalised.
+ */
 __attribute__((destructor)) static void
 api_fini(void)
 {
+	atomic_store(&api.exiting, true);
 	ml_tag_exit();
 	ml_loop_stop();
 }

@@ -171,6 +171,51 @@ next_from(const char *name, const void *base)
 		fns.field = synth;                                         \
 } while (0)
 
+/*
+ * When dlsym() cannot name the next allocator (it failed, or something
+ * interposed on it returns NULL), the C library's own entry points, bound
+ * at link time: the program runs on glibc's allocator rather than on the
+ * bootstrap arena, which would soon be used up.
+ */
+extern void *__libc_malloc(size_t);
+extern void  __libc_free(void *);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+extern void *__libc_valloc(size_t);
+extern void *__libc_pvalloc(size_t);
+
+/* glibc's malloc_usable_size() has no other exported name (ours hides
+ * it): the same arithmetic on the chunk's size word (glibc's musable()),
+ * 8 bytes before the block, its low 3 bits flags, 0x2 for a mapped one. */
+static size_t
+libc_usable_size(void *p)
+{
+	size_t word;
+
+	memcpy(&word, (char *)p - sizeof word, sizeof word);
+	return (word & ~(size_t)7) - (word & 2 ? 2 : 1) * sizeof word;
+}
+
+static void
+libc_own(struct ml_real_fns *fns)
+{
+	Dl_info dl;
+
+	fns->malloc = __libc_malloc;
+	fns->free = __libc_free;
+	fns->calloc = __libc_calloc;
+	fns->realloc = __libc_realloc;
+	fns->memalign = __libc_memalign;
+	fns->posix_memalign = syn_posix_memalign;
+	fns->aligned_alloc = __libc_memalign;   /* glibc's is the same */
+	fns->valloc = __libc_valloc;
+	fns->pvalloc = __libc_pvalloc;
+	fns->malloc_usable_size = libc_usable_size;
+	if (dladdr((void *)__libc_malloc, &dl) != 0)
+		object = dl.dli_fname;
+}
+
 void
 ml_real_resolve(void)
 {
@@ -183,9 +228,11 @@ ml_real_resolve(void)
 		return;         /* another thread (or this one, in dlsym) */
 	memset(&fns, 0, sizeof fns);
 	*(void **)&fns.malloc = dlsym(RTLD_NEXT, "malloc");
-	if (fns.malloc == NULL)         /* no next: take glibc's own names */
-		*(void **)&fns.malloc = dlsym(RTLD_DEFAULT, "__libc_malloc");
-	if (fns.malloc != NULL && dladdr((void *)fns.malloc, &dl) != 0) {
+	if (fns.malloc == NULL) {
+		libc_own(&fns);
+		goto done;
+	}
+	if (dladdr((void *)fns.malloc, &dl) != 0) {
 		base = dl.dli_fbase;
 		object = dl.dli_fname;
 	}
@@ -208,11 +255,12 @@ ml_real_resolve(void)
 	RESOLVE(valloc, "valloc", syn_valloc);
 	RESOLVE(pvalloc, "pvalloc", syn_pvalloc);
 	RESOLVE(malloc_usable_size, "malloc_usable_size", syn_usable_size);
-	if (fns.malloc == NULL || fns.free == NULL || fns.realloc == NULL ||
-	    fns.memalign == NULL) {
-		atomic_store(&resolving, 0);
-		return;         /* stay on the arena; try again next time */
+	if (fns.free == NULL || fns.realloc == NULL || fns.memalign == NULL) {
+		/* a malloc without the rest (dlsym failed for them) */
+		memset(&fns, 0, sizeof fns);
+		libc_own(&fns);
 	}
+done:
 	ml_real = fns;
 	__atomic_store_n(&ml_real_ready, 1, __ATOMIC_RELEASE);
 }

@@ -5,9 +5,11 @@
  * that provides malloc (the C library, or jemalloc, tcmalloc...); what that
  * object lacks is made from what it has (jemalloc has no pvalloc), so
  * that no block is allocated by one allocator and freed by another
- * (reallocarray is the shim's: a checked product, then realloc).  Until the set is resolved (dlsym itself may allocate), calls
- * are served from a small static bootstrap arena whose blocks free() and
- * realloc() recognise.
+ * (reallocarray is the shim's: a checked product, then realloc).  Until the
+ * set is resolved (dlsym itself may allocate), calls are served from a
+ * small static bootstrap arena whose blocks free() and realloc()
+ * recognise.  If dlsym cannot name the allocator, the set is the C
+ * library's own (__libc_malloc...): the arena would soon run out.
  *
  * The ml_real_* functions never return to the shim, never lock, never
  * allocate but through the next allocator or the arena.

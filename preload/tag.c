@@ -338,10 +338,12 @@ ml_tag_alloc(enum ml_alloc_fn fn, size_t align, size_t n, const void *ra)
 	uint32_t stack = 0;
 	int i = -1;
 
-	/* ml_core_depth: a signal handler that interrupted this thread in
-	 * the core, whose lock a lease would wait for */
+	/* A signal handler that interrupted this thread while it holds a
+	 * lock of memlease's: a shard of the map (malloc_usable_size() takes
+	 * one without the guard) or the core's (memlease_alloc()...).  A
+	 * lease would wait for one of them: untagged. */
 	if (rs == NULL || n < rs->size_min || n > rs->size_max ||
-	    ml_core_depth > 0)
+	    ml_lock_depth > 0 || ml_core_depth > 0)
 		return plain(fn, align, n);
 	/* The guard is held throughout: what memlease allocates here is
 	 * not tagged, and a signal handler that allocates while this thread
@@ -603,8 +605,18 @@ ml_tag_usable_size(void *p, size_t *out)
 
 	if (!ml_ptrmap_maybe(p))
 		return false;
-	struct ml_shard *s = ml_ptrmap_lock(p);
-	struct ml_pent *e = ml_ptrmap_find(s, p);
+	struct ml_shard *s;
+	struct ml_pent *e;
+	if (ml_lock_depth > 0) {        /* in a signal handler: see nested() */
+		bool tracked;
+		if ((s = nested(p, &e, &tracked)) == NULL) {
+			*out = 0;       /* its shard is taken: cannot tell */
+			return tracked;
+		}
+	} else {
+		s = ml_ptrmap_lock(p);
+		e = ml_ptrmap_find(s, p);
+	}
 	if (e != NULL && (e->kind == ML_KIND_RECLAIM ||
 	    e->state == ML_P_TOMB || e->state == ML_P_RECLAIMED)) {
 		ours = true;
