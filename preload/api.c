@@ -25,9 +25,9 @@
 #include "api.h"
 #include "clock.h"
 #include "core.h"
-#include "fault.h"
 #include "guard.h"
 #include "loop.h"
+#include "mem.h"
 #include "real.h"
 #include "report.h"
 #include "server.h"
@@ -56,22 +56,10 @@ static struct {
 	.hook_lock = PTHREAD_MUTEX_INITIALIZER,
 };
 
-/* The core's own memory, and lease buffers: straight from the next
- * allocator, so that under the preload they are never tagged. */
+/* The core's own memory, and lease buffers: memlease's own (mem.h), so
+ * that under the preload they are never tagged. */
 
-static void *
-core_realloc(void *p, size_t n)
-{
-	return ml_fault_fail() ? NULL : ml_real_realloc(p, n);
-}
-
-static const struct ml_alloc core_alloc = { core_realloc, ml_real_free };
-
-static void *
-buf_alloc(size_t n)
-{
-	return ml_fault_fail() ? NULL : ml_real_malloc(n);
-}
+static const struct ml_alloc core_alloc = { ml_mem_realloc, ml_mem_free };
 
 /* Configuration. */
 
@@ -141,6 +129,10 @@ init_once(void)
 
 	ml_guard_enter();
 	ml_report_init();
+	if (ml_fault_env() != 0)
+		ml_report_diag("MEMLEASE_FAULT=%s: not every:N, "
+		    "random:ONE_IN:SEED or off; no faults are made",
+		    getenv("MEMLEASE_FAULT"));
 	const char *thread = getenv("MEMLEASE_THREAD");
 	api.use_thread = thread == NULL || strcmp(thread, "0") != 0;
 	api.depth = (int)env_long("MEMLEASE_BACKTRACE", DEFAULT_DEPTH, 0,
@@ -219,7 +211,7 @@ finish(const struct ml_ended *e, uint64_t now)
 			atomic_fetch_add(&api.reclaimed, 1);
 	}
 	if (e->kind == ML_KIND_BUFFER)
-		ml_real_free(e->buf);
+		ml_mem_free(e->buf);
 	else
 		ml_tag_ended(e, now);
 }
@@ -309,7 +301,7 @@ memlease_alloc(size_t size, uint64_t ttl_ms, unsigned releases, void **bufp)
 		errno = -r;
 		return 0;
 	}
-	if (size > ML_MAX_SIZE || (buf = buf_alloc(size ? size : 1)) == NULL) {
+	if (size > ML_MAX_SIZE || (buf = ml_mem_malloc(size ? size : 1)) == NULL) {
 		errno = ENOMEM;
 		return 0;
 	}
@@ -317,7 +309,7 @@ memlease_alloc(size_t size, uint64_t ttl_ms, unsigned releases, void **bufp)
 	    __builtin_return_address(0));
 	if (h == 0) {
 		int err = errno;
-		ml_real_free(buf);
+		ml_mem_free(buf);
 		errno = err;
 		return 0;
 	}

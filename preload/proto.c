@@ -21,6 +21,7 @@
 #include "api.h"
 #include "clock.h"
 #include "core.h"
+#include "mem.h"
 #include "proto.h"
 #include "rules.h"
 #include "stacks.h"
@@ -30,7 +31,7 @@
 struct fail {
 	const char *code;
 	char        msg[256];
-	char       *raw;        /* a result written as JSON text (malloc) */
+	char       *raw;        /* a result written as JSON text (mem.h) */
 };
 
 typedef json_t *(*cmd_fn)(json_t *req, struct fail *f);
@@ -228,7 +229,7 @@ put(struct text *t, const char *fmt, ...)
 		size_t cap = t->cap ? t->cap * 2 : 65536;
 		while (cap - t->len <= (size_t)n)
 			cap *= 2;
-		char *m = realloc(t->p, cap);
+		char *m = ml_mem_realloc(t->p, cap);
 		if (m == NULL) {
 			t->oom = true;
 			return;
@@ -449,14 +450,14 @@ static bool
 sites_grow(struct site_sum **t, size_t *cap)
 {
 	size_t ncap = *cap ? *cap * 2 : 256;
-	struct site_sum *nt = calloc(ncap, sizeof *nt);
+	struct site_sum *nt = ml_mem_calloc(ncap, sizeof *nt);
 
 	if (nt == NULL)
 		return false;
 	for (size_t k = 0; k < *cap; k++)
 		if ((*t)[k].count != 0)
 			*site_slot(nt, ncap, (*t)[k].ip) = (*t)[k];
-	free(*t);
+	ml_mem_free(*t);
 	*t = nt;
 	*cap = ncap;
 	return true;
@@ -480,7 +481,7 @@ list_by_site(struct ml_core *c, const struct filter *fl, uint64_t now,
 				continue;
 			ml_stacks_get(page[i].stack, &ip, 1);
 			if ((nsum + 1) * 2 > cap && !sites_grow(&sum, &cap)) {
-				free(sum);
+				ml_mem_free(sum);
 				return failed(f, "ENOMEM", "out of memory");
 			}
 			struct site_sum *x = site_slot(sum, cap, ip);
@@ -509,7 +510,7 @@ list_by_site(struct ml_core *c, const struct filter *fl, uint64_t now,
 		    frame_json(sum[k].ip) : json_null());
 		json_array_append_new(sites, o);
 	}
-	free(sum);
+	ml_mem_free(sum);
 	json_t *o = json_object();
 	json_object_set_new(o, "sites", sites);
 	return o;
@@ -528,7 +529,7 @@ list_sorted(struct ml_core *c, const struct filter *fl, uint64_t now,
 		return failed(f, "EINVAL", "a sorted listing needs a \"limit\" "
 		    "from 1 to %d (sort a whole listing on the client)",
 		    ML_PROTO_TOP_MAX);
-	if ((t.v = malloc(t.max * sizeof *t.v)) == NULL)
+	if ((t.v = ml_mem_malloc(t.max * sizeof *t.v)) == NULL)
 		return failed(f, "ENOMEM", "out of memory");
 	while ((n = ml_core_list(c, &cursor, page, 256)) > 0)
 		for (int i = 0; i < n; i++)
@@ -538,7 +539,7 @@ list_sorted(struct ml_core *c, const struct filter *fl, uint64_t now,
 	json_t *leases = json_array();
 	for (size_t i = 0; i < t.n; i++)
 		json_array_append_new(leases, lease_json(&t.v[i], now));
-	free(t.v);
+	ml_mem_free(t.v);
 	json_t *o = json_object();
 	json_object_set_new(o, "leases", leases);
 	json_object_set_new(o, "next", json_null());
@@ -609,7 +610,7 @@ cmd_list(json_t *req, struct fail *f)
 	else
 		put(&t, "],\"next\":null}");
 	if (t.oom) {
-		free(t.p);
+		ml_mem_free(t.p);
 		return failed(f, "ENOMEM", "out of memory");
 	}
 	f->raw = t.p;
@@ -682,7 +683,7 @@ rules_result(void)
 
 	json_object_set_new(o, "rules", text != NULL ? json_string(text) :
 	    json_null());
-	free(text);
+	ml_mem_free(text);
 	return o;
 }
 
@@ -705,9 +706,10 @@ cmd_rules(json_t *req, struct fail *f)
 			return failed(f, "EINVAL", "\"rules\" is required");
 		if (strcmp(op, "add") == 0) {
 			char *cur = ml_tag_rules_text();
-			if (cur == NULL || asprintf(&now, "%s\n%s", cur, text) < 0)
+			if (cur == NULL ||
+			    ml_mem_asprintf(&now, "%s\n%s", cur, text) < 0)
 				now = NULL;
-			free(cur);
+			ml_mem_free(cur);
 			if (now == NULL)
 				return failed(f, "ENOMEM", "out of memory");
 			text = now;
@@ -716,7 +718,7 @@ cmd_rules(json_t *req, struct fail *f)
 	} else {
 		return failed(f, "EINVAL", "\"op\" is get, set, add or clear");
 	}
-	free(now);
+	ml_mem_free(now);
 	if (r != 0 && err.line > 0)
 		return failed(f, "EINVAL", "%d:%d: %s", err.line, err.column,
 		    err.msg);
@@ -757,7 +759,7 @@ respond(json_t *id, json_t *result, const struct fail *f, size_t *len)
 	if (result != NULL && f->raw != NULL) {
 		char *ids = json_dumps(id != NULL ? id : json_null(),
 		    JSON_ENCODE_ANY | JSON_COMPACT | JSON_ENSURE_ASCII), *line;
-		int n = ids == NULL ? -1 : asprintf(&line,
+		int n = ids == NULL ? -1 : ml_mem_asprintf(&line,
 		    "{\"id\":%s,\"ok\":true,\"result\":%s}\n", ids, f->raw);
 		free(ids);
 		json_decref(result);
@@ -832,7 +834,7 @@ ml_proto_handle(const char *req, size_t len, char **resp, size_t *resp_len)
 		}
 	}
 	*resp = respond(id, result, &f, resp_len);
-	free(f.raw);
+	ml_mem_free(f.raw);
 	json_decref(o);
 	return r;
 }

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "labels.h"
+#include "mem.h"
 #include "report.h"
 #include "stacks.h"
 
@@ -77,7 +78,7 @@ static int
 index_grow(void)
 {
 	uint32_t n = stacks.nindex ? stacks.nindex * 2 : 1024;
-	uint32_t *x = calloc(n, sizeof *x);
+	uint32_t *x = ml_mem_calloc(n, sizeof *x);
 
 	if (x == NULL)
 		return -1;
@@ -87,7 +88,7 @@ index_grow(void)
 			k = (k + 1) & (n - 1);
 		x[k] = id;
 	}
-	free(stacks.index);
+	ml_mem_free(stacks.index);
 	stacks.index = x;
 	stacks.nindex = n;
 	return 0;
@@ -104,18 +105,19 @@ rec_new(uint32_t h, const uintptr_t *ips, int n)
 	if ((stacks.count + 1) * 2 > stacks.nindex && index_grow() != 0)
 		return 0;
 	if ((id - 1) / CHUNK_RECS == stacks.nchunks) {
-		struct stack_rec **c = realloc(stacks.chunks,
+		struct stack_rec **c = ml_mem_realloc(stacks.chunks,
 		    (stacks.nchunks + 1) * sizeof *c);
 		if (c == NULL)
 			return 0;
 		stacks.chunks = c;
-		c[stacks.nchunks] = malloc(CHUNK_RECS * sizeof **c);
+		c[stacks.nchunks] = ml_mem_malloc(CHUNK_RECS * sizeof **c);
 		if (c[stacks.nchunks] == NULL)
 			return 0;
 		stacks.nchunks++;
 	}
 	if (stacks.arena_left < (uint32_t)n) {
-		stacks.arena = malloc(CHUNK_FRAMES * sizeof *stacks.arena);
+		stacks.arena = ml_mem_malloc(CHUNK_FRAMES *
+		    sizeof *stacks.arena);
 		if (stacks.arena == NULL) {
 			stacks.arena_left = 0;
 			return 0;
@@ -269,7 +271,7 @@ static struct {
 static const char *
 keep(const char *s)
 {
-	char *p = s != NULL && *s != '\0' ? strdup(s) : NULL;
+	char *p = s != NULL && *s != '\0' ? ml_mem_strdup(s) : NULL;
 
 	return p != NULL ? p : "??";
 }
@@ -363,7 +365,7 @@ ml_stacks_symbolize(uintptr_t ip, struct ml_frame *f)
 		 * loader's lock, whose holder (a dlopen() in progress) may be
 		 * allocating, and symbolizing, at this very moment. */
 		resolve(ip, &fresh);
-		struct sym *kept = malloc(sizeof *kept);
+		struct sym *kept = ml_mem_malloc(sizeof *kept);
 		pthread_mutex_lock(&syms.lock);
 		if ((s = sym_find(b, ip)) == NULL && kept != NULL) {
 			*kept = fresh;
@@ -372,7 +374,7 @@ ml_stacks_symbolize(uintptr_t ip, struct ml_frame *f)
 			kept = NULL;
 		}
 		pthread_mutex_unlock(&syms.lock);
-		free(kept);
+		ml_mem_free(kept);
 		if (s == NULL)
 			s = &fresh;
 	}

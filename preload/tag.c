@@ -34,7 +34,9 @@
 #include "api.h"
 #include "clock.h"
 #include "core.h"
+#include "fault.h"
 #include "guard.h"
+#include "mem.h"
 #include "ptrmap.h"
 #include "real.h"
 #include "reclaim.h"
@@ -100,7 +102,7 @@ install(struct ml_rules *r)
 			ml_rules_free(r);
 			return err;
 		}
-		if ((rs = ml_real_calloc(1, sizeof *rs)) == NULL) {
+		if ((rs = ml_mem_calloc(1, sizeof *rs)) == NULL) {
 			ml_rules_free(r);
 			return -ENOMEM;
 		}
@@ -157,7 +159,7 @@ ml_tag_rules_text(void)
 	struct ml_rules none = { NULL, 0 };
 	const struct ml_rules *r = rs != NULL ? &rs->r : &none;
 	size_t len = ml_rules_format(r, NULL, 0) + 1;
-	char *text = ml_real_malloc(len);
+	char *text = ml_mem_malloc(len);
 
 	if (text != NULL)
 		ml_rules_format(r, text, len);
@@ -695,27 +697,27 @@ ml_tag_ended(const struct ml_ended *end, uint64_t now)
 	if (end->why == ML_END_EXPIRED && end->kind == ML_KIND_RECLAIM) {
 		ml_guard_enter();
 		diag = ml_report_text(end, now, ML_EV_LATE_ACCESS,
-		    "its pages were reclaimed", ml_real_malloc, ML_LOG_TEXT);
+		    "its pages were reclaimed", ml_mem_malloc, ML_LOG_TEXT);
 		ml_guard_leave();
 	}
 	struct ml_shard *s = ml_ptrmap_lock(end->buf);
 	struct ml_pent *e = ml_ptrmap_find(s, end->buf);
 	if (e == NULL || e->h != end->h) {      /* the program took it */
 		ml_ptrmap_unlock(s);
-		ml_real_free(diag);
+		ml_mem_free(diag);
 		return;
 	}
 	struct ml_pent v = *e;
 	if (v.state == ML_P_MOVING) {   /* realloc() in progress: see move() */
 		e->h = 0;
 		ml_ptrmap_unlock(s);
-		ml_real_free(diag);
+		ml_mem_free(diag);
 		return;
 	}
 	if (v.state == ML_P_ENDING || end->why == ML_END_RELEASED) {
 		ml_ptrmap_remove(s, e);
 		ml_ptrmap_unlock(s);
-		ml_real_free(diag);
+		ml_mem_free(diag);
 		release_block(&v);
 		return;
 	}
@@ -737,7 +739,7 @@ ml_tag_ended(const struct ml_ended *end, uint64_t now)
 		break;
 	}
 	ml_ptrmap_unlock(s);
-	ml_real_free(diag);
+	ml_mem_free(diag);
 }
 
 /* The preload's start and end. */
@@ -752,14 +754,14 @@ slurp(const char *path)
 
 	if (fd < 0)
 		return NULL;
-	if ((text = ml_real_malloc(CONFIG_MAX + 1)) != NULL) {
+	if ((text = ml_mem_malloc(CONFIG_MAX + 1)) != NULL) {
 		ssize_t n;
 		while (len < CONFIG_MAX && (n = read(fd, text + len,
 		    CONFIG_MAX - len)) != 0) {
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n < 0) {
-				ml_real_free(text);
+				ml_mem_free(text);
 				text = NULL;
 				break;
 			}
@@ -806,7 +808,7 @@ read_rules(struct ml_rules *out)
 			return false;
 		}
 		bool ok = parse_source(path, text, &b);
-		ml_real_free(text);
+		ml_mem_free(text);
 		if (!ok) {
 			ml_rules_free(&a);
 			return false;
@@ -820,7 +822,7 @@ read_rules(struct ml_rules *out)
 		return false;
 	}
 	out->n = a.n + b.n;
-	out->v = out->n ? malloc(out->n * sizeof *out->v) : NULL;
+	out->v = out->n ? ml_mem_malloc(out->n * sizeof *out->v) : NULL;
 	if (out->n != 0 && out->v == NULL) {
 		ml_report_diag("out of memory reading the rules; nothing is "
 		    "tagged");
@@ -832,8 +834,8 @@ read_rules(struct ml_rules *out)
 		memcpy(out->v, a.v, a.n * sizeof *a.v);
 	if (b.n)
 		memcpy(out->v + a.n, b.v, b.n * sizeof *b.v);
-	free(a.v);      /* the strings now belong to out */
-	free(b.v);
+	ml_mem_free(a.v);       /* the strings now belong to out */
+	ml_mem_free(b.v);
 	return true;
 }
 
@@ -845,11 +847,11 @@ drop_from_preload(void)
 	char *keep, *w, *save = NULL;
 	size_t used = 0;
 
-	if (pre == NULL || (keep = malloc(strlen(pre) + 1)) == NULL)
+	if (pre == NULL || (keep = ml_mem_malloc(strlen(pre) + 1)) == NULL)
 		return;
-	char *copy = strdup(pre);
+	char *copy = ml_mem_strdup(pre);
 	if (copy == NULL) {
-		free(keep);
+		ml_mem_free(keep);
 		return;
 	}
 	for (w = strtok_r(copy, " :", &save); w != NULL;
@@ -865,8 +867,8 @@ drop_from_preload(void)
 		unsetenv("LD_PRELOAD");
 	else
 		setenv("LD_PRELOAD", keep, 1);
-	free(copy);
-	free(keep);
+	ml_mem_free(copy);
+	ml_mem_free(keep);
 }
 
 void
@@ -876,6 +878,7 @@ ml_tag_init(void)
 	const char *v;
 
 	ml_guard_enter();
+	ml_fault_env();         /* the rules read here are memlease's too */
 	if ((v = getenv("MEMLEASE_INHERIT")) != NULL && strcmp(v, "off") == 0)
 		drop_from_preload();
 	v = getenv("MEMLEASE_REPORT_AT_EXIT");
