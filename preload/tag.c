@@ -174,14 +174,16 @@ capture(const void *ra, int depth)
 	return ml_stacks_capture(ra, depth > 0 ? depth : 1);
 }
 
-/* The rules whose object= accepts the code at ra. */
+/* The rules whose object= accepts the code at ra; *whole is cleared if
+ * a name was not known (out of memory): the verdict is not to be kept. */
 static uint32_t
-site_verdict(const struct ruleset *rs, const void *ra)
+site_verdict(const struct ruleset *rs, const void *ra, bool *whole)
 {
 	struct ml_frame f;
 	uint32_t mask = 0;
 
-	ml_stacks_symbolize((uintptr_t)ra, &f);
+	if (!ml_stacks_symbolize((uintptr_t)ra, &f))
+		*whole = false;
 	for (int i = 0; i < rs->r.n; i++)
 		if (ml_rule_object_ok(&rs->r.v[i], f.object))
 			mask |= 1u << i;
@@ -190,7 +192,7 @@ site_verdict(const struct ruleset *rs, const void *ra)
 
 /* The rules with caller= that accept a stack. */
 static uint32_t
-stack_verdict(const struct ruleset *rs, uint32_t stack)
+stack_verdict(const struct ruleset *rs, uint32_t stack, bool *whole)
 {
 	uintptr_t ips[ML_STACK_MAX_DEPTH];
 	const char *fn[ML_STACK_MAX_DEPTH];
@@ -199,7 +201,8 @@ stack_verdict(const struct ruleset *rs, uint32_t stack)
 	int n = ml_stacks_get(stack, ips, ML_STACK_MAX_DEPTH);
 
 	for (int i = 0; i < n; i++) {
-		ml_stacks_symbolize(ips[i], &f);
+		if (!ml_stacks_symbolize(ips[i], &f))
+			*whole = false;
 		fn[i] = f.function;
 	}
 	for (int i = 0; i < rs->r.n; i++)
@@ -221,16 +224,20 @@ choose(struct ruleset *rs, size_t n, const void *ra, uint32_t *stack)
 			cand |= 1u << i;
 	if (cand == 0)
 		return -1;
+	bool whole = true;
 	if (!ml_sites_get(ra, rs->gen, &site)) {
-		site = site_verdict(rs, ra);
-		ml_sites_put(ra, rs->gen, site);
+		site = site_verdict(rs, ra, &whole);
+		if (whole)
+			ml_sites_put(ra, rs->gen, site);
 	}
 	cand &= site;
 	if (cand & rs->callers) {
 		*stack = capture(ra, rs->depth);
 		if (!ml_sites_stack_get(*stack, rs->gen, &callers)) {
-			callers = stack_verdict(rs, *stack);
-			ml_sites_stack_put(*stack, rs->gen, callers);
+			whole = true;
+			callers = stack_verdict(rs, *stack, &whole);
+			if (whole)
+				ml_sites_stack_put(*stack, rs->gen, callers);
 		}
 		cand &= ~rs->callers | callers;
 	}

@@ -1,7 +1,9 @@
 /*
  * test_fault.c - memlease's own allocations fail (a build configured with
- * --enable-fault-injection): the API answers ENOMEM and keeps a table
- * that matches what the test holds.  Each test is a process of its own.
+ * --enable-fault-injection): every Nth, or at random with a seed.  The API
+ * answers ENOMEM and keeps a table that matches what the test holds; ASan
+ * and LSan (the sanitizer build) watch for leaks, double frees and
+ * corruption.  Each test is a process of its own.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -33,10 +35,40 @@
 #define EXPECT_NO_LEAK() ((void)0)
 #endif
 
+/* The rates: every 2nd, 7th and 50th allocation, and 1 in 10 at random
+ * with three seeds. */
+static const struct rate {
+	unsigned every, one_in;
+	uint64_t seed;
+} rates[] = {
+	{ 2, 0, 0 }, { 7, 0, 0 }, { 50, 0, 0 },
+	{ 0, 10, 1 }, { 0, 10, 2 }, { 0, 10, 3 },
+};
+#define NRATES (sizeof rates / sizeof *rates)
+
+static void
+rate_on(const struct rate *r)
+{
+	ml_fault_set(r->every, r->one_in, r->seed);
+}
+
 static void
 faults_off(void)
 {
 	ml_fault_set(0, 0, 0);
+}
+
+/* The test's own choices: a PRNG of its own, so that they never depend on
+ * what fails. */
+static uint64_t pick_state = 88172645463325252u;
+
+static unsigned
+pick(unsigned n)
+{
+	pick_state ^= pick_state << 13;
+	pick_state ^= pick_state >> 7;
+	pick_state ^= pick_state << 17;
+	return (unsigned)(pick_state % n);
 }
 
 static volatile uint64_t fake_now = 9000000;
@@ -50,6 +82,234 @@ setup_api(void)
 }
 
 TestSuite(fault, .init = setup_api);
+
+/* The test's model of the leases it holds. */
+#define MAXL 512
+
+struct lease {
+	memlease_t    h;
+	void         *buf;
+	size_t        size;
+	uint64_t      deadline;        /* 0: none */
+	unsigned      releases;        /* left */
+	unsigned char fill;
+	bool          adopted;
+	char          label[16];
+};
+
+static struct model {
+	struct lease  l[MAXL];
+	int           n;
+	uint64_t      made, ended, expired, hooked;
+} m;
+
+static void
+on_expire(memlease_t h, void *buf, size_t size, const char *label, void *arg)
+{
+	(void)h;
+	(void)buf;
+	(void)size;
+	(void)label;
+	(void)arg;
+	m.hooked++;
+}
+
+static void
+forget(int i)
+{
+	m.l[i] = m.l[--m.n];
+	m.ended++;
+}
+
+static void
+expect_stats(void)
+{
+	struct memlease_stats st;
+
+	cr_assert_eq(memlease_stats(&st), 0);
+	cr_assert_eq(st.live_leases, (uint64_t)m.n, "live %llu, held %d",
+	    (unsigned long long)st.live_leases, m.n);
+	cr_assert_eq(st.allocated, m.made);
+	cr_assert_eq(st.released + st.expired, m.ended);
+	cr_assert_eq(st.expired, m.expired);
+	cr_assert_eq(st.pinned, 0);
+	cr_assert_eq(st.overdue, 0);
+	uint64_t bytes = 0, deadlines = 0;
+	for (int i = 0; i < m.n; i++) {
+		bytes += m.l[i].size;
+		deadlines += m.l[i].deadline != 0;
+	}
+	cr_assert_eq(st.live_bytes, bytes);
+	cr_assert_eq(st.with_deadline, deadlines);
+}
+
+/* Each lease held names its buffer, size, label and contents. */
+static void
+expect_leases(void)
+{
+	struct ml_core *c = ml_api_core();
+
+	cr_assert_not_null(c);
+	for (int i = 0; i < m.n; i++) {
+		struct lease *l = &m.l[i];
+		struct ml_info in;
+		size_t size;
+		cr_assert_eq(memlease_get(l->h, &size), l->buf);
+		cr_assert_eq(ml_core_info(c, l->h, &in), 0);
+		cr_assert_str_eq(in.label, l->label);
+		cr_assert_eq(in.releases, l->releases);
+		if (l->adopted)
+			continue;
+		cr_assert_eq(size, l->size);
+		for (size_t k = 0; k < l->size; k++)
+			cr_assert_eq(((unsigned char *)l->buf)[k], l->fill);
+	}
+}
+
+static bool
+enomem(int r)
+{
+	return r == -ENOMEM;
+}
+
+/* One operation of the API, chosen at random; its result checked against
+ * the model. */
+static void
+one_op(void)
+{
+	int i = m.n > 0 ? (int)pick((unsigned)m.n) : -1;
+	struct lease *l = i >= 0 ? &m.l[i] : NULL;
+	unsigned op = pick(10);
+	void *buf;
+	int r;
+
+	if (l == NULL || op <= 2) {
+		if (m.n == MAXL)
+			return;
+		uint64_t ttl = pick(3) ? 1 + pick(40) : 0;
+		unsigned releases = 1 + pick(3);
+		struct lease *n = &m.l[m.n];
+		memset(n, 0, sizeof *n);
+		n->fill = (unsigned char)(1 + pick(255));
+		n->releases = releases;
+		errno = 0;
+		if (op == 2) {          /* a block of the test's, adopted */
+			void *p = malloc(48);
+			cr_assert_not_null(p);
+			memlease_t h = memlease_adopt(p, ttl, releases);
+			if (h == 0) {
+				cr_assert_eq(errno, ENOMEM);
+				free(p);
+				return;
+			}
+			n->h = h;
+			n->buf = p;
+			n->adopted = true;
+			memlease_get(h, &n->size);
+		} else {
+			size_t size = 1 + pick(300);
+			memlease_t h = memlease_alloc(size, ttl, releases, &buf);
+			if (h == 0) {
+				cr_assert_eq(errno, ENOMEM);
+				return;
+			}
+			memset(buf, n->fill, size);
+			n->h = h;
+			n->buf = buf;
+			n->size = size;
+		}
+		n->deadline = ttl ? fake_now + ttl : 0;
+		m.n++;
+		m.made++;
+		return;
+	}
+	switch (op) {
+	case 3: {                       /* a label, or none */
+		char label[16];
+		snprintf(label, sizeof label, "lab%u", pick(6));
+		bool none = pick(4) == 0;
+		r = memlease_set_label(l->h, none ? NULL : label);
+		cr_assert(r == 0 || (enomem(r) && !none), "set_label: %d", r);
+		if (r == 0)
+			strcpy(l->label, none ? "" : label);
+		break;
+	}
+	case 4: {                       /* renew */
+		uint64_t ttl = pick(3) ? 1 + pick(40) : 0;
+		r = memlease_renew(l->h, ttl);
+		cr_assert(r == 0 || (enomem(r) && l->deadline == 0 && ttl),
+		    "renew: %d", r);
+		if (r == 0)
+			l->deadline = ttl ? fake_now + ttl : 0;
+		break;
+	}
+	case 5:                         /* pin and unpin: never allocate */
+		cr_assert_eq(memlease_pin(l->h, NULL), l->buf);
+		cr_assert_eq(memlease_unpin(l->h), 0);
+		break;
+	case 6:
+		l->releases = 1 + pick(3);
+		cr_assert_eq(memlease_set_releases(l->h, l->releases), 0);
+		break;
+	case 7:
+	case 8:                         /* one release */
+		cr_assert_eq(memlease_release(l->h), 0);
+		if (--l->releases == 0)
+			forget(i);
+		break;
+	default: {                      /* time passes; expiries */
+		fake_now += pick(25);
+		int due = 0;
+		for (int k = 0; k < m.n; k++)
+			due += m.l[k].deadline != 0 &&
+			    m.l[k].deadline <= fake_now;
+		cr_assert_eq(memlease_expire_due(), due);
+		for (int k = m.n - 1; k >= 0; k--) {
+			if (m.l[k].deadline != 0 &&
+			    m.l[k].deadline <= fake_now) {
+				forget(k);
+				m.expired++;
+			}
+		}
+		break;
+	}
+	}
+}
+
+Test(fault, api_operations_answer_enomem_and_the_table_stays_consistent)
+{
+	expect_stats();                 /* the library starts, no faults */
+	cr_assert_eq(memlease_on_expire(on_expire, NULL), 0);
+	for (size_t k = 0; k < NRATES; k++) {
+		rate_on(&rates[k]);
+		for (int n = 0; n < 3000; n++) {
+			one_op();
+			/* stats and info allocate nothing: checked as
+			 * faults go on */
+			if (n % 97 == 0)
+				expect_stats();
+		}
+		unsigned long failed = ml_fault_count();
+		faults_off();
+		cr_assert_gt(failed, 0, "rate %zu made no allocation fail", k);
+		expect_stats();
+		expect_leases();
+	}
+	/* everything ends; nothing is left, nothing leaks (LSan) */
+	while (m.n > 0) {
+		struct lease *l = &m.l[0];
+		cr_assert_eq(memlease_release(l->h), 0);
+		if (--l->releases == 0)
+			forget(0);
+	}
+	expect_stats();
+	struct memlease_stats st;
+	memlease_stats(&st);
+	cr_assert_eq(st.live_leases, 0);
+	cr_assert_eq(st.entry_blocks, 1, "the dynamic blocks are freed");
+	cr_assert_eq(m.hooked, m.expired);
+	EXPECT_NO_LEAK();
+}
 
 Test(fault, failing_allocations_give_enomem_and_a_consistent_table)
 {
