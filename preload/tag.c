@@ -59,10 +59,12 @@ struct ruleset {
 	uint32_t        callers;             /* rules with caller= */
 	int             depth;               /* frames to capture */
 	atomic_uint     hits[ML_RULES_MAX];  /* every= counters */
+	struct ruleset *older;               /* retired before this one */
 };
 
 static struct {
 	_Atomic(struct ruleset *) rs;
+	struct ruleset *retired;   /* kept (still read, maybe), not leaked */
 	pthread_mutex_t lock;
 	uint32_t        gen;
 	bool            at_exit;
@@ -127,7 +129,12 @@ install(struct ml_rules *r)
 	pthread_mutex_lock(&tg.lock);
 	if (rs != NULL)
 		rs->gen = ++tg.gen;
-	atomic_store_explicit(&tg.rs, rs, memory_order_release);
+	struct ruleset *old = atomic_exchange_explicit(&tg.rs, rs,
+	    memory_order_acq_rel);
+	if (old != NULL) {
+		old->older = tg.retired;
+		tg.retired = old;
+	}
 	atomic_store(&ml_tag_on, rs != NULL);
 	pthread_mutex_unlock(&tg.lock);
 	return 0;
