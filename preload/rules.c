@@ -184,8 +184,10 @@ parse_word(struct cursor *c, size_t n, struct ml_rule *r, unsigned *seen)
 	case K_CALLER:
 	case K_OBJECT:
 		if ((k == K_CALLER ? (r->caller = dup_value(v, vn)) :
-		    (r->object = dup_value(v, vn))) == NULL)
+		    (r->object = dup_value(v, vn))) == NULL) {
+			c->err->nomem = true;
 			return fail(c, at, "out of memory");
+		}
 		return 0;
 	case K_SIZE:
 		return parse_size(c, at, v, vn, r);
@@ -316,6 +318,7 @@ ml_rules_parse(const char *text, struct ml_rules *out,
 			    (size_t)(out->n + 1) * sizeof *v);
 			if (v == NULL) {
 				rule_free(&rule);
+				err->nomem = true;
 				fail(&c, c.at, "out of memory");
 				goto error;
 			}

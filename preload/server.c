@@ -302,6 +302,13 @@ refuse(int fd, const char *code, const char *msg)
 	close(fd);
 }
 
+/* The answer when out of memory: the request's id is not known (it was
+ * in what could not be built), hence null, as for a line that is not
+ * JSON. */
+static const char nomem[] = "{\"id\":null,\"ok\":false,\"error\":"
+    "{\"code\":\"ENOMEM\",\"message\":\"out of memory: the answer "
+    "could not be made (what the command does may have been done)\"}}\n";
+
 /* One request line; false if the client was closed. */
 static bool
 serve_line(struct client *c, const char *line, size_t len)
@@ -310,10 +317,8 @@ serve_line(struct client *c, const char *line, size_t len)
 	size_t rlen;
 	int r = ml_proto_handle(line, len, &resp, &rlen);
 
-	if (resp == NULL) {
-		client_close(c);        /* out of memory: cannot answer */
-		return false;
-	}
+	if (resp == NULL)
+		return queue_out(c, nomem, sizeof nomem - 1);
 	if (r == ML_PROTO_WATCH && !c->watching) {
 		c->watching = true;
 		atomic_fetch_add(&sv.watchers, 1);

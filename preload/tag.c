@@ -153,6 +153,7 @@ ml_tag_set_rules(const char *text, struct ml_rules_error *err)
 		return -1;
 	if ((rc = install(&r)) != 0) {
 		err->line = err->column = 0;
+		err->nomem = rc == -ENOMEM;
 		snprintf(err->msg, sizeof err->msg, "%s", strerror(-rc));
 		return -1;
 	}

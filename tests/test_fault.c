@@ -1,7 +1,8 @@
 /*
  * test_fault.c - memlease's own allocations fail (a build configured with
  * --enable-fault-injection): every Nth, or at random with a seed.  The API
- * answers ENOMEM and keeps a table that matches what the test holds; ASan
+ * answers ENOMEM and keeps a table that matches what the test holds, the
+ * control protocol answers an error and the server keeps answering; ASan
  * and LSan (the sanitizer build) watch for leaks, double frees and
  * corruption.  Each test is a process of its own.
  */
@@ -351,4 +352,323 @@ Test(fault, the_library_that_cannot_start_answers_enomem)
 	faults_off();
 	cr_assert_eq(memlease_renew(1, 5), -ENOMEM, "for good: it started "
 	    "once, and failed");
+}
+
+/* The control protocol. */
+
+static void
+setup_proto(void)
+{
+	setup_api();
+	ml_guard_enter();       /* as on memlease's own thread */
+}
+
+/* A response, parsed with the guard left (jansson's allocations fail
+ * only with it held); NULL if there was none (out of memory). */
+static json_t *
+ask(const char *req)
+{
+	char *resp = NULL;
+	size_t len = 0;
+	json_error_t err;
+
+	ml_proto_handle(req, strlen(req), &resp, &len);
+	if (resp == NULL)
+		return NULL;
+	ml_guard_leave();
+	cr_assert_eq(strlen(resp), len);
+	cr_assert_eq(resp[len - 1], '\n', "a response is one line");
+	json_t *o = json_loadb(resp, len, 0, &err);
+	cr_assert_not_null(o, "not JSON: %s", resp);
+	free(resp);
+	ml_guard_enter();
+	return o;
+}
+
+static const char *
+code_of(json_t *o)
+{
+	return json_string_value(json_object_get(json_object_get(o, "error"),
+	    "code"));
+}
+
+/* An error for want of memory.  jansson's lexer takes a buffer it could
+ * not grow for a bad token: a valid request may be refused as "not JSON"
+ * (EINVAL), an error all the same. */
+static bool
+refused_nomem(json_t *o)
+{
+	const char *code = code_of(o);
+	const char *msg = json_string_value(json_object_get(json_object_get(o,
+	    "error"), "message"));
+
+	cr_assert_not_null(code);
+	cr_assert_not_null(msg);
+	return strcmp(code, "ENOMEM") == 0 || (strcmp(code, "EINVAL") == 0 &&
+	    strncmp(msg, "not JSON: ", 10) == 0);
+}
+
+TestSuite(fault_proto, .init = setup_proto);
+
+/* tmpl with its '@' replaced by id. */
+static void
+fill(char *out, size_t cap, const char *tmpl, const char *id)
+{
+	const char *at = strchr(tmpl, '@');
+
+	if (at == NULL)
+		snprintf(out, cap, "%s", tmpl);
+	else
+		snprintf(out, cap, "%.*s%s%s", (int)(at - tmpl), tmpl, id,
+		    at + 1);
+}
+
+Test(fault_proto, requests_under_failure_are_answered_or_refused_enomem)
+{
+	static const char *const reqs[] = {
+		"{\"id\":1,\"cmd\":\"hello\"}",
+		"{\"id\":2,\"cmd\":\"stats\"}",
+		"{\"id\":3,\"cmd\":\"list\"}",
+		"{\"id\":4,\"cmd\":\"list\",\"limit\":5}",
+		"{\"id\":5,\"cmd\":\"list\",\"by_site\":true}",
+		"{\"id\":6,\"cmd\":\"list\",\"sort\":\"size\",\"limit\":10}",
+		"{\"id\":7,\"cmd\":\"show\",\"lease\":\"@\"}",
+		"{\"id\":8,\"cmd\":\"renew\",\"lease\":\"@\",\"ttl_ms\":0}",
+		"{\"id\":9,\"cmd\":\"rules\"}",
+		"{\"id\":10,\"cmd\":\"rules\",\"op\":\"set\","
+		    "\"rules\":\"caller=x* ttl=1s label=a\"}",
+		"{\"id\":11,\"cmd\":\"rules\",\"op\":\"add\","
+		    "\"rules\":\"object=y size=10-20 ttl=2s\"}",
+		"{\"id\":12,\"cmd\":\"rules\",\"op\":\"clear\"}",
+		"{\"id\":13,\"cmd\":\"watch\"}",
+		"{\"id\":14,\"cmd\":\"expire\",\"lease\":\"@\"}",
+	};
+	char hs[32], req[256];
+	memlease_t h[40];
+
+	for (int i = 0; i < 40; i++) {
+		cr_assert_neq(h[i] = memlease_alloc(8 + (size_t)i, 0, 1, NULL),
+		    0);
+		char label[8];
+		snprintf(label, sizeof label, "l%d", i % 3);
+		cr_assert_eq(memlease_set_label(h[i], label), 0);
+	}
+	int expired = 0, answered = 0, refused = 0, none = 0;
+	for (size_t k = 0; k < NRATES; k++) {
+		rate_on(&rates[k]);
+		for (int n = 0; n < 200; n++) {
+			size_t q = pick(sizeof reqs / sizeof *reqs);
+			snprintf(hs, sizeof hs, "%#llx",
+			    (unsigned long long)h[pick(40)]);
+			fill(req, sizeof req, reqs[q], hs);
+			json_t *o = ask(req);
+			if (o == NULL) {
+				none++;
+				continue;
+			}
+			json_t *ok = json_object_get(o, "ok");
+			cr_assert(json_is_boolean(ok), "%s", req);
+			if (json_is_true(ok)) {
+				answered++;
+				cr_assert(json_is_object(json_object_get(o,
+				    "result")));
+				cr_assert_eq(json_integer_value(
+				    json_object_get(o, "id")),
+				    (json_int_t)q + 1);
+			} else {
+				const char *code = code_of(o);
+				cr_assert_not_null(code, "%s", req);
+				/* a lease expired by an earlier request */
+				if (strcmp(code, "ESTALE") != 0) {
+					cr_assert(refused_nomem(o), "%s: %s %s",
+					    req, code, json_string_value(
+					    json_object_get(json_object_get(o,
+					    "error"), "message")));
+					refused++;
+				}
+			}
+			if (q == 13 && json_is_true(ok))
+				expired++;
+			json_decref(o);
+		}
+		faults_off();
+	}
+	cr_assert_gt(answered, 0);
+	cr_assert_gt(refused, 0);
+	/* afterwards: the protocol's stats are the library's */
+	struct memlease_stats st;
+	memlease_stats(&st);
+	json_t *o = ask("{\"id\":1,\"cmd\":\"stats\"}");
+	cr_assert_not_null(o);
+	json_t *r = json_object_get(o, "result");
+	cr_assert_eq(json_integer_value(json_object_get(r, "live_leases")),
+	    (json_int_t)st.live_leases);
+	cr_assert_eq(json_integer_value(json_object_get(r, "expired")),
+	    (json_int_t)st.expired);
+	cr_assert_geq(st.expired, (uint64_t)expired);
+	cr_assert_eq(st.live_leases + st.expired, 40);
+	json_decref(o);
+	o = ask("{\"id\":2,\"cmd\":\"list\"}");
+	cr_assert_eq(json_array_size(json_object_get(json_object_get(o,
+	    "result"), "leases")), st.live_leases);
+	json_decref(o);
+	/* the rules in force are whole: a set that failed left them be */
+	o = ask("{\"id\":3,\"cmd\":\"rules\"}");
+	const char *rules = json_string_value(json_object_get(
+	    json_object_get(o, "result"), "rules"));
+	cr_assert_not_null(rules);
+	cr_assert(strcmp(rules, "") == 0 ||
+	    strstr(rules, "caller=x* ttl=1s") != NULL, "%s", rules);
+	json_decref(o);
+	cr_log_info("answered %d, ENOMEM %d, no answer %d", answered, refused,
+	    none);
+	EXPECT_NO_LEAK();
+}
+
+/* The server: a client of a socket of a real thread. */
+
+static char sock_dir[] = "/tmp/memlease-fault-XXXXXX";
+
+static void
+setup_server(void)
+{
+	cr_assert_not_null(mkdtemp(sock_dir));
+	setenv("MEMLEASE_SOCKET", "on", 1);
+	setenv("MEMLEASE_SOCKET_DIR", sock_dir, 1);
+	setenv("MEMLEASE_LOG", "/dev/null", 1);
+}
+
+static void
+teardown_server(void)
+{
+	char path[256];
+
+	snprintf(path, sizeof path, "%s/%d.sock", sock_dir, (int)getpid());
+	unlink(path);
+	rmdir(sock_dir);
+}
+
+TestSuite(fault_server, .init = setup_server, .fini = teardown_server);
+
+static int
+dial(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_geq(fd, 0);
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s/%d.sock", sock_dir,
+	    (int)getpid());
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0,
+	    "connect: %s", strerror(errno));
+	return fd;
+}
+
+/* One line from fd (events skipped): its parsed object, or NULL if the
+ * server closed the connection. */
+static json_t *
+read_reply(int fd, char *buf, size_t *have, size_t cap)
+{
+	for (;;) {
+		char *nl = memchr(buf, '\n', *have);
+		if (nl != NULL) {
+			size_t len = (size_t)(nl - buf) + 1;
+			json_error_t err;
+			json_t *o = json_loadb(buf, len - 1, 0, &err);
+			cr_assert_not_null(o, "not JSON: %.*s", (int)len, buf);
+			memmove(buf, buf + len, *have - len);
+			*have -= len;
+			if (json_object_get(o, "event") != NULL) {
+				json_decref(o);
+				continue;
+			}
+			return o;
+		}
+		struct pollfd p = { fd, POLLIN, 0 };
+		cr_assert_eq(poll(&p, 1, 10000), 1, "the server answers");
+		cr_assert_lt(*have, cap);
+		ssize_t n = recv(fd, buf + *have, cap - *have, 0);
+		if (n <= 0)
+			return NULL;
+		*have += (size_t)n;
+	}
+}
+
+Test(fault_server, the_server_answers_an_error_and_keeps_answering,
+    .timeout = 120)
+{
+	static char buf[1 << 20];
+	static const char *const reqs[] = {
+		"{\"id\":1,\"cmd\":\"hello\"}\n",
+		"{\"id\":2,\"cmd\":\"stats\"}\n",
+		"{\"id\":3,\"cmd\":\"list\"}\n",
+		"{\"id\":4,\"cmd\":\"list\",\"by_site\":true}\n",
+		"{\"id\":5,\"cmd\":\"watch\"}\n",
+		"{\"id\":6,\"cmd\":\"rules\"}\n",
+	};
+	struct memlease_stats st;
+	int closed = 0, answered = 0, refused = 0;
+
+	cr_assert_eq(memlease_stats(&st), 0);   /* the thread, the socket */
+	for (int i = 0; i < 20; i++)
+		cr_assert_neq(memlease_alloc(32, 0, 1, NULL), 0);
+	for (size_t k = 0; k < NRATES; k++) {
+		int fd = dial();
+		size_t have = 0;
+		rate_on(&rates[k]);
+		for (int n = 0; n < 100; n++) {
+			/* leases that expire on the server's thread, for
+			 * the watchers' events */
+			memlease_t h = memlease_alloc(16, 1, 1, NULL);
+			(void)h;
+			size_t q = pick(sizeof reqs / sizeof *reqs);
+			ssize_t w = send(fd, reqs[q], strlen(reqs[q]),
+			    MSG_NOSIGNAL);
+			json_t *o = w > 0 ? read_reply(fd, buf, &have,
+			    sizeof buf) : NULL;
+			if (o == NULL) {        /* closed: a client again */
+				closed++;
+				close(fd);
+				fd = dial();
+				have = 0;
+				continue;
+			}
+			if (json_is_true(json_object_get(o, "ok"))) {
+				answered++;
+			} else {
+				cr_assert(refused_nomem(o), "%s %s", code_of(o),
+				    json_string_value(json_object_get(
+				    json_object_get(o, "error"), "message")));
+				refused++;
+			}
+			json_decref(o);
+		}
+		faults_off();
+		/* the same connection, or a new one, is answered whole */
+		if (send(fd, reqs[1], strlen(reqs[1]), MSG_NOSIGNAL) <= 0) {
+			close(fd);
+			fd = dial();
+			have = 0;
+			cr_assert_gt(send(fd, reqs[1], strlen(reqs[1]),
+			    MSG_NOSIGNAL), 0);
+		}
+		json_t *o = read_reply(fd, buf, &have, sizeof buf);
+		if (o == NULL) {
+			close(fd);
+			fd = dial();
+			have = 0;
+			cr_assert_gt(send(fd, reqs[1], strlen(reqs[1]),
+			    MSG_NOSIGNAL), 0);
+			o = read_reply(fd, buf, &have, sizeof buf);
+		}
+		cr_assert_not_null(o);
+		cr_assert(json_is_true(json_object_get(o, "ok")));
+		json_decref(o);
+		close(fd);
+	}
+	cr_assert_gt(answered, 0);
+	cr_assert_gt(refused, 0);
+	cr_log_info("answered %d, ENOMEM %d, closed %d", answered, refused,
+	    closed);
+	EXPECT_NO_LEAK();
 }
