@@ -479,6 +479,25 @@ ml_tag_free(void *p)
 }
 
 /*
+ * A mapping of memlease's own (action=reclaim) that the map has no room
+ * for: free() would not know it and hand it to the next allocator.  Its n
+ * bytes go to a plain block instead.  NULL (ENOMEM) if there is none: the
+ * contents are lost, as the realloc() moved them already.
+ */
+static void *
+unmapped(void *q, size_t maplen, size_t n)
+{
+	void *b = ml_real_malloc(n);
+
+	if (b != NULL)
+		memcpy(b, q, n);
+	ml_reclaim_free(q, maplen, false);
+	if (b == NULL)
+		errno = ENOMEM;
+	return b;
+}
+
+/*
  * realloc() of a live tracked block: the lease moves with it.  The entry
  * stays in the map, marked MOVING, during the real call: an expiry that
  * comes meanwhile only clears its handle (the block is not the expiry's to
@@ -546,6 +565,8 @@ move(struct ml_shard *s, struct ml_pent *e, size_t n)
 		struct ml_ended end;
 		ml_api_end(v.h, &end);
 	}
+	if (e == NULL && v.kind == ML_KIND_RECLAIM)
+		return unmapped(q, newlen, n);
 	errno = err;
 	return q;
 }
