@@ -253,11 +253,11 @@ restart_in_child(void)
  * must learn of a new earliest deadline (ml_api_deadline). */
 static memlease_t
 add(uint64_t now, void *buf, size_t size, uint64_t ttl_ms, unsigned releases,
-    enum ml_kind kind, uint32_t stack, bool *wake)
+    enum ml_kind kind, uint32_t stack, const char *label, bool *wake)
 {
 	memlease_t h;
-	int r = ml_core_add(&api.core, now, buf, size, ttl_ms, releases, stack,
-	    kind, &h, wake);
+	int r = ml_core_add_labeled(&api.core, now, buf, size, ttl_ms,
+	    releases, stack, kind, label, &h, wake);
 
 	if (r != 0) {
 		errno = -r;
@@ -282,7 +282,7 @@ add_here(void *buf, size_t size, uint64_t ttl_ms, unsigned releases,
 {
 	bool wake;
 	memlease_t h = add(ml_clock_ms_ceil(), buf, size, ttl_ms, releases,
-	    kind, capture(from), &wake);
+	    kind, capture(from), NULL, &wake);
 
 	if (h != 0 && ttl_ms != 0)
 		deadline_set(wake);
@@ -520,11 +520,8 @@ ml_api_add(void *buf, size_t size, uint64_t ttl_ms, unsigned releases,
 		errno = -api.init_err;
 		return 0;
 	}
-	memlease_t h = add(ml_clock_ms_ceil(), buf, size, ttl_ms, releases,
-	    kind, stack, wake);
-	if (h != 0 && label != NULL && label[0] != '\0')
-		ml_core_set_label(&api.core, h, label);
-	return h;
+	return add(ml_clock_ms_ceil(), buf, size, ttl_ms, releases, kind,
+	    stack, label, wake);
 }
 
 void

@@ -25,6 +25,7 @@
 #include "fault.h"
 #include "guard.h"
 #include "proto.h"
+#include "tag.h"
 
 #ifdef __SANITIZE_ADDRESS__
 #include <sanitizer/lsan_interface.h>
@@ -339,6 +340,41 @@ Test(fault, failing_allocations_give_enomem_and_a_consistent_table)
 	fake_now += 100;
 	cr_assert_eq(memlease_expire_due(),
 	    CONFIG_MEMLEASE_NUM_ENTRIES_PER_BUF + 1);
+}
+
+/* A lease of the tracking layer is made with its rule's label, or not at
+ * all: never without it. */
+Test(fault, a_tagged_lease_has_its_label_or_is_not_made)
+{
+	static char block[64];
+	struct memlease_stats st;
+	struct ml_info in;
+	int made = 0;
+
+	cr_assert_eq(memlease_stats(&st), 0);
+	for (unsigned every = 1; every <= 4; every++) {
+		bool wake;
+		ml_fault_set(every, 0, 0);
+		errno = 0;
+		memlease_t h = ml_api_add(block, sizeof block, 0, 1,
+		    ML_KIND_REPORT, 0, "rule-label", &wake);
+		faults_off();
+		memlease_stats(&st);
+		if (h == 0) {
+			cr_assert_eq(errno, ENOMEM);
+			cr_assert_eq(st.live_leases, 0, "every %u", every);
+			cr_assert_eq(st.allocated, (uint64_t)made);
+			continue;
+		}
+		made++;
+		cr_assert_eq(ml_core_info(ml_api_core(), h, &in), 0);
+		cr_assert_str_eq(in.label, "rule-label", "every %u", every);
+		cr_assert_eq(memlease_release(h), 0);
+	}
+	cr_assert_gt(made, 0);
+	memlease_stats(&st);
+	cr_assert_eq(st.live_leases, 0);
+	cr_assert_eq(st.released, (uint64_t)made);
 }
 
 Test(fault, the_library_that_cannot_start_answers_enomem)
