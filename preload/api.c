@@ -130,7 +130,7 @@ init_once(void)
 	ml_guard_enter();
 	ml_report_init();
 	if (ml_fault_env() != 0)
-		ml_report_diag("MEMLEASE_FAULT=%s: not every:N, "
+		ml_report_diag("MEMLEASE_FAULT=%s: not every:N, every:N:FIRST, "
 		    "random:ONE_IN:SEED or off; no faults are made",
 		    getenv("MEMLEASE_FAULT"));
 	const char *thread = getenv("MEMLEASE_THREAD");

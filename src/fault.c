@@ -14,6 +14,7 @@
 
 int ml_fault_on;
 static _Atomic unsigned long count, failed;
+static unsigned long skip;      /* allocations that never fail, first */
 static unsigned every, one_in;
 static _Atomic uint64_t rng;
 
@@ -25,14 +26,17 @@ ml_fault_set(unsigned n, unsigned one_in_n, uint64_t seed)
 	atomic_store(&rng, seed | 1);
 	atomic_store(&count, 0);
 	atomic_store(&failed, 0);
+	skip = 0;
 	ml_fault_on = n != 0 || one_in_n != 0;
 }
 
 static bool
 hit(void)
 {
-	if (every != 0)
-		return atomic_fetch_add(&count, 1) % every == every - 1;
+	if (every != 0) {
+		unsigned long c = atomic_fetch_add(&count, 1);
+		return c >= skip && (c - skip) % every == every - 1;
+	}
 	uint64_t x = atomic_load(&rng), y;
 	do {            /* xorshift64 */
 		y = x ^ x << 13;
@@ -85,8 +89,13 @@ env_read(void)
 		return;
 	if (strncmp(v, "every:", 6) == 0) {
 		v += 6;
-		if ((n = number(&v, '\0', UINT32_MAX)) != 0) {
+		unsigned long long first = 0;
+		const char *colon = strchr(v, ':');
+		if ((n = number(&v, colon ? ':' : '\0', UINT32_MAX)) != 0 &&
+		    (colon == NULL || (first = number(&v, '\0', UINT32_MAX))
+		    != 0)) {
 			ml_fault_set((unsigned)n, 0, 0);
+			skip = first;
 			return;
 		}
 	} else if (strncmp(v, "random:", 7) == 0) {

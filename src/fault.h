@@ -28,7 +28,8 @@ void ml_fault_set(unsigned every, unsigned one_in, uint64_t seed);
 bool ml_fault_hit(void);
 /* Allocations that failed since the last ml_fault_set(). */
 unsigned long ml_fault_count(void);
-/* MEMLEASE_FAULT, read once ("every:N", "random:ONE_IN:SEED" or "off"):
+/* MEMLEASE_FAULT, read once ("every:N", "every:N:FIRST" (the first FIRST
+ * never fail), "random:ONE_IN:SEED" or "off"):
  * 0, or -EINVAL (and faults stay off) if the value is not one of those. */
 int  ml_fault_env(void);
 
