@@ -25,9 +25,9 @@
 #include "api.h"
 #include "clock.h"
 #include "core.h"
-#include "fault.h"
 #include "guard.h"
 #include "loop.h"
+#include "mem.h"
 #include "real.h"
 #include "report.h"
 #include "server.h"
@@ -57,22 +57,10 @@ static struct {
 	.hook_lock = PTHREAD_MUTEX_INITIALIZER,
 };
 
-/* The core's own memory, and lease buffers: straight from the next
- * allocator, so that under the preload they are never tagged. */
+/* The core's own memory, and lease buffers: memlease's own (mem.h), so
+ * that under the preload they are never tagged. */
 
-static void *
-core_realloc(void *p, size_t n)
-{
-	return ml_fault_fail() ? NULL : ml_real_realloc(p, n);
-}
-
-static const struct ml_alloc core_alloc = { core_realloc, ml_real_free };
-
-static void *
-buf_alloc(size_t n)
-{
-	return ml_fault_fail() ? NULL : ml_real_malloc(n);
-}
+static const struct ml_alloc core_alloc = { ml_mem_realloc, ml_mem_free };
 
 /* Configuration. */
 
@@ -142,6 +130,10 @@ init_once(void)
 
 	ml_guard_enter();
 	ml_report_init();
+	if (ml_fault_env() != 0)
+		ml_report_diag("MEMLEASE_FAULT=%s: not every:N, every:N:FIRST, "
+		    "random:ONE_IN:SEED or off; no faults are made",
+		    getenv("MEMLEASE_FAULT"));
 	const char *thread = getenv("MEMLEASE_THREAD");
 	api.use_thread = thread == NULL || strcmp(thread, "0") != 0;
 	api.depth = (int)env_long("MEMLEASE_BACKTRACE", DEFAULT_DEPTH, 0,
@@ -220,7 +212,7 @@ finish(const struct ml_ended *e, uint64_t now)
 			atomic_fetch_add(&api.reclaimed, 1);
 	}
 	if (e->kind == ML_KIND_BUFFER)
-		ml_real_free(e->buf);
+		ml_mem_free(e->buf);
 	else
 		ml_tag_ended(e, now);
 }
@@ -262,11 +254,11 @@ restart_in_child(void)
  * must learn of a new earliest deadline (ml_api_deadline). */
 static memlease_t
 add(uint64_t now, void *buf, size_t size, uint64_t ttl_ms, unsigned releases,
-    enum ml_kind kind, uint32_t stack, bool *wake)
+    enum ml_kind kind, uint32_t stack, const char *label, bool *wake)
 {
 	memlease_t h;
-	int r = ml_core_add(&api.core, now, buf, size, ttl_ms, releases, stack,
-	    kind, &h, wake);
+	int r = ml_core_add_labeled(&api.core, now, buf, size, ttl_ms,
+	    releases, stack, kind, label, &h, wake);
 
 	if (r != 0) {
 		errno = -r;
@@ -291,7 +283,7 @@ add_here(void *buf, size_t size, uint64_t ttl_ms, unsigned releases,
 {
 	bool wake;
 	memlease_t h = add(ml_clock_ms_ceil(), buf, size, ttl_ms, releases,
-	    kind, capture(from), &wake);
+	    kind, capture(from), NULL, &wake);
 
 	if (h != 0 && ttl_ms != 0)
 		deadline_set(wake);
@@ -310,7 +302,7 @@ memlease_alloc(size_t size, uint64_t ttl_ms, unsigned releases, void **bufp)
 		errno = -r;
 		return 0;
 	}
-	if (size > ML_MAX_SIZE || (buf = buf_alloc(size ? size : 1)) == NULL) {
+	if (size > ML_MAX_SIZE || (buf = ml_mem_malloc(size ? size : 1)) == NULL) {
 		errno = ENOMEM;
 		return 0;
 	}
@@ -318,7 +310,7 @@ memlease_alloc(size_t size, uint64_t ttl_ms, unsigned releases, void **bufp)
 	    __builtin_return_address(0));
 	if (h == 0) {
 		int err = errno;
-		ml_real_free(buf);
+		ml_mem_free(buf);
 		errno = err;
 		return 0;
 	}
@@ -529,11 +521,8 @@ ml_api_add(void *buf, size_t size, uint64_t ttl_ms, unsigned releases,
 		errno = -api.init_err;
 		return 0;
 	}
-	memlease_t h = add(ml_clock_ms_ceil(), buf, size, ttl_ms, releases,
-	    kind, stack, wake);
-	if (h != 0 && label != NULL && label[0] != '\0')
-		ml_core_set_label(&api.core, h, label);
-	return h;
+	return add(ml_clock_ms_ceil(), buf, size, ttl_ms, releases, kind,
+	    stack, label, wake);
 }
 
 void

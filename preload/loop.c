@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "guard.h"
 #include "loop.h"
 #include "report.h"
@@ -190,8 +191,11 @@ loop_make(void)
 
 	if (fd < 0)
 		return fd;
-	lp.loop = ev_loop_new(EVBACKEND_POLL | EVFLAG_NOENV |
-	    EVFLAG_NOSIGMASK);
+	/* libev aborts when its own allocator fails, and its allocator is
+	 * process-wide (the host may use libev): its allocations are not
+	 * fault points, but the loop's making is. */
+	lp.loop = ml_fault_fail() ? NULL : ev_loop_new(EVBACKEND_POLL |
+	    EVFLAG_NOENV | EVFLAG_NOSIGMASK);
 	if (lp.loop == NULL) {
 		close(fd);
 		atomic_store(&lp.efd, -1);

@@ -6,6 +6,13 @@
  * state through the core's and the tracking layer's own calls, each of
  * which takes its own lock: nothing here holds a lock while it builds JSON.
  * Must run with the recursion guard held (memlease's thread, or tests).
+ *
+ * Out of memory: jansson says so with a NULL from a constructor or a
+ * failed set.  Results are built with set() and append(), which note it
+ * in the command's `struct fail`, and such a result is answered ENOMEM,
+ * never sent with a field missing.  Text is made with dump(), never
+ * json_dumps(): that one may leave out a key it could not copy and return
+ * what is not JSON.  Memory of memlease's own comes from mem.h.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -21,6 +28,9 @@
 #include "api.h"
 #include "clock.h"
 #include "core.h"
+#include "fault.h"
+#include "guard.h"
+#include "mem.h"
 #include "proto.h"
 #include "rules.h"
 #include "stacks.h"
@@ -28,12 +38,73 @@
 
 /* A command's failure: an errno name and a message. */
 struct fail {
-	const char *code;
+	const char *code;       /* NULL: none (yet) */
 	char        msg[256];
-	char       *raw;        /* a result written as JSON text (malloc) */
+	char       *raw;        /* a result written as JSON text (mem.h) */
+	bool        nomem;      /* a part of the result could not be made */
 };
 
 typedef json_t *(*cmd_fn)(json_t *req, struct fail *f);
+
+#ifdef ML_FAULT_INJECTION
+/*
+ * Fault-injection builds only: jansson's own allocations (objects, their
+ * tables, json_dumps() buffers, the parser's) fail as memlease's do, but
+ * only with the recursion guard held (memlease's thread, or a test acting
+ * as it), so that the host's own jansson calls never fail.  jansson's
+ * allocator is process-wide: a shipped build never changes it.  Both
+ * functions are the C library's underneath, so blocks made before this
+ * runs are freed alike.
+ */
+static void *
+json_alloc(size_t n)
+{
+	if (ml_guard_held() && ml_fault_fail())
+		return NULL;
+	return malloc(n);
+}
+
+__attribute__((constructor)) static void
+json_faults(void)
+{
+	json_set_alloc_funcs(json_alloc, free);
+}
+#endif
+
+/* o[key] = v (taken); a NULL v or a failed set is out of memory. */
+static void
+set(json_t *o, const char *key, json_t *v, struct fail *f)
+{
+	if (json_object_set_new(o, key, v) != 0)
+		f->nomem = true;
+}
+
+static void
+append(json_t *a, json_t *v, struct fail *f)
+{
+	if (json_array_append_new(a, v) != 0)
+		f->nomem = true;
+}
+
+/* v as JSON text (mem.h), `extra` bytes of room after it for the caller,
+ * NUL-terminated; NULL if out of memory.  json_dumpb() into a buffer of
+ * the size it measured cannot lose a part of its output. */
+static char *
+dump(const json_t *v, size_t flags, size_t extra, size_t *len)
+{
+	size_t n = json_dumpb(v, NULL, 0, flags);
+	char *text = n == 0 ? NULL : ml_mem_malloc(n + extra + 1);
+
+	if (text == NULL)
+		return NULL;
+	if (json_dumpb(v, text, n, flags) != n) {
+		ml_mem_free(text);
+		return NULL;
+	}
+	text[n] = '\0';
+	*len = n;
+	return text;
+}
 
 static json_t *
 failed(struct fail *f, const char *code, const char *fmt, ...)
@@ -160,40 +231,40 @@ hex(uint64_t x)
 }
 
 static json_t *
-lease_json(const struct ml_info *in, uint64_t now)
+lease_json(const struct ml_info *in, uint64_t now, struct fail *f)
 {
 	json_t *o = json_object();
 
-	json_object_set_new(o, "id", hex(in->h));
-	json_object_set_new(o, "size", json_integer((json_int_t)in->size));
-	json_object_set_new(o, "age_ms", json_integer(now > in->born ?
-	    (json_int_t)(now - in->born) : 0));
+	set(o, "id", hex(in->h), f);
+	set(o, "size", json_integer((json_int_t)in->size), f);
+	set(o, "age_ms", json_integer(now > in->born ?
+	    (json_int_t)(now - in->born) : 0), f);
 	if (in->deadline == ML_NO_DEADLINE || in->released)
-		json_object_set_new(o, "expires_in_ms", json_null());
+		set(o, "expires_in_ms", json_null(), f);
 	else
-		json_object_set_new(o, "expires_in_ms", json_integer(
-		    in->deadline > now ? (json_int_t)(in->deadline - now) : 0));
-	json_object_set_new(o, "label", in->label[0] != '\0' ?
-	    json_string(in->label) : json_null());
-	json_object_set_new(o, "state", json_string(state_of(in)));
-	json_object_set_new(o, "kind", json_string(kind_of(in->kind)));
-	json_object_set_new(o, "pins", json_integer(in->pins));
-	json_object_set_new(o, "releases", json_integer(in->releases));
-	json_object_set_new(o, "addr", hex((uintptr_t)in->buf));
+		set(o, "expires_in_ms", json_integer(in->deadline > now ?
+		    (json_int_t)(in->deadline - now) : 0), f);
+	set(o, "label", in->label[0] != '\0' ? json_string(in->label) :
+	    json_null(), f);
+	set(o, "state", json_string(state_of(in)), f);
+	set(o, "kind", json_string(kind_of(in->kind)), f);
+	set(o, "pins", json_integer(in->pins), f);
+	set(o, "releases", json_integer(in->releases), f);
+	set(o, "addr", hex((uintptr_t)in->buf), f);
 	return o;
 }
 
 static json_t *
-frame_json(uintptr_t ip)
+frame_json(uintptr_t ip, struct fail *f)
 {
 	struct ml_frame fr;
 	json_t *o = json_object();
 
 	ml_stacks_symbolize(ip, &fr);
-	json_object_set_new(o, "function", json_string(fr.function));
-	json_object_set_new(o, "offset", json_integer((json_int_t)fr.offset));
-	json_object_set_new(o, "object", json_string(fr.object));
-	json_object_set_new(o, "ip", hex(ip));
+	set(o, "function", json_string(fr.function), f);
+	set(o, "offset", json_integer((json_int_t)fr.offset), f);
+	set(o, "object", json_string(fr.object), f);
+	set(o, "ip", hex(ip), f);
 	return o;
 }
 
@@ -216,7 +287,7 @@ room(struct text *t, size_t n)
 	size_t cap = t->cap ? t->cap * 2 : 65536;
 	while (cap - t->len <= n)
 		cap *= 2;
-	char *m = realloc(t->p, cap);
+	char *m = ml_mem_realloc(t->p, cap);
 	if (m == NULL) {
 		t->oom = true;
 		return false;
@@ -294,15 +365,18 @@ static void
 lease_put(struct text *t, const struct ml_info *in, uint64_t now)
 {
 	char *label = NULL;
+	size_t len;
 
 	if (in->label[0] != '\0') {
 		json_t *l = json_string(in->label);
-		label = l != NULL ? json_dumps(l, JSON_ENCODE_ANY |
-		    JSON_ENSURE_ASCII) : NULL;
+		label = l != NULL ? dump(l, JSON_ENCODE_ANY | JSON_ENSURE_ASCII,
+		    0, &len) : NULL;
 		json_decref(l);
+		if (label == NULL)
+			t->oom = true;  /* never "label":null for a label */
 	}
 	if (!room(t, LEASE_TEXT_MAX + (label != NULL ? strlen(label) : 0))) {
-		free(label);
+		ml_mem_free(label);
 		return;
 	}
 	char *p = t->p + t->len;
@@ -331,7 +405,7 @@ lease_put(struct text *t, const struct ml_info *in, uint64_t now)
 	p = put_hex(p, (uintptr_t)in->buf);
 	p = put_str(p, "\"}");
 	t->len = (size_t)(p - t->p);
-	free(label);
+	ml_mem_free(label);
 }
 
 /* Commands. */
@@ -357,13 +431,13 @@ cmd_hello(json_t *req, struct fail *f)
 		return failed(f, "EINVAL", "protocol %" PRIu64 " is not "
 		    "spoken here (1 to %d are)", proto, ML_PROTO_VERSION);
 	json_t *o = json_object();
-	json_object_set_new(o, "proto", json_integer(ML_PROTO_VERSION));
-	json_object_set_new(o, "pid", json_integer(getpid()));
-	json_object_set_new(o, "version", json_string(PACKAGE_VERSION));
+	set(o, "proto", json_integer(ML_PROTO_VERSION), f);
+	set(o, "pid", json_integer(getpid()), f);
+	set(o, "version", json_string(PACKAGE_VERSION), f);
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 	exe[n > 0 ? n : 0] = '\0';
-	json_object_set_new(o, "program", json_string(exe));
+	set(o, "program", json_string(exe), f);
 	return o;
 }
 
@@ -382,28 +456,22 @@ cmd_stats(json_t *req, struct fail *f)
 	for (unsigned k = ML_KIND_REPORT; k <= ML_KIND_MAX; k++)
 		tagged += kinds[k];
 	json_t *o = json_object();
-	json_object_set_new(o, "pid", json_integer(getpid()));
-	json_object_set_new(o, "live_leases", json_integer(
-	    (json_int_t)st.live_leases));
-	json_object_set_new(o, "live_bytes", json_integer(
-	    (json_int_t)st.live_bytes));
-	json_object_set_new(o, "tagged", json_integer((json_int_t)tagged));
-	json_object_set_new(o, "allocated", json_integer(
-	    (json_int_t)st.allocated));
-	json_object_set_new(o, "released", json_integer(
-	    (json_int_t)st.released));
-	json_object_set_new(o, "expired", json_integer((json_int_t)st.expired));
-	json_object_set_new(o, "reclaimed", json_integer(
-	    (json_int_t)st.reclaimed));
-	json_object_set_new(o, "pinned", json_integer((json_int_t)st.pinned));
-	json_object_set_new(o, "overdue", json_integer((json_int_t)st.overdue));
-	json_object_set_new(o, "entry_blocks", json_integer(
-	    (json_int_t)st.entry_blocks));
-	json_object_set_new(o, "entries_per_block", json_integer(
-	    (json_int_t)st.entries_per_block));
-	json_object_set_new(o, "bookkeeping_bytes", json_integer(
-	    (json_int_t)st.bookkeeping_bytes));
-	json_object_set_new(o, "stacks", json_integer(ml_stacks_count()));
+	set(o, "pid", json_integer(getpid()), f);
+	set(o, "live_leases", json_integer((json_int_t)st.live_leases), f);
+	set(o, "live_bytes", json_integer((json_int_t)st.live_bytes), f);
+	set(o, "tagged", json_integer((json_int_t)tagged), f);
+	set(o, "allocated", json_integer((json_int_t)st.allocated), f);
+	set(o, "released", json_integer((json_int_t)st.released), f);
+	set(o, "expired", json_integer((json_int_t)st.expired), f);
+	set(o, "reclaimed", json_integer((json_int_t)st.reclaimed), f);
+	set(o, "pinned", json_integer((json_int_t)st.pinned), f);
+	set(o, "overdue", json_integer((json_int_t)st.overdue), f);
+	set(o, "entry_blocks", json_integer((json_int_t)st.entry_blocks), f);
+	set(o, "entries_per_block", json_integer(
+	    (json_int_t)st.entries_per_block), f);
+	set(o, "bookkeeping_bytes", json_integer(
+	    (json_int_t)st.bookkeeping_bytes), f);
+	set(o, "stacks", json_integer(ml_stacks_count()), f);
 	return o;
 }
 
@@ -520,14 +588,14 @@ static bool
 sites_grow(struct site_sum **t, size_t *cap)
 {
 	size_t ncap = *cap ? *cap * 2 : 256;
-	struct site_sum *nt = calloc(ncap, sizeof *nt);
+	struct site_sum *nt = ml_mem_calloc(ncap, sizeof *nt);
 
 	if (nt == NULL)
 		return false;
 	for (size_t k = 0; k < *cap; k++)
 		if ((*t)[k].count != 0)
 			*site_slot(nt, ncap, (*t)[k].ip) = (*t)[k];
-	free(*t);
+	ml_mem_free(*t);
 	*t = nt;
 	*cap = ncap;
 	return true;
@@ -551,7 +619,7 @@ list_by_site(struct ml_core *c, const struct filter *fl, uint64_t now,
 				continue;
 			ml_stacks_get(page[i].stack, &ip, 1);
 			if ((nsum + 1) * 2 > cap && !sites_grow(&sum, &cap)) {
-				free(sum);
+				ml_mem_free(sum);
 				return failed(f, "ENOMEM", "out of memory");
 			}
 			struct site_sum *x = site_slot(sum, cap, ip);
@@ -572,17 +640,15 @@ list_by_site(struct ml_core *c, const struct filter *fl, uint64_t now,
 	json_t *sites = json_array();
 	for (size_t k = 0; k < nsum && (limit == 0 || k < limit); k++) {
 		json_t *o = json_object();
-		json_object_set_new(o, "count", json_integer(
-		    (json_int_t)sum[k].count));
-		json_object_set_new(o, "bytes", json_integer(
-		    (json_int_t)sum[k].bytes));
-		json_object_set_new(o, "site", sum[k].ip != 0 ?
-		    frame_json(sum[k].ip) : json_null());
-		json_array_append_new(sites, o);
+		set(o, "count", json_integer((json_int_t)sum[k].count), f);
+		set(o, "bytes", json_integer((json_int_t)sum[k].bytes), f);
+		set(o, "site", sum[k].ip != 0 ? frame_json(sum[k].ip, f) :
+		    json_null(), f);
+		append(sites, o, f);
 	}
-	free(sum);
+	ml_mem_free(sum);
 	json_t *o = json_object();
-	json_object_set_new(o, "sites", sites);
+	set(o, "sites", sites, f);
 	return o;
 }
 
@@ -599,7 +665,7 @@ list_sorted(struct ml_core *c, const struct filter *fl, uint64_t now,
 		return failed(f, "EINVAL", "a sorted listing needs a \"limit\" "
 		    "from 1 to %d (sort a whole listing on the client)",
 		    ML_PROTO_TOP_MAX);
-	if ((t.v = malloc(t.max * sizeof *t.v)) == NULL)
+	if ((t.v = ml_mem_malloc(t.max * sizeof *t.v)) == NULL)
 		return failed(f, "ENOMEM", "out of memory");
 	while ((n = ml_core_list(c, &cursor, page, 256)) > 0)
 		for (int i = 0; i < n; i++)
@@ -608,11 +674,11 @@ list_sorted(struct ml_core *c, const struct filter *fl, uint64_t now,
 	qsort(t.v, t.n, sizeof *t.v, by_size ? top_cmp_size : top_cmp_age);
 	json_t *leases = json_array();
 	for (size_t i = 0; i < t.n; i++)
-		json_array_append_new(leases, lease_json(&t.v[i], now));
-	free(t.v);
+		append(leases, lease_json(&t.v[i], now, f), f);
+	ml_mem_free(t.v);
 	json_t *o = json_object();
-	json_object_set_new(o, "leases", leases);
-	json_object_set_new(o, "next", json_null());
+	set(o, "leases", leases, f);
+	set(o, "next", json_null(), f);
 	return o;
 }
 
@@ -680,7 +746,7 @@ cmd_list(json_t *req, struct fail *f)
 	else
 		put(&t, "],\"next\":null}");
 	if (t.oom) {
-		free(t.p);
+		ml_mem_free(t.p);
 		return failed(f, "ENOMEM", "out of memory");
 	}
 	f->raw = t.p;
@@ -702,12 +768,12 @@ cmd_show(json_t *req, struct fail *f)
 		return failed(f, errno_code(-r), "lease %#" PRIx64 ": %s", h,
 		    r == -ESTALE ? "no such lease (ended, or never made)" :
 		    strerror(-r));
-	json_t *o = lease_json(&in, ml_clock_ms());
+	json_t *o = lease_json(&in, ml_clock_ms(), f);
 	json_t *bt = json_array();
 	int n = ml_stacks_get(in.stack, ips, ML_STACK_MAX_DEPTH);
 	for (int i = 0; i < n; i++)
-		json_array_append_new(bt, frame_json(ips[i]));
-	json_object_set_new(o, "backtrace", bt);
+		append(bt, frame_json(ips[i], f), f);
+	set(o, "backtrace", bt, f);
 	return o;
 }
 
@@ -746,14 +812,13 @@ cmd_expire(json_t *req, struct fail *f)
 }
 
 static json_t *
-rules_result(void)
+rules_result(struct fail *f)
 {
 	char *text = ml_tag_rules_text();
 	json_t *o = json_object();
 
-	json_object_set_new(o, "rules", text != NULL ? json_string(text) :
-	    json_null());
-	free(text);
+	set(o, "rules", text != NULL ? json_string(text) : NULL, f);
+	ml_mem_free(text);
 	return o;
 }
 
@@ -768,7 +833,7 @@ cmd_rules(json_t *req, struct fail *f)
 	if (!arg_str(req, "op", &op, f) || !arg_str(req, "rules", &text, f))
 		return NULL;
 	if (op == NULL || strcmp(op, "get") == 0)
-		return rules_result();
+		return rules_result(f);
 	if (strcmp(op, "clear") == 0) {
 		r = ml_tag_set_rules("", &err);
 	} else if (strcmp(op, "set") == 0 || strcmp(op, "add") == 0) {
@@ -776,9 +841,10 @@ cmd_rules(json_t *req, struct fail *f)
 			return failed(f, "EINVAL", "\"rules\" is required");
 		if (strcmp(op, "add") == 0) {
 			char *cur = ml_tag_rules_text();
-			if (cur == NULL || asprintf(&now, "%s\n%s", cur, text) < 0)
+			if (cur == NULL ||
+			    ml_mem_asprintf(&now, "%s\n%s", cur, text) < 0)
 				now = NULL;
-			free(cur);
+			ml_mem_free(cur);
 			if (now == NULL)
 				return failed(f, "ENOMEM", "out of memory");
 			text = now;
@@ -787,13 +853,16 @@ cmd_rules(json_t *req, struct fail *f)
 	} else {
 		return failed(f, "EINVAL", "\"op\" is get, set, add or clear");
 	}
-	free(now);
+	ml_mem_free(now);
+	if (r != 0 && err.nomem)
+		return failed(f, "ENOMEM", "out of memory; the rules in force "
+		    "are unchanged");
 	if (r != 0 && err.line > 0)
 		return failed(f, "EINVAL", "%d:%d: %s", err.line, err.column,
 		    err.msg);
 	if (r != 0)
 		return failed(f, "EINVAL", "%s", err.msg);
-	return rules_result();
+	return rules_result(f);
 }
 
 static json_t *
@@ -802,8 +871,7 @@ cmd_watch(json_t *req, struct fail *f)
 	json_t *o = json_object();
 
 	(void)req;
-	(void)f;
-	json_object_set_new(o, "watching", json_true());
+	set(o, "watching", json_true(), f);
 	return o;
 }
 
@@ -821,54 +889,69 @@ static const struct {
 	{ "watch",  cmd_watch },
 };
 
-/* The response line for id (NULL: none given), a result or a failure. */
+/* The response line for id (NULL: none given), a result or a failure;
+ * NULL if out of memory.  Takes result. */
 static char *
 respond(json_t *id, json_t *result, const struct fail *f, size_t *len)
 {
+	char *line;
+	size_t n;
+
 	if (result != NULL && f->raw != NULL) {
-		char *ids = json_dumps(id != NULL ? id : json_null(),
-		    JSON_ENCODE_ANY | JSON_COMPACT | JSON_ENSURE_ASCII), *line;
-		int n = ids == NULL ? -1 : asprintf(&line,
+		char *ids = dump(id != NULL ? id : json_null(), JSON_ENCODE_ANY |
+		    JSON_COMPACT | JSON_ENSURE_ASCII, 0, &n);
+		int r = ids == NULL ? -1 : ml_mem_asprintf(&line,
 		    "{\"id\":%s,\"ok\":true,\"result\":%s}\n", ids, f->raw);
-		free(ids);
+		ml_mem_free(ids);
 		json_decref(result);
-		if (n < 0)
+		if (r < 0)
 			return NULL;
-		*len = (size_t)n;
+		*len = (size_t)r;
 		return line;
 	}
 	json_t *o = json_object();
+	struct fail built = { .nomem = false };
 
-	json_object_set(o, "id", id != NULL ? id : json_null());
-	json_object_set_new(o, "ok", json_boolean(result != NULL));
+	if (json_object_set(o, "id", id != NULL ? id : json_null()) != 0)
+		built.nomem = true;
+	set(o, "ok", json_boolean(result != NULL), &built);
 	if (result != NULL) {
-		json_object_set_new(o, "result", result);
+		set(o, "result", result, &built);
 	} else {
 		json_t *e = json_object();
-		json_object_set_new(e, "code", json_string(f->code));
-		json_object_set_new(e, "message", json_string(f->msg));
-		json_object_set_new(o, "error", e);
+		set(e, "code", json_string(f->code), &built);
+		set(e, "message", json_string(f->msg), &built);
+		set(o, "error", e, &built);
 	}
-	char *line = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+	line = built.nomem ? NULL : dump(o, JSON_COMPACT | JSON_ENSURE_ASCII,
+	    1, &n);
 	json_decref(o);
 	if (line == NULL)
 		return NULL;
-	size_t n = strlen(line);
-	char *out = realloc(line, n + 2);
-	if (out == NULL) {
-		free(line);
-		return NULL;
-	}
-	out[n] = '\n';
-	out[n + 1] = '\0';
+	line[n] = '\n';
+	line[n + 1] = '\0';
 	*len = n + 1;
-	return out;
+	return line;
+}
+
+/* Whether jansson failed to parse for want of memory, not for the text:
+ * it says so, or (a failure before it reads) says nothing at all. */
+static bool
+parse_nomem(const json_error_t *jerr)
+{
+	if (jerr->text[0] == '\0')
+		return true;
+#if JANSSON_VERSION_HEX >= 0x020b00
+	return json_error_code(jerr) == json_error_out_of_memory;
+#else
+	return strstr(jerr->text, "out of memory") != NULL;
+#endif
 }
 
 int
 ml_proto_handle(const char *req, size_t len, char **resp, size_t *resp_len)
 {
-	struct fail f = { "EINVAL", "", NULL };
+	struct fail f = { NULL, "", NULL, false };
 	json_error_t jerr;
 	json_t *result = NULL, *id = NULL, *o = NULL;
 	int r = 0;
@@ -878,8 +961,11 @@ ml_proto_handle(const char *req, size_t len, char **resp, size_t *resp_len)
 		    ML_PROTO_MAX_LINE - 1);
 	} else if ((o = json_loadb(req, len, JSON_REJECT_DUPLICATES,
 	    &jerr)) == NULL) {
-		failed(&f, "EINVAL", "not JSON: %s (column %d)", jerr.text,
-		    jerr.column);
+		if (parse_nomem(&jerr))
+			f.nomem = true;
+		else
+			failed(&f, "EINVAL", "not JSON: %s (column %d)",
+			    jerr.text, jerr.column);
 	} else if (!json_is_object(o)) {
 		failed(&f, "EINVAL", "a request is a JSON object");
 	} else {
@@ -902,8 +988,17 @@ ml_proto_handle(const char *req, size_t len, char **resp, size_t *resp_len)
 				r = ML_PROTO_WATCH;
 		}
 	}
+	/* A result short of a part, or no result and no reason: jansson
+	 * ran out of memory.  What the command did stands. */
+	if (f.nomem || (result == NULL && f.code == NULL)) {
+		json_decref(result);
+		result = NULL;
+		r = 0;
+		failed(&f, "ENOMEM", "out of memory: the answer could not be "
+		    "made (what the command does may have been done)");
+	}
 	*resp = respond(id, result, &f, resp_len);
-	free(f.raw);
+	ml_mem_free(f.raw);
 	json_decref(o);
 	return r;
 }

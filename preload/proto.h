@@ -31,9 +31,11 @@
 
 /*
  * Answer one request (len bytes, without its newline).  The response, one
- * line ending in a newline, is a string from malloc() stored in *resp
- * (*resp_len its length); NULL only when out of memory, and then the
- * connection cannot be answered.  Returns 0, or ML_PROTO_WATCH for a
+ * line ending in a newline, is a string of memlease's own memory (mem.h;
+ * free() takes it too) stored in *resp (*resp_len its length); NULL only
+ * when out of memory, and then the server answers an ENOMEM error of its
+ * own.  A result that could not be made whole for want of memory is
+ * answered ENOMEM, never sent short.  Returns 0, or ML_PROTO_WATCH for a
  * "watch" that was accepted: the server then sends the client expiry
  * events, one JSON object a line, until it goes away.
  */

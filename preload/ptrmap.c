@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "guard.h"
+#include "mem.h"
 #include "ptrmap.h"
 #include "real.h"
 
@@ -147,7 +148,7 @@ static bool
 grow(struct ml_shard *s)
 {
 	uint32_t cap = s->cap ? s->cap * 2 : MIN_CAP;
-	struct ml_pent *old = s->v, *v = ml_real_calloc(cap, sizeof *v);
+	struct ml_pent *old = s->v, *v = ml_mem_calloc(cap, sizeof *v);
 
 	if (v == NULL)
 		return false;
@@ -157,7 +158,7 @@ grow(struct ml_shard *s)
 	for (uint32_t i = 0; i < oldcap; i++)
 		if (old[i].p != 0)
 			s->v[slot_of(s, old[i].p)] = old[i];
-	ml_real_free(old);
+	ml_mem_free(old);
 	return true;
 }
 

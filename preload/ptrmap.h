@@ -7,7 +7,7 @@
  * shards, each a mutex over an open-addressing table, hold one entry per
  * tracked address: a live lease, or what is left of an expired one.
  *
- * Memory comes from the next allocator (real.h), never from the shim.
+ * Memory is memlease's own (mem.h), never from the shim.
  * An entry pointer is valid while its shard stays locked and until the
  * next insert or remove in that shard.
  */

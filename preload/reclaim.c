@@ -22,6 +22,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "mem.h"
 #include "real.h"
 #include "reclaim.h"
 
@@ -194,7 +195,7 @@ ml_reclaim_expire(void *p, size_t maplen, char *diag)
 		break;
 	}
 	pthread_mutex_unlock(&rc.lock);
-	ml_real_free(diag);     /* no record left: a plain fault */
+	ml_mem_free(diag);      /* no record left: a plain fault */
 }
 
 void

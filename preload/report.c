@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "mem.h"
 #include "report.h"
 #include "stacks.h"
 
@@ -189,13 +190,13 @@ ml_report_init(void)
 	else if (fmt != NULL && *fmt != '\0' && strcmp(fmt, "text") != 0)
 		ml_report_diag("MEMLEASE_LOG_FORMAT=%s: not text or json; "
 		    "using text", fmt);
-	free(rep.path);
+	ml_mem_free(rep.path);
 	rep.path = NULL;
 	if (rep.fd >= 0)
 		close(rep.fd);
 	rep.fd = -1;
 	if (log != NULL && *log != '\0' && strcmp(log, "stderr") != 0) {
-		rep.path = strdup(log);
+		rep.path = ml_mem_strdup(log);
 		if (rep.path == NULL)
 			ml_report_diag("MEMLEASE_LOG: out of memory; "
 			    "reporting to stderr");

@@ -1,6 +1,6 @@
 /*
  * rules.c - the rule parser and matcher (see rules.h).  No global state;
- * allocates with malloc (callers under the preload hold the guard).
+ * allocates memlease's own memory (mem.h).
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mem.h"
 #include "rules.h"
 
 static const char *const action_names[] = {
@@ -134,7 +135,7 @@ bad:
 static char *
 dup_value(const char *v, size_t n)
 {
-	char *s = malloc(n + 1);
+	char *s = ml_mem_malloc(n + 1);
 
 	if (s != NULL) {
 		memcpy(s, v, n);
@@ -183,8 +184,10 @@ parse_word(struct cursor *c, size_t n, struct ml_rule *r, unsigned *seen)
 	case K_CALLER:
 	case K_OBJECT:
 		if ((k == K_CALLER ? (r->caller = dup_value(v, vn)) :
-		    (r->object = dup_value(v, vn))) == NULL)
+		    (r->object = dup_value(v, vn))) == NULL) {
+			c->err->nomem = true;
 			return fail(c, at, "out of memory");
+		}
 		return 0;
 	case K_SIZE:
 		return parse_size(c, at, v, vn, r);
@@ -231,8 +234,8 @@ parse_word(struct cursor *c, size_t n, struct ml_rule *r, unsigned *seen)
 static void
 rule_free(struct ml_rule *r)
 {
-	free(r->caller);
-	free(r->object);
+	ml_mem_free(r->caller);
+	ml_mem_free(r->object);
 	r->caller = r->object = NULL;
 }
 
@@ -311,10 +314,11 @@ ml_rules_parse(const char *text, struct ml_rules *out,
 				    ML_RULES_MAX);
 				goto error;
 			}
-			struct ml_rule *v = realloc(out->v,
+			struct ml_rule *v = ml_mem_realloc(out->v,
 			    (size_t)(out->n + 1) * sizeof *v);
 			if (v == NULL) {
 				rule_free(&rule);
+				err->nomem = true;
 				fail(&c, c.at, "out of memory");
 				goto error;
 			}
@@ -339,7 +343,7 @@ ml_rules_free(struct ml_rules *r)
 {
 	for (int i = 0; i < r->n; i++)
 		rule_free(&r->v[i]);
-	free(r->v);
+	ml_mem_free(r->v);
 	r->v = NULL;
 	r->n = 0;
 }

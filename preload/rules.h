@@ -50,6 +50,7 @@ struct ml_rules_error {
 	int  line;            /* 1-based */
 	int  column;          /* 1-based, in bytes */
 	char msg[200];
+	bool nomem;           /* out of memory, not a mistake in the text */
 };
 
 /* Parse text (NULL or empty: no rules).  Returns 0, or -1 with *err set and

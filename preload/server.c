@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "mem.h"
 #include "proto.h"
 #include "report.h"
 #include "server.h"
@@ -73,7 +74,7 @@ static struct {
 	int              n;
 	atomic_int       watchers;
 	pthread_mutex_t  qlock;
-	char           **q;             /* event lines, from malloc */
+	char           **q;             /* event lines (mem.h) */
 	size_t           qn;
 	uint64_t         dropped;
 	bool             said;
@@ -219,8 +220,8 @@ client_close(struct client *c)
 			sv.c[i] = sv.c[--sv.n];
 			break;
 		}
-	free(c->out);
-	free(c);
+	ml_mem_free(c->out);
+	ml_mem_free(c);
 }
 
 static size_t
@@ -275,7 +276,7 @@ queue_out(struct client *c, const char *line, size_t len)
 		size_t cap = c->outcap ? c->outcap : 4096;
 		while (cap < c->outlen + len)
 			cap *= 2;
-		char *m = realloc(c->out, cap);
+		char *m = ml_mem_realloc(c->out, cap);
 		if (m == NULL) {
 			client_close(c);
 			return false;
@@ -301,6 +302,13 @@ refuse(int fd, const char *code, const char *msg)
 	close(fd);
 }
 
+/* The answer when out of memory: the request's id is not known (it was
+ * in what could not be built), hence null, as for a line that is not
+ * JSON. */
+static const char nomem[] = "{\"id\":null,\"ok\":false,\"error\":"
+    "{\"code\":\"ENOMEM\",\"message\":\"out of memory: the answer "
+    "could not be made (what the command does may have been done)\"}}\n";
+
 /* One request line; false if the client was closed. */
 static bool
 serve_line(struct client *c, const char *line, size_t len)
@@ -309,16 +317,14 @@ serve_line(struct client *c, const char *line, size_t len)
 	size_t rlen;
 	int r = ml_proto_handle(line, len, &resp, &rlen);
 
-	if (resp == NULL) {
-		client_close(c);        /* out of memory: cannot answer */
-		return false;
-	}
+	if (resp == NULL)
+		return queue_out(c, nomem, sizeof nomem - 1);
 	if (r == ML_PROTO_WATCH && !c->watching) {
 		c->watching = true;
 		atomic_fetch_add(&sv.watchers, 1);
 	}
 	bool ok = queue_out(c, resp, rlen);
-	free(resp);
+	ml_mem_free(resp);
 	return ok;
 }
 
@@ -405,7 +411,7 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			refuse(fd, "EBUSY", "too many clients");
 			continue;
 		}
-		struct client *c = calloc(1, sizeof *c);
+		struct client *c = ml_mem_calloc(1, sizeof *c);
 		if (c == NULL) {
 			refuse(fd, "ENOMEM", "out of memory");
 			continue;
@@ -485,14 +491,14 @@ ml_server_event(const struct ml_ended *e, uint64_t now, const char *action)
 {
 	if (!ml_server_watched())
 		return false;
-	char *line = ml_report_text(e, now, ML_EV_EXPIRED, action, malloc,
+	char *line = ml_report_text(e, now, ML_EV_EXPIRED, action, ml_mem_malloc,
 	    ML_LOG_JSON);
 	if (line == NULL)
 		return false;
 	pthread_mutex_lock(&sv.qlock);
 	if (sv.qn < EVENTS_MAX) {
 		if (sv.q == NULL)
-			sv.q = calloc(EVENTS_MAX, sizeof *sv.q);
+			sv.q = ml_mem_calloc(EVENTS_MAX, sizeof *sv.q);
 		if (sv.q != NULL) {
 			sv.q[sv.qn++] = line;
 			line = NULL;
@@ -501,7 +507,7 @@ ml_server_event(const struct ml_ended *e, uint64_t now, const char *action)
 	if (line != NULL)
 		sv.dropped++;
 	pthread_mutex_unlock(&sv.qlock);
-	free(line);
+	ml_mem_free(line);
 	return true;
 }
 
@@ -526,9 +532,9 @@ ml_server_flush(void)
 			if (c->watching && queue_out(c, q[i], len))
 				flush_out(c);
 		}
-		free(q[i]);
+		ml_mem_free(q[i]);
 	}
-	free(q);
+	ml_mem_free(q);
 }
 
 /* Fork. */
@@ -552,8 +558,8 @@ ml_server_child(void)
 	for (int i = 0; i < sv.n; i++) {
 		if (ml_fd_still(sv.c[i]->fd, &sv.c[i]->id))
 			close(sv.c[i]->fd);
-		free(sv.c[i]->out);
-		free(sv.c[i]);
+		ml_mem_free(sv.c[i]->out);
+		ml_mem_free(sv.c[i]);
 	}
 	sv.n = 0;
 	atomic_store(&sv.watchers, 0);
@@ -561,7 +567,7 @@ ml_server_child(void)
 		close(sv.lfd);          /* the parent's: its file stays */
 	sv.lfd = -1;
 	for (size_t i = 0; i < sv.qn; i++)
-		free(sv.q[i]);
+		ml_mem_free(sv.q[i]);
 	sv.qn = 0;
 	sv.loop = NULL;
 }

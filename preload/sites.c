@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 #include "labels.h"
-#include "real.h"
+#include "mem.h"
 #include "sites.h"
 
 #define SITE_BITS  16
@@ -94,13 +94,13 @@ stack_word(uint32_t stack, bool make)
 	_Atomic uint64_t *chunk = atomic_load_explicit(&chunks[c],
 	    memory_order_acquire);
 	if (chunk == NULL && make) {
-		_Atomic uint64_t *fresh = ml_real_calloc(CHUNK, sizeof *fresh);
+		_Atomic uint64_t *fresh = ml_mem_calloc(CHUNK, sizeof *fresh);
 		if (fresh == NULL)
 			return NULL;
 		if (atomic_compare_exchange_strong(&chunks[c], &chunk, fresh))
 			chunk = fresh;
 		else
-			ml_real_free(fresh);    /* another thread made it */
+			ml_mem_free(fresh);    /* another thread made it */
 	}
 	return chunk != NULL ? &chunk[stack % CHUNK] : NULL;
 }

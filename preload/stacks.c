@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "labels.h"
+#include "mem.h"
 #include "report.h"
 #include "stacks.h"
 
@@ -77,7 +78,7 @@ static int
 index_grow(void)
 {
 	uint32_t n = stacks.nindex ? stacks.nindex * 2 : 1024;
-	uint32_t *x = calloc(n, sizeof *x);
+	uint32_t *x = ml_mem_calloc(n, sizeof *x);
 
 	if (x == NULL)
 		return -1;
@@ -87,7 +88,7 @@ index_grow(void)
 			k = (k + 1) & (n - 1);
 		x[k] = id;
 	}
-	free(stacks.index);
+	ml_mem_free(stacks.index);
 	stacks.index = x;
 	stacks.nindex = n;
 	return 0;
@@ -104,18 +105,19 @@ rec_new(uint32_t h, const uintptr_t *ips, int n)
 	if ((stacks.count + 1) * 2 > stacks.nindex && index_grow() != 0)
 		return 0;
 	if ((id - 1) / CHUNK_RECS == stacks.nchunks) {
-		struct stack_rec **c = realloc(stacks.chunks,
+		struct stack_rec **c = ml_mem_realloc(stacks.chunks,
 		    (stacks.nchunks + 1) * sizeof *c);
 		if (c == NULL)
 			return 0;
 		stacks.chunks = c;
-		c[stacks.nchunks] = malloc(CHUNK_RECS * sizeof **c);
+		c[stacks.nchunks] = ml_mem_malloc(CHUNK_RECS * sizeof **c);
 		if (c[stacks.nchunks] == NULL)
 			return 0;
 		stacks.nchunks++;
 	}
 	if (stacks.arena_left < (uint32_t)n) {
-		stacks.arena = malloc(CHUNK_FRAMES * sizeof *stacks.arena);
+		stacks.arena = ml_mem_malloc(CHUNK_FRAMES *
+		    sizeof *stacks.arena);
 		if (stacks.arena == NULL) {
 			stacks.arena_left = 0;
 			return 0;
@@ -266,27 +268,35 @@ static struct {
 	struct sym     *bucket[SYM_BUCKETS];
 } syms = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-static const char *
-keep(const char *s)
-{
-	char *p = s != NULL && *s != '\0' ? strdup(s) : NULL;
+static const char unknown[] = "??";
 
-	return p != NULL ? p : "??";
+/* A copy of a name that the cache keeps; *whole is cleared if it could
+ * not be made (out of memory). */
+static const char *
+keep(const char *s, bool *whole)
+{
+	if (s == NULL || *s == '\0')
+		return unknown;
+	char *p = ml_mem_strdup(s);
+	if (p == NULL)
+		*whole = false;
+	return p != NULL ? p : unknown;
 }
 
 /* The path of the executable (dladdr names it by argv[0], which programs
- * may change). */
-static const char *main_path;
+ * may change); in place, so that it is never lost to a failed copy. */
+static char main_path[PATH_MAX];
 static pthread_once_t main_once = PTHREAD_ONCE_INIT;
 
 static void
 main_path_init(void)
 {
-	char buf[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+	ssize_t n = readlink("/proc/self/exe", main_path,
+	    sizeof main_path - 1);
 
-	buf[n > 0 ? n : 0] = '\0';
-	main_path = keep(buf);
+	main_path[n > 0 ? n : 0] = '\0';
+	if (main_path[0] == '\0')
+		strcpy(main_path, unknown);
 }
 
 static const char *
@@ -308,10 +318,11 @@ sym_find(size_t b, uintptr_t ip)
 }
 
 /* Name the function that contains the call before return address ip.
- * Takes no lock of ours. */
-static void
+ * Takes no lock of ours.  Returns false if a name could not be copied. */
+static bool
 resolve(uintptr_t ip, struct sym *s)
 {
+	bool whole = true;
 	char name[512];
 	unw_accessors_t *acc;
 	unw_word_t off = 0;
@@ -327,32 +338,45 @@ resolve(uintptr_t ip, struct sym *s)
 	if (acc != NULL && acc->get_proc_name != NULL &&
 	    acc->get_proc_name(unw_local_addr_space, ip - 1, name,
 	    sizeof name, &off, NULL) == 0) {
-		s->function = keep(name);
+		s->function = keep(name, &whole);
 		s->offset = (uintptr_t)off + 1;
 		named = true;
 	}
 	if (dladdr1((void *)(ip - 1), &dl, (void **)&map,
 	    RTLD_DL_LINKMAP) != 0) {
 		s->object = map != NULL && map->l_name[0] == '\0' ?
-		    main_program() : keep(dl.dli_fname);
+		    main_program() : keep(dl.dli_fname, &whole);
 		if (!named && dl.dli_sname != NULL) {
-			s->function = keep(dl.dli_sname);
+			s->function = keep(dl.dli_sname, &whole);
 			s->offset = ip - (uintptr_t)dl.dli_saddr;
 			named = true;
 		}
 		if (!named)
 			s->offset = ip - (uintptr_t)dl.dli_fbase;
 	} else {
-		s->object = "??";
+		s->object = unknown;
 	}
 	if (!named)
-		s->function = "??";
+		s->function = unknown;
+	return whole;
 }
 
-void
+/* The names resolve() copied for s, freed. */
+static void
+sym_drop(struct sym *s)
+{
+	if (s->function != unknown)
+		ml_mem_free((char *)s->function);
+	if (s->object != unknown && s->object != main_path)
+		ml_mem_free((char *)s->object);
+	s->function = s->object = unknown;
+}
+
+bool
 ml_stacks_symbolize(uintptr_t ip, struct ml_frame *f)
 {
 	struct sym *s, fresh;
+	bool whole = true;
 	size_t b = (ip >> 4) % SYM_BUCKETS;
 
 	pthread_mutex_lock(&syms.lock);
@@ -361,26 +385,33 @@ ml_stacks_symbolize(uintptr_t ip, struct ml_frame *f)
 	if (s == NULL) {
 		/* Resolve with no lock held: dladdr() waits for the dynamic
 		 * loader's lock, whose holder (a dlopen() in progress) may be
-		 * allocating, and symbolizing, at this very moment. */
-		resolve(ip, &fresh);
-		struct sym *kept = malloc(sizeof *kept);
+		 * allocating, and symbolizing, at this very moment.  A
+		 * symbol short of a name (out of memory) is not kept: it is
+		 * "??" this once, and resolved again next time. */
+		whole = resolve(ip, &fresh);
+		struct sym *kept = whole ? ml_mem_malloc(sizeof *kept) : NULL;
 		pthread_mutex_lock(&syms.lock);
 		if ((s = sym_find(b, ip)) == NULL && kept != NULL) {
 			*kept = fresh;
 			kept->next = syms.bucket[b];
 			syms.bucket[b] = s = kept;
 			kept = NULL;
+		} else {
+			sym_drop(&fresh);       /* names of its own: not kept */
 		}
 		pthread_mutex_unlock(&syms.lock);
-		free(kept);
-		if (s == NULL)
+		ml_mem_free(kept);
+		if (s == NULL) {
 			s = &fresh;
+			whole = false;
+		}
 	}
 	/* a symbol, once in the cache, never changes or goes */
 	f->ip = ip;
 	f->function = s->function;
 	f->offset = s->offset;
 	f->object = s->object;
+	return whole;
 }
 
 void

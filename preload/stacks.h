@@ -6,6 +6,7 @@
 #define ML_STACKS_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define ML_STACK_MAX_DEPTH 64
@@ -26,8 +27,9 @@ uint32_t ml_stacks_capture(const void *from, int depth);
 /* Copy the frames of a stack into ips[]; returns how many. */
 int      ml_stacks_get(uint32_t id, uintptr_t *ips, int max);
 
-/* Symbolize one return address (cached). */
-void     ml_stacks_symbolize(uintptr_t ip, struct ml_frame *f);
+/* Symbolize one return address (cached).  False when out of memory: the
+ * names are "??" this once, and must not be taken for the code's. */
+bool     ml_stacks_symbolize(uintptr_t ip, struct ml_frame *f);
 
 /* Distinct stacks stored. */
 uint32_t ml_stacks_count(void);

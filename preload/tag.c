@@ -34,7 +34,9 @@
 #include "api.h"
 #include "clock.h"
 #include "core.h"
+#include "fault.h"
 #include "guard.h"
+#include "mem.h"
 #include "ptrmap.h"
 #include "real.h"
 #include "reclaim.h"
@@ -57,10 +59,12 @@ struct ruleset {
 	uint32_t        callers;             /* rules with caller= */
 	int             depth;               /* frames to capture */
 	atomic_uint     hits[ML_RULES_MAX];  /* every= counters */
+	struct ruleset *older;               /* retired before this one */
 };
 
 static struct {
 	_Atomic(struct ruleset *) rs;
+	struct ruleset *retired;   /* kept (still read, maybe), not leaked */
 	pthread_mutex_t lock;
 	uint32_t        gen;
 	bool            at_exit;
@@ -100,7 +104,7 @@ install(struct ml_rules *r)
 			ml_rules_free(r);
 			return err;
 		}
-		if ((rs = ml_real_calloc(1, sizeof *rs)) == NULL) {
+		if ((rs = ml_mem_calloc(1, sizeof *rs)) == NULL) {
 			ml_rules_free(r);
 			return -ENOMEM;
 		}
@@ -125,7 +129,12 @@ install(struct ml_rules *r)
 	pthread_mutex_lock(&tg.lock);
 	if (rs != NULL)
 		rs->gen = ++tg.gen;
-	atomic_store_explicit(&tg.rs, rs, memory_order_release);
+	struct ruleset *old = atomic_exchange_explicit(&tg.rs, rs,
+	    memory_order_acq_rel);
+	if (old != NULL) {
+		old->older = tg.retired;
+		tg.retired = old;
+	}
 	atomic_store(&ml_tag_on, rs != NULL);
 	pthread_mutex_unlock(&tg.lock);
 	return 0;
@@ -144,6 +153,7 @@ ml_tag_set_rules(const char *text, struct ml_rules_error *err)
 		return -1;
 	if ((rc = install(&r)) != 0) {
 		err->line = err->column = 0;
+		err->nomem = rc == -ENOMEM;
 		snprintf(err->msg, sizeof err->msg, "%s", strerror(-rc));
 		return -1;
 	}
@@ -157,7 +167,7 @@ ml_tag_rules_text(void)
 	struct ml_rules none = { NULL, 0 };
 	const struct ml_rules *r = rs != NULL ? &rs->r : &none;
 	size_t len = ml_rules_format(r, NULL, 0) + 1;
-	char *text = ml_real_malloc(len);
+	char *text = ml_mem_malloc(len);
 
 	if (text != NULL)
 		ml_rules_format(r, text, len);
@@ -172,14 +182,16 @@ capture(const void *ra, int depth)
 	return ml_stacks_capture(ra, depth > 0 ? depth : 1);
 }
 
-/* The rules whose object= accepts the code at ra. */
+/* The rules whose object= accepts the code at ra; *whole is cleared if
+ * a name was not known (out of memory): the verdict is not to be kept. */
 static uint32_t
-site_verdict(const struct ruleset *rs, const void *ra)
+site_verdict(const struct ruleset *rs, const void *ra, bool *whole)
 {
 	struct ml_frame f;
 	uint32_t mask = 0;
 
-	ml_stacks_symbolize((uintptr_t)ra, &f);
+	if (!ml_stacks_symbolize((uintptr_t)ra, &f))
+		*whole = false;
 	for (int i = 0; i < rs->r.n; i++)
 		if (ml_rule_object_ok(&rs->r.v[i], f.object))
 			mask |= 1u << i;
@@ -188,7 +200,7 @@ site_verdict(const struct ruleset *rs, const void *ra)
 
 /* The rules with caller= that accept a stack. */
 static uint32_t
-stack_verdict(const struct ruleset *rs, uint32_t stack)
+stack_verdict(const struct ruleset *rs, uint32_t stack, bool *whole)
 {
 	uintptr_t ips[ML_STACK_MAX_DEPTH];
 	const char *fn[ML_STACK_MAX_DEPTH];
@@ -197,7 +209,8 @@ stack_verdict(const struct ruleset *rs, uint32_t stack)
 	int n = ml_stacks_get(stack, ips, ML_STACK_MAX_DEPTH);
 
 	for (int i = 0; i < n; i++) {
-		ml_stacks_symbolize(ips[i], &f);
+		if (!ml_stacks_symbolize(ips[i], &f))
+			*whole = false;
 		fn[i] = f.function;
 	}
 	for (int i = 0; i < rs->r.n; i++)
@@ -219,16 +232,20 @@ choose(struct ruleset *rs, size_t n, const void *ra, uint32_t *stack)
 			cand |= 1u << i;
 	if (cand == 0)
 		return -1;
+	bool whole = true;
 	if (!ml_sites_get(ra, rs->gen, &site)) {
-		site = site_verdict(rs, ra);
-		ml_sites_put(ra, rs->gen, site);
+		site = site_verdict(rs, ra, &whole);
+		if (whole)
+			ml_sites_put(ra, rs->gen, site);
 	}
 	cand &= site;
 	if (cand & rs->callers) {
 		*stack = capture(ra, rs->depth);
 		if (!ml_sites_stack_get(*stack, rs->gen, &callers)) {
-			callers = stack_verdict(rs, *stack);
-			ml_sites_stack_put(*stack, rs->gen, callers);
+			whole = true;
+			callers = stack_verdict(rs, *stack, &whole);
+			if (whole)
+				ml_sites_stack_put(*stack, rs->gen, callers);
 		}
 		cand &= ~rs->callers | callers;
 	}
@@ -468,6 +485,25 @@ ml_tag_free(void *p)
 }
 
 /*
+ * A mapping of memlease's own (action=reclaim) that the map has no room
+ * for: free() would not know it and hand it to the next allocator.  Its n
+ * bytes go to a plain block instead.  NULL (ENOMEM) if there is none: the
+ * contents are lost, as the realloc() moved them already.
+ */
+static void *
+unmapped(void *q, size_t maplen, size_t n)
+{
+	void *b = ml_real_malloc(n);
+
+	if (b != NULL)
+		memcpy(b, q, n);
+	ml_reclaim_free(q, maplen, false);
+	if (b == NULL)
+		errno = ENOMEM;
+	return b;
+}
+
+/*
  * realloc() of a live tracked block: the lease moves with it.  The entry
  * stays in the map, marked MOVING, during the real call: an expiry that
  * comes meanwhile only clears its handle (the block is not the expiry's to
@@ -535,6 +571,8 @@ move(struct ml_shard *s, struct ml_pent *e, size_t n)
 		struct ml_ended end;
 		ml_api_end(v.h, &end);
 	}
+	if (e == NULL && v.kind == ML_KIND_RECLAIM)
+		return unmapped(q, newlen, n);
 	errno = err;
 	return q;
 }
@@ -712,27 +750,27 @@ ml_tag_ended(const struct ml_ended *end, uint64_t now)
 	if (end->why == ML_END_EXPIRED && end->kind == ML_KIND_RECLAIM) {
 		ml_guard_enter();
 		diag = ml_report_text(end, now, ML_EV_LATE_ACCESS,
-		    "its pages were reclaimed", ml_real_malloc, ML_LOG_TEXT);
+		    "its pages were reclaimed", ml_mem_malloc, ML_LOG_TEXT);
 		ml_guard_leave();
 	}
 	struct ml_shard *s = ml_ptrmap_lock(end->buf);
 	struct ml_pent *e = ml_ptrmap_find(s, end->buf);
 	if (e == NULL || e->h != end->h) {      /* the program took it */
 		ml_ptrmap_unlock(s);
-		ml_real_free(diag);
+		ml_mem_free(diag);
 		return;
 	}
 	struct ml_pent v = *e;
 	if (v.state == ML_P_MOVING) {   /* realloc() in progress: see move() */
 		e->h = 0;
 		ml_ptrmap_unlock(s);
-		ml_real_free(diag);
+		ml_mem_free(diag);
 		return;
 	}
 	if (v.state == ML_P_ENDING || end->why == ML_END_RELEASED) {
 		ml_ptrmap_remove(s, e);
 		ml_ptrmap_unlock(s);
-		ml_real_free(diag);
+		ml_mem_free(diag);
 		release_block(&v);
 		return;
 	}
@@ -754,7 +792,7 @@ ml_tag_ended(const struct ml_ended *end, uint64_t now)
 		break;
 	}
 	ml_ptrmap_unlock(s);
-	ml_real_free(diag);
+	ml_mem_free(diag);
 }
 
 /* The preload's start and end. */
@@ -769,14 +807,14 @@ slurp(const char *path)
 
 	if (fd < 0)
 		return NULL;
-	if ((text = ml_real_malloc(CONFIG_MAX + 1)) != NULL) {
+	if ((text = ml_mem_malloc(CONFIG_MAX + 1)) != NULL) {
 		ssize_t n;
 		while (len < CONFIG_MAX && (n = read(fd, text + len,
 		    CONFIG_MAX - len)) != 0) {
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n < 0) {
-				ml_real_free(text);
+				ml_mem_free(text);
 				text = NULL;
 				break;
 			}
@@ -823,7 +861,7 @@ read_rules(struct ml_rules *out)
 			return false;
 		}
 		bool ok = parse_source(path, text, &b);
-		ml_real_free(text);
+		ml_mem_free(text);
 		if (!ok) {
 			ml_rules_free(&a);
 			return false;
@@ -837,7 +875,7 @@ read_rules(struct ml_rules *out)
 		return false;
 	}
 	out->n = a.n + b.n;
-	out->v = out->n ? malloc(out->n * sizeof *out->v) : NULL;
+	out->v = out->n ? ml_mem_malloc(out->n * sizeof *out->v) : NULL;
 	if (out->n != 0 && out->v == NULL) {
 		ml_report_diag("out of memory reading the rules; nothing is "
 		    "tagged");
@@ -849,8 +887,8 @@ read_rules(struct ml_rules *out)
 		memcpy(out->v, a.v, a.n * sizeof *a.v);
 	if (b.n)
 		memcpy(out->v + a.n, b.v, b.n * sizeof *b.v);
-	free(a.v);      /* the strings now belong to out */
-	free(b.v);
+	ml_mem_free(a.v);       /* the strings now belong to out */
+	ml_mem_free(b.v);
 	return true;
 }
 
@@ -862,11 +900,11 @@ drop_from_preload(void)
 	char *keep, *w, *save = NULL;
 	size_t used = 0;
 
-	if (pre == NULL || (keep = malloc(strlen(pre) + 1)) == NULL)
+	if (pre == NULL || (keep = ml_mem_malloc(strlen(pre) + 1)) == NULL)
 		return;
-	char *copy = strdup(pre);
+	char *copy = ml_mem_strdup(pre);
 	if (copy == NULL) {
-		free(keep);
+		ml_mem_free(keep);
 		return;
 	}
 	for (w = strtok_r(copy, " :", &save); w != NULL;
@@ -882,8 +920,8 @@ drop_from_preload(void)
 		unsetenv("LD_PRELOAD");
 	else
 		setenv("LD_PRELOAD", keep, 1);
-	free(copy);
-	free(keep);
+	ml_mem_free(copy);
+	ml_mem_free(keep);
 }
 
 void
@@ -893,6 +931,7 @@ ml_tag_init(void)
 	const char *v;
 
 	ml_guard_enter();
+	ml_fault_env();         /* the rules read here are memlease's too */
 	if ((v = getenv("MEMLEASE_INHERIT")) != NULL && strcmp(v, "off") == 0)
 		drop_from_preload();
 	v = getenv("MEMLEASE_REPORT_AT_EXIT");

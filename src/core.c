@@ -443,6 +443,18 @@ ml_core_add(struct ml_core *c, uint64_t now, void *buf, size_t size,
     uint64_t ttl_ms, unsigned releases, uint32_t stack, unsigned kind,
     memlease_t *hp, bool *wake)
 {
+	return ml_core_add_labeled(c, now, buf, size, ttl_ms, releases, stack,
+	    kind, NULL, hp, wake);
+}
+
+/* As ml_core_add(), with a label (NULL or empty: none): the lease is
+ * made with it or not at all. */
+int
+ml_core_add_labeled(struct ml_core *c, uint64_t now, void *buf, size_t size,
+    uint64_t ttl_ms, unsigned releases, uint32_t stack, unsigned kind,
+    const char *label, memlease_t *hp, bool *wake)
+{
+	uint32_t origin = stack;
 	int r = 0;
 
 	*wake = false;
@@ -456,12 +468,15 @@ ml_core_add(struct ml_core *c, uint64_t now, void *buf, size_t size,
 		return -EINVAL;
 
 	lock(c);
-	if (ttl_ms != 0 && (r = heap_reserve(c)) != 0)
+	if (label != NULL && *label != '\0' && (r = ml_labels_intern(
+	    &c->labels, stack, label, &origin, &c->a)) != 0)
 		goto out;
+	if (ttl_ms != 0 && (r = heap_reserve(c)) != 0)
+		goto undo;
 	uint32_t bi = ml_bitmap_first(&c->nonfull);
 	if (bi == UINT32_MAX) {
 		if ((r = block_new(c)) != 0)
-			goto out;
+			goto undo;
 		bi = c->nblocks - 1;
 	}
 	uint32_t idx = slot_take(c, bi);
@@ -472,13 +487,16 @@ ml_core_add(struct ml_core *c, uint64_t now, void *buf, size_t size,
 	e->report = 1;
 	e->kind = kind;
 	e->born = rel_time(c, now);
-	e->origin = stack;
+	e->origin = origin;
 	set_deadline(c, e, idx, now, ttl_ms, wake);
 	c->live++;
 	c->live_kind[kind]++;
 	c->live_bytes += size;
 	c->allocated++;
 	*hp = handle_of(idx, e->gen);
+	goto out;
+undo:
+	ml_labels_put(&c->labels, origin);
 out:
 	unlock(c);
 	return r;

@@ -134,6 +134,9 @@ void  ml_core_fini(struct ml_core *c, void (*free_buf)(void *, unsigned kind));
 int   ml_core_add(struct ml_core *c, uint64_t now, void *buf, size_t size,
           uint64_t ttl_ms, unsigned releases, uint32_t stack, unsigned kind,
           memlease_t *hp, bool *wake);
+int   ml_core_add_labeled(struct ml_core *c, uint64_t now, void *buf,
+          size_t size, uint64_t ttl_ms, unsigned releases, uint32_t stack,
+          unsigned kind, const char *label, memlease_t *hp, bool *wake);
 void *ml_core_get(struct ml_core *c, memlease_t h, size_t *sizep);
 void *ml_core_pin(struct ml_core *c, memlease_t h, size_t *sizep);
 int   ml_core_unpin(struct ml_core *c, memlease_t h, uint64_t now,

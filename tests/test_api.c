@@ -18,7 +18,6 @@
 #include "memlease.h"
 #include "clock.h"
 #include "core.h"
-#include "fault.h"
 
 static volatile uint64_t fake_now = 5000000;
 static char log_path[] = "/tmp/memlease-test-log-XXXXXX";
@@ -441,34 +440,6 @@ Test(api, adopt_puts_a_malloc_block_under_a_lease)
 	errno = 0;
 	cr_assert_eq(memlease_adopt(NULL, 0, 1), 0);
 	cr_assert_eq(errno, EINVAL);
-}
-
-Test(api, allocation_failure_gives_enomem_and_a_consistent_table)
-{
-	memlease_t h[CONFIG_MEMLEASE_NUM_ENTRIES_PER_BUF];
-
-	for (int i = 0; i < CONFIG_MEMLEASE_NUM_ENTRIES_PER_BUF; i++)
-		cr_assert_neq(h[i] = memlease_alloc(16, 100, 1, NULL), 0);
-	ml_fault_set(1, 0, 0);              /* the buffer's malloc fails */
-	errno = 0;
-	cr_assert_eq(memlease_alloc(16, 100, 1, NULL), 0);
-	cr_assert_eq(errno, ENOMEM);
-	ml_fault_set(2, 0, 0);              /* the new entry block fails */
-	errno = 0;
-	cr_assert_eq(memlease_alloc(16, 100, 1, NULL), 0);
-	cr_assert_eq(errno, ENOMEM);
-	ml_fault_set(0, 0, 0);
-	struct memlease_stats st = stats();
-	cr_assert_eq(st.live_leases, CONFIG_MEMLEASE_NUM_ENTRIES_PER_BUF);
-	cr_assert_eq(st.allocated, CONFIG_MEMLEASE_NUM_ENTRIES_PER_BUF);
-	cr_assert_eq(st.entry_blocks, 1);
-	memlease_t more = memlease_alloc(16, 100, 1, NULL);
-	cr_assert_neq(more, 0);
-	cr_assert_eq(stats().entry_blocks, 2);
-	fake_now += 100;
-	cr_assert_eq(memlease_expire_due(),
-	    CONFIG_MEMLEASE_NUM_ENTRIES_PER_BUF + 1);
-	cr_assert_eq(stats().entry_blocks, 1);
 }
 
 Test(api, no_backtrace_when_depth_is_zero)

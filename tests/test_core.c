@@ -622,6 +622,36 @@ Test(core, failed_heap_growth_gives_enomem_and_changes_nothing)
 	cr_assert_eq(stats().live_leases, 0);
 }
 
+Test(core, labeled_add_makes_the_lease_with_its_label_or_not_at_all)
+{
+	char *a = malloc(1), b[1];
+	struct ml_info in;
+	memlease_t h, first;
+	bool wake;
+
+	allocs_to_fail = 0;             /* the label's table cannot grow */
+	cr_assert_eq(ml_core_add_labeled(&core, T0, a, 1, 10, 1, 0, 0, "tag",
+	    &h, &wake), -ENOMEM);
+	allocs_to_fail = -1;
+	cr_assert_eq(stats().live_leases, 0);
+	cr_assert_eq(stats().allocated, 0);
+	cr_assert_eq(ml_core_add_labeled(&core, T0, a, 1, 10, 1, 0, 0, "tag",
+	    &first, &wake), 0);
+	cr_assert_eq(ml_core_info(&core, first, &in), 0);
+	cr_assert_str_eq(in.label, "tag");
+	/* a label interned, then the heap cannot grow: the label's
+	 * reference is given back */
+	for (int i = 1; i < 64; i++)
+		lease(10, 1);
+	allocs_to_fail = 0;
+	cr_assert_eq(ml_core_add_labeled(&core, T0, b, 1, 10, 1, 0, 0, "tag",
+	    &h, &wake), -ENOMEM);
+	allocs_to_fail = -1;
+	cr_assert_eq(stats().live_leases, 64);
+	cr_assert_eq(release(first), 1);
+	cr_assert_eq(core.labels.recs[0].refs, 0, "no reference is left");
+}
+
 Test(core, slot_whose_generation_would_wrap_is_retired)
 {
 	core.first.e[0].gen = UINT32_MAX - 1;     /* white box: an old slot */
