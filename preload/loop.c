@@ -2,9 +2,12 @@
  * loop.c - memlease's own thread (see loop.h).
  *
  * A private libev loop (never the default one: the host may use libev) on
- * the poll backend, which opens no descriptor of its own; the only
- * descriptor is our eventfd, moved high and close-on-exec, watched by an
- * ev_io.  Wake-ups cost one write(2) at most per loop iteration: a flag
+ * the select backend, which opens no descriptor of its own (libev sizes
+ * its fd sets to the highest descriptor, above FD_SETSIZE too) and takes a
+ * descriptor the program closed in its set as EBADF, stopping that
+ * descriptor's watchers, where the poll backend asserts and aborts the
+ * process; the only descriptor is our eventfd, moved high and
+ * close-on-exec, watched by an ev_io.  Wake-ups cost one write(2) at most per loop iteration: a flag
  * says one is already pending.  The thread starts with every signal
  * blocked and holds the recursion guard for life.
  *
@@ -190,7 +193,7 @@ loop_make(void)
 
 	if (fd < 0)
 		return fd;
-	lp.loop = ev_loop_new(EVBACKEND_POLL | EVFLAG_NOENV |
+	lp.loop = ev_loop_new(EVBACKEND_SELECT | EVFLAG_NOENV |
 	    EVFLAG_NOSIGMASK);
 	if (lp.loop == NULL) {
 		close(fd);

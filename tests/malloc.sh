@@ -144,6 +144,12 @@ for rules in '' 'ttl=1h' 'ttl=1h action=reclaim'; do
 	      grep -q '^malloc: NULL errno=ENOMEM' "$tmp/out"; echo $?)
 done
 
+# an expired block's late free is diagnosed on standard error, which the
+# program closed: the write that fails there must not reach errno
+run 'size=100 ttl=10ms action=free; size=101 ttl=1h' "$fx/hostile" errno
+ok "free() keeps errno: an expired block (its diagnostic's stderr closed), a live tagged one, an untagged one, NULL" \
+    $(test "$rc" -eq 0 && grep -q '^hostile errno ok' "$tmp/out"; echo $?)
+
 # --- jemalloc as the next allocator --------------------------------------------
 # Its results differ from the C library's (memalign() of an alignment that
 # is not a power of two fails; blocks of 0 or 1 byte are aligned to 8
