@@ -2,9 +2,12 @@
  * loop.c - memlease's own thread (see loop.h).
  *
  * A private libev loop (never the default one: the host may use libev) on
- * the poll backend, which opens no descriptor of its own; the only
- * descriptor is our eventfd, moved high and close-on-exec, watched by an
- * ev_io.  Wake-ups cost one write(2) at most per loop iteration: a flag
+ * the select backend, which opens no descriptor of its own (libev sizes
+ * its fd sets to the highest descriptor, above FD_SETSIZE too) and takes a
+ * descriptor the program closed in its set as EBADF, stopping that
+ * descriptor's watchers, where the poll backend asserts and aborts the
+ * process; the only descriptor is our eventfd, moved high and
+ * close-on-exec, watched by an ev_io.  Wake-ups cost one write(2) at most per loop iteration: a flag
  * says one is already pending.  The thread starts with every signal
  * blocked and holds the recursion guard for life.
  *
@@ -194,7 +197,7 @@ loop_make(void)
 	/* libev aborts when its own allocator fails, and its allocator is
 	 * process-wide (the host may use libev): its allocations are not
 	 * fault points, but the loop's making is. */
-	lp.loop = ml_fault_fail() ? NULL : ev_loop_new(EVBACKEND_POLL |
+	lp.loop = ml_fault_fail() ? NULL : ev_loop_new(EVBACKEND_SELECT |
 	    EVFLAG_NOENV | EVFLAG_NOSIGMASK);
 	if (lp.loop == NULL) {
 		close(fd);

@@ -15,7 +15,8 @@
  * dropped.  Nothing here ever blocks: every descriptor is non-blocking.
  *
  * Threads: everything runs on memlease's thread but ml_server_start(),
- * called by the thread that starts it before the loop runs, and
+ * called by the thread that starts it before the loop runs (and on the
+ * loop thread when the program closed the socket: see renew()), and
  * ml_server_event() and ml_server_watched(), which any thread that
  * expires a lease may call:
  * `sv.qlock` guards the queue of events they hand over.  The descriptors
@@ -386,6 +387,20 @@ client_write(struct ev_loop *loop, ev_io *w, int revents)
 	flush_out(w->data);
 }
 
+/*
+ * The program closed the listening socket (daemons close every
+ * descriptor), and its number may be a file of the program's now, always
+ * readable: stop watching it, leave it be, and listen on a new socket at
+ * the same path.
+ */
+static void
+renew(struct ev_loop *loop)
+{
+	ev_io_stop(loop, &sv.lw);
+	sv.lfd = -1;
+	ml_server_start(loop);
+}
+
 static void
 accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -399,6 +414,9 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    !ml_fd_still(w->fd, &sv.lid))
+				renew(loop);
 			return;         /* EAGAIN, or out of descriptors */
 		}
 		fd = ml_fd_high(fd);

@@ -420,6 +420,8 @@ free_nested(void *p)
 	struct ml_shard *s = nested(p, &e, &tracked);
 
 	if (s != NULL) {
+		if (e->state == ML_P_MOVING)    /* see move() */
+			tracked = false;
 		if (e->state == ML_P_LIVE)
 			e->state = ML_P_ENDING;
 		ml_ptrmap_unlock(s);
@@ -451,11 +453,12 @@ free_tracked(void *p)
 		ml_ptrmap_unlock(s);
 		release_block(&v);
 		return true;
-	case ML_P_ENDING:
-	case ML_P_MOVING:
+	case ML_P_MOVING:               /* see move() */
 		ml_ptrmap_unlock(s);
-		late("free(%p): freed twice, or while it is reallocated; "
-		    "ignored", p);
+		return false;
+	case ML_P_ENDING:
+		ml_ptrmap_unlock(s);
+		late("free(%p): freed twice; ignored", p);
 		return true;
 	default:                /* expired: freed or reclaimed by memlease */
 		ml_ptrmap_remove(s, e);
@@ -508,7 +511,11 @@ unmapped(void *q, size_t maplen, size_t n)
  * stays in the map, marked MOVING, during the real call: an expiry that
  * comes meanwhile only clears its handle (the block is not the expiry's to
  * act on), and a thread that gets the old address from the allocator
- * (once it is freed) makes the entry its own.  The shard is locked.
+ * (once it is freed, before this thread takes the shard again) makes the
+ * entry its own if its block is tagged, and otherwise frees, reallocates
+ * or adopts its block as an untracked one: the entry is not its block's.
+ * (A free() or realloc() of p itself meanwhile would be the program's
+ * race on one block, and is not told from that.)  The shard is locked.
  */
 static void *
 move(struct ml_shard *s, struct ml_pent *e, size_t n)
@@ -594,11 +601,12 @@ realloc_tracked(void *p, size_t n, void **out)
 	case ML_P_LIVE:
 		*out = move(s, e, n);
 		return true;
-	case ML_P_ENDING:
-	case ML_P_MOVING:
+	case ML_P_MOVING:               /* see move() */
 		ml_ptrmap_unlock(s);
-		late("realloc(%p): the block was freed, or is reallocated "
-		    "already; refused", p);
+		return false;
+	case ML_P_ENDING:
+		ml_ptrmap_unlock(s);
+		late("realloc(%p): the block was freed; refused", p);
 		errno = ENOMEM;
 		*out = NULL;
 		return true;
@@ -675,8 +683,8 @@ ml_tag_adopt(void *p, uint64_t ttl_ms, unsigned releases, uint32_t stack,
 	ml_guard_enter();
 	struct ml_shard *s = ml_ptrmap_lock(p);
 	struct ml_pent *e = ml_ptrmap_find(s, p);
-	if (e != NULL && (e->state == ML_P_LIVE || e->state == ML_P_ENDING ||
-	    e->state == ML_P_MOVING)) {
+	if (e != NULL && (e->state == ML_P_LIVE ||
+	    e->state == ML_P_ENDING)) {  /* MOVING: see move() */
 		r = -EEXIST;
 	} else if ((e = ml_ptrmap_insert(s, p)) == NULL) {
 		r = -ENOMEM;
