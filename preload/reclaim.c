@@ -178,9 +178,10 @@ ml_reclaim_expire(void *p, size_t maplen, char *diag)
 	pthread_mutex_lock(&rc.lock);
 	if (!rc.installed)
 		install();
-	if (rc.rec == NULL) {
-		void *m = mmap(NULL, NRECORDS * sizeof *rc.rec,
-		    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (rc.rec == NULL) {   /* memlease's own table: a fault point */
+		void *m = ml_mem_fail() ? MAP_FAILED : mmap(NULL,
+		    NRECORDS * sizeof *rc.rec, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		rc.rec = m == MAP_FAILED ? NULL : m;
 	}
 	for (uint32_t n = 0; rc.rec != NULL && n < NRECORDS; n++) {

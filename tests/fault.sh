@@ -46,17 +46,22 @@ for rate in $rates; do
 	ok "$rate: 2 threads, realloc, cross-thread frees, forks, leases expiring" \
 	    $(test "$rc" -eq 0 && grep -q 'churn ok' "$tmp/out"; echo $?)
 
-	# each block memlease freed is one it reported, and its late free is
-	# recognised; the others were never tagged, and are the program's
-	under "$rate" 'caller=make_log_buffer ttl=50ms action=free' \
-	    "$fx/leaky" 8
-	freed=$(cat "$tmp/log" "$tmp/err" 2>/dev/null |
-	    grep -c 'expired: 65536 bytes.*freed')
-	ok "$rate: action=free: $freed of 8 blocks tagged, reported, freed, late frees ignored" \
-	    $(test "$rc" -eq 0 && grep -q '^done$' "$tmp/out" &&
-	      test "$freed" -le 8 &&
-	      test "$(count 'this late free is ignored' "$tmp/err")" -eq "$freed"
-	      echo $?)
+	# each block memlease freed (reclaimed) is one it reported, and its
+	# late free is recognised; the others were never tagged, and are the
+	# program's
+	for action in free:freed:'this late free is ignored' \
+	    reclaim:reclaimed:'reclaimed its block'; do
+		what=${action%%:*} done=${action#*:}
+		late=${done#*:} done=${done%%:*}
+		under "$rate" "caller=make_log_buffer ttl=50ms action=$what" \
+		    "$fx/leaky" 8
+		ended=$(cat "$tmp/log" "$tmp/err" 2>/dev/null |
+		    grep -c "expired: 65536 bytes.*$done")
+		ok "$rate: action=$what: $ended of 8 blocks tagged, reported, $done, late frees recognised" \
+		    $(test "$rc" -eq 0 && grep -q '^done$' "$tmp/out" &&
+		      test "$ended" -le 8 &&
+		      test "$(count "$late" "$tmp/err")" -eq "$ended"; echo $?)
+	done
 
 	# the control socket, if memlease could make it: every answer JSON
 	rm -f "$tmp/ready" "$dir"/*.sock
