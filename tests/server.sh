@@ -124,6 +124,22 @@ wait "$pid"
 ok "and both are removed when they exit" \
     $(test "$(ls "$dir" | grep -c '\.sock$')" -eq 0; echo $?)
 
+start 'ttl=1h' 5 1 --fork-exit
+sleep 0.5
+nsock=$(ls "$dir" | grep -c '\.sock$')
+wait "$pid"
+ok "a fork child that ends in _exit() removes its socket too ($nsock before)" \
+    $(test "$nsock" -eq 2 && test "$(ls "$dir" | grep -c '\.sock$')" -eq 0
+      echo $?)
+
+# The shell tags what it allocates, and has its socket; true allocates
+# nothing, so it has no thread and no socket of its own to remove.
+MEMLEASE_RULES='ttl=1h' MEMLEASE_SOCKET_DIR=$dir LD_PRELOAD=$lib \
+    sh -c 'ls "$1" >"$2"; exec true' - "$dir" "$tmp/before"
+ok "a process that executes another program leaves no socket behind" \
+    $(grep -q '\.sock$' "$tmp/before" &&
+      test "$(ls "$dir" | grep -c '\.sock$')" -eq 0; echo $?)
+
 # --- the folder and who may connect -----------------------------------------
 sh -c 'exit 0' &
 dead=$!
