@@ -2,9 +2,13 @@
  * loop.c - memlease's own thread (see loop.h).
  *
  * A private libev loop (never the default one: the host may use libev) on
- * the poll backend, which opens no descriptor of its own; the only
- * descriptor is our eventfd, moved high and close-on-exec, watched by an
- * ev_io.  Wake-ups cost one write(2) at most per loop iteration: a flag
+ * the select backend, which opens no descriptor of its own and survives
+ * the program closing ours: select() fails with EBADF and libev stops the
+ * watchers of the closed numbers (EV_ERROR), where the poll backend of a
+ * libev built with assertions (Debian's) aborts the process on POLLNVAL.
+ * libev's select keeps bitmaps of its own, with no FD_SETSIZE limit.  The
+ * only descriptor of the loop is our eventfd, moved high and
+ * close-on-exec, watched by an ev_io.  Wake-ups cost one write(2) at most per loop iteration: a flag
  * says one is already pending.  The thread starts with every signal
  * blocked and holds the recursion guard for life.
  *
@@ -190,7 +194,7 @@ loop_make(void)
 
 	if (fd < 0)
 		return fd;
-	lp.loop = ev_loop_new(EVBACKEND_POLL | EVFLAG_NOENV |
+	lp.loop = ev_loop_new(EVBACKEND_SELECT | EVFLAG_NOENV |
 	    EVFLAG_NOSIGMASK);
 	if (lp.loop == NULL) {
 		close(fd);

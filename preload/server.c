@@ -334,6 +334,18 @@ serve_line(struct client *c, const char *line, size_t len)
 	return ok;
 }
 
+/* The program closed the client's descriptor (libev says EV_ERROR), or
+ * reused its number for a file of its own: drop the client, leaving the
+ * number alone. */
+static bool
+client_gone(struct client *c, int revents)
+{
+	if (!(revents & EV_ERROR) && ml_fd_still(c->fd, &c->id))
+		return false;
+	client_close(c);
+	return true;
+}
+
 static void
 client_read(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -341,7 +353,8 @@ client_read(struct ev_loop *loop, ev_io *w, int revents)
 	char *nl;
 
 	(void)loop;
-	(void)revents;
+	if (client_gone(c, revents))
+		return;
 	for (;;) {
 		if (pending(c) > OUT_SOFT) {    /* let it read first */
 			ev_io_stop(sv.loop, &c->rw);
@@ -388,8 +401,8 @@ static void
 client_write(struct ev_loop *loop, ev_io *w, int revents)
 {
 	(void)loop;
-	(void)revents;
-	flush_out(w->data);
+	if (!client_gone(w->data, revents))
+		flush_out(w->data);
 }
 
 static void
@@ -398,7 +411,11 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	struct ucred cred;
 	socklen_t len = sizeof cred;
 
-	(void)revents;
+	if ((revents & EV_ERROR) || !ml_fd_still(w->fd, &sv.lid)) {
+		ev_io_stop(loop, w);    /* closed by the program: no more
+		                         * clients; the file goes at exit */
+		return;
+	}
 	for (;;) {
 		int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK |
 		    SOCK_CLOEXEC);
