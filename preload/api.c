@@ -49,7 +49,9 @@ static struct {
 	pthread_mutex_t    hook_lock;
 	memlease_expire_fn hook;
 	void              *hook_arg;
-	atomic_bool        child_restart;  /* a child that may need the loop */
+	atomic_bool        start_pending;  /* the loop may have to start: in a
+	                                    * fork child, or at start with
+	                                    * MEMLEASE_SOCKET=on */
 	atomic_bool        exiting;        /* api_fini() ran: no new thread */
 	atomic_uint_fast64_t reclaimed;    /* expired and freed or given back */
 } api = {
@@ -118,7 +120,7 @@ atfork_child(void)
 	ml_loop_child();
 	/* The child has no thread; its next call starts one for the leases
 	 * it inherited (a thread cannot be started from here). */
-	atomic_store(&api.child_restart, api.use_thread);
+	atomic_store(&api.start_pending, api.use_thread);
 }
 
 static int64_t loop_tick(void);
@@ -147,22 +149,24 @@ init_once(void)
 		ml_report_diag("cannot initialise: %s", strerror(r));
 	}
 	ml_loop_hooks(ml_server_start, ml_server_stop);
-	/* MEMLEASE_SOCKET=on: the thread (and its socket) start now */
-	if (api.init_err == 0 && api.use_thread &&
-	    ml_server_mode() == ML_SOCKET_ON)
-		ml_loop_ensure(loop_tick);
+	/* MEMLEASE_SOCKET=on: the thread (and its socket) start as soon as
+	 * this returns, not from here: the thread's first tick calls ready(),
+	 * which waits for init_once() to end, and the start waits for that
+	 * first tick (every process stalled 200 ms as it started). */
+	atomic_store(&api.start_pending, api.init_err == 0 && api.use_thread &&
+	    ml_server_mode() == ML_SOCKET_ON);
 	ml_guard_leave();
 }
 
-static void restart_in_child(void);
+static void start_pending(void);
 
 static inline int
 ready(void)
 {
 	pthread_once(&api.once, init_once);
-	if (__builtin_expect(atomic_load_explicit(&api.child_restart,
+	if (__builtin_expect(atomic_load_explicit(&api.start_pending,
 	    memory_order_relaxed), 0))
-		restart_in_child();
+		start_pending();
 	return api.init_err;
 }
 
@@ -239,11 +243,11 @@ deadline_set(bool wake)
 }
 
 static void
-restart_in_child(void)
+start_pending(void)
 {
 	struct memlease_stats st;
 
-	if (!atomic_exchange(&api.child_restart, false))
+	if (!atomic_exchange(&api.start_pending, false))
 		return;
 	ml_core_stats(&api.core, &st);
 	if (st.with_deadline != 0 || ml_server_mode() == ML_SOCKET_ON)

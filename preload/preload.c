@@ -1,11 +1,37 @@
 /*
- * preload.c - the start of libmemlease.so in a process: read the preload's
- * configuration before main() runs.  Built only into libmemlease.so.
+ * preload.c - the start and the end of libmemlease.so in a process: read
+ * the preload's configuration before main() runs, and remove the control
+ * socket's file of a process that ends in _exit() (fork children mostly),
+ * where no destructor runs.  Built only into libmemlease.so.
  */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "server.h"
 #include "tag.h"
+
+#define EXPORT __attribute__((visibility("default")))
 
 __attribute__((constructor)) static void
 preload_init(void)
 {
+	ml_server_exec();
 	ml_tag_init();
+}
+
+/* What the C library's _exit() does: end every thread; it cannot fail. */
+EXPORT void
+_exit(int status)
+{
+	ml_server_exit();
+	for (;;)
+		syscall(SYS_exit_group, status);
+}
+
+EXPORT void
+_Exit(int status)
+{
+	_exit(status);
 }

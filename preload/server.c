@@ -5,7 +5,10 @@
  * /tmp/memlease-UID) is made 0700 and used only if it is a folder owned by
  * us and closed to others; the socket is PID.sock, mode 0600; a client
  * whose SO_PEERCRED uid is neither ours nor root's is refused.  Sockets of
- * dead processes in the folder are removed when the socket is made.
+ * dead processes in the folder are removed when the socket is made.  The
+ * file goes with its process however it ends but killed: when the loop
+ * stops (exit), in _exit() (preload.c), and when the process executes
+ * another program (at that program's start, if the preload is in it).
  *
  * Clients: at most MAX_CLIENTS; each has an input buffer of one request
  * (a longer line is refused with E2BIG and skipped) and an output queue.
@@ -79,6 +82,7 @@ static struct {
 	size_t           qn;
 	uint64_t         dropped;
 	bool             said;
+	atomic_int       owner;         /* the pid whose file path is, or 0 */
 	pthread_once_t   mode_once;
 	enum ml_socket_mode mode;
 } sv = {
@@ -130,13 +134,12 @@ say(const char *fmt, ...)
 	ml_report_diag("%s; no control socket", line);
 }
 
-/* The socket folder, made if missing; false (said once) if it is unfit. */
+/* The socket folder's path; false if it is too long. */
 static bool
-socket_dir(char *dir, size_t len)
+dir_path(char *dir, size_t len)
 {
 	const char *d = getenv("MEMLEASE_SOCKET_DIR");
 	const char *x = getenv("XDG_RUNTIME_DIR");
-	struct stat st;
 	int n;
 
 	if (d != NULL && *d != '\0')
@@ -145,7 +148,16 @@ socket_dir(char *dir, size_t len)
 		n = snprintf(dir, len, "%s/memlease", x);
 	else
 		n = snprintf(dir, len, "/tmp/memlease-%u", (unsigned)geteuid());
-	if (n < 0 || (size_t)n >= len) {
+	return n >= 0 && (size_t)n < len;
+}
+
+/* The socket folder, made if missing; false (said once) if it is unfit. */
+static bool
+socket_dir(char *dir, size_t len)
+{
+	struct stat st;
+
+	if (!dir_path(dir, len)) {
 		say("socket folder: path too long");
 		return false;
 	}
@@ -329,6 +341,18 @@ serve_line(struct client *c, const char *line, size_t len)
 	return ok;
 }
 
+/* The program closed the client's descriptor (libev says EV_ERROR), or
+ * reused its number for a file of its own: drop the client, leaving the
+ * number alone. */
+static bool
+client_gone(struct client *c, int revents)
+{
+	if (!(revents & EV_ERROR) && ml_fd_still(c->fd, &c->id))
+		return false;
+	client_close(c);
+	return true;
+}
+
 static void
 client_read(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -336,7 +360,8 @@ client_read(struct ev_loop *loop, ev_io *w, int revents)
 	char *nl;
 
 	(void)loop;
-	(void)revents;
+	if (client_gone(c, revents))
+		return;
 	for (;;) {
 		if (pending(c) > OUT_SOFT) {    /* let it read first */
 			ev_io_stop(sv.loop, &c->rw);
@@ -383,8 +408,8 @@ static void
 client_write(struct ev_loop *loop, ev_io *w, int revents)
 {
 	(void)loop;
-	(void)revents;
-	flush_out(w->data);
+	if (!client_gone(w->data, revents))
+		flush_out(w->data);
 }
 
 /*
@@ -407,16 +432,18 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	struct ucred cred;
 	socklen_t len = sizeof cred;
 
-	(void)revents;
+	/* closed by the program (libev says EV_ERROR: the number is
+	 * closed), or its number reused for a file of the program's */
+	if ((revents & EV_ERROR) || !ml_fd_still(w->fd, &sv.lid)) {
+		renew(loop);
+		return;
+	}
 	for (;;) {
 		int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK |
 		    SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    !ml_fd_still(w->fd, &sv.lid))
-				renew(loop);
 			return;         /* EAGAIN, or out of descriptors */
 		}
 		fd = ml_fd_high(fd);
@@ -477,6 +504,7 @@ ml_server_start(struct ev_loop *loop)
 	}
 	sv.lfd = fd;
 	ml_fd_id(fd, &sv.lid);
+	atomic_store(&sv.owner, (int)getpid());
 	ev_io_init(&sv.lw, accept_cb, fd, EV_READ);
 	ev_io_start(loop, &sv.lw);
 }
@@ -490,10 +518,32 @@ ml_server_stop(struct ev_loop *loop)
 	if (sv.lfd < 0)
 		return;
 	ev_io_stop(sv.loop, &sv.lw);
+	atomic_store(&sv.owner, 0);
 	if (ml_fd_still(sv.lfd, &sv.lid))
 		close(sv.lfd);
 	sv.lfd = -1;
 	unlink(sv.path);
+}
+
+void
+ml_server_exec(void)
+{
+	char dir[sizeof sv.path - 16], path[sizeof sv.path];
+	struct stat st;
+
+	if (!dir_path(dir, sizeof dir))
+		return;
+	snprintf(path, sizeof path, "%s/%d.sock", dir, (int)getpid());
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    st.st_uid == geteuid())
+		unlink(path);
+}
+
+void
+ml_server_exit(void)
+{
+	if (atomic_load(&sv.owner) == (int)getpid())
+		unlink(sv.path);
 }
 
 /* Events. */
@@ -581,6 +631,7 @@ ml_server_child(void)
 	}
 	sv.n = 0;
 	atomic_store(&sv.watchers, 0);
+	atomic_store(&sv.owner, 0);
 	if (ml_fd_still(sv.lfd, &sv.lid))
 		close(sv.lfd);          /* the parent's: its file stays */
 	sv.lfd = -1;

@@ -26,6 +26,14 @@ enum ml_socket_mode ml_server_mode(void);
 void ml_server_start(struct ev_loop *loop);
 void ml_server_stop(struct ev_loop *loop);
 
+/* The process starts: a socket file at its pid's name is that of the
+ * program it was before exec() (which ran no destructor), removed. */
+void ml_server_exec(void);
+
+/* The process ends without destructors (_exit()): remove its socket
+ * file.  Any thread; takes no lock, allocates nothing. */
+void ml_server_exit(void);
+
 /* Loop thread: send queued events to the clients that watch. */
 void ml_server_flush(void);
 

@@ -5,7 +5,7 @@
 lib=$top_builddir/.libs/libmemlease.so
 echo "1..2"
 want=$(sed -n '/global:/,/local:/p' "$top_srcdir/preload/libmemlease.map" |
-    sed -n 's/^[[:space:]]*\([a-z_]*\);$/\1/p' | sort)
+    sed -n 's/^[[:space:]]*\([A-Za-z_]*\);$/\1/p' | sort)
 got=$(nm -D --defined-only "$lib" 2>/dev/null | awk '$2 ~ /^[TDBRVW]$/ { print $3 }' |
     sed 's/@.*//' | grep -v '^MEMLEASE_' | sort)
 if [ "$want" = "$got" ]; then

@@ -134,6 +134,12 @@ ok "a program that closes every descriptor and reuses their numbers: nothing wri
     $(test "$rc" -eq 0 && test -n "$cpu" && test "$cpu" -lt 400 &&
       test "$(count 'expired: 200 bytes' "$tmp/log")" -eq 6; echo $?)
 
+under 'size=100 ttl=1h; size=200 ttl=50ms' "$(pre)" MEMLEASE_SOCKET=on \
+    MEMLEASE_SOCKET_DIR="$tmp/sock" "$fx/closefds" "$tmp/file" --closed
+ok "a program that closes every descriptor, its socket's too, and leaves them closed: it runs on, and leases still expire" \
+    $(test "$rc" -eq 0 && grep -q '^closefds ok 0 [0-9]*$' "$tmp/out" &&
+      test "$(count 'expired: 200 bytes' "$tmp/log")" -eq 6; echo $?)
+
 under 'size=100 ttl=1h; size=200 ttl=50ms' "$(pre)" "$fx/daemon" "$tmp/status"
 i=0
 while [ ! -s "$tmp/status" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
