@@ -22,6 +22,7 @@
 #include "clock.h"
 #include "core.h"
 #include "proto.h"
+#include "real.h"
 #include "rules.h"
 #include "stacks.h"
 #include "tag.h"
@@ -682,7 +683,7 @@ rules_result(void)
 
 	json_object_set_new(o, "rules", text != NULL ? json_string(text) :
 	    json_null());
-	free(text);
+	ml_real_free(text);
 	return o;
 }
 
@@ -707,7 +708,7 @@ cmd_rules(json_t *req, struct fail *f)
 			char *cur = ml_tag_rules_text();
 			if (cur == NULL || asprintf(&now, "%s\n%s", cur, text) < 0)
 				now = NULL;
-			free(cur);
+			ml_real_free(cur);
 			if (now == NULL)
 				return failed(f, "ENOMEM", "out of memory");
 			text = now;
