@@ -61,9 +61,11 @@ static struct {
 
 /*
  * Rules replaced are never freed (preload/tag.c: another thread may still
- * read them): memory kept on purpose, not a leak of an input.
+ * read them): memory kept on purpose, not a leak of an input.  Visible:
+ * a sanitizer runtime that is a shared library looks it up.
  */
-const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+    __attribute__((visibility("default")));
 const char *
 __lsan_default_suppressions(void)
 {
