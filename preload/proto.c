@@ -493,12 +493,14 @@ list_by_site(struct ml_core *c, const struct filter *fl, uint64_t now,
 			x->bytes += page[i].size;
 		}
 	}
-	/* the used slots to the front, then the biggest first */
+	/* the used slots to the front, then the biggest first (none: sum is
+	 * NULL, which qsort() must not be given) */
 	size_t used = 0;
 	for (size_t k = 0; k < cap; k++)
 		if (sum[k].count != 0)
 			sum[used++] = sum[k];
-	qsort(sum, nsum, sizeof *sum, sum_cmp);
+	if (nsum > 0)
+		qsort(sum, nsum, sizeof *sum, sum_cmp);
 	json_t *sites = json_array();
 	for (size_t k = 0; k < nsum && (limit == 0 || k < limit); k++) {
 		json_t *o = json_object();

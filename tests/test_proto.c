@@ -433,6 +433,17 @@ Test(proto, list_by_site_puts_the_most_bytes_first)
 	json_decref(o);
 }
 
+Test(proto, list_by_site_with_no_lease_matching_is_empty)
+{
+	void *buf;
+
+	cr_assert_neq(memlease_alloc(10, 0, 1, &buf), 0);
+	json_t *o = ask("{\"cmd\":\"list\",\"by_site\":true,"
+	    "\"label\":\"no-such-label\"}");
+	cr_assert_eq(json_array_size(json_object_get(result(o), "sites")), 0);
+	json_decref(o);
+}
+
 /* --- the framing (lines.h) ------------------------------------------------ */
 
 /* The lines a feed passed on: their lengths and first bytes. */
