@@ -753,9 +753,25 @@ static const struct {
 	{ "watch",  cmd_watch },
 };
 
+/* A failure's message as a JSON string.  It may quote the request (a
+ * command's name, the token jansson stopped at), bytes that are not UTF-8
+ * or a character cut by a length limit: those become '?'. */
+static json_t *
+message_json(char *msg)
+{
+	json_t *s = json_string(msg);
+
+	if (s != NULL)
+		return s;
+	for (char *p = msg; *p != '\0'; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	return json_string(msg);
+}
+
 /* The response line for id (NULL: none given), a result or a failure. */
 static char *
-respond(json_t *id, json_t *result, const struct fail *f, size_t *len)
+respond(json_t *id, json_t *result, struct fail *f, size_t *len)
 {
 	if (result != NULL && f->raw != NULL) {
 		char *ids = json_dumps(id != NULL ? id : json_null(),
@@ -778,7 +794,7 @@ respond(json_t *id, json_t *result, const struct fail *f, size_t *len)
 	} else {
 		json_t *e = json_object();
 		json_object_set_new(e, "code", json_string(f->code));
-		json_object_set_new(e, "message", json_string(f->msg));
+		json_object_set_new(e, "message", message_json(f->msg));
 		json_object_set_new(o, "error", e);
 	}
 	char *line = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);

@@ -444,6 +444,25 @@ Test(proto, list_by_site_with_no_lease_matching_is_empty)
 	json_decref(o);
 }
 
+/* The message of an error that quotes the request is still text: bytes of
+ * the request that are not UTF-8, or a character cut by a length limit. */
+Test(proto, an_error_quoting_bad_text_still_has_a_message)
+{
+	char cmd[200] = "{\"cmd\":\"";
+
+	for (int i = 0; i < 40; i++)
+		strcat(cmd, "\xc3\xa9");     /* e-acute: "%.64s" cuts one */
+	strcat(cmd, "\"}");
+	/* jansson quotes the token it stopped at, raw bytes and all */
+	const char *reqs[] = { "{\"cmd\":\"a\\ude0\xd0\x93\x9a\"}",
+	    "{\"cmd\":\xff}", cmd };
+	for (size_t i = 0; i < sizeof reqs / sizeof *reqs; i++) {
+		json_t *o = ask(reqs[i]);
+		cr_assert_str_eq(error_code(o), "EINVAL");
+		json_decref(o);
+	}
+}
+
 /* --- the framing (lines.h) ------------------------------------------------ */
 
 /* The lines a feed passed on: their lengths and first bytes. */
