@@ -32,6 +32,7 @@
 #include "guard.h"
 #include "mem.h"
 #include "proto.h"
+#include "real.h"
 #include "rules.h"
 #include "stacks.h"
 #include "tag.h"
@@ -631,12 +632,14 @@ list_by_site(struct ml_core *c, const struct filter *fl, uint64_t now,
 			x->bytes += page[i].size;
 		}
 	}
-	/* the used slots to the front, then the biggest first */
+	/* the used slots to the front, then the biggest first (none: sum is
+	 * NULL, which qsort() must not be given) */
 	size_t used = 0;
 	for (size_t k = 0; k < cap; k++)
 		if (sum[k].count != 0)
 			sum[used++] = sum[k];
-	qsort(sum, nsum, sizeof *sum, sum_cmp);
+	if (nsum > 0)
+		qsort(sum, nsum, sizeof *sum, sum_cmp);
 	json_t *sites = json_array();
 	for (size_t k = 0; k < nsum && (limit == 0 || k < limit); k++) {
 		json_t *o = json_object();
@@ -889,10 +892,26 @@ static const struct {
 	{ "watch",  cmd_watch },
 };
 
+/* A failure's message as a JSON string.  It may quote the request (a
+ * command's name, the token jansson stopped at), bytes that are not UTF-8
+ * or a character cut by a length limit: those become '?'. */
+static json_t *
+message_json(char *msg)
+{
+	json_t *s = json_string(msg);
+
+	if (s != NULL)
+		return s;
+	for (char *p = msg; *p != '\0'; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	return json_string(msg);
+}
+
 /* The response line for id (NULL: none given), a result or a failure;
  * NULL if out of memory.  Takes result. */
 static char *
-respond(json_t *id, json_t *result, const struct fail *f, size_t *len)
+respond(json_t *id, json_t *result, struct fail *f, size_t *len)
 {
 	char *line;
 	size_t n;
@@ -920,7 +939,7 @@ respond(json_t *id, json_t *result, const struct fail *f, size_t *len)
 	} else {
 		json_t *e = json_object();
 		set(e, "code", json_string(f->code), &built);
-		set(e, "message", json_string(f->msg), &built);
+		set(e, "message", message_json(f->msg), &built);
 		set(o, "error", e, &built);
 	}
 	line = built.nomem ? NULL : dump(o, JSON_COMPACT | JSON_ENSURE_ASCII,

@@ -11,7 +11,8 @@
  * another program (at that program's start, if the preload is in it).
  *
  * Clients: at most MAX_CLIENTS; each has an input buffer of one request
- * (a longer line is refused with E2BIG and skipped) and an output queue.
+ * (lines.h: a longer line is refused with E2BIG and skipped) and an output
+ * queue.
  * Requests are not read while a client's queue holds more than OUT_SOFT
  * bytes (back-pressure: a listing is produced a page a request), and a
  * client whose queue passes OUT_HARD (a watcher that never reads) is
@@ -45,6 +46,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "lines.h"
 #include "mem.h"
 #include "proto.h"
 #include "report.h"
@@ -59,9 +61,7 @@ struct client {
 	int      fd;
 	struct ml_fd_id id;       /* what fd must be, in a fork child */
 	ev_io    rw, ww;
-	char     in[ML_PROTO_MAX_LINE];
-	size_t   inlen;
-	bool     discarding;      /* in a line that was too long */
+	struct ml_lines in;
 	bool     watching;
 	bool     reading;         /* rw is started */
 	char    *out;
@@ -322,10 +322,11 @@ static const char nomem[] = "{\"id\":null,\"ok\":false,\"error\":"
     "{\"code\":\"ENOMEM\",\"message\":\"out of memory: the answer "
     "could not be made (what the command does may have been done)\"}}\n";
 
-/* One request line; false if the client was closed. */
+/* One request line (an ml_lines_fn); false if the client was closed. */
 static bool
-serve_line(struct client *c, const char *line, size_t len)
+serve_line(void *arg, const char *line, size_t len)
 {
+	struct client *c = arg;
 	char *resp;
 	size_t rlen;
 	int r = ml_proto_handle(line, len, &resp, &rlen);
@@ -357,7 +358,7 @@ static void
 client_read(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct client *c = w->data;
-	char *nl;
+	size_t room;
 
 	(void)loop;
 	if (client_gone(c, revents))
@@ -368,8 +369,8 @@ client_read(struct ev_loop *loop, ev_io *w, int revents)
 			c->reading = false;
 			break;
 		}
-		ssize_t n = recv(c->fd, c->in + c->inlen,
-		    sizeof c->in - c->inlen, MSG_DONTWAIT);
+		char *at = ml_lines_room(&c->in, &room);
+		ssize_t n = recv(c->fd, at, room, MSG_DONTWAIT);
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
 		    errno != EINTR)) {
 			client_close(c);
@@ -380,25 +381,8 @@ client_read(struct ev_loop *loop, ev_io *w, int revents)
 				continue;
 			break;
 		}
-		c->inlen += (size_t)n;
-		size_t at = 0;
-		while ((nl = memchr(c->in + at, '\n', c->inlen - at)) != NULL) {
-			size_t len = (size_t)(nl - (c->in + at));
-			if (c->discarding)
-				c->discarding = false;
-			else if (!serve_line(c, c->in + at, len))
-				return;
-			at += len + 1;
-		}
-		memmove(c->in, c->in + at, c->inlen - at);
-		c->inlen -= at;
-		if (c->inlen == sizeof c->in) {         /* no newline in 64 KiB */
-			if (!c->discarding && !serve_line(c, c->in, c->inlen))
-				return;
-			c->discarding = true;
-			c->inlen = 0;
-		}
-		if (!flush_out(c))
+		if (!ml_lines_feed(&c->in, (size_t)n, serve_line, c) ||
+		    !flush_out(c))
 			return;
 	}
 	flush_out(c);

@@ -44,7 +44,9 @@ void  ml_tag_exit(void);
 /* The rules in force: parse text and put it in force (0), or keep the
  * current rules and return -1 with *err set. */
 int   ml_tag_set_rules(const char *text, struct ml_rules_error *err);
-/* The rules in force as text (malloc'ed; NULL if out of memory). */
+/* The rules in force as text, from ml_real_malloc(): free it with
+ * ml_real_free(), which is not free() where the C library's allocator is
+ * not the first (an ASan linked into the program); NULL if out of memory. */
 char *ml_tag_rules_text(void);
 
 /* The allocation functions, for the allocations that stay untagged. */

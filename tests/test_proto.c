@@ -16,6 +16,7 @@
 #include "memlease.h"
 #include "clock.h"
 #include "guard.h"
+#include "lines.h"
 #include "proto.h"
 
 #ifdef __SANITIZE_ADDRESS__
@@ -479,4 +480,121 @@ Test(proto, list_by_site_puts_the_most_bytes_first)
 	cr_assert_eq(num(json_array_get(sites, 0), "count"), 40);
 	cr_assert_eq(num(json_array_get(sites, 1), "bytes"), 30);
 	json_decref(o);
+}
+
+Test(proto, list_by_site_with_no_lease_matching_is_empty)
+{
+	void *buf;
+
+	cr_assert_neq(memlease_alloc(10, 0, 1, &buf), 0);
+	json_t *o = ask("{\"cmd\":\"list\",\"by_site\":true,"
+	    "\"label\":\"no-such-label\"}");
+	cr_assert_eq(json_array_size(json_object_get(result(o), "sites")), 0);
+	json_decref(o);
+}
+
+/* The message of an error that quotes the request is still text: bytes of
+ * the request that are not UTF-8, or a character cut by a length limit. */
+Test(proto, an_error_quoting_bad_text_still_has_a_message)
+{
+	char cmd[200] = "{\"cmd\":\"";
+
+	for (int i = 0; i < 40; i++)
+		strcat(cmd, "\xc3\xa9");     /* e-acute: "%.64s" cuts one */
+	strcat(cmd, "\"}");
+	/* jansson quotes the token it stopped at, raw bytes and all */
+	const char *reqs[] = { "{\"cmd\":\"a\\ude0\xd0\x93\x9a\"}",
+	    "{\"cmd\":\xff}", cmd };
+	for (size_t i = 0; i < sizeof reqs / sizeof *reqs; i++) {
+		json_t *o = ask(reqs[i]);
+		cr_assert_str_eq(error_code(o), "EINVAL");
+		json_decref(o);
+	}
+}
+
+/* --- the framing (lines.h) ------------------------------------------------ */
+
+/* The lines a feed passed on: their lengths and first bytes. */
+static struct {
+	size_t n, len[8];
+	char   first[8];
+} got;
+
+static bool
+take(void *arg, const char *line, size_t len)
+{
+	(void)arg;
+	cr_assert_lt(got.n, 8);
+	got.len[got.n] = len;
+	got.first[got.n++] = len > 0 ? line[0] : '\0';
+	return true;
+}
+
+/* Feed n bytes of s, `chunk` bytes at a time. */
+static void
+feed(struct ml_lines *l, const char *s, size_t n, size_t chunk)
+{
+	while (n > 0) {
+		size_t room, k;
+		char *at = ml_lines_room(l, &room);
+		k = n < chunk ? n : chunk;
+		k = k < room ? k : room;
+		memcpy(at, s, k);
+		cr_assert(ml_lines_feed(l, k, take, NULL));
+		s += k;
+		n -= k;
+	}
+}
+
+Test(lines, a_line_split_anywhere_is_one_line)
+{
+	static struct ml_lines l;
+	const char *s = "{\"cmd\":\"stats\"}\n\nab";
+
+	feed(&l, s, strlen(s), 1);
+	cr_assert_eq(got.n, 2, "a line and an empty one; ab is not whole");
+	cr_assert_eq(got.len[0], 15);
+	cr_assert_eq(got.len[1], 0);
+	feed(&l, "c\n", 2, 2);
+	cr_assert_eq(got.n, 3);
+	cr_assert_eq(got.len[2], 3);
+	cr_assert_eq(got.first[2], 'a');
+}
+
+Test(lines, the_longest_line_fits_and_a_longer_one_is_passed_once)
+{
+	static struct ml_lines l;
+	static char big[3 * ML_PROTO_MAX_LINE];
+
+	memset(big, 'x', sizeof big);
+	big[ML_PROTO_MAX_LINE - 1] = '\n';      /* 65535 bytes and newline */
+	big[2 * ML_PROTO_MAX_LINE + 10] = '\n'; /* a line of 65546 bytes */
+	big[2 * ML_PROTO_MAX_LINE + 11] = 'y';
+	big[2 * ML_PROTO_MAX_LINE + 12] = '\n';
+	feed(&l, big, 2 * ML_PROTO_MAX_LINE + 13, 4000);
+	cr_assert_eq(got.n, 3);
+	cr_assert_eq(got.len[0], ML_PROTO_MAX_LINE - 1);
+	cr_assert_eq(got.len[1], ML_PROTO_MAX_LINE, "its first 64 KiB, once");
+	cr_assert_eq(got.len[2], 1, "its rest is skipped");
+	cr_assert_eq(got.first[2], 'y');
+}
+
+static bool
+stop(void *arg, const char *line, size_t len)
+{
+	(*(int *)arg)++;
+	(void)line;
+	(void)len;
+	return false;
+}
+
+Test(lines, a_feed_stops_when_the_handler_does)
+{
+	static struct ml_lines l;
+	size_t room;
+	int calls = 0;
+
+	memcpy(ml_lines_room(&l, &room), "a\nb\nc\n", 6);
+	cr_assert_not(ml_lines_feed(&l, 6, stop, &calls));
+	cr_assert_eq(calls, 1);
 }
