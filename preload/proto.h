@@ -31,8 +31,10 @@
 
 /*
  * Answer one request (len bytes, without its newline).  The response, one
- * line ending in a newline, is a string of memlease's own memory (mem.h;
- * free() takes it too) stored in *resp (*resp_len its length); NULL only
+ * line ending in a newline, is a string of memlease's own memory, to be
+ * freed with ml_mem_free() (mem.h: free() is another allocator where the
+ * C library's is not the first, as with a sanitizer linked into the
+ * program), stored in *resp (*resp_len its length); NULL only
  * when out of memory, and then the server answers an ENOMEM error of its
  * own.  A result that could not be made whole for want of memory is
  * answered ENOMEM, never sent short.  Returns 0, or ML_PROTO_WATCH for a

@@ -24,6 +24,7 @@
 #include "core.h"
 #include "fault.h"
 #include "guard.h"
+#include "mem.h"
 #include "proto.h"
 #include "tag.h"
 
@@ -416,7 +417,7 @@ ask(const char *req)
 	cr_assert_eq(resp[len - 1], '\n', "a response is one line");
 	json_t *o = json_loadb(resp, len, 0, &err);
 	cr_assert_not_null(o, "not JSON: %s", resp);
-	free(resp);
+	ml_mem_free(resp);
 	ml_guard_enter();
 	return o;
 }

@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "guard.h"
 #include "lines.h"
+#include "mem.h"
 #include "proto.h"
 
 #ifdef __SANITIZE_ADDRESS__
@@ -51,7 +52,7 @@ ask(const char *req)
 	cr_assert_null(memchr(resp, '\n', len - 1), "one line only");
 	json_t *o = json_loadb(resp, len, 0, &err);
 	cr_assert_not_null(o, "not JSON: %s", resp);
-	free(resp);
+	ml_mem_free(resp);
 	return o;
 }
 
@@ -446,7 +447,7 @@ Test(proto, a_request_over_64k_is_refused)
 	big[n] = '\0';
 	cr_assert_eq(ml_proto_handle(big, n, &resp, &len), 0);
 	cr_assert_not_null(strstr(resp, "\"E2BIG\""));
-	free(resp);
+	ml_mem_free(resp);
 	free(big);
 }
 
@@ -459,10 +460,10 @@ Test(proto, watch_is_accepted_and_told_to_the_server)
 	cr_assert_eq(ml_proto_handle(req, strlen(req), &resp, &len),
 	    ML_PROTO_WATCH);
 	cr_assert_not_null(strstr(resp, "\"watching\":true"));
-	free(resp);
+	ml_mem_free(resp);
 	req = "{\"id\":9,\"cmd\":\"stats\"}";
 	cr_assert_eq(ml_proto_handle(req, strlen(req), &resp, &len), 0);
-	free(resp);
+	ml_mem_free(resp);
 }
 
 Test(proto, list_by_site_puts_the_most_bytes_first)

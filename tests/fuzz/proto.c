@@ -32,6 +32,7 @@
 #include "fuzz.h"
 #include "guard.h"
 #include "lines.h"
+#include "mem.h"
 #include "proto.h"
 #include "real.h"
 #include "rules.h"
@@ -163,7 +164,7 @@ serve(void *arg, const char *line, size_t len)
 	run->got_big += big;
 	run->got++;
 	json_decref(o);
-	free(resp);
+	ml_mem_free(resp);
 	return true;
 }
 
