@@ -121,6 +121,10 @@ run_mode() {
 	stale=$(ls -A "$sock")
 	[ -n "$stale" ] && why="sockets left: $(echo "$stale" | head -n 5 |
 	    tr '\n' ' ')$why"
+	# ttl=1h outlives every run, and the reclaim rules match nothing
+	case $mode in tagall|reclaim)
+		[ -s "$dir/log" ] && why="a lease expired: $(head -n 1 "$dir/log") $why"
+	esac
 	if [ "$mode" = expire ]; then
 		[ "$(cat "$dir/polls")" -gt 0 ] ||
 		    why="memleasectl never got an answer $why"
