@@ -8,7 +8,8 @@
  * them.  Each line is read as a response (ctl_reply_parse, then every
  * typed view of its result) and as a watch event, and what the views give
  * is put through the formatting as memleasectl shows it: clean text, human
- * units, a table in a width that the line's length decides.
+ * units, a table in a width that the line's length decides.  And as
+ * list --json reads a page, from its text alone, checked against jansson.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,6 +163,48 @@ event(const char *line, size_t len, struct ctl_table *t)
 	json_decref(o);
 }
 
+/*
+ * list --json's page read from its text: whatever it takes, jansson takes
+ * as the same page (its items' text parses to the same leases), and it
+ * is printable ASCII; n items cut where the items are.
+ */
+static void
+page_text(const char *p, size_t len)
+{
+	struct ctl_page_text pg;
+	struct ctl_reply r;
+	json_t *items, *again;
+	char err[256];
+	int64_t next;
+
+	if (ctl_reply_page_text(p, len, "leases", &pg) != 1)
+		return;
+	FUZZ_CHECK(ctl_reply_parse(p, len, &r, err, sizeof err) == 0);
+	FUZZ_CHECK(r.ok && r.id == pg.id);
+	FUZZ_CHECK(ctl_reply_page(r.result, "leases", &items, &next, err,
+	    sizeof err) == 0);
+	FUZZ_CHECK(next == pg.next && json_array_size(items) == pg.count);
+	for (size_t i = 0; i < pg.len; i++)
+		FUZZ_CHECK(pg.items[i] >= 0x20 && pg.items[i] < 0x7f);
+	char *text = malloc(pg.len + 3);
+	FUZZ_CHECK(text != NULL);
+	text[0] = '[';
+	memcpy(text + 1, pg.items, pg.len);
+	memcpy(text + 1 + pg.len, "]", 2);
+	again = json_loads(text, 0, NULL);
+	FUZZ_CHECK(json_equal(again, items));
+	json_decref(again);
+	/* the first half of the items is the first half of the array */
+	size_t half = ctl_reply_page_cut(&pg, pg.count / 2);
+	FUZZ_CHECK(half <= pg.len);
+	memcpy(text + 1 + half, "]", 2);
+	again = json_loads(text, 0, NULL);
+	FUZZ_CHECK(json_array_size(again) == pg.count / 2);
+	json_decref(again);
+	free(text);
+	ctl_reply_free(&r);
+}
+
 static void
 line(const char *p, size_t len)
 {
@@ -182,6 +225,7 @@ line(const char *p, size_t len)
 		show(r.message);
 	}
 	ctl_reply_free(&r);
+	page_text(p, len);
 	event(p, len, &t);
 	/* a terminal as wide as the line is long (up to 255 columns) */
 	FUZZ_CHECK(ctl_fmt_table_print(&t, fuzz_null(), len % 256) == 0);
