@@ -53,6 +53,8 @@ static struct {
 	                                    * fork child, or at start with
 	                                    * MEMLEASE_SOCKET=on */
 	atomic_bool        exiting;        /* api_fini() ran: no new thread */
+	_Atomic uint64_t   forked_at;      /* a fork child's thread waits
+	                                    * (child_waits): ms of the fork */
 	atomic_uint_fast64_t reclaimed;    /* expired and freed or given back */
 } api = {
 	.once = PTHREAD_ONCE_INIT,
@@ -118,8 +120,9 @@ atfork_child(void)
 	ml_server_child();
 	pthread_mutex_init(&api.hook_lock, NULL);
 	ml_loop_child();
-	/* The child has no thread; its next call starts one for the leases
+	/* The child has no thread; a later call starts one for the leases
 	 * it inherited (a thread cannot be started from here). */
+	atomic_store(&api.forked_at, ml_clock_ms() | 1);
 	atomic_store(&api.start_pending, api.use_thread);
 }
 
@@ -229,6 +232,38 @@ loop_tick(void)
 	return memlease_next_deadline_ms();
 }
 
+/*
+ * In a child just made by fork(), the thread waits: most children execute
+ * another program or exit within milliseconds (a shell's subshells, fork
+ * and exec), and for them a thread, its wake-up descriptor and its socket
+ * are all cost, their descriptors taken for a moment at the lowest free
+ * numbers while the child closes its own.  The thread starts at the first
+ * call CHILD_GRACE_MS after the fork, or at once for a deadline due within
+ * CHILD_SOON_MS (a child that makes short leases and then waits, as a
+ * daemon may, still sees them expire).  True (and the start left pending)
+ * while it waits.
+ */
+#define CHILD_GRACE_MS 50
+#define CHILD_SOON_MS  1000
+
+static bool
+child_waits(void)
+{
+	uint64_t at = atomic_load_explicit(&api.forked_at,
+	    memory_order_relaxed);
+
+	if (at == 0)
+		return false;
+	uint64_t now = ml_clock_ms();
+	int64_t due = ml_core_next_deadline(&api.core, now);
+	if (now < at + CHILD_GRACE_MS && (due < 0 || due >= CHILD_SOON_MS)) {
+		atomic_store(&api.start_pending, true);
+		return true;
+	}
+	atomic_store(&api.forked_at, 0);
+	return false;
+}
+
 /* A lease with a deadline exists: the loop thread must run, and learn of
  * a new earliest deadline. */
 static void
@@ -236,8 +271,11 @@ deadline_set(bool wake)
 {
 	if (!api.use_thread || atomic_load(&api.exiting))
 		return;
-	if (!ml_loop_running())
+	if (!ml_loop_running()) {
+		if (child_waits())
+			return;
 		ml_loop_ensure(loop_tick);
+	}
 	if (wake)       /* also when another thread just started the loop */
 		ml_loop_wake();
 }

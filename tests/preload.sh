@@ -196,6 +196,12 @@ ok "MEMLEASE_CONFIG: a missing file is one line, and the program runs on" \
     $(test "$rc" -eq 0 && cmp -s "$tmp/out" "$tmp/family.want" &&
       grep -q 'none.conf: No such file' "$tmp/err"; echo $?)
 
+# --- fork children: the thread waits for those that live ------------------
+under 'ttl=1h' "$(pre)" "$fx/forkwait"
+ok "a fork child that exits at once starts no thread; one that allocates 200 ms after the fork has its own" \
+    $(test "$rc" -eq 0 && grep -qx 'quick 1' "$tmp/out" &&
+      grep -qx 'later 2' "$tmp/out"; echo $?)
+
 # --- a signal handler that allocates while its thread is inside memlease ---
 under 'ttl=1h' "$(pre)" MEMLEASE_THREAD=0 timeout 20 "$fx/sigapi" 1500
 ok "a 1 kHz signal handler allocates and frees tagged blocks while its thread is in the core: no deadlock" \
