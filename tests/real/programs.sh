@@ -146,6 +146,10 @@ run_python3() { python3 "$real_dir/threads.py"; }
 #  - test_run_with_shell_timeout_and_capture_output: it kills a shell
 #    whose `sleep 3` outlives the test (a leftover process, and a killed
 #    process cannot remove its control socket).
+#  - test_stress_modifying_handlers: CPython's own race (bpo-43406): its
+#    counts of signals sent and received are compared across threads
+#    without a lock, and it failed once in passive mode, where memlease
+#    runs no thread and tags nothing, on a loaded machine.
 setup_pytests() { mkdir tmp; }
 run_pytests() {
 	TMPDIR=$PWD/tmp python3 -m test -v test_json test_gc test_weakref \
@@ -157,7 +161,8 @@ run_pytests() {
 	    -m '*.WakeupSignalTests.*' -m '*.StressTest.*' \
 	    -i 'test_close_fd*' -i test_swap_std_fds_with_one_closed \
 	    -i 'test_pass_fds*' -i test_pipe_cloexec -i test_close_file \
-	    -i test_run_with_shell_timeout_and_capture_output &&
+	    -i test_run_with_shell_timeout_and_capture_output \
+	    -i test_stress_modifying_handlers &&
 	[ "$(ls tmp)" = "" ]    # and the tests cleaned up after themselves
 }
 # Timings, the load average and the test folder's name (a pid) are the
