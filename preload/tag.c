@@ -259,6 +259,18 @@ choose(struct ruleset *rs, size_t n, const void *ra, uint32_t *stack)
 	return -1;
 }
 
+/*
+ * Whether this thread holds a lock of memlease's: a shard of the map
+ * (malloc_usable_size() takes one without the guard) or the core's
+ * (inside memlease_alloc()...).  A call that finds it so comes from a
+ * signal handler that interrupted memlease, and must not wait.
+ */
+static inline bool
+interrupted(void)
+{
+	return ml_lock_depth > 0 || ml_core_depth > 0;
+}
+
 /* Allocating. */
 
 static void *
@@ -355,12 +367,10 @@ ml_tag_alloc(enum ml_alloc_fn fn, size_t align, size_t n, const void *ra)
 	uint32_t stack = 0;
 	int i = -1;
 
-	/* A signal handler that interrupted this thread while it holds a
-	 * lock of memlease's: a shard of the map (malloc_usable_size() takes
-	 * one without the guard) or the core's (memlease_alloc()...).  A
-	 * lease would wait for one of them: untagged. */
+	/* in a signal handler (see interrupted()): a lease would wait for a
+	 * lock this thread holds; untagged */
 	if (rs == NULL || n < rs->size_min || n > rs->size_max ||
-	    ml_lock_depth > 0 || ml_core_depth > 0)
+	    interrupted())
 		return plain(fn, align, n);
 	/* The guard is held throughout: what memlease allocates here is
 	 * not tagged, and a signal handler that allocates while this thread
@@ -479,7 +489,7 @@ ml_tag_free(void *p)
 {
 	if (!ml_ptrmap_maybe(p))
 		return false;
-	if (ml_lock_depth > 0 || ml_core_depth > 0)
+	if (interrupted())
 		return free_nested(p);
 	ml_guard_enter();
 	bool done = free_tracked(p);
@@ -625,8 +635,7 @@ ml_tag_realloc(void *p, size_t n, void **out)
 {
 	if (!ml_ptrmap_maybe(p))
 		return false;
-	if (ml_lock_depth > 0 || ml_core_depth > 0) {
-		/* in a signal handler: see nested() */
+	if (interrupted()) {            /* see nested() */
 		struct ml_pent *e;
 		bool tracked;
 		struct ml_shard *s = nested(p, &e, &tracked);
