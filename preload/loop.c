@@ -6,20 +6,26 @@
  * its fd sets to the highest descriptor, above FD_SETSIZE too) and takes a
  * descriptor the program closed in its set as EBADF, stopping that
  * descriptor's watchers, where the poll backend asserts and aborts the
- * process; the only descriptor is our eventfd, moved high and
- * close-on-exec, watched by an ev_io.  Wake-ups cost one write(2) at most per loop iteration: a flag
- * says one is already pending.  The thread starts with every signal
+ * process.  The program's threads wake it through a pipe (an ev_io on its
+ * read end), both ends moved high and close-on-exec; a wake-up costs one
+ * write(2) at most per loop iteration: a flag says one is already pending.  The thread starts with every signal
  * blocked and holds the recursion guard for life.
  *
  * After fork() the child has no thread: the child handler forgets it, and
  * the next ml_loop_ensure() makes a new loop (freeing the dead one).
  *
+ * The thread has a descriptor table of its own (fd.h: what it opens takes
+ * no number of the program's), in which it keeps a copy of the pipe's read
+ * end; its watchers (the control socket: the on_start hook) start there.
+ *
  * Programs close descriptors they do not own (daemons close them all), and
- * the number of ours may then be reused for a file of theirs: the eventfd
- * is checked to be still ours (device and inode) before every write and
- * read, never closed unless it is, and made again on the loop thread when
- * it is gone.  A wake-up lost that way is made up by the timer, which never
- * sleeps longer than MAX_SLEEP_MS while the thread runs.
+ * the number of ours may then be reused for a file of theirs: the pipe's
+ * ends are checked to be still ours (device and inode) before every write
+ * and read, and never closed unless they are.  When the write end is gone,
+ * a thread of the program's makes another pipe as it wakes the loop thread
+ * (pipe_again), and the loop thread takes a copy of its read end
+ * (wake_renew); without a table of its own, the loop thread makes it.  A wake-up lost that way is made up by the timer,
+ * which never sleeps longer than MAX_SLEEP_MS while the thread runs.
  *
  * Locking: `lp.lock` serializes start and stop; `running`, `stopping` and
  * `wake_pending` are atomics read without it.
@@ -31,7 +37,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/eventfd.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +45,7 @@
 #include "fault.h"
 #include "guard.h"
 #include "loop.h"
+#include "fd.h"
 #include "report.h"
 
 static struct {
@@ -49,8 +56,11 @@ static struct {
 	atomic_int       wake_pending;
 	pthread_t        tid;
 	struct ev_loop  *loop;
-	atomic_int       efd;
-	_Atomic uint64_t efd_dev, efd_ino;   /* what efd must still be */
+	atomic_int       rfd, wfd;      /* the wake-up pipe's ends */
+	_Atomic uint64_t pipe_dev, pipe_ino;  /* what they must still be */
+	struct ml_fd_id  watched;       /* loop thread: the pipe of wake_w */
+	atomic_bool      own;           /* the thread has a table of its own */
+	atomic_bool      remaking;      /* a thread makes the pipe (kick) */
 	ev_io            wake_w;
 	ev_timer         timer_w;
 	ml_loop_tick_fn  tick;
@@ -59,52 +69,98 @@ static struct {
 	bool             abandoned; /* a stop timed out: the thread may still
 	                             * run on lp.loop, never free or restart */
 	bool             said;
-} lp = { .lock = PTHREAD_MUTEX_INITIALIZER, .efd = -1 };
+} lp = { .lock = PTHREAD_MUTEX_INITIALIZER, .rfd = -1, .wfd = -1 };
 
 #define MAX_SLEEP_MS 1000
 
-/* Whether fd is still the eventfd that was made. */
-static bool
-efd_ours(int fd)
+/* The wake-up pipe that was made. */
+static struct ml_fd_id
+pipe_id(void)
 {
-	struct stat st;
-
-	return fd >= 0 && fstat(fd, &st) == 0 &&
-	    (uint64_t)st.st_dev == atomic_load(&lp.efd_dev) &&
-	    (uint64_t)st.st_ino == atomic_load(&lp.efd_ino);
+	return (struct ml_fd_id){ atomic_load(&lp.pipe_dev),
+	    atomic_load(&lp.pipe_ino) };
 }
 
-/* A new eventfd, high and close-on-exec; -errno on failure. */
-static int
-efd_make(void)
+/* Whether fd is still an end of that pipe.  A pipe has an inode of its
+ * own, where every eventfd shares one and could not be told from the
+ * program's. */
+static bool
+pipe_ours(int fd)
 {
-	struct stat st;
-	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct ml_fd_id id = pipe_id();
 
-	if (fd < 0)
+	return ml_fd_still(fd, &id);
+}
+
+/* A new wake-up pipe, both ends high, close-on-exec and non-blocking; the
+ * ends of the pipe before it are closed if they are still ours.  Its read
+ * end, or -errno. */
+static int
+pipe_make(void)
+{
+	struct ml_fd_id old = pipe_id(), id;
+	int oldr = atomic_load(&lp.rfd), oldw = atomic_load(&lp.wfd);
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0)
 		return -errno;
-	fd = ml_fd_high(fd);
-	if (fstat(fd, &st) != 0) {
+	p[0] = ml_fd_high(p[0]);
+	p[1] = ml_fd_high(p[1]);
+	if (!ml_fd_id(p[0], &id)) {
 		int err = errno;
-		close(fd);
+		close(p[0]);
+		close(p[1]);
 		return -err;
 	}
-	atomic_store(&lp.efd_dev, (uint64_t)st.st_dev);
-	atomic_store(&lp.efd_ino, (uint64_t)st.st_ino);
-	atomic_store(&lp.efd, fd);
-	return fd;
+	atomic_store(&lp.pipe_dev, id.dev);
+	atomic_store(&lp.pipe_ino, id.ino);
+	atomic_store(&lp.rfd, p[0]);
+	atomic_store(&lp.wfd, p[1]);
+	if (ml_fd_still(oldr, &old))
+		close(oldr);
+	if (ml_fd_still(oldw, &old))
+		close(oldw);
+	return p[0];
 }
 
 static void wake_cb(struct ev_loop *loop, ev_io *w, int revents);
 
-/* Loop thread: watch a new eventfd in place of one the program closed. */
-static void
-efd_renew(struct ev_loop *loop)
+/* Loop thread, in a table of its own: a copy of the read end of the pipe
+ * a program's thread made again (pipe_again), checked to be that one. */
+static int
+pipe_adopt(void)
 {
+	struct ml_fd_id id = pipe_id();
+
+	if (id.dev == lp.watched.dev && id.ino == lp.watched.ino)
+		return -EAGAIN;         /* not made again (yet) */
+	int fd = ml_fd_fetch(atomic_load(&lp.rfd));
+	if (fd >= 0 && !pipe_ours(fd)) {
+		close(fd);              /* made again meanwhile: next time */
+		return -ESTALE;
+	}
+	return fd;
+}
+
+/*
+ * Loop thread: watch a new pipe in place of one the program closed: made
+ * here, or in a table of its own (where it cannot be made for the
+ * program's threads to write to), the copy of the one a program's thread
+ * made.
+ */
+static void
+wake_renew(struct ev_loop *loop)
+{
+	int old = lp.wake_w.fd, fd;
+
 	ev_io_stop(loop, &lp.wake_w);
-	if (efd_make() < 0)
+	fd = ml_fd_own ? pipe_adopt() : pipe_make();
+	if (fd < 0)
 		return;         /* the timer goes on; try again next time */
-	ev_io_set(&lp.wake_w, atomic_load(&lp.efd), EV_READ);
+	if (ml_fd_own && old >= 0 && old != fd)
+		close(old);     /* our copy: nobody else reads it */
+	ml_fd_id(fd, &lp.watched);
+	ev_io_set(&lp.wake_w, fd, EV_READ);
 	ev_io_start(loop, &lp.wake_w);
 	atomic_store(&lp.wake_pending, 0);
 }
@@ -116,8 +172,8 @@ rearm(struct ev_loop *loop)
 		ev_break(loop, EVBREAK_ALL);
 		return;
 	}
-	if (!ev_is_active(&lp.wake_w) || !efd_ours(lp.wake_w.fd))
-		efd_renew(loop);
+	if (!ev_is_active(&lp.wake_w) || !pipe_ours(lp.wake_w.fd))
+		wake_renew(loop);
 	int64_t next = lp.tick();
 
 	ev_timer_stop(loop, &lp.timer_w);
@@ -139,13 +195,17 @@ timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void
 wake_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	uint64_t n;
+	char buf[64];
+	ssize_t n;
 
-	if ((revents & EV_ERROR) || !efd_ours(w->fd)) {
+	if ((revents & EV_ERROR) || !pipe_ours(w->fd)) {
 		ev_io_stop(loop, w);    /* closed by the program: see rearm */
 	} else {
-		while (read(w->fd, &n, sizeof n) < 0 && errno == EINTR)
+		while ((n = read(w->fd, buf, sizeof buf)) > 0 ||
+		    (n < 0 && errno == EINTR))
 			;
+		if (n == 0)     /* every write end closed, by the program */
+			ev_io_stop(loop, w);
 		atomic_store(&lp.wake_pending, 0);
 	}
 	rearm(loop);
@@ -155,8 +215,14 @@ static void *
 loop_main(void *arg)
 {
 	struct ev_loop *loop = arg;
+	int keep[] = { atomic_load(&lp.rfd), ml_report_fd() };
 
 	ml_guard_enter();
+	if (ml_fd_unshare(keep, sizeof keep / sizeof *keep))
+		ml_report_own_table();
+	atomic_store(&lp.own, ml_fd_own);
+	if (lp.on_start != NULL)
+		lp.on_start(loop);
 	rearm(loop);
 	ev_run(loop, EVRUN_NOWAIT);     /* libev sizes its arrays here */
 	atomic_store(&lp.started, true);
@@ -186,22 +252,34 @@ fail_once(const char *what, int err)
 	lp.said = true;
 }
 
+/* Close the pipe's ends that are still ours. */
+static void
+pipe_close(void)
+{
+	int r = atomic_exchange(&lp.rfd, -1), w = atomic_exchange(&lp.wfd, -1);
+
+	if (pipe_ours(r))
+		close(r);
+	if (pipe_ours(w))
+		close(w);
+}
+
 /* Make the loop and its watchers; the lock is held. */
 static int
 loop_make(void)
 {
-	int fd = efd_make();
+	int fd = pipe_make();
 
 	if (fd < 0)
 		return fd;
+	ml_fd_id(fd, &lp.watched);
 	/* libev aborts when its own allocator fails, and its allocator is
 	 * process-wide (the host may use libev): its allocations are not
 	 * fault points, but the loop's making is. */
 	lp.loop = ml_fault_fail() ? NULL : ev_loop_new(EVBACKEND_SELECT |
 	    EVFLAG_NOENV | EVFLAG_NOSIGMASK);
 	if (lp.loop == NULL) {
-		close(fd);
-		atomic_store(&lp.efd, -1);
+		pipe_close();
 		return -ENOMEM;
 	}
 	ev_io_init(&lp.wake_w, wake_cb, fd, EV_READ);
@@ -213,12 +291,9 @@ loop_make(void)
 static void
 loop_free(void)
 {
-	int fd = atomic_exchange(&lp.efd, -1);
-
 	if (lp.loop != NULL)
 		ev_loop_destroy(lp.loop);
-	if (efd_ours(fd))
-		close(fd);
+	pipe_close();
 	lp.loop = NULL;
 }
 
@@ -247,10 +322,7 @@ ml_loop_ensure(ml_loop_tick_fn tick)
 	atomic_store(&lp.stopping, false);
 	atomic_store(&lp.wake_pending, 0);
 	atomic_store(&lp.started, false);
-	/* Its watchers join the loop before the thread runs it: what they
-	 * open is open when this call returns. */
-	if (lp.on_start != NULL)
-		lp.on_start(lp.loop);
+	atomic_store(&lp.own, false);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	r = -pthread_create(&lp.tid, NULL, loop_main, lp.loop);
@@ -264,7 +336,7 @@ ml_loop_ensure(ml_loop_tick_fn tick)
 	/* Wait (a little) until the thread is in its loop: what it does as it
 	 * starts (the C library and sanitizers allocate) is over before the
 	 * caller can fork(), so a child never inherits an allocator lock that
-	 * the new thread held. */
+	 * the new thread held; and its socket is open when this returns. */
 	for (int i = 0; i < 2000 && !atomic_load(&lp.started); i++) {
 		struct timespec ts = { 0, 100 * 1000 };
 		nanosleep(&ts, NULL);
@@ -276,17 +348,37 @@ out:
 	return r;
 }
 
+/*
+ * The program closed the pipe: a thread of the program's makes another, in
+ * the process's table, when the loop thread has a table of its own (which
+ * it cannot make it in); the loop thread takes its copy when it next wakes
+ * (wake_renew), within MAX_SLEEP_MS.  The new write end, or -1.
+ */
+static int
+pipe_again(void)
+{
+	int fd;
+
+	if (!atomic_load(&lp.own) || atomic_load(&lp.stopping) ||
+	    atomic_exchange(&lp.remaking, true))
+		return -1;
+	fd = atomic_load(&lp.wfd);
+	if (!pipe_ours(fd))     /* not made again by another thread meanwhile */
+		fd = pipe_make() < 0 ? -1 : atomic_load(&lp.wfd);
+	atomic_store(&lp.remaking, false);
+	return fd;
+}
+
 static void
 kick(void)
 {
-	uint64_t one = 1;
-	int fd = atomic_load(&lp.efd);
+	int fd = atomic_load(&lp.wfd);
 
 	if (atomic_exchange(&lp.wake_pending, 1) != 0)
 		return;
-	if (!efd_ours(fd))
+	if (!pipe_ours(fd) && (fd = pipe_again()) < 0)
 		return;         /* lost: the timer makes up for it */
-	while (write(fd, &one, sizeof one) < 0 && errno == EINTR)
+	while (write(fd, "", 1) < 0 && errno == EINTR)
 		;
 }
 

@@ -8,6 +8,9 @@
  * reused for the program's own files: before each write the descriptor is
  * checked to still be the file it was (device and inode).  A log file that
  * went away is opened again; a stderr that went away is dropped.
+ * memlease's thread has a descriptor table of its own (fd.h), where it
+ * keeps a copy of the log's descriptor and opens the file again if need
+ * be: each table has its log descriptor, rep.d[ml_fd_own].
  *
  * Locking: `rep.lock` guards the descriptor and the report buffer.
  * Reports allocate nothing of their own (symbolizing may: callers under the
@@ -28,6 +31,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "fd.h"
 #include "mem.h"
 #include "report.h"
 #include "stacks.h"
@@ -38,110 +42,49 @@ static struct {
 	pthread_mutex_t    lock;
 	enum ml_log_format format;
 	char              *path;      /* NULL: stderr */
-	int                fd;        /* -1: closed */
-	struct ml_fd_id    id;
+	struct log_fd {
+		int             fd;   /* -1: closed */
+		struct ml_fd_id id;
+	} d[2];                       /* [ml_fd_own]: the process's table,
+	                               * memlease's thread's own (fd.h) */
 	bool               said;      /* the open failure was reported */
 	char               buf[REPORT_MAX];
 	size_t             len;
-} rep = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1 };
-
-/* Descriptors of memlease's own live at or above this number. */
-static int
-fd_floor(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1024)
-		return (int)(rl.rlim_cur / 2);
-	return 512;
-}
-
-bool
-ml_fd_id(int fd, struct ml_fd_id *id)
-{
-	struct stat st;
-
-	if (fd < 0 || fstat(fd, &st) != 0)
-		return false;
-	id->dev = (uint64_t)st.st_dev;
-	id->ino = (uint64_t)st.st_ino;
-	return true;
-}
-
-bool
-ml_fd_still(int fd, const struct ml_fd_id *id)
-{
-	struct ml_fd_id now;
-
-	return ml_fd_id(fd, &now) && now.dev == id->dev && now.ino == id->ino;
-}
-
-int
-ml_fd_high(int fd)
-{
-	int floor = fd_floor(), nfd;
-
-	if (fd < 0)
-		return fd;
-	if (fd >= floor || (nfd = fcntl(fd, F_DUPFD_CLOEXEC, floor)) < 0) {
-		fcntl(fd, F_SETFD, FD_CLOEXEC);
-		return fd;
-	}
-	close(fd);
-	return nfd;
-}
-
-/*
- * Run fn with every free descriptor below the floor taken, so that what
- * fn opens and cannot be moved (libunwind's validation pipe) lands high.
- * Another thread that opens a file meanwhile gets a high number: that is
- * harmless, and this happens once a process.
- */
-void
-ml_fd_run_high(void (*fn)(void))
-{
-	int floor = fd_floor();
-	int taken[512];
-	int n = 0, fd;
-	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-	while (null >= 0 && n < floor && n < 512 &&
-	    (fd = fcntl(null, F_DUPFD_CLOEXEC, 0)) >= 0) {
-		if (fd >= floor) {
-			close(fd);
-			break;
-		}
-		taken[n++] = fd;
-	}
-	fn();
-	while (n > 0)
-		close(taken[--n]);
-	if (null >= 0)
-		close(null);
-}
+} rep = { .lock = PTHREAD_MUTEX_INITIALIZER, .d = { { .fd = -1 },
+    { .fd = -1 } } };
 
 static void
-remember(int fd)
+remember(struct log_fd *d, int fd)
 {
-	rep.fd = fd;
-	if (fd >= 0 && !ml_fd_id(fd, &rep.id)) {
+	d->fd = fd;
+	if (fd >= 0 && !ml_fd_id(fd, &d->id)) {
 		close(fd);
-		rep.fd = -1;
+		d->fd = -1;
 	}
+}
+
+/* Close d's descriptor if it is still ours: its number may be the
+ * program's now. */
+static void
+forget(struct log_fd *d)
+{
+	if (ml_fd_still(d->fd, &d->id))
+		close(d->fd);
+	d->fd = -1;
 }
 
 /* The log descriptor is still the file we opened, and for a log file, that
  * file is still at its path (it was not removed or rotated away). */
 static bool
-still_ours(void)
+still_ours(const struct log_fd *d)
 {
 	struct stat st;
 
-	if (!ml_fd_still(rep.fd, &rep.id))
+	if (!ml_fd_still(d->fd, &d->id))
 		return false;
 	return rep.path == NULL || (stat(rep.path, &st) == 0 &&
-	    (uint64_t)st.st_dev == rep.id.dev &&
-	    (uint64_t)st.st_ino == rep.id.ino);
+	    (uint64_t)st.st_dev == d->id.dev &&
+	    (uint64_t)st.st_ino == d->id.ino);
 }
 
 static void
@@ -173,7 +116,13 @@ ml_report_diag(const char *fmt, ...)
 	if (n > (int)sizeof line - 2)
 		n = sizeof line - 2;
 	line[n++] = '\n';
-	write_all(STDERR_FILENO, line, (size_t)n);
+	/* memlease's thread writes to the program's stderr of the moment,
+	 * not to the number 2 of its own table */
+	int fd = ml_fd_own ? ml_fd_fetch(STDERR_FILENO) : STDERR_FILENO;
+	if (fd >= 0)
+		write_all(fd, line, (size_t)n);
+	if (fd >= 0 && ml_fd_own)
+		close(fd);
 	errno = errsave;
 }
 
@@ -192,9 +141,8 @@ ml_report_init(void)
 		    "using text", fmt);
 	ml_mem_free(rep.path);
 	rep.path = NULL;
-	if (rep.fd >= 0)
-		close(rep.fd);
-	rep.fd = -1;
+	forget(&rep.d[0]);
+	rep.d[1].fd = -1;       /* no thread yet */
 	if (log != NULL && *log != '\0' && strcmp(log, "stderr") != 0) {
 		rep.path = ml_mem_strdup(log);
 		if (rep.path == NULL)
@@ -202,7 +150,8 @@ ml_report_init(void)
 			    "reporting to stderr");
 	}
 	if (rep.path == NULL)
-		remember(ml_fd_high(fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3)));
+		remember(&rep.d[0], ml_fd_high(fcntl(STDERR_FILENO,
+		    F_DUPFD_CLOEXEC, 3)));
 	pthread_mutex_unlock(&rep.lock);
 }
 
@@ -210,12 +159,14 @@ ml_report_init(void)
 static int
 log_fd(void)
 {
-	if (still_ours())
-		return rep.fd;
-	if (rep.fd >= 0 && rep.path != NULL)
-		close(rep.fd);          /* rotated or removed: open anew */
+	struct log_fd *d = &rep.d[ml_fd_own];
+
+	if (still_ours(d))
+		return d->fd;
+	if (rep.path != NULL)
+		forget(d);      /* rotated or removed: open anew */
 	if (rep.path == NULL) {
-		rep.fd = -1;    /* stderr was closed: no more reports */
+		d->fd = -1;     /* stderr was closed: no more reports */
 		return -1;
 	}
 	int fd = open(rep.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
@@ -225,11 +176,28 @@ log_fd(void)
 			ml_report_diag("cannot open MEMLEASE_LOG %s: %s",
 			    rep.path, strerror(errno));
 		rep.said = true;
-		rep.fd = -1;
+		d->fd = -1;
 		return -1;
 	}
-	remember(ml_fd_high(fd));
-	return rep.fd;
+	remember(d, ml_fd_high(fd));
+	return d->fd;
+}
+
+int
+ml_report_fd(void)
+{
+	pthread_mutex_lock(&rep.lock);
+	int fd = rep.d[0].fd;
+	pthread_mutex_unlock(&rep.lock);
+	return fd;
+}
+
+void
+ml_report_own_table(void)
+{
+	pthread_mutex_lock(&rep.lock);
+	rep.d[1] = rep.d[0];    /* ml_fd_unshare() kept it: checked on use */
+	pthread_mutex_unlock(&rep.lock);
 }
 
 /* Building a report in rep.buf. */

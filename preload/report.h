@@ -41,20 +41,11 @@ char *ml_report_text(const struct ml_ended *e, uint64_t now,
 void ml_report_diag(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 
-/* Move fd to a descriptor at or above the private floor, close-on-exec;
- * returns the new fd (the old one is closed), or fd itself on failure. */
-int  ml_fd_high(int fd);
-
-/* What a descriptor is (device and inode), to tell later whether it still
- * is: programs close descriptors they do not own, and reuse the numbers. */
-struct ml_fd_id {
-	uint64_t dev, ino;
-};
-bool ml_fd_id(int fd, struct ml_fd_id *id);        /* false: fd is bad */
-bool ml_fd_still(int fd, const struct ml_fd_id *id);
-
-/* Run fn with the low descriptors taken, so that what it opens is high. */
-void ml_fd_run_high(void (*fn)(void));
+/* The log's descriptor in the process's table (-1: none), for memlease's
+ * thread to keep in its own; then, on that thread, ml_report_own_table()
+ * makes its copy the thread's log. */
+int  ml_report_fd(void);
+void ml_report_own_table(void);
 
 void ml_report_lock(void);
 void ml_report_unlock(void);

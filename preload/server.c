@@ -18,13 +18,12 @@
  * client whose queue passes OUT_HARD (a watcher that never reads) is
  * dropped.  Nothing here ever blocks: every descriptor is non-blocking.
  *
- * Threads: everything runs on memlease's thread but ml_server_start(),
- * called by the thread that starts it before the loop runs (and on the
- * loop thread when the program closed the socket: see renew()), and
+ * Threads: everything runs on memlease's thread (ml_server_start() as it
+ * starts, in its own descriptor table: fd.h) but
  * ml_server_event() and ml_server_watched(), which any thread that
  * expires a lease may call:
  * `sv.qlock` guards the queue of events they hand over.  The descriptors
- * of the server are kept high and close-on-exec (report.h), and in a fork
+ * of the server are kept high and close-on-exec (fd.h), and in a fork
  * child are closed only if they are still what they were.
  */
 #define _GNU_SOURCE
@@ -49,6 +48,7 @@
 #include "lines.h"
 #include "mem.h"
 #include "proto.h"
+#include "fd.h"
 #include "report.h"
 #include "server.h"
 

@@ -27,6 +27,7 @@
 
 #include "labels.h"
 #include "mem.h"
+#include "fd.h"
 #include "report.h"
 #include "stacks.h"
 

@@ -218,6 +218,30 @@ ok "a program closes every descriptor, the control socket's too: memlease listen
       test "$cpu" -lt 400 && grep -q '^live leases' "$tmp/ctl.out"; echo $?)
 want=
 
+# --- the lowest free descriptor is the program's ----------------------------
+# hostile lowfd opens and closes /dev/null (it must get the same number
+# each time) and forks children (they must inherit nothing below 512) while
+# memleasectl connects again and again and leaked blocks expire: memlease's
+# thread accepts clients and names frames in a descriptor table of its own
+mkdir -m 700 "$tmp/lowsock"
+rm -f "$tmp/out" "$tmp/err" "$tmp/log"
+env MEMLEASE_SOCKET_DIR="$tmp/lowsock" MEMLEASE_RULES='size=200 ttl=1ms action=free' \
+    MEMLEASE_LOG="$tmp/log" LD_PRELOAD="$lib" "$fx/hostile" lowfd 3000 \
+    >"$tmp/out" 2>"$tmp/err" &
+lowpid=$!
+conns=0 i=0
+while [ $i -lt 1000 ] && kill -0 $lowpid 2>/dev/null; do
+	MEMLEASE_SOCKET_DIR=$tmp/lowsock "$ctl" -p $lowpid stats \
+	    >/dev/null 2>&1 && conns=$((conns + 1))
+	i=$((i + 1))
+done
+wait $lowpid
+rc=$?
+ok "open() keeps giving the lowest free number and fork children inherit nothing while memlease's thread accepts $conns clients and reports $(count 'expired: 200 bytes' "$tmp/log") expiries ($(sed -n 's/^hostile lowfd ok //p' "$tmp/out"))" \
+    $(test "$rc" -eq 0 && grep -q '^hostile lowfd ok' "$tmp/out" &&
+      test "$conns" -ge 20 && test "$(count 'expired: 200 bytes' "$tmp/log")" -ge 20 &&
+      ! test -s "$tmp/err"; echo $?)
+
 # --- unshare -U: a process that tags nothing has no thread -------------------
 for rules in '' 'size=1G- ttl=1h'; do
 	run "$rules" unshare -U true
