@@ -516,3 +516,45 @@ Test(api, report_never_goes_to_a_descriptor_the_program_reused)
 	close(fd);
 	unlink(other);
 }
+
+/* The number of the descriptor open on path, or -1. */
+static int
+fd_of(const char *path)
+{
+	struct stat want, st;
+
+	cr_assert_eq(stat(path, &want), 0);
+	for (int fd = 3; fd < 4096; fd++)
+		if (fstat(fd, &st) == 0 && st.st_dev == want.st_dev &&
+		    st.st_ino == want.st_ino)
+			return fd;
+	return -1;
+}
+
+Test(api, log_descriptor_whose_number_the_program_reused_stays_open)
+{
+	char other[] = "/tmp/memlease-test-other-XXXXXX";
+	int mine = mkstemp(other);
+
+	cr_assert_geq(mine, 0);
+	make_log_buffer(8, 10);
+	make_log_buffer(8, 20);
+	fake_now += 10;
+	cr_assert_eq(memlease_expire_due(), 1);
+	int logfd = fd_of(log_path);
+	cr_assert_geq(logfd, 0, "the log is open");
+	/* the program closes it and opens a file of its own there */
+	close(logfd);
+	cr_assert_eq(dup2(mine, logfd), logfd);
+	fake_now += 10;
+	cr_assert_eq(memlease_expire_due(), 1);
+	struct stat st, want;
+	cr_assert_eq(fstat(logfd, &st), 0, "the program's descriptor is open");
+	cr_assert_eq(fstat(mine, &want), 0);
+	cr_assert_eq(st.st_ino, want.st_ino, "and still the program's file");
+	cr_assert_eq(want.st_size, 0, "nothing written into it");
+	cr_assert(strstr(strstr(log_text(), "expired") + 1, "expired") != NULL,
+	    "the second report went to the log, opened again");
+	close(mine);
+	unlink(other);
+}
