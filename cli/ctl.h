@@ -151,6 +151,26 @@ void        ctl_fmt_table_free(struct ctl_table *t);
 /* s cut to `width` columns with "..." (at its start if keep_end). */
 char       *ctl_fmt_cut(const char *s, size_t width, bool keep_end);
 
+/* --- inbuf.c: the lines of a stream, as they arrive ---------------------- */
+
+struct ctl_inbuf {
+	char  *buf;
+	size_t off, scan, len, cap;
+};
+
+/* The next whole line, without its newline, NUL-terminated in place and
+ * valid until the next call: 0.  1: no whole line yet (read more);
+ * -1: more than max bytes without a newline. */
+int   ctl_inbuf_line(struct ctl_inbuf *b, size_t max, char **line,
+          size_t *len);
+/* Where to read the next bytes, *room (at least 4096) of them; NULL: out
+ * of memory.  Then ctl_inbuf_filled() with how many came. */
+char *ctl_inbuf_room(struct ctl_inbuf *b, size_t *room);
+void  ctl_inbuf_filled(struct ctl_inbuf *b, size_t n);
+/* Bytes of a line not yet whole are there. */
+bool  ctl_inbuf_partial(const struct ctl_inbuf *b);
+void  ctl_inbuf_free(struct ctl_inbuf *b);
+
 /* --- reply.c: a response line, checked, and its results typed ------------ */
 
 #define CTL_REPLY_MAX_LINE (16u << 20)  /* bytes of a response line */

@@ -176,8 +176,7 @@ proc_cmdline(pid_t pid, char *buf, size_t n)
 struct conn {
 	int              fd;
 	char             name[160];     /* for messages: "process 42" */
-	char            *buf;           /* bytes read, [off, len) unused */
-	size_t           off, len, cap, scan;
+	struct ctl_inbuf in;            /* bytes read, lines not yet read */
 	int64_t          next_id;
 	json_t          *hello_root;
 	struct ctl_hello hello;
@@ -246,42 +245,25 @@ static int
 conn_read_line(struct conn *c, int timeout_ms, char **line, size_t *len)
 {
 	uint64_t end = now_ms() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms);
+	size_t room;
 
 	for (;;) {
-		char *nl = c->len > c->scan ? memchr(c->buf + c->scan, '\n',
-		    c->len - c->scan) : NULL;
-		if (nl != NULL) {
-			*nl = '\0';
-			*line = c->buf + c->off;
-			*len = (size_t)(nl - *line);
-			c->off = c->scan = (size_t)(nl - c->buf) + 1;
+		int r = ctl_inbuf_line(&c->in, CTL_REPLY_MAX_LINE, line, len);
+		if (r == 0)
 			return 0;
-		}
-		c->scan = c->len;
-		if (c->len - c->off > CTL_REPLY_MAX_LINE) {
+		if (r < 0) {
 			warn("%s: a response line of more than %u MiB",
 			    c->name, CTL_REPLY_MAX_LINE >> 20);
 			return -1;
 		}
-		if (c->off > 0) {       /* the partial line to the front */
-			memmove(c->buf, c->buf + c->off, c->len - c->off);
-			c->len -= c->off;
-			c->scan -= c->off;
-			c->off = 0;
-		}
-		if (c->cap - c->len < 4096) {
-			size_t cap = c->cap ? c->cap * 2 : 65536;
-			char *m = realloc(c->buf, cap);
-			if (m == NULL) {
-				warn("out of memory");
-				return -1;
-			}
-			c->buf = m;
-			c->cap = cap;
+		char *to = ctl_inbuf_room(&c->in, &room);
+		if (to == NULL) {
+			warn("out of memory");
+			return -1;
 		}
 		struct pollfd p = { c->fd, POLLIN, 0 };
 		uint64_t t = now_ms();
-		int r = poll(&p, 1, timeout_ms < 0 ? -1 : t >= end ? 0 :
+		r = poll(&p, 1, timeout_ms < 0 ? -1 : t >= end ? 0 :
 		    (int)(end - t));
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -290,8 +272,7 @@ conn_read_line(struct conn *c, int timeout_ms, char **line, size_t *len)
 			    "5 s" : strerror(errno));
 			return -1;
 		}
-		/* leave a byte for the NUL that ends a line without one */
-		ssize_t n = read(c->fd, c->buf + c->len, c->cap - c->len - 1);
+		ssize_t n = read(c->fd, to, room);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0) {
@@ -299,13 +280,13 @@ conn_read_line(struct conn *c, int timeout_ms, char **line, size_t *len)
 			return -1;
 		}
 		if (n == 0) {
-			if (c->len == c->off)
+			if (!ctl_inbuf_partial(&c->in))
 				return 1;
 			warn("%s: the connection closed in the middle of a "
 			    "response", c->name);
 			return -1;
 		}
-		c->len += (size_t)n;
+		ctl_inbuf_filled(&c->in, (size_t)n);
 	}
 }
 
@@ -405,7 +386,7 @@ conn_close(struct conn *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
-	free(c->buf);
+	ctl_inbuf_free(&c->in);
 	json_decref(c->hello_root);
 	memset(c, 0, sizeof *c);
 	c->fd = -1;

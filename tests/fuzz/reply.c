@@ -1,6 +1,6 @@
 /*
  * reply.c - fuzz target: what memleasectl makes of what a process sends
- * back (cli/reply.c, cli/format.c).  The process at the other end of the
+ * back (cli/inbuf.c, cli/reply.c, cli/format.c).  The process at the other end of the
  * socket may be broken or hostile: the client must report an error or
  * show "-", never crash or read past what it was given.
  *
@@ -10,6 +10,7 @@
  * is put through the formatting as memleasectl shows it: clean text, human
  * units, a table in a width that the line's length decides.  And as
  * list --json reads a page, from its text alone, checked against jansson.
+ * And the bytes through the reader that splits them (framing()).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,10 +233,64 @@ line(const char *p, size_t len)
 	ctl_fmt_table_free(&t);
 }
 
+/*
+ * The bytes through memleasectl's reader (ctl_inbuf), in pieces of
+ * pseudo-random sizes: its lines must be the stream's, split at its
+ * newlines, NUL-terminated; a line longer than FRAME_MAX refused before
+ * its newline comes; at the end, a partial line known as such.
+ */
+#define FRAME_MAX 2048
+
+static void
+framing(const char *data, size_t size)
+{
+	struct ctl_inbuf b = { 0 };
+	const char *ref = data, *end = data + size;
+	uint32_t x = (uint32_t)size * 2654435761u | 1;
+	size_t fed = 0, len, room;
+	char *line;
+
+	for (;;) {
+		int r = ctl_inbuf_line(&b, FRAME_MAX, &line, &len);
+		if (r == 0) {
+			const char *nl = memchr(ref, '\n', (size_t)(end - ref));
+			FUZZ_CHECK(nl != NULL && (size_t)(nl - ref) == len);
+			FUZZ_CHECK(memcmp(line, ref, len) == 0 &&
+			    line[len] == '\0');
+			ref = nl + 1;
+			continue;
+		}
+		const char *got = data + fed;
+		if (r < 0) {
+			FUZZ_CHECK(memchr(ref, '\n', (size_t)(got - ref)) == NULL &&
+			    (size_t)(got - ref) > FRAME_MAX);
+			break;
+		}
+		if (fed == size) {
+			FUZZ_CHECK(ctl_inbuf_partial(&b) == (ref < end));
+			break;
+		}
+		char *to = ctl_inbuf_room(&b, &room);
+		FUZZ_CHECK(to != NULL && room >= 4096);
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		size_t n = 1 + x % 700;
+		if (n > size - fed)
+			n = size - fed;
+		memcpy(to, got, n);
+		ctl_inbuf_filled(&b, n);
+		fed += n;
+	}
+	ctl_inbuf_free(&b);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *p = (const char *)data, *end = p + size;
+
+	framing(p, size);
 
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
