@@ -200,10 +200,11 @@ for wrap in '' "$fx/noshare"; do
 	    MEMLEASE_LOG=$tmp/log LD_PRELOAD=$lib $wrap "$fx/closefds" "$tmp/file" \
 	    >"$tmp/out" 2>"$tmp/err" &
 	cfpid=$!
-	# the loop notices the socket is gone when it next wakes: within 1 s
+	# without a table of its own, the loop notices the socket is gone
+	# when it next wakes: within 1 s (the process lives 2.2 s)
 	sleep 0.3
 	i=0 crc=1
-	while [ $i -lt 15 ]; do
+	while [ $i -lt 19 ]; do
 		if MEMLEASE_SOCKET_DIR=$tmp/cfsock "$ctl" -p "$cfpid" stats \
 		    >"$tmp/ctl.out" 2>"$tmp/ctl.err"; then
 			crc=0
