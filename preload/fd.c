@@ -164,7 +164,7 @@ close_gap(unsigned lo, unsigned hi)
 bool
 ml_fd_unshare(const int *keep, size_t n)
 {
-	int k[16 + SHARED_MAX];
+	int k[16 + SHARED_MAX + 1];
 	size_t m = 0;
 
 	for (size_t i = 0; i < n && m < 16; i++)
@@ -175,6 +175,9 @@ ml_fd_unshare(const int *keep, size_t n)
 		if (fd >= 0)
 			k[m++] = fd;
 	}
+#if defined(__SANITIZE_ADDRESS__)
+	k[m++] = STDERR_FILENO;         /* where ASan writes its reports */
+#endif
 	/* ascending, for the gaps between them */
 	for (size_t i = 1; i < m; i++)
 		for (size_t j = i; j > 0 && k[j - 1] > k[j]; j--) {
@@ -182,6 +185,13 @@ ml_fd_unshare(const int *keep, size_t n)
 			k[j] = k[j - 1];
 			k[j - 1] = t;
 		}
+#if defined(__SANITIZE_THREAD__)
+	/* TSan knows descriptors by number, for the whole process: the same
+	 * number in two tables would be one descriptor to it, closed by
+	 * one thread as another uses it.  Its builds test the shared table
+	 * (as under a seccomp filter that refuses unshare). */
+	return false;
+#endif
 	if (unshare(CLONE_FILES) != 0)
 		return false;
 	ml_fd_own = true;
