@@ -2,9 +2,12 @@
  * ptrmap.c - the blocks the preload tracks, by address (see ptrmap.h).
  *
  * Tables use linear probing with backward-shift deletion (no deleted
- * markers), and grow at half full.  The filter's counters are updated
- * under the shard lock but shared between shards, hence atomic; a counter
- * that reached 255 stays there (a false "maybe", never a false "no").
+ * markers), and grow at half full.  An address's shard is the low bits of
+ * its filter counter's index, so that each counter belongs to one shard
+ * and is written under that shard's lock only: a plain load and store, no
+ * atomic read-modify-write (it is read without the lock, hence atomic).
+ * A counter that reached 255 stays there (a false "maybe", never a false
+ * "no").
  *
  * Locking: one mutex per shard guards its table; the filter is lock-free.
  * Never calls the shim.
@@ -21,6 +24,8 @@
 
 #define NSHARDS      32   /* the fork handler holds them all: TSan tracks 64 at most */
 #define FILTER_BITS  16   /* 64 KiB: stays in cache */
+_Static_assert(NSHARDS <= (1u << FILTER_BITS) &&
+    (NSHARDS & (NSHARDS - 1)) == 0, "a counter belongs to one shard");
 #define MIN_CAP      64
 
 struct ml_shard {
@@ -30,16 +35,18 @@ struct ml_shard {
 	uint32_t        n;
 } __attribute__((aligned(64)));
 
-static struct ml_shard shards[NSHARDS];
+/* held briefly: spin a little before sleeping (see core.c) */
+static struct ml_shard shards[NSHARDS] = {
+	[0 ... NSHARDS - 1] = { .lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP },
+};
 static _Atomic uint8_t filter[1u << FILTER_BITS];   /* bss: free until used */
-static pthread_once_t once = PTHREAD_ONCE_INIT;
 
+/* In a fork child: the locks anew, as they were made above. */
 static void
 init_locks(void)
 {
 	pthread_mutexattr_t attr;
 
-	/* held briefly: spin a little before sleeping (see core.c) */
 	pthread_mutexattr_init(&attr);
 	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
 	for (int i = 0; i < NSHARDS; i++)
@@ -61,10 +68,22 @@ hash(const void *p)
 	return h;
 }
 
+static inline uint32_t
+counter_index(uint64_t h)
+{
+	return (uint32_t)(h >> 6) & ((1u << FILTER_BITS) - 1);
+}
+
 static inline _Atomic uint8_t *
 counter(uint64_t h)
 {
-	return &filter[(h >> 6) & ((1u << FILTER_BITS) - 1)];
+	return &filter[counter_index(h)];
+}
+
+static inline struct ml_shard *
+shard_of(const void *p)
+{
+	return &shards[counter_index(hash(p)) % NSHARDS];
 }
 
 bool
@@ -73,25 +92,23 @@ ml_ptrmap_maybe(const void *p)
 	return atomic_load_explicit(counter(hash(p)), memory_order_relaxed);
 }
 
+/* The shard's lock is held, and with it every writer of the counter. */
 static void
 counter_add(uint64_t h, int d)
 {
 	_Atomic uint8_t *c = counter(h);
 	uint8_t v = atomic_load_explicit(c, memory_order_relaxed);
 
-	do {
-		if (v == 255 || (d < 0 && v == 0))
-			return;
-	} while (!atomic_compare_exchange_weak_explicit(c, &v,
-	    (uint8_t)(v + d), memory_order_relaxed, memory_order_relaxed));
+	if (v == 255 || (d < 0 && v == 0))
+		return;
+	atomic_store_explicit(c, (uint8_t)(v + d), memory_order_relaxed);
 }
 
 struct ml_shard *
 ml_ptrmap_lock(const void *p)
 {
-	struct ml_shard *s = &shards[hash(p) % NSHARDS];
+	struct ml_shard *s = shard_of(p);
 
-	pthread_once(&once, init_locks);
 	/* counted from before it is taken until after it is let go: a
 	 * signal may come in the middle of either */
 	ml_lock_depth++;
@@ -103,9 +120,8 @@ ml_ptrmap_lock(const void *p)
 struct ml_shard *
 ml_ptrmap_trylock(const void *p)
 {
-	struct ml_shard *s = &shards[hash(p) % NSHARDS];
+	struct ml_shard *s = shard_of(p);
 
-	pthread_once(&once, init_locks);
 	ml_lock_depth++;
 	atomic_signal_fence(memory_order_seq_cst);
 	if (pthread_mutex_trylock(&s->lock) != 0) {
@@ -210,7 +226,6 @@ ml_ptrmap_remove(struct ml_shard *s, struct ml_pent *e)
 void
 ml_ptrmap_lock_all(void)
 {
-	pthread_once(&once, init_locks);
 	ml_lock_depth++;        /* a free() now must not wait for them */
 	atomic_signal_fence(memory_order_seq_cst);
 	for (int i = 0; i < NSHARDS; i++)
