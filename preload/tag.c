@@ -330,7 +330,11 @@ tagged(const struct ml_rule *r, enum ml_alloc_fn fn, size_t align, size_t n,
 	}
 	if (p == NULL)
 		return NULL;
-	atomic_store_explicit(&ml_tag_tracking, true, memory_order_relaxed);
+	/* stored once: a store each time would take the line from every
+	 * other thread's free() */
+	if (!atomic_load_explicit(&ml_tag_tracking, memory_order_relaxed))
+		atomic_store_explicit(&ml_tag_tracking, true,
+		    memory_order_relaxed);
 	struct ml_shard *s = ml_ptrmap_lock(p);
 	struct ml_pent *e = ml_ptrmap_insert(s, p);
 	if (e != NULL) {
