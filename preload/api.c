@@ -552,8 +552,9 @@ ml_api_depth(void)
 }
 
 memlease_t
-ml_api_add(void *buf, size_t size, uint64_t ttl_ms, unsigned releases,
-    unsigned kind, uint32_t stack, const char *label, bool *wake)
+ml_api_add(uint64_t now, void *buf, size_t size, uint64_t ttl_ms,
+    unsigned releases, unsigned kind, uint32_t stack, const char *label,
+    bool *wake)
 {
 	*wake = false;
 	/* Initialised, but not restarted in a fork child: callers hold a
@@ -563,8 +564,7 @@ ml_api_add(void *buf, size_t size, uint64_t ttl_ms, unsigned releases,
 		errno = -api.init_err;
 		return 0;
 	}
-	return add(ml_clock_ms_ceil(), buf, size, ttl_ms, releases, kind,
-	    stack, label, wake);
+	return add(now, buf, size, ttl_ms, releases, kind, stack, label, wake);
 }
 
 void
