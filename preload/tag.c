@@ -176,7 +176,8 @@ ml_tag_rules_text(void)
 
 /* Deciding. */
 
-static uint32_t
+/* Inline, as ml_stacks_capture() is: no frame of its own to unwind. */
+static inline __attribute__((always_inline)) uint32_t
 capture(const void *ra, int depth)
 {
 	return ml_stacks_capture(ra, depth > 0 ? depth : 1);
