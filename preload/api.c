@@ -570,6 +570,10 @@ ml_api_add(uint64_t now, void *buf, size_t size, uint64_t ttl_ms,
 void
 ml_api_deadline(bool wake)
 {
+	/* at almost every tagged allocation: the thread runs, and the
+	 * deadline is not its next one */
+	if (!wake && ml_loop_running())
+		return;
 	if (ready() == 0)
 		deadline_set(wake);
 }
