@@ -7,7 +7,10 @@
  * stores at its ticks (a few ns).  That time is not the tick's own: the
  * kernel advances it by whole tick lengths, so it lags the tick that
  * stored it by up to a tick, and is up to two ticks behind (1 to 6.1 ms
- * with 4 ms ticks, over 3e8 reads on a loaded machine; never more).
+ * with 4 ms ticks, over 3e8 reads on a loaded machine; never more).  A
+ * tick held up longer than that (a virtual CPU its host does not run)
+ * would make it more: a deadline counted from it could then come early
+ * by the delay.
  */
 #include <stdatomic.h>
 #include <stddef.h>
