@@ -552,8 +552,9 @@ ml_api_depth(void)
 }
 
 memlease_t
-ml_api_add(void *buf, size_t size, uint64_t ttl_ms, unsigned releases,
-    unsigned kind, uint32_t stack, const char *label, bool *wake)
+ml_api_add(uint64_t now, void *buf, size_t size, uint64_t ttl_ms,
+    unsigned releases, unsigned kind, uint32_t stack, const char *label,
+    bool *wake)
 {
 	*wake = false;
 	/* Initialised, but not restarted in a fork child: callers hold a
@@ -563,13 +564,16 @@ ml_api_add(void *buf, size_t size, uint64_t ttl_ms, unsigned releases,
 		errno = -api.init_err;
 		return 0;
 	}
-	return add(ml_clock_ms_ceil(), buf, size, ttl_ms, releases, kind,
-	    stack, label, wake);
+	return add(now, buf, size, ttl_ms, releases, kind, stack, label, wake);
 }
 
 void
 ml_api_deadline(bool wake)
 {
+	/* at almost every tagged allocation: the thread runs, and the
+	 * deadline is not its next one */
+	if (!wake && ml_loop_running())
+		return;
 	if (ready() == 0)
 		deadline_set(wake);
 }

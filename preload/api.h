@@ -23,12 +23,13 @@ int        ml_api_ready(void);
 /* Frames recorded per lease (MEMLEASE_BACKTRACE). */
 int        ml_api_depth(void);
 
-/* A lease for a block of the tracking layer; 0 with errno set on failure.
- * Call ml_api_deadline(*wake) after, with no lock held, when ttl_ms is
- * not 0. */
-memlease_t ml_api_add(void *buf, size_t size, uint64_t ttl_ms,
-               unsigned releases, unsigned kind, uint32_t stack,
-               const char *label, bool *wake);
+/* A lease for a block of the tracking layer, starting at now (from
+ * clock.h: ml_clock_ms_ceil() or ml_clock_ms_late()); 0 with errno set on
+ * failure.  Call ml_api_deadline(*wake) after, with no lock held, when
+ * ttl_ms is not 0. */
+memlease_t ml_api_add(uint64_t now, void *buf, size_t size,
+               uint64_t ttl_ms, unsigned releases, unsigned kind,
+               uint32_t stack, const char *label, bool *wake);
 void       ml_api_deadline(bool wake);
 
 /* Expire a lease now (its kind's action applies): 0, -ESTALE, -EBUSY

@@ -199,23 +199,28 @@ unwind_init(void)
 }
 
 static pthread_once_t unwind_once = PTHREAD_ONCE_INIT;
+atomic_bool ml_stacks_unwinding;
 
-uint32_t
-ml_stacks_capture(const void *from, int depth)
+void
+ml_stacks_unwind_first(void)
 {
-	void *frames[ML_STACK_MAX_DEPTH + 8];
-	int n, skip = 0;
+	pthread_once(&unwind_once, unwind_init);
+	atomic_store_explicit(&ml_stacks_unwinding, true, memory_order_release);
+}
+
+/* The frames ml_stacks_capture() unwound (n of them, depth > 1), or none
+ * (depth 0 or 1). */
+uint32_t
+ml_stacks_intern(void *const *frames, int n, const void *from, int depth)
+{
+	int skip = 0;
 
 	if (depth <= 0)
 		return 0;
-	if (depth > ML_STACK_MAX_DEPTH)
-		depth = ML_STACK_MAX_DEPTH;
 	if (depth == 1) {
 		uintptr_t ip = (uintptr_t)from;
 		return intern(&ip, 1);
 	}
-	pthread_once(&unwind_once, unwind_init);
-	n = unw_backtrace(frames, depth + 8);
 	while (skip < n && frames[skip] != from)
 		skip++;
 	if (skip == n)      /* `from` not seen (tail call?): keep them all */

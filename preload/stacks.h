@@ -5,11 +5,16 @@
 #ifndef ML_STACKS_H
 #define ML_STACKS_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
 #define ML_STACK_MAX_DEPTH 64
+#define ML_STACK_SLACK     8    /* memlease's own frames, above `from` */
 
 /* One symbolized frame; the strings live as long as the process. */
 struct ml_frame {
@@ -19,10 +24,37 @@ struct ml_frame {
 	const char *object;     /* path of the shared object, "??" if unknown */
 };
 
-/* The id (never 0) of the stack of the current call, from the frame that
+/* For ml_stacks_capture() only. */
+extern atomic_bool ml_stacks_unwinding;
+void     ml_stacks_unwind_first(void);
+uint32_t ml_stacks_intern(void *const *frames, int n, const void *from,
+             int depth);
+
+/*
+ * The id (never 0) of the stack of the current call, from the frame that
  * returns to `from` (the caller of memlease) up to `depth` frames; 0 if
- * depth is 0 or the table is full or out of memory. */
-uint32_t ml_stacks_capture(const void *from, int depth);
+ * depth is 0 or the table is full or out of memory.
+ *
+ * Inline: the unwinding starts in its caller's frame, not in a frame of
+ * its own, and each frame costs a lookup in libunwind's cache (the
+ * tracking layer unwinds at every tagged allocation).
+ */
+static inline __attribute__((always_inline)) uint32_t
+ml_stacks_capture(const void *from, int depth)
+{
+	void *frames[ML_STACK_MAX_DEPTH + ML_STACK_SLACK];
+	int n = 0;
+
+	if (depth > ML_STACK_MAX_DEPTH)
+		depth = ML_STACK_MAX_DEPTH;
+	if (depth > 1) {
+		if (!atomic_load_explicit(&ml_stacks_unwinding,
+		    memory_order_acquire))
+			ml_stacks_unwind_first();
+		n = unw_backtrace(frames, depth + ML_STACK_SLACK);
+	}
+	return ml_stacks_intern(frames, n, from, depth);
+}
 
 /* Copy the frames of a stack into ips[]; returns how many. */
 int      ml_stacks_get(uint32_t id, uintptr_t *ips, int max);

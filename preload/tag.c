@@ -176,7 +176,8 @@ ml_tag_rules_text(void)
 
 /* Deciding. */
 
-static uint32_t
+/* Inline, as ml_stacks_capture() is: no frame of its own to unwind. */
+static inline __attribute__((always_inline)) uint32_t
 capture(const void *ra, int depth)
 {
 	return ml_stacks_capture(ra, depth > 0 ? depth : 1);
@@ -330,12 +331,18 @@ tagged(const struct ml_rule *r, enum ml_alloc_fn fn, size_t align, size_t n,
 	}
 	if (p == NULL)
 		return NULL;
-	atomic_store_explicit(&ml_tag_tracking, true, memory_order_relaxed);
+	/* stored once: a store each time would take the line from every
+	 * other thread's free() */
+	if (!atomic_load_explicit(&ml_tag_tracking, memory_order_relaxed))
+		atomic_store_explicit(&ml_tag_tracking, true,
+		    memory_order_relaxed);
 	struct ml_shard *s = ml_ptrmap_lock(p);
 	struct ml_pent *e = ml_ptrmap_insert(s, p);
 	if (e != NULL) {
-		h = ml_api_add(p, n, r->ttl_ms, 1, kind, stack, r->label,
-		    &wake);
+		/* tagged blocks are many: their deadlines are counted from
+		 * the coarse clock, two ticks late at most (memlease(7)) */
+		h = ml_api_add(ml_clock_ms_late(), p, n, r->ttl_ms, 1, kind,
+		    stack, r->label, &wake);
 		if (h == 0) {
 			ml_ptrmap_remove(s, e);
 		} else {
@@ -701,8 +708,8 @@ ml_tag_adopt(void *p, uint64_t ttl_ms, unsigned releases, uint32_t stack,
 		/* the lease is made under the shard's lock, as in tagged():
 		 * its expiry cannot come before its entry */
 		size_t size = ml_real_usable_size(p);
-		*hp = ml_api_add(p, size, ttl_ms, releases, ML_KIND_FREE,
-		    stack, NULL, &wake);
+		*hp = ml_api_add(ml_clock_ms_ceil(), p, size, ttl_ms,
+		    releases, ML_KIND_FREE, stack, NULL, &wake);
 		if (*hp == 0) {
 			r = -errno;
 			ml_ptrmap_remove(s, e);

@@ -11,6 +11,11 @@
 
 uint64_t ml_clock_ms(void);        /* rounded down */
 uint64_t ml_clock_ms_ceil(void);   /* rounded up */
+/* A start for deadlines that may be a little late but never early: at or
+ * after ml_clock_ms_ceil(), by up to two ticks of CLOCK_MONOTONIC_COARSE
+ * and 1 ms (3 to 21 ms, as the kernel was built), for a fraction of its
+ * cost. */
+uint64_t ml_clock_ms_late(void);
 
 /* Tests: make both return *fake (read at each call); NULL restores the
  * real clock. */

@@ -558,3 +558,30 @@ Test(api, log_descriptor_whose_number_the_program_reused_stays_open)
 	close(mine);
 	unlink(other);
 }
+
+/* The clock of the preload's tagged leases (clock.h), on the real clock. */
+TestSuite(clock);
+
+Test(clock, late_start_is_never_before_the_exact_one_nor_a_tick_after)
+{
+	uint64_t end = ml_clock_ms() + 50;     /* across several ticks */
+
+	while (ml_clock_ms() < end) {
+		uint64_t exact = ml_clock_ms_ceil();
+		uint64_t late = ml_clock_ms_late();
+		cr_assert_geq(late, exact, "a deadline would come early");
+		/* two ticks of 10 ms at most, 1 ms, 1 more for the rounding */
+		cr_assert_leq(late, ml_clock_ms_ceil() + 22);
+	}
+}
+
+Test(clock, late_start_follows_a_fake_clock)
+{
+	static volatile uint64_t t = 1234;
+
+	ml_clock_fake(&t);
+	cr_assert_eq(ml_clock_ms_late(), 1234);
+	t += 7;
+	cr_assert_eq(ml_clock_ms_late(), 1241);
+	ml_clock_fake(NULL);
+}
