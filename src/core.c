@@ -10,9 +10,12 @@
  * blocks drain and can be freed.
  *
  * A handle is (generation << 32) | (index + 1).  A slot's generation moves
- * on when its lease ends; a freed block leaves its highest generation in
- * dir_gen, and a block re-created at that index starts from there, so a
- * handle never names a later lease.  A slot whose generation would wrap is
+ * on when its lease ends; a freed block leaves its highest generation
+ * (kept as slots end, not searched for) in dir_gen, and a block re-created
+ * at that index starts its slots from there, so a handle never names a
+ * later lease.  A block hands out its never-used slots in order before it
+ * reuses freed ones, and only a slot it hands out is ever written: a block
+ * is made in O(1) and lookups ignore the slots not yet handed out.  A slot whose generation would wrap is
  * retired (kept busy for good): one slot per 2^32 leases in it.
  *
  * Deadlines live in a 4-ary min-heap of entry indices (O(log n) insert and
@@ -66,6 +69,9 @@ lookup(const struct ml_core *c, memlease_t h, uint32_t *idxp, bool zombie_ok)
 
 	if (low == 0 || idx / ML_PER_BLOCK >= c->nblocks)
 		return NULL;
+	const struct ml_block *b = c->dir[idx / ML_PER_BLOCK];
+	if (idx % ML_PER_BLOCK >= b->fresh)
+		return NULL;     /* never used: its memory is not an entry */
 	struct ml_entry *e = entry_at(c, idx);
 	if (e->buf == NULL || e->gen != (uint32_t)(h >> 32))
 		return NULL;
@@ -212,12 +218,17 @@ static void
 block_init(struct ml_block *b, uint32_t gen)
 {
 	b->used = 0;
-	b->free_head = 1;
-	for (uint32_t s = 0; s < ML_PER_BLOCK; s++) {
-		memset(&b->e[s], 0, sizeof b->e[s]);
-		b->e[s].gen = gen;
-		b->e[s].pos = s + 2 <= ML_PER_BLOCK ? s + 2 : 0;
-	}
+	b->free_head = 0;
+	b->fresh = 0;
+	b->max_gen = gen;
+}
+
+/* The slot at idx holds a live entry (or a zombie). */
+static inline bool
+slot_live(const struct ml_core *c, uint32_t idx)
+{
+	return idx % ML_PER_BLOCK < c->dir[idx / ML_PER_BLOCK]->fresh &&
+	    entry_at(c, idx)->buf != NULL;
 }
 
 /* Make block nblocks; the directory and bitmap grow as needed. */
@@ -260,12 +271,8 @@ blocks_trim(struct ml_core *c)
 	while (c->nblocks > 1 && c->dir[c->nblocks - 1]->used == 0) {
 		uint32_t i = c->nblocks - 1;
 		struct ml_block *b = c->dir[i];
-		uint32_t gen = 0;
 
-		for (uint32_t s = 0; s < ML_PER_BLOCK; s++)
-			if (b->e[s].gen > gen)
-				gen = b->e[s].gen;
-		c->dir_gen[i] = gen;
+		c->dir_gen[i] = b->max_gen;
 		c->dir[i] = NULL;
 		ml_bitmap_clear(&c->nonfull, i);
 		c->nblocks--;
@@ -277,12 +284,19 @@ static uint32_t
 slot_take(struct ml_core *c, uint32_t bi)
 {
 	struct ml_block *b = c->dir[bi];
-	uint32_t s = b->free_head - 1;
+	uint32_t s;
 
-	b->free_head = b->e[s].pos;
-	b->e[s].pos = 0;
+	if (b->free_head != 0) {
+		s = b->free_head - 1;
+		b->free_head = b->e[s].pos;
+		b->e[s].pos = 0;
+	} else {
+		s = b->fresh++;
+		memset(&b->e[s], 0, sizeof b->e[s]);
+		b->e[s].gen = c->dir_gen[bi];
+	}
 	b->used++;
-	if (b->free_head == 0)
+	if (b->free_head == 0 && b->fresh == ML_PER_BLOCK)
 		ml_bitmap_clear(&c->nonfull, bi);
 	return bi * ML_PER_BLOCK + s;
 }
@@ -336,10 +350,12 @@ slot_end(struct ml_core *c, uint32_t idx, enum ml_end why,
 	uint32_t gen = e->gen + 1;
 	memset(e, 0, sizeof *e);
 	e->gen = gen;
+	if (gen > b->max_gen)
+		b->max_gen = gen;
 	if (gen == GEN_RETIRED)
 		return;
 	e->pos = b->free_head;
-	if (b->free_head == 0)
+	if (b->free_head == 0 && b->fresh == ML_PER_BLOCK)
 		ml_bitmap_set(&c->nonfull, bi);
 	b->free_head = idx % ML_PER_BLOCK + 1;
 	if (--b->used == 0 && bi == c->nblocks - 1)
@@ -412,7 +428,7 @@ ml_core_fini(struct ml_core *c, void (*free_buf)(void *, unsigned))
 {
 	for (uint32_t i = 0; c->dir != NULL && i < c->nblocks; i++) {
 		struct ml_block *b = c->dir[i];
-		for (uint32_t s = 0; free_buf != NULL && s < ML_PER_BLOCK; s++)
+		for (uint32_t s = 0; free_buf != NULL && s < b->fresh; s++)
 			if (b->e[s].buf != NULL)
 				free_buf(b->e[s].buf, b->e[s].kind);
 		if (b != &c->first)
@@ -892,7 +908,7 @@ ml_core_list(struct ml_core *c, uint32_t *cursor, struct ml_info *out,
 	uint32_t end = c->nblocks * ML_PER_BLOCK;
 	uint32_t idx = *cursor;
 	for (; idx < end && n < max; idx++)
-		if (entry_at(c, idx)->buf != NULL)
+		if (slot_live(c, idx))
 			info_fill(c, idx, &out[n++]);
 	*cursor = idx;
 	unlock(c);

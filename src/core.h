@@ -57,9 +57,14 @@ struct ml_entry {
 };
 _Static_assert(sizeof(struct ml_entry) == 40, "an entry is 40 bytes");
 
+/* Slots [fresh, ML_PER_BLOCK) were never used: their memory is left as
+ * the allocator gave it, so that making a block costs no more than its
+ * allocation (at a block boundary, one lease can make and free a block). */
 struct ml_block {
 	uint32_t        used;       /* live (or zombie) entries */
-	uint32_t        free_head;  /* first free slot + 1, 0: full */
+	uint32_t        free_head;  /* first free used-before slot + 1, 0: none */
+	uint32_t        fresh;      /* slots below it have been used */
+	uint32_t        max_gen;    /* the highest generation of any slot */
 	struct ml_entry e[ML_PER_BLOCK];
 };
 
@@ -110,7 +115,7 @@ struct ml_core {
 	uint64_t         epoch;    /* the `now` of ml_core_init */
 
 	struct ml_block **dir;     /* block i is dir[i]; dir[0] is &first */
-	uint32_t        *dir_gen;  /* generation a re-created block starts at */
+	uint32_t        *dir_gen;  /* generation block i's slots start at */
 	uint32_t         nblocks;  /* blocks [0, nblocks) exist */
 	uint32_t         dircap;
 	struct ml_bitmap nonfull;  /* blocks with a free slot */

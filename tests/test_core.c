@@ -15,6 +15,7 @@
 
 static struct ml_core core;
 static int allocs_to_fail = -1;   /* fail the allocation after this many */
+static int poison = -1;           /* fill new entry blocks with this byte */
 
 static void *
 test_realloc(void *p, size_t n)
@@ -23,7 +24,11 @@ test_realloc(void *p, size_t n)
 		return NULL;
 	if (allocs_to_fail > 0)
 		allocs_to_fail--;
-	return realloc(p, n);
+	void *q = realloc(p, n);
+	if (q != NULL && p == NULL && n == sizeof(struct ml_block) &&
+	    poison >= 0)
+		memset(q, poison, n);
+	return q;
 }
 
 static const struct ml_alloc test_alloc = { test_realloc, free };
@@ -32,6 +37,7 @@ static void
 setup(void)
 {
 	allocs_to_fail = -1;
+	poison = -1;
 	cr_assert_eq(ml_core_init(&core, &test_alloc, T0), 0);
 }
 
@@ -147,6 +153,31 @@ Test(core, bogus_handles_are_stale)
 	memlease_t h = lease(0, 1);
 	assert_stale(h + ((uint64_t)1 << 32));     /* right slot, later gen */
 	assert_stale(h ^ 0xffff);                  /* another slot */
+}
+
+/* A block's never-used slots hold whatever its allocator left there: a
+ * handle naming one is stale even when those bytes look like a live
+ * entry of the same generation. */
+Test(core, never_used_slot_is_stale_whatever_its_memory_holds)
+{
+	for (uint32_t i = 0; i < N; i++)
+		lease(0, 1);
+	poison = 0x11;
+	memlease_t h = lease(0, 1);              /* slot 0 of a new block */
+	poison = -1;
+	memlease_t forged = (uint64_t)0x11111111 << 32 | (uint64_t)(N + 2);
+	struct ml_info in;
+
+	cr_assert_eq((uint32_t)h, N + 1);
+	assert_stale(forged);
+	cr_assert_eq(ml_core_info(&core, forged, &in), -ESTALE);
+	cr_assert_eq(ml_core_expire_one(&core, forged, NULL), -ESTALE);
+	cr_assert_eq(ml_core_move(&core, forged, &in, 1), -ESTALE);
+
+	struct ml_info page[2 * N];
+	uint32_t cursor = 0;
+	cr_assert_eq(ml_core_list(&core, &cursor, page, 2 * N), N + 1,
+	    "list shows the leases made, and no never-used slot");
 }
 
 Test(core, release_count_of_one_ends_at_first_release)
@@ -654,7 +685,9 @@ Test(core, labeled_add_makes_the_lease_with_its_label_or_not_at_all)
 
 Test(core, slot_whose_generation_would_wrap_is_retired)
 {
-	core.first.e[0].gen = UINT32_MAX - 1;     /* white box: an old slot */
+	/* white box: the generation the block's slots start at, as if it
+	 * had been freed and made again many times */
+	core.dir_gen[0] = UINT32_MAX - 1;
 	memlease_t h = lease(0, 1);
 
 	cr_assert_eq((uint32_t)h, 1, "slot 0");
