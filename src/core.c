@@ -13,10 +13,11 @@
  * on when its lease ends; a freed block leaves its highest generation
  * (kept as slots end, not searched for) in dir_gen, and a block re-created
  * at that index starts its slots from there, so a handle never names a
- * later lease.  A block hands out its never-used slots in order before it
- * reuses freed ones, and only a slot it hands out is ever written: a block
- * is made in O(1) and lookups ignore the slots not yet handed out.  A slot whose generation would wrap is
- * retired (kept busy for good): one slot per 2^32 leases in it.
+ * later lease.  A block reuses its freed slots first, then hands out its
+ * never-used ones in order; a slot is written only once handed out, so a
+ * block is made in O(1), and lookups ignore the slots not yet handed out.
+ * A slot whose generation would wrap is retired (kept busy for good): one
+ * slot per 2^32 leases in it.
  *
  * Deadlines live in a 4-ary min-heap of entry indices (O(log n) insert and
  * remove; the entry keeps its heap position).
