@@ -20,7 +20,10 @@
  * slot per 2^32 leases in it.
  *
  * Deadlines live in a 4-ary min-heap of entry indices (O(log n) insert and
- * remove; the entry keeps its heap position).
+ * remove; the entry keeps its heap position) while it is small, then in the
+ * rings of a few deadline classes (core.h: the leases of one ttl, O(1) in
+ * and out, wherever the others are) and, for the rest, the heap again.  The
+ * earliest deadline is the least of the heap's top and the classes' heads.
  *
  * Every function here takes c->lock, except the static helpers, which
  * expect it held.  Nothing here calls out with the lock held but the core's
@@ -213,6 +216,193 @@ heap_remove(struct ml_core *c, struct ml_entry *e)
 		heap_down(c, i);
 }
 
+/* Deadline classes. */
+
+/* Below this many leases the heap costs less than a ring: it takes them
+ * all (its first capacity). */
+#define HEAP_SMALL 64u
+
+static inline uint32_t
+ring_at(const struct ml_class *k, uint32_t seq)
+{
+	return k->ring[seq & (k->cap - 1)];
+}
+
+static inline uint64_t
+deadline_of(const struct ml_core *c, uint32_t idx)
+{
+	return entry_at(c, idx)->deadline;
+}
+
+/* The class of the leases with this key (deadline - born), if any. */
+static inline struct ml_class *
+class_find(struct ml_core *c, uint64_t key)
+{
+	for (uint32_t i = 0; i < c->nclasses; i++)
+		if (c->cls[i].key == key)
+			return &c->cls[i];
+	return NULL;
+}
+
+/* The class of that key, else a new one or an empty one given that key;
+ * NULL: none free.  A class is never moved, and stays in use when it
+ * empties, so that the leases of one ttl made and ended one at a time do
+ * not make and end a class each time. */
+static struct ml_class *
+class_for(struct ml_core *c, uint64_t key)
+{
+	struct ml_class *k = class_find(c, key);
+
+	if (k != NULL)
+		return k;
+	if (c->nclasses < ML_CLASSES)
+		k = &c->cls[c->nclasses++];
+	for (uint32_t i = 0; k == NULL && i < ML_CLASSES; i++)
+		if (c->cls[i].count == 0)
+			k = &c->cls[i];
+	if (k != NULL)
+		k->key = key;
+	return k;
+}
+
+/* Make room for one more in a full ring: squeeze its gaps out if they are
+ * a quarter of it or more (amortized O(1) a lease, as the sequence numbers
+ * of the leases moved change), else double it. */
+static int
+ring_room(struct ml_core *c, struct ml_class *k)
+{
+	if (k->tail - k->head < k->cap)
+		return 0;
+	if (k->cap != 0 && k->count <= k->cap - k->cap / 4) {
+		uint32_t w = k->head;
+		for (uint32_t seq = k->head; seq != k->tail; seq++) {
+			uint32_t idx = ring_at(k, seq);
+			if (idx == ML_RING_GAP)
+				continue;
+			k->ring[w & (k->cap - 1)] = idx;
+			entry_at(c, idx)->pos = w++;
+		}
+		k->tail = w;
+		return 0;
+	}
+	uint32_t cap = k->cap ? k->cap * 2 : 64;
+	uint32_t *r = c->a.realloc(NULL, (size_t)cap * sizeof *r);
+	if (r == NULL)
+		return -ENOMEM;
+	for (uint32_t seq = k->head; seq != k->tail; seq++)
+		r[seq & (cap - 1)] = ring_at(k, seq);
+	if (k->ring != NULL)
+		c->a.free(k->ring);
+	k->ring = r;
+	k->cap = cap;
+	return 0;
+}
+
+/*
+ * Where a deadline made at born will go, room made: *kp gets its class,
+ * or NULL for the heap.  Called before anything else changes, so that a
+ * failure (-ENOMEM) changes nothing that can be seen; taking a lease out
+ * of the queue in between leaves the room made.
+ */
+static inline int
+queue_prepare(struct ml_core *c, uint64_t born, uint64_t deadline,
+    bool in_heap, struct ml_class **kp)
+{
+	*kp = NULL;
+	if (deadline == ML_NO_DEADLINE)
+		return 0;
+	if (c->nheap >= HEAP_SMALL && deadline < ML_TIME_MAX) {
+		struct ml_class *k = class_for(c, deadline - born);
+		if (k != NULL && (k->count == 0 || k->last <= deadline)) {
+			int r = ring_room(c, k);
+			if (r == 0)
+				*kp = k;
+			return r;
+		}
+	}
+	return in_heap ? 0 : heap_reserve(c);
+}
+
+/* Queue entry idx under its deadline, where queue_prepare() said. */
+static inline void
+queue_insert(struct ml_core *c, uint32_t idx, struct ml_class *k)
+{
+	struct ml_entry *e = entry_at(c, idx);
+
+	if (k == NULL) {
+		heap_insert(c, idx);
+		return;
+	}
+	uint32_t seq = k->tail++;
+	k->ring[seq & (k->cap - 1)] = idx;
+	e->ringed = 1;
+	e->pos = seq;
+	if (k->count++ == 0) {
+		k->head = seq;
+		k->first = e->deadline;
+	}
+	k->last = e->deadline;
+	c->nringed++;
+}
+
+static inline bool
+queued(const struct ml_entry *e)
+{
+	return e->ringed || e->pos != 0;
+}
+
+/* Take a queued entry out of its ring or the heap. */
+static inline void
+queue_remove(struct ml_core *c, struct ml_entry *e)
+{
+	if (!e->ringed) {
+		heap_remove(c, e);
+		return;
+	}
+	struct ml_class *k = class_find(c, e->deadline - e->born);
+	uint32_t seq = e->pos;
+
+	k->ring[seq & (k->cap - 1)] = ML_RING_GAP;
+	e->ringed = 0;
+	e->pos = 0;
+	c->nringed--;
+	if (--k->count == 0) {
+		k->head = k->tail;
+		k->first = ML_NO_DEADLINE;
+		return;
+	}
+	if (seq == k->head) {
+		while (ring_at(k, k->head) == ML_RING_GAP)
+			k->head++;
+		k->first = deadline_of(c, ring_at(k, k->head));
+	}
+	if (seq == k->tail - 1) {
+		while (ring_at(k, k->tail - 1) == ML_RING_GAP)
+			k->tail--;
+		k->last = deadline_of(c, ring_at(k, k->tail - 1));
+	}
+}
+
+/* The queued entry with the earliest deadline (*dp), or UINT32_MAX. */
+static inline uint32_t
+queue_first(const struct ml_core *c, uint64_t *dp)
+{
+	uint32_t idx = UINT32_MAX;
+	uint64_t d = ML_NO_DEADLINE;
+
+	if (c->nheap > 0) {
+		idx = c->heap[0];
+		d = deadline_of(c, idx);
+	}
+	for (uint32_t i = 0; i < c->nclasses; i++)
+		if (c->cls[i].first < d) {
+			d = c->cls[i].first;
+			idx = ring_at(&c->cls[i], c->cls[i].head);
+		}
+	*dp = d;
+	return idx;
+}
+
 /* Blocks. */
 
 static void
@@ -332,8 +522,8 @@ slot_end(struct ml_core *c, uint32_t idx, enum ml_end why,
 		else
 			out->label[0] = '\0';
 	}
-	if (e->pos != 0)
-		heap_remove(c, e);
+	if (queued(e))
+		queue_remove(c, e);
 	if (e->overdue)
 		c->overdue--;
 	if (e->pins != 0)
@@ -363,20 +553,29 @@ slot_end(struct ml_core *c, uint32_t idx, enum ml_end why,
 		blocks_trim(c);
 }
 
+/* The deadline of a lease given ttl_ms at relative time t. */
+static inline uint64_t
+deadline_at(uint64_t t, uint64_t ttl_ms)
+{
+	if (ttl_ms == 0)
+		return ML_NO_DEADLINE;
+	return ttl_ms < ML_TIME_MAX - t ? t + ttl_ms : ML_TIME_MAX;
+}
+
+/* Entry idx, not queued, gets its deadline, queued where queue_prepare()
+ * said; *wake says whether it is now the earliest. */
 static void
 set_deadline(struct ml_core *c, struct ml_entry *e, uint32_t idx,
-    uint64_t now, uint64_t ttl_ms, bool *wake)
+    uint64_t deadline, struct ml_class *k, bool *wake)
 {
-	uint64_t t = rel_time(c, now);
+	uint64_t first;
 
-	if (ttl_ms == 0) {
-		e->deadline = ML_NO_DEADLINE;
+	e->deadline = deadline;
+	if (deadline == ML_NO_DEADLINE)
 		return;
-	}
-	e->deadline = ttl_ms < ML_TIME_MAX - t ? t + ttl_ms : ML_TIME_MAX;
-	heap_insert(c, idx);
-	if (wake != NULL)
-		*wake = e->pos == 1;
+	queue_first(c, &first);
+	*wake = deadline < first;
+	queue_insert(c, idx, k);
 }
 
 /* The API. */
@@ -416,6 +615,8 @@ ml_core_init(struct ml_core *c, const struct ml_alloc *a, uint64_t now)
 		return -ENOMEM;
 	}
 	memset(c->dir_gen, 0, c->dircap * sizeof *c->dir_gen);
+	for (int i = 0; i < ML_CLASSES; i++)
+		c->cls[i].first = ML_NO_DEADLINE;
 	block_init(&c->first, 0);
 	c->dir[0] = &c->first;
 	c->nblocks = 1;
@@ -441,12 +642,17 @@ ml_core_fini(struct ml_core *c, void (*free_buf)(void *, unsigned))
 		c->a.free(c->dir_gen);
 	if (c->heap != NULL)
 		c->a.free(c->heap);
+	for (int i = 0; i < ML_CLASSES; i++)
+		if (c->cls[i].ring != NULL)
+			c->a.free(c->cls[i].ring);
 	ml_bitmap_fini(&c->nonfull, &c->a);
 	ml_labels_fini(&c->labels, &c->a);
 	pthread_mutex_destroy(&c->lock);
 	c->dir = NULL;
 	c->dir_gen = NULL;
 	c->heap = NULL;
+	memset(c->cls, 0, sizeof c->cls);
+	c->nclasses = 0;
 	c->nblocks = 0;
 }
 
@@ -472,6 +678,7 @@ ml_core_add_labeled(struct ml_core *c, uint64_t now, void *buf, size_t size,
     const char *label, memlease_t *hp, bool *wake)
 {
 	uint32_t origin = stack;
+	struct ml_class *k;
 	int r = 0;
 
 	*wake = false;
@@ -488,7 +695,9 @@ ml_core_add_labeled(struct ml_core *c, uint64_t now, void *buf, size_t size,
 	if (label != NULL && *label != '\0' && (r = ml_labels_intern(
 	    &c->labels, stack, label, &origin, &c->a)) != 0)
 		goto out;
-	if (ttl_ms != 0 && (r = heap_reserve(c)) != 0)
+	uint64_t t = rel_time(c, now);
+	uint64_t deadline = deadline_at(t, ttl_ms);
+	if ((r = queue_prepare(c, t, deadline, false, &k)) != 0)
 		goto undo;
 	uint32_t bi = ml_bitmap_first(&c->nonfull);
 	if (bi == UINT32_MAX) {
@@ -503,9 +712,9 @@ ml_core_add_labeled(struct ml_core *c, uint64_t now, void *buf, size_t size,
 	e->releases = releases;
 	e->report = 1;
 	e->kind = kind;
-	e->born = rel_time(c, now);
+	e->born = t;
 	e->origin = origin;
-	set_deadline(c, e, idx, now, ttl_ms, wake);
+	set_deadline(c, e, idx, deadline, k, wake);
 	c->live++;
 	c->live_kind[kind]++;
 	c->live_bytes += size;
@@ -605,8 +814,8 @@ last_release(struct ml_core *c, uint32_t idx, struct ml_ended *out)
 		return 1;
 	}
 	e->zombie = 1;
-	if (e->pos != 0)
-		heap_remove(c, e);
+	if (queued(e))
+		queue_remove(c, e);
 	if (e->overdue) {
 		e->overdue = 0;
 		c->overdue--;
@@ -680,24 +889,27 @@ int
 ml_core_renew(struct ml_core *c, memlease_t h, uint64_t now, uint64_t ttl_ms,
     bool *wake)
 {
+	struct ml_class *k;
 	uint32_t idx;
 	int r = 0;
 
 	*wake = false;
 	lock(c);
 	struct ml_entry *e = lookup(c, h, &idx, false);
+	uint64_t deadline = deadline_at(rel_time(c, now), ttl_ms);
 	if (e == NULL) {
 		r = -ESTALE;
-	} else if (ttl_ms != 0 && e->pos == 0 && (r = heap_reserve(c)) != 0) {
+	} else if ((r = queue_prepare(c, e->born, deadline,
+	    !e->ringed && e->pos != 0, &k)) != 0) {
 		/* -ENOMEM: the old deadline stands */
 	} else {
-		if (e->pos != 0)
-			heap_remove(c, e);
+		if (queued(e))
+			queue_remove(c, e);
 		if (e->overdue) {
 			e->overdue = 0;
 			c->overdue--;
 		}
-		set_deadline(c, e, idx, now, ttl_ms, wake);
+		set_deadline(c, e, idx, deadline, k, wake);
 	}
 	unlock(c);
 	return r;
@@ -774,13 +986,14 @@ ml_core_expire(struct ml_core *c, uint64_t now, struct ml_ended *out, int max)
 	int n = 0;
 
 	lock(c);
-	while (n < max && c->nheap > 0) {
-		uint32_t idx = c->heap[0];
-		struct ml_entry *e = entry_at(c, idx);
-		if (e->deadline > t)
+	while (n < max) {
+		uint64_t d;
+		uint32_t idx = queue_first(c, &d);
+		if (idx == UINT32_MAX || d > t)
 			break;
+		struct ml_entry *e = entry_at(c, idx);
 		if (e->pins != 0) {
-			heap_remove(c, e);
+			queue_remove(c, e);
 			e->overdue = 1;
 			c->overdue++;
 			continue;
@@ -817,8 +1030,8 @@ ml_core_next_deadline(struct ml_core *c, uint64_t now)
 	int64_t r = -1;
 
 	lock(c);
-	if (c->nheap > 0) {
-		uint64_t d = entry_at(c, c->heap[0])->deadline;
+	uint64_t d;
+	if (queue_first(c, &d) != UINT32_MAX) {
 		uint64_t t = rel_time(c, now);
 		r = d > t ? (int64_t)(d - t) : 0;
 	}
@@ -829,7 +1042,11 @@ ml_core_next_deadline(struct ml_core *c, uint64_t now)
 static size_t
 bookkeeping(const struct ml_core *c)
 {
-	return sizeof *c + (size_t)(c->nblocks - 1) * sizeof(struct ml_block) +
+	size_t rings = 0;
+
+	for (int i = 0; i < ML_CLASSES; i++)
+		rings += (size_t)c->cls[i].cap * sizeof *c->cls[i].ring;
+	return rings + sizeof *c + (size_t)(c->nblocks - 1) * sizeof(struct ml_block) +
 	    (size_t)c->dircap * (sizeof *c->dir + sizeof *c->dir_gen) +
 	    (size_t)c->heapcap * sizeof *c->heap +
 	    ml_bitmap_bytes(&c->nonfull) + ml_labels_bytes(&c->labels);
@@ -850,7 +1067,7 @@ ml_core_stats(struct ml_core *c, struct memlease_stats *st)
 	st->entries_per_block = ML_PER_BLOCK;
 	st->pinned = c->pinned;
 	st->overdue = c->overdue;
-	st->with_deadline = c->nheap;
+	st->with_deadline = c->nheap + c->nringed;
 	st->bookkeeping_bytes = bookkeeping(c);
 	unlock(c);
 }
