@@ -21,9 +21,10 @@
  *
  * Deadlines live in an 8-ary min-heap of entry indices (O(log n) insert and
  * remove; the entry keeps its heap position) while it is small, then in the
- * rings of a few deadline classes (core.h: the leases of one ttl, O(1) in
+ * rings of deadline classes (core.h: the leases of one ttl, O(1) in
  * and out, wherever the others are) and, for the rest, the heap again.  The
- * earliest deadline is the least of the heap's top and the classes' heads.
+ * earliest deadline is the least of the heap's top and the first deadline
+ * of the class on top of the classes' heap.
  *
  * Every function here takes c->lock, except the static helpers, which
  * expect it held.  Nothing here calls out with the lock held but the core's
@@ -61,6 +62,14 @@ static inline uint64_t
 abs_time(const struct ml_core *c, uint64_t t)
 {
 	return t == ML_NO_DEADLINE ? ML_NO_DEADLINE : t + c->epoch;
+}
+
+/* The core's own memory back to its allocator. */
+static void
+free_if(struct ml_core *c, void *p)
+{
+	if (p != NULL)
+		c->a.free(p);
 }
 
 /* The live entry a handle names, or NULL.  Zombies (released while pinned)
@@ -107,65 +116,71 @@ unlock(struct ml_core *c)
 	ml_core_depth--;
 }
 
-/* The deadline heap. */
-
-static inline uint64_t
-heap_key(const struct ml_core *c, uint32_t i)
-{
-	return entry_at(c, c->heap[i])->deadline;
-}
-
-static inline void
-heap_put(struct ml_core *c, uint32_t i, uint32_t idx)
-{
-	c->heap[i] = idx;
-	entry_at(c, idx)->pos = i + 1;
-}
-
 /*
- * An 8-ary heap: a third of the levels of a binary one, and a node's
- * children side by side in the array.  In a large heap each level costs
- * cache misses on the entries compared, fetched together, one level after
- * the other, so fewer levels is what counts (random-order expiry of 1M
- * leases took about a fifth less time than with a 4-ary heap).
+ * Heaps.  Two share this code: the deadline heap (entry indices, by
+ * deadline) and the classes' heap (class indices, by their first deadline;
+ * see below).  A `struct heap_of` says how to read an item's key, where to
+ * note its place (index + 1) and how to start fetching it; the functions
+ * are inlined with it, so each heap gets code of its own.
+ *
+ * 8-ary: a third of the levels of a binary heap, and a node's children side
+ * by side in the array.  In a large heap each level costs cache misses on
+ * the items compared, fetched together, one level after the other, so
+ * fewer levels is what counts.
  */
 #define HEAP_D 8u
 
-static void
-heap_up(struct ml_core *c, uint32_t i)
+struct heap_of {
+	uint64_t (*key)(const struct ml_core *c, uint32_t x);
+	void     (*place)(struct ml_core *c, uint32_t x, uint32_t pos);
+	void     (*fetch)(const struct ml_core *c, uint32_t x);
+};
+
+#define HEAP_INLINE static inline __attribute__((always_inline))
+
+HEAP_INLINE void
+heap_set(struct ml_core *c, uint32_t *a, uint32_t i, uint32_t x,
+    const struct heap_of *of)
 {
-	uint32_t idx = c->heap[i];
-	uint64_t key = entry_at(c, idx)->deadline;
+	a[i] = x;
+	of->place(c, x, i + 1);
+}
+
+HEAP_INLINE void
+sift_up(struct ml_core *c, uint32_t *a, uint32_t i, const struct heap_of *of)
+{
+	uint32_t x = a[i];
+	uint64_t key = of->key(c, x);
 
 	while (i > 0) {
 		uint32_t parent = (i - 1) / HEAP_D;
-		if (heap_key(c, parent) <= key)
+		if (of->key(c, a[parent]) <= key)
 			break;
-		heap_put(c, i, c->heap[parent]);
+		heap_set(c, a, i, a[parent], of);
 		i = parent;
 	}
-	heap_put(c, i, idx);
+	heap_set(c, a, i, x, of);
 }
 
-static void
-heap_down(struct ml_core *c, uint32_t i)
+HEAP_INLINE void
+sift_down(struct ml_core *c, uint32_t *a, uint32_t n, uint32_t i,
+    const struct heap_of *of)
 {
-	uint32_t idx = c->heap[i];
-	uint64_t key = entry_at(c, idx)->deadline;
+	uint32_t x = a[i];
+	uint64_t key = of->key(c, x);
 
 	for (;;) {
 		uint32_t first = HEAP_D * i + 1, best = first;
-		if (first >= c->nheap)
+		if (first >= n)
 			break;
-		uint32_t end = first + HEAP_D < c->nheap ? first + HEAP_D :
-		    c->nheap;
-		/* the children's entries are fetched together, not one
-		 * miss after the other */
+		uint32_t end = first + HEAP_D < n ? first + HEAP_D : n;
+		/* the children are fetched together, not one miss after
+		 * the other */
 		for (uint32_t k = first; k < end; k++)
-			__builtin_prefetch(entry_at(c, c->heap[k]));
-		uint64_t bk = heap_key(c, first);
+			of->fetch(c, a[k]);
+		uint64_t bk = of->key(c, a[first]);
 		for (uint32_t k = first + 1; k < end; k++) {
-			uint64_t kk = heap_key(c, k);
+			uint64_t kk = of->key(c, a[k]);
 			if (kk < bk) {
 				best = k;
 				bk = kk;
@@ -173,10 +188,60 @@ heap_down(struct ml_core *c, uint32_t i)
 		}
 		if (bk >= key)
 			break;
-		heap_put(c, i, c->heap[best]);
+		heap_set(c, a, i, a[best], of);
 		i = best;
 	}
-	heap_put(c, i, idx);
+	heap_set(c, a, i, x, of);
+}
+
+/* Take out the item at i of a[0, *n). */
+HEAP_INLINE void
+sift_out(struct ml_core *c, uint32_t *a, uint32_t *n, uint32_t i,
+    const struct heap_of *of)
+{
+	uint32_t last = a[--*n];
+
+	if (i == *n)
+		return;
+	heap_set(c, a, i, last, of);
+	if (i > 0 && of->key(c, a[(i - 1) / HEAP_D]) > of->key(c, last))
+		sift_up(c, a, i, of);
+	else
+		sift_down(c, a, *n, i, of);
+}
+
+/* The deadline heap. */
+
+static inline uint64_t
+entry_key(const struct ml_core *c, uint32_t idx)
+{
+	return entry_at(c, idx)->deadline;
+}
+
+static inline void
+entry_place(struct ml_core *c, uint32_t idx, uint32_t pos)
+{
+	entry_at(c, idx)->pos = pos;
+}
+
+static inline void
+entry_fetch(const struct ml_core *c, uint32_t idx)
+{
+	__builtin_prefetch(entry_at(c, idx));
+}
+
+static const struct heap_of entries = { entry_key, entry_place, entry_fetch };
+
+static inline void
+heap_put(struct ml_core *c, uint32_t i, uint32_t idx)
+{
+	heap_set(c, c->heap, i, idx, &entries);
+}
+
+static void
+heap_up(struct ml_core *c, uint32_t i)
+{
+	sift_up(c, c->heap, i, &entries);
 }
 
 static int
@@ -205,17 +270,9 @@ static void
 heap_remove(struct ml_core *c, struct ml_entry *e)
 {
 	uint32_t i = e->pos - 1;
-	uint32_t last = c->heap[--c->nheap];
 
 	e->pos = 0;
-	if (i == c->nheap)
-		return;
-	heap_put(c, i, last);
-	if (i > 0 && heap_key(c, (i - 1) / HEAP_D) >
-	    entry_at(c, last)->deadline)
-		heap_up(c, i);
-	else
-		heap_down(c, i);
+	sift_out(c, c->heap, &c->nheap, i, &entries);
 }
 
 /* Deadline classes. */
@@ -236,20 +293,148 @@ deadline_of(const struct ml_core *c, uint32_t idx)
 	return entry_at(c, idx)->deadline;
 }
 
-/* The class of the leases with this key (deadline - born), if any. */
+/*
+ * The classes in use are cls[0, nclasses), found by key through chash (open
+ * addressing, linear probing: class index + 1, 0 free, at most half full);
+ * those with leases are also in cheap, a min-heap by their first deadline,
+ * so that the earliest of them all is at hand.
+ */
+
+static inline uint32_t
+chash_slot(const struct ml_core *c, uint64_t key)
+{
+	return (uint32_t)((key * UINT64_C(0x9e3779b97f4a7c15)) >> 32) &
+	    (2 * c->clscap - 1);
+}
+
+static void
+chash_put(struct ml_core *c, uint32_t ci)
+{
+	uint32_t i = chash_slot(c, c->cls[ci].key);
+
+	while (c->chash[i] != 0)
+		i = (i + 1) & (2 * c->clscap - 1);
+	c->chash[i] = ci + 1;
+}
+
+/* The class of the leases with this key (deadline - born), if any.  The
+ * last one found is tried first: most leases are made and ended among few
+ * ttls. */
 static inline struct ml_class *
 class_find(struct ml_core *c, uint64_t key)
 {
-	for (uint32_t i = 0; i < c->nclasses; i++)
-		if (c->cls[i].key == key)
-			return &c->cls[i];
+	if (c->chint < c->nclasses && c->cls[c->chint].key == key)
+		return &c->cls[c->chint];
+	if (c->nclasses == 0)
+		return NULL;
+	for (uint32_t i = chash_slot(c, key); c->chash[i] != 0;
+	    i = (i + 1) & (2 * c->clscap - 1))
+		if (c->cls[c->chash[i] - 1].key == key) {
+			c->chint = c->chash[i] - 1;
+			return &c->cls[c->chint];
+		}
 	return NULL;
 }
 
-/* The class of that key, else a new one or an empty one given that key;
- * NULL: none free.  A class is never moved, and stays in use when it
- * empties, so that the leases of one ttl made and ended one at a time do
- * not make and end a class each time. */
+static inline uint64_t
+class_key(const struct ml_core *c, uint32_t ci)
+{
+	return c->cls[ci].first;
+}
+
+static inline void
+class_place(struct ml_core *c, uint32_t ci, uint32_t pos)
+{
+	c->cls[ci].hpos = pos;
+}
+
+static inline void
+class_fetch(const struct ml_core *c, uint32_t ci)
+{
+	(void)c;
+	(void)ci;
+}
+
+static const struct heap_of classes = { class_key, class_place, class_fetch };
+
+/* Class ci (not empty) gets a new first deadline, or leaves cheap when it
+ * empties. */
+static void
+cheap_update(struct ml_core *c, uint32_t ci)
+{
+	struct ml_class *k = &c->cls[ci];
+
+	if (k->hpos == 0) {
+		c->cheap[c->ncheap] = ci;
+		sift_up(c, c->cheap, c->ncheap++, &classes);
+	} else if (k->count != 0) {             /* a head only moves later */
+		sift_down(c, c->cheap, c->ncheap, k->hpos - 1, &classes);
+	} else {
+		uint32_t i = k->hpos - 1;
+		k->hpos = 0;
+		sift_out(c, c->cheap, &c->ncheap, i, &classes);
+	}
+}
+
+/* Twice the classes (at most ML_CLASSES), the hash made anew. */
+static int
+classes_grow(struct ml_core *c)
+{
+	uint32_t cap = c->clscap ? c->clscap * 2 : 8;
+	struct ml_class *k = c->a.realloc(c->cls, cap * sizeof *k);
+
+	if (k == NULL)
+		return -ENOMEM;
+	c->cls = k;
+	memset(k + c->clscap, 0, (cap - c->clscap) * sizeof *k);
+	for (uint32_t i = c->clscap; i < cap; i++)
+		k[i].first = ML_NO_DEADLINE;
+	uint32_t *heap = c->a.realloc(c->cheap, cap * sizeof *heap);
+	if (heap == NULL)
+		return -ENOMEM;
+	c->cheap = heap;
+	uint32_t *hash = c->a.realloc(NULL, 2 * cap * sizeof *hash);
+	if (hash == NULL)
+		return -ENOMEM;
+	free_if(c, c->chash);
+	c->chash = hash;
+	c->clscap = cap;
+	memset(hash, 0, 2 * cap * sizeof *hash);
+	for (uint32_t i = 0; i < c->nclasses; i++)
+		chash_put(c, i);
+	return 0;
+}
+
+/* Drop the empty classes (their rings stay, for the classes made next in
+ * their places), the hash made anew. */
+static void
+classes_squeeze(struct ml_core *c)
+{
+	uint32_t w = 0;
+
+	for (uint32_t i = 0; i < c->nclasses; i++) {
+		if (c->cls[i].count == 0)
+			continue;
+		struct ml_class t = c->cls[w];
+		c->cls[w] = c->cls[i];
+		c->cls[i] = t;
+		c->cheap[c->cls[w].hpos - 1] = w;
+		w++;
+	}
+	c->nclasses = w;
+	memset(c->chash, 0, 2 * c->clscap * sizeof *c->chash);
+	for (uint32_t i = 0; i < c->nclasses; i++)
+		chash_put(c, i);
+}
+
+/*
+ * The class of that key, else a new one; NULL: none to be had (the heap
+ * then takes the lease).  A class stays when it empties, so that the
+ * leases of one ttl made and ended one at a time do not make and end a
+ * class each time; the empty ones are dropped when ML_CLASSES are in use
+ * and half of them are empty (amortized O(1) a new class).  Classes move
+ * only here.
+ */
 static struct ml_class *
 class_for(struct ml_core *c, uint64_t key)
 {
@@ -257,13 +442,16 @@ class_for(struct ml_core *c, uint64_t key)
 
 	if (k != NULL)
 		return k;
-	if (c->nclasses < ML_CLASSES)
-		k = &c->cls[c->nclasses++];
-	for (uint32_t i = 0; k == NULL && i < ML_CLASSES; i++)
-		if (c->cls[i].count == 0)
-			k = &c->cls[i];
-	if (k != NULL)
-		k->key = key;
+	if (c->nclasses == c->clscap && c->clscap < ML_CLASSES &&
+	    classes_grow(c) != 0)
+		return NULL;
+	if (c->nclasses == ML_CLASSES && c->ncheap <= ML_CLASSES / 2)
+		classes_squeeze(c);
+	if (c->nclasses == c->clscap)
+		return NULL;
+	k = &c->cls[c->nclasses];
+	k->key = key;
+	chash_put(c, c->nclasses++);
 	return k;
 }
 
@@ -293,8 +481,7 @@ ring_room(struct ml_core *c, struct ml_class *k)
 		return -ENOMEM;
 	for (uint32_t seq = k->head; seq != k->tail; seq++)
 		r[seq & (cap - 1)] = ring_at(k, seq);
-	if (k->ring != NULL)
-		c->a.free(k->ring);
+	free_if(c, k->ring);
 	k->ring = r;
 	k->cap = cap;
 	return 0;
@@ -339,12 +526,13 @@ queue_insert(struct ml_core *c, uint32_t idx, struct ml_class *k)
 	k->ring[seq & (k->cap - 1)] = idx;
 	e->ringed = 1;
 	e->pos = seq;
+	k->last = e->deadline;
+	c->nringed++;
 	if (k->count++ == 0) {
 		k->head = seq;
 		k->first = e->deadline;
+		cheap_update(c, (uint32_t)(k - c->cls));
 	}
-	k->last = e->deadline;
-	c->nringed++;
 }
 
 static inline bool
@@ -371,12 +559,14 @@ queue_remove(struct ml_core *c, struct ml_entry *e)
 	if (--k->count == 0) {
 		k->head = k->tail;
 		k->first = ML_NO_DEADLINE;
+		cheap_update(c, (uint32_t)(k - c->cls));
 		return;
 	}
 	if (seq == k->head) {
 		while (ring_at(k, k->head) == ML_RING_GAP)
 			k->head++;
 		k->first = deadline_of(c, ring_at(k, k->head));
+		cheap_update(c, (uint32_t)(k - c->cls));
 	}
 	if (seq == k->tail - 1) {
 		while (ring_at(k, k->tail - 1) == ML_RING_GAP)
@@ -396,11 +586,11 @@ queue_first(const struct ml_core *c, uint64_t *dp)
 		idx = c->heap[0];
 		d = deadline_of(c, idx);
 	}
-	for (uint32_t i = 0; i < c->nclasses; i++)
-		if (c->cls[i].first < d) {
-			d = c->cls[i].first;
-			idx = ring_at(&c->cls[i], c->cls[i].head);
-		}
+	if (c->ncheap > 0 && c->cls[c->cheap[0]].first < d) {
+		const struct ml_class *k = &c->cls[c->cheap[0]];
+		d = k->first;
+		idx = ring_at(k, k->head);
+	}
 	*dp = d;
 	return idx;
 }
@@ -617,8 +807,6 @@ ml_core_init(struct ml_core *c, const struct ml_alloc *a, uint64_t now)
 		return -ENOMEM;
 	}
 	memset(c->dir_gen, 0, c->dircap * sizeof *c->dir_gen);
-	for (int i = 0; i < ML_CLASSES; i++)
-		c->cls[i].first = ML_NO_DEADLINE;
 	block_init(&c->first, 0);
 	c->dir[0] = &c->first;
 	c->nblocks = 1;
@@ -638,23 +826,24 @@ ml_core_fini(struct ml_core *c, void (*free_buf)(void *, unsigned))
 		if (b != &c->first)
 			c->a.free(b);
 	}
-	if (c->dir != NULL)
-		c->a.free(c->dir);
-	if (c->dir_gen != NULL)
-		c->a.free(c->dir_gen);
-	if (c->heap != NULL)
-		c->a.free(c->heap);
-	for (int i = 0; i < ML_CLASSES; i++)
-		if (c->cls[i].ring != NULL)
-			c->a.free(c->cls[i].ring);
+	free_if(c, c->dir);
+	free_if(c, c->dir_gen);
+	free_if(c, c->heap);
+	for (uint32_t i = 0; i < c->clscap; i++)
+		free_if(c, c->cls[i].ring);
+	free_if(c, c->cls);
+	free_if(c, c->cheap);
+	free_if(c, c->chash);
 	ml_bitmap_fini(&c->nonfull, &c->a);
 	ml_labels_fini(&c->labels, &c->a);
 	pthread_mutex_destroy(&c->lock);
 	c->dir = NULL;
 	c->dir_gen = NULL;
 	c->heap = NULL;
-	memset(c->cls, 0, sizeof c->cls);
-	c->nclasses = 0;
+	c->cls = NULL;
+	c->cheap = NULL;
+	c->chash = NULL;
+	c->nclasses = c->clscap = c->ncheap = 0;
 	c->nblocks = 0;
 }
 
@@ -1046,8 +1235,10 @@ bookkeeping(const struct ml_core *c)
 {
 	size_t rings = 0;
 
-	for (int i = 0; i < ML_CLASSES; i++)
+	for (uint32_t i = 0; i < c->clscap; i++)
 		rings += (size_t)c->cls[i].cap * sizeof *c->cls[i].ring;
+	rings += (size_t)c->clscap * (sizeof *c->cls + sizeof *c->cheap +
+	    2 * sizeof *c->chash);
 	return rings + sizeof *c + (size_t)(c->nblocks - 1) * sizeof(struct ml_block) +
 	    (size_t)c->dircap * (sizeof *c->dir + sizeof *c->dir_gen) +
 	    (size_t)c->heapcap * sizeof *c->heap +

@@ -76,11 +76,11 @@ struct ml_block {
  * in and out, without the heap's compares on other leases.  A lease that
  * left early leaves a gap, skipped at the ends and squeezed out when the
  * ring is full.  The heap keeps the rest: all while it holds fewer than
- * 64 (it is then the cheaper), and leases of a ttl that found no free
- * class, that came out of order (another thread's earlier clock), or whose
- * deadline was cut to ML_TIME_MAX.
+ * 64 (it is then the cheaper), and leases of a ttl that found no class
+ * (ML_CLASSES at most, for as many ttls), that came out of order (another
+ * thread's earlier clock), or whose deadline was cut to ML_TIME_MAX.
  */
-#define ML_CLASSES 8
+#define ML_CLASSES 1024
 
 struct ml_class {
 	uint64_t  key;     /* deadline - born of its leases */
@@ -92,6 +92,7 @@ struct ml_class {
 	uint32_t  tail;    /* ring[seq & (cap-1)]); one past the last; */
 	                   /* neither end is a gap */
 	uint32_t  count;   /* leases in the ring */
+	uint32_t  hpos;    /* in cheap: index + 1; 0: empty, not in it */
 };
 
 #define ML_RING_GAP UINT32_MAX
@@ -151,8 +152,13 @@ struct ml_core {
 	uint32_t        *heap;     /* entry indices, earliest deadline first */
 	uint32_t         nheap;
 	uint32_t         heapcap;
-	struct ml_class  cls[ML_CLASSES];  /* [0, nclasses) in use */
+	struct ml_class *cls;      /* deadline classes: [0, nclasses) in use */
 	uint32_t         nclasses;
+	uint32_t         clscap;   /* at most ML_CLASSES */
+	uint32_t        *chash;    /* their index by key (core.c) */
+	uint32_t         chint;    /* the class last found */
+	uint32_t        *cheap;    /* those not empty, earliest first */
+	uint32_t         ncheap;
 	uint64_t         nringed;  /* leases in the classes' rings */
 
 	struct ml_labels labels;

@@ -887,6 +887,20 @@ Test(core, ring_of_gaps_is_squeezed_not_grown)
 	cr_assert_eq(ml_core_next_deadline(&core, T0), 5000);
 }
 
+/* More ttls than there can be classes: the classes fill, the heap takes
+ * the rest, and the classes emptied are dropped for new ones. */
+static uint64_t
+many_ttls(void)
+{
+	return (uint64_t)(rand() % 4) * (uint64_t)(1 + rand() % 3000);
+}
+
+Test(core, random_operations_with_many_ttls_agree_with_a_model)
+{
+	srand(13);
+	model_walk(2000, 60000, many_ttls, many_ttls, 0);
+}
+
 Test(core, random_operations_with_clocks_read_earlier_agree_with_a_model)
 {
 	srand(12);
