@@ -4,9 +4,10 @@
  * Three figures, each printed with its target:
  *   1. alloc+release pairs per second.  At the core: malloc a buffer,
  *      ml_core_add it with a 30 s ttl (so that it enters and leaves the
- *      deadline heap), ml_core_release it, free it; with 0, 1k and 1M other
- *      leases live (ttl 1 h: they sit in the heap), and 1M and half a block
- *      (see live_cases).  Beside it, in the same run, malloc+free of the
+ *      deadline index: the heap, or past 64 deadlines its ttl's class),
+ *      ml_core_release it, free it; with 0, 1k and 1M other leases live
+ *      (ttl 1 h: they too have a deadline), and 1M and half a block (see
+ *      live_cases).  Beside it, in the same run, malloc+free of the
  *      same sizes.  Then the public API (memlease_alloc+memlease_release)
  *      with backtraces of 16 frames and of the call site only.
  *   2. the time to expire 1M due leases: one ml_core_expire() loop in
@@ -317,7 +318,7 @@ add_live(struct ml_core *c, size_t live)
  * With exactly 1M others live every entry block is full (1M is a multiple
  * of the block size), so each measured pair makes a block and frees it
  * again; the "mid-block" row puts half a block more live, to tell that
- * apart from the depth of the heap.
+ * apart from the cost of the others being there.
  */
 static const struct {
 	size_t live;

@@ -10,13 +10,21 @@
  * blocks drain and can be freed.
  *
  * A handle is (generation << 32) | (index + 1).  A slot's generation moves
- * on when its lease ends; a freed block leaves its highest generation in
- * dir_gen, and a block re-created at that index starts from there, so a
- * handle never names a later lease.  A slot whose generation would wrap is
- * retired (kept busy for good): one slot per 2^32 leases in it.
+ * on when its lease ends; a freed block leaves its highest generation
+ * (kept as slots end, not searched for) in dir_gen, and a block re-created
+ * at that index starts its slots from there, so a handle never names a
+ * later lease.  A block reuses its freed slots first, then hands out its
+ * never-used ones in order; a slot is written only once handed out, so a
+ * block is made in O(1), and lookups ignore the slots not yet handed out.
+ * A slot whose generation would wrap is retired (kept busy for good): one
+ * slot per 2^32 leases in it.
  *
- * Deadlines live in a 4-ary min-heap of entry indices (O(log n) insert and
- * remove; the entry keeps its heap position).
+ * Deadlines live in an 8-ary min-heap of entry indices (O(log n) insert and
+ * remove; the entry keeps its heap position) while it is small, then in the
+ * rings of deadline classes (core.h: the leases of one ttl, O(1) in
+ * and out, wherever the others are) and, for the rest, the heap again.  The
+ * earliest deadline is the least of the heap's top and the first deadline
+ * of the class on top of the classes' heap.
  *
  * Every function here takes c->lock, except the static helpers, which
  * expect it held.  Nothing here calls out with the lock held but the core's
@@ -56,6 +64,14 @@ abs_time(const struct ml_core *c, uint64_t t)
 	return t == ML_NO_DEADLINE ? ML_NO_DEADLINE : t + c->epoch;
 }
 
+/* The core's own memory back to its allocator. */
+static void
+free_if(struct ml_core *c, void *p)
+{
+	if (p != NULL)
+		c->a.free(p);
+}
+
 /* The live entry a handle names, or NULL.  Zombies (released while pinned)
  * are found only when `zombie_ok`. */
 static struct ml_entry *
@@ -66,6 +82,9 @@ lookup(const struct ml_core *c, memlease_t h, uint32_t *idxp, bool zombie_ok)
 
 	if (low == 0 || idx / ML_PER_BLOCK >= c->nblocks)
 		return NULL;
+	const struct ml_block *b = c->dir[idx / ML_PER_BLOCK];
+	if (idx % ML_PER_BLOCK >= b->fresh)
+		return NULL;     /* never used: its memory is not an entry */
 	struct ml_entry *e = entry_at(c, idx);
 	if (e->buf == NULL || e->gen != (uint32_t)(h >> 32))
 		return NULL;
@@ -97,63 +116,71 @@ unlock(struct ml_core *c)
 	ml_core_depth--;
 }
 
-/* The deadline heap. */
-
-static inline uint64_t
-heap_key(const struct ml_core *c, uint32_t i)
-{
-	return entry_at(c, c->heap[i])->deadline;
-}
-
-static inline void
-heap_put(struct ml_core *c, uint32_t i, uint32_t idx)
-{
-	c->heap[i] = idx;
-	entry_at(c, idx)->pos = i + 1;
-}
-
 /*
- * A 4-ary heap: half the levels of a binary one, and a node's children
- * side by side in the array.  In a large heap each level costs cache
- * misses on the entries compared, so fewer levels is what counts.
+ * Heaps.  Two share this code: the deadline heap (entry indices, by
+ * deadline) and the classes' heap (class indices, by their first deadline;
+ * see below).  A `struct heap_of` says how to read an item's key, where to
+ * note its place (index + 1) and how to start fetching it; the functions
+ * are inlined with it, so each heap gets code of its own.
+ *
+ * 8-ary: a third of the levels of a binary heap, and a node's children side
+ * by side in the array.  In a large heap each level costs cache misses on
+ * the items compared, fetched together, one level after the other, so
+ * fewer levels is what counts.
  */
-#define HEAP_D 4u
+#define HEAP_D 8u
 
-static void
-heap_up(struct ml_core *c, uint32_t i)
+struct heap_of {
+	uint64_t (*key)(const struct ml_core *c, uint32_t x);
+	void     (*place)(struct ml_core *c, uint32_t x, uint32_t pos);
+	void     (*fetch)(const struct ml_core *c, uint32_t x);
+};
+
+#define HEAP_INLINE static inline __attribute__((always_inline))
+
+HEAP_INLINE void
+heap_set(struct ml_core *c, uint32_t *a, uint32_t i, uint32_t x,
+    const struct heap_of *of)
 {
-	uint32_t idx = c->heap[i];
-	uint64_t key = entry_at(c, idx)->deadline;
+	a[i] = x;
+	of->place(c, x, i + 1);
+}
+
+HEAP_INLINE void
+sift_up(struct ml_core *c, uint32_t *a, uint32_t i, const struct heap_of *of)
+{
+	uint32_t x = a[i];
+	uint64_t key = of->key(c, x);
 
 	while (i > 0) {
 		uint32_t parent = (i - 1) / HEAP_D;
-		if (heap_key(c, parent) <= key)
+		if (of->key(c, a[parent]) <= key)
 			break;
-		heap_put(c, i, c->heap[parent]);
+		heap_set(c, a, i, a[parent], of);
 		i = parent;
 	}
-	heap_put(c, i, idx);
+	heap_set(c, a, i, x, of);
 }
 
-static void
-heap_down(struct ml_core *c, uint32_t i)
+HEAP_INLINE void
+sift_down(struct ml_core *c, uint32_t *a, uint32_t n, uint32_t i,
+    const struct heap_of *of)
 {
-	uint32_t idx = c->heap[i];
-	uint64_t key = entry_at(c, idx)->deadline;
+	uint32_t x = a[i];
+	uint64_t key = of->key(c, x);
 
 	for (;;) {
 		uint32_t first = HEAP_D * i + 1, best = first;
-		if (first >= c->nheap)
+		if (first >= n)
 			break;
-		uint32_t end = first + HEAP_D < c->nheap ? first + HEAP_D :
-		    c->nheap;
-		/* the children's entries are fetched together, not one
-		 * miss after the other */
+		uint32_t end = first + HEAP_D < n ? first + HEAP_D : n;
+		/* the children are fetched together, not one miss after
+		 * the other */
 		for (uint32_t k = first; k < end; k++)
-			__builtin_prefetch(entry_at(c, c->heap[k]));
-		uint64_t bk = heap_key(c, first);
+			of->fetch(c, a[k]);
+		uint64_t bk = of->key(c, a[first]);
 		for (uint32_t k = first + 1; k < end; k++) {
-			uint64_t kk = heap_key(c, k);
+			uint64_t kk = of->key(c, a[k]);
 			if (kk < bk) {
 				best = k;
 				bk = kk;
@@ -161,10 +188,60 @@ heap_down(struct ml_core *c, uint32_t i)
 		}
 		if (bk >= key)
 			break;
-		heap_put(c, i, c->heap[best]);
+		heap_set(c, a, i, a[best], of);
 		i = best;
 	}
-	heap_put(c, i, idx);
+	heap_set(c, a, i, x, of);
+}
+
+/* Take out the item at i of a[0, *n). */
+HEAP_INLINE void
+sift_out(struct ml_core *c, uint32_t *a, uint32_t *n, uint32_t i,
+    const struct heap_of *of)
+{
+	uint32_t last = a[--*n];
+
+	if (i == *n)
+		return;
+	heap_set(c, a, i, last, of);
+	if (i > 0 && of->key(c, a[(i - 1) / HEAP_D]) > of->key(c, last))
+		sift_up(c, a, i, of);
+	else
+		sift_down(c, a, *n, i, of);
+}
+
+/* The deadline heap. */
+
+static inline uint64_t
+entry_key(const struct ml_core *c, uint32_t idx)
+{
+	return entry_at(c, idx)->deadline;
+}
+
+static inline void
+entry_place(struct ml_core *c, uint32_t idx, uint32_t pos)
+{
+	entry_at(c, idx)->pos = pos;
+}
+
+static inline void
+entry_fetch(const struct ml_core *c, uint32_t idx)
+{
+	__builtin_prefetch(entry_at(c, idx));
+}
+
+static const struct heap_of entries = { entry_key, entry_place, entry_fetch };
+
+static inline void
+heap_put(struct ml_core *c, uint32_t i, uint32_t idx)
+{
+	heap_set(c, c->heap, i, idx, &entries);
+}
+
+static void
+heap_up(struct ml_core *c, uint32_t i)
+{
+	sift_up(c, c->heap, i, &entries);
 }
 
 static int
@@ -193,17 +270,329 @@ static void
 heap_remove(struct ml_core *c, struct ml_entry *e)
 {
 	uint32_t i = e->pos - 1;
-	uint32_t last = c->heap[--c->nheap];
 
 	e->pos = 0;
-	if (i == c->nheap)
+	sift_out(c, c->heap, &c->nheap, i, &entries);
+}
+
+/* Deadline classes. */
+
+/* Below this many leases the heap costs less than a ring: it takes them
+ * all (its first capacity). */
+#define HEAP_SMALL 64u
+
+static inline uint32_t
+ring_at(const struct ml_class *k, uint32_t seq)
+{
+	return k->ring[seq & (k->cap - 1)];
+}
+
+static inline uint64_t
+deadline_of(const struct ml_core *c, uint32_t idx)
+{
+	return entry_at(c, idx)->deadline;
+}
+
+/*
+ * The classes in use are cls[0, nclasses), found by key through chash (open
+ * addressing, linear probing: class index + 1, 0 free, at most half full);
+ * those with leases are also in cheap, a min-heap by their first deadline,
+ * so that the earliest of them all is at hand.
+ */
+
+static inline uint32_t
+chash_slot(const struct ml_core *c, uint64_t key)
+{
+	return (uint32_t)((key * UINT64_C(0x9e3779b97f4a7c15)) >> 32) &
+	    (2 * c->clscap - 1);
+}
+
+static void
+chash_put(struct ml_core *c, uint32_t ci)
+{
+	uint32_t i = chash_slot(c, c->cls[ci].key);
+
+	while (c->chash[i] != 0)
+		i = (i + 1) & (2 * c->clscap - 1);
+	c->chash[i] = ci + 1;
+}
+
+/* The class of the leases with this key (deadline - born), if any.  The
+ * last one found is tried first: most leases are made and ended among few
+ * ttls. */
+static inline struct ml_class *
+class_find(struct ml_core *c, uint64_t key)
+{
+	if (c->chint < c->nclasses && c->cls[c->chint].key == key)
+		return &c->cls[c->chint];
+	if (c->nclasses == 0)
+		return NULL;
+	for (uint32_t i = chash_slot(c, key); c->chash[i] != 0;
+	    i = (i + 1) & (2 * c->clscap - 1))
+		if (c->cls[c->chash[i] - 1].key == key) {
+			c->chint = c->chash[i] - 1;
+			return &c->cls[c->chint];
+		}
+	return NULL;
+}
+
+static inline uint64_t
+class_key(const struct ml_core *c, uint32_t ci)
+{
+	return c->cls[ci].first;
+}
+
+static inline void
+class_place(struct ml_core *c, uint32_t ci, uint32_t pos)
+{
+	c->cls[ci].hpos = pos;
+}
+
+static inline void
+class_fetch(const struct ml_core *c, uint32_t ci)
+{
+	(void)c;
+	(void)ci;
+}
+
+static const struct heap_of classes = { class_key, class_place, class_fetch };
+
+/* Class ci (not empty) gets a new first deadline, or leaves cheap when it
+ * empties. */
+static void
+cheap_update(struct ml_core *c, uint32_t ci)
+{
+	struct ml_class *k = &c->cls[ci];
+
+	if (k->hpos == 0) {
+		c->cheap[c->ncheap] = ci;
+		sift_up(c, c->cheap, c->ncheap++, &classes);
+	} else if (k->count != 0) {             /* a head only moves later */
+		sift_down(c, c->cheap, c->ncheap, k->hpos - 1, &classes);
+	} else {
+		uint32_t i = k->hpos - 1;
+		k->hpos = 0;
+		sift_out(c, c->cheap, &c->ncheap, i, &classes);
+	}
+}
+
+/* Twice the classes (at most ML_CLASSES), the hash made anew. */
+static int
+classes_grow(struct ml_core *c)
+{
+	uint32_t cap = c->clscap ? c->clscap * 2 : 8;
+	struct ml_class *k = c->a.realloc(c->cls, cap * sizeof *k);
+
+	if (k == NULL)
+		return -ENOMEM;
+	c->cls = k;
+	memset(k + c->clscap, 0, (cap - c->clscap) * sizeof *k);
+	for (uint32_t i = c->clscap; i < cap; i++)
+		k[i].first = ML_NO_DEADLINE;
+	uint32_t *heap = c->a.realloc(c->cheap, cap * sizeof *heap);
+	if (heap == NULL)
+		return -ENOMEM;
+	c->cheap = heap;
+	uint32_t *hash = c->a.realloc(NULL, 2 * cap * sizeof *hash);
+	if (hash == NULL)
+		return -ENOMEM;
+	free_if(c, c->chash);
+	c->chash = hash;
+	c->clscap = cap;
+	memset(hash, 0, 2 * cap * sizeof *hash);
+	for (uint32_t i = 0; i < c->nclasses; i++)
+		chash_put(c, i);
+	return 0;
+}
+
+/* Drop the empty classes (their rings stay, for the classes made next in
+ * their places), the hash made anew. */
+static void
+classes_squeeze(struct ml_core *c)
+{
+	uint32_t w = 0;
+
+	for (uint32_t i = 0; i < c->nclasses; i++) {
+		if (c->cls[i].count == 0)
+			continue;
+		struct ml_class t = c->cls[w];
+		c->cls[w] = c->cls[i];
+		c->cls[i] = t;
+		c->cheap[c->cls[w].hpos - 1] = w;
+		w++;
+	}
+	c->nclasses = w;
+	memset(c->chash, 0, 2 * c->clscap * sizeof *c->chash);
+	for (uint32_t i = 0; i < c->nclasses; i++)
+		chash_put(c, i);
+}
+
+/*
+ * The class of that key, else a new one; NULL: none to be had (the heap
+ * then takes the lease).  A class stays when it empties, so that the
+ * leases of one ttl made and ended one at a time do not make and end a
+ * class each time; the empty ones are dropped when ML_CLASSES are in use
+ * and half of them are empty (amortized O(1) a new class).  Classes move
+ * only here.
+ */
+static struct ml_class *
+class_for(struct ml_core *c, uint64_t key)
+{
+	struct ml_class *k = class_find(c, key);
+
+	if (k != NULL)
+		return k;
+	if (c->nclasses == c->clscap && c->clscap < ML_CLASSES &&
+	    classes_grow(c) != 0)
+		return NULL;
+	if (c->nclasses == ML_CLASSES && c->ncheap <= ML_CLASSES / 2)
+		classes_squeeze(c);
+	if (c->nclasses == c->clscap)
+		return NULL;
+	k = &c->cls[c->nclasses];
+	k->key = key;
+	chash_put(c, c->nclasses++);
+	return k;
+}
+
+/* Make room for one more in a full ring: squeeze its gaps out if they are
+ * a quarter of it or more (amortized O(1) a lease, as the sequence numbers
+ * of the leases moved change), else double it. */
+static int
+ring_room(struct ml_core *c, struct ml_class *k)
+{
+	if (k->tail - k->head < k->cap)
+		return 0;
+	if (k->cap != 0 && k->count <= k->cap - k->cap / 4) {
+		uint32_t w = k->head;
+		for (uint32_t seq = k->head; seq != k->tail; seq++) {
+			uint32_t idx = ring_at(k, seq);
+			if (idx == ML_RING_GAP)
+				continue;
+			k->ring[w & (k->cap - 1)] = idx;
+			entry_at(c, idx)->pos = w++;
+		}
+		k->tail = w;
+		return 0;
+	}
+	uint32_t cap = k->cap ? k->cap * 2 : 64;
+	uint32_t *r = c->a.realloc(NULL, (size_t)cap * sizeof *r);
+	if (r == NULL)
+		return -ENOMEM;
+	for (uint32_t seq = k->head; seq != k->tail; seq++)
+		r[seq & (cap - 1)] = ring_at(k, seq);
+	free_if(c, k->ring);
+	k->ring = r;
+	k->cap = cap;
+	return 0;
+}
+
+/*
+ * Where a deadline made at born will go, room made: *kp gets its class,
+ * or NULL for the heap.  Called before anything else changes, so that a
+ * failure (-ENOMEM) changes nothing that can be seen; taking a lease out
+ * of the queue in between leaves the room made.
+ */
+static inline int
+queue_prepare(struct ml_core *c, uint64_t born, uint64_t deadline,
+    bool in_heap, struct ml_class **kp)
+{
+	*kp = NULL;
+	if (deadline == ML_NO_DEADLINE)
+		return 0;
+	if (c->nheap >= HEAP_SMALL && deadline < ML_TIME_MAX) {
+		struct ml_class *k = class_for(c, deadline - born);
+		if (k != NULL && (k->count == 0 || k->last <= deadline)) {
+			int r = ring_room(c, k);
+			if (r == 0)
+				*kp = k;
+			return r;
+		}
+	}
+	return in_heap ? 0 : heap_reserve(c);
+}
+
+/* Queue entry idx under its deadline, where queue_prepare() said. */
+static inline void
+queue_insert(struct ml_core *c, uint32_t idx, struct ml_class *k)
+{
+	struct ml_entry *e = entry_at(c, idx);
+
+	if (k == NULL) {
+		heap_insert(c, idx);
 		return;
-	heap_put(c, i, last);
-	if (i > 0 && heap_key(c, (i - 1) / HEAP_D) >
-	    entry_at(c, last)->deadline)
-		heap_up(c, i);
-	else
-		heap_down(c, i);
+	}
+	uint32_t seq = k->tail++;
+	k->ring[seq & (k->cap - 1)] = idx;
+	e->ringed = 1;
+	e->pos = seq;
+	k->last = e->deadline;
+	c->nringed++;
+	if (k->count++ == 0) {
+		k->head = seq;
+		k->first = e->deadline;
+		cheap_update(c, (uint32_t)(k - c->cls));
+	}
+}
+
+static inline bool
+queued(const struct ml_entry *e)
+{
+	return e->ringed || e->pos != 0;
+}
+
+/* Take a queued entry out of its ring or the heap. */
+static inline void
+queue_remove(struct ml_core *c, struct ml_entry *e)
+{
+	if (!e->ringed) {
+		heap_remove(c, e);
+		return;
+	}
+	struct ml_class *k = class_find(c, e->deadline - e->born);
+	uint32_t seq = e->pos;
+
+	k->ring[seq & (k->cap - 1)] = ML_RING_GAP;
+	e->ringed = 0;
+	e->pos = 0;
+	c->nringed--;
+	if (--k->count == 0) {
+		k->head = k->tail;
+		k->first = ML_NO_DEADLINE;
+		cheap_update(c, (uint32_t)(k - c->cls));
+		return;
+	}
+	if (seq == k->head) {
+		while (ring_at(k, k->head) == ML_RING_GAP)
+			k->head++;
+		k->first = deadline_of(c, ring_at(k, k->head));
+		cheap_update(c, (uint32_t)(k - c->cls));
+	}
+	if (seq == k->tail - 1) {
+		while (ring_at(k, k->tail - 1) == ML_RING_GAP)
+			k->tail--;
+		k->last = deadline_of(c, ring_at(k, k->tail - 1));
+	}
+}
+
+/* The queued entry with the earliest deadline (*dp), or UINT32_MAX. */
+static inline uint32_t
+queue_first(const struct ml_core *c, uint64_t *dp)
+{
+	uint32_t idx = UINT32_MAX;
+	uint64_t d = ML_NO_DEADLINE;
+
+	if (c->nheap > 0) {
+		idx = c->heap[0];
+		d = deadline_of(c, idx);
+	}
+	if (c->ncheap > 0 && c->cls[c->cheap[0]].first < d) {
+		const struct ml_class *k = &c->cls[c->cheap[0]];
+		d = k->first;
+		idx = ring_at(k, k->head);
+	}
+	*dp = d;
+	return idx;
 }
 
 /* Blocks. */
@@ -212,12 +601,17 @@ static void
 block_init(struct ml_block *b, uint32_t gen)
 {
 	b->used = 0;
-	b->free_head = 1;
-	for (uint32_t s = 0; s < ML_PER_BLOCK; s++) {
-		memset(&b->e[s], 0, sizeof b->e[s]);
-		b->e[s].gen = gen;
-		b->e[s].pos = s + 2 <= ML_PER_BLOCK ? s + 2 : 0;
-	}
+	b->free_head = 0;
+	b->fresh = 0;
+	b->max_gen = gen;
+}
+
+/* The slot at idx holds a live entry (or a zombie). */
+static inline bool
+slot_live(const struct ml_core *c, uint32_t idx)
+{
+	return idx % ML_PER_BLOCK < c->dir[idx / ML_PER_BLOCK]->fresh &&
+	    entry_at(c, idx)->buf != NULL;
 }
 
 /* Make block nblocks; the directory and bitmap grow as needed. */
@@ -260,12 +654,8 @@ blocks_trim(struct ml_core *c)
 	while (c->nblocks > 1 && c->dir[c->nblocks - 1]->used == 0) {
 		uint32_t i = c->nblocks - 1;
 		struct ml_block *b = c->dir[i];
-		uint32_t gen = 0;
 
-		for (uint32_t s = 0; s < ML_PER_BLOCK; s++)
-			if (b->e[s].gen > gen)
-				gen = b->e[s].gen;
-		c->dir_gen[i] = gen;
+		c->dir_gen[i] = b->max_gen;
 		c->dir[i] = NULL;
 		ml_bitmap_clear(&c->nonfull, i);
 		c->nblocks--;
@@ -277,12 +667,19 @@ static uint32_t
 slot_take(struct ml_core *c, uint32_t bi)
 {
 	struct ml_block *b = c->dir[bi];
-	uint32_t s = b->free_head - 1;
+	uint32_t s;
 
-	b->free_head = b->e[s].pos;
-	b->e[s].pos = 0;
+	if (b->free_head != 0) {
+		s = b->free_head - 1;
+		b->free_head = b->e[s].pos;
+		b->e[s].pos = 0;
+	} else {
+		s = b->fresh++;
+		memset(&b->e[s], 0, sizeof b->e[s]);
+		b->e[s].gen = c->dir_gen[bi];
+	}
 	b->used++;
-	if (b->free_head == 0)
+	if (b->free_head == 0 && b->fresh == ML_PER_BLOCK)
 		ml_bitmap_clear(&c->nonfull, bi);
 	return bi * ML_PER_BLOCK + s;
 }
@@ -317,8 +714,8 @@ slot_end(struct ml_core *c, uint32_t idx, enum ml_end why,
 		else
 			out->label[0] = '\0';
 	}
-	if (e->pos != 0)
-		heap_remove(c, e);
+	if (queued(e))
+		queue_remove(c, e);
 	if (e->overdue)
 		c->overdue--;
 	if (e->pins != 0)
@@ -336,30 +733,41 @@ slot_end(struct ml_core *c, uint32_t idx, enum ml_end why,
 	uint32_t gen = e->gen + 1;
 	memset(e, 0, sizeof *e);
 	e->gen = gen;
+	if (gen > b->max_gen)
+		b->max_gen = gen;
 	if (gen == GEN_RETIRED)
 		return;
 	e->pos = b->free_head;
-	if (b->free_head == 0)
+	if (b->free_head == 0 && b->fresh == ML_PER_BLOCK)
 		ml_bitmap_set(&c->nonfull, bi);
 	b->free_head = idx % ML_PER_BLOCK + 1;
 	if (--b->used == 0 && bi == c->nblocks - 1)
 		blocks_trim(c);
 }
 
+/* The deadline of a lease given ttl_ms at relative time t. */
+static inline uint64_t
+deadline_at(uint64_t t, uint64_t ttl_ms)
+{
+	if (ttl_ms == 0)
+		return ML_NO_DEADLINE;
+	return ttl_ms < ML_TIME_MAX - t ? t + ttl_ms : ML_TIME_MAX;
+}
+
+/* Entry idx, not queued, gets its deadline, queued where queue_prepare()
+ * said; *wake says whether it is now the earliest. */
 static void
 set_deadline(struct ml_core *c, struct ml_entry *e, uint32_t idx,
-    uint64_t now, uint64_t ttl_ms, bool *wake)
+    uint64_t deadline, struct ml_class *k, bool *wake)
 {
-	uint64_t t = rel_time(c, now);
+	uint64_t first;
 
-	if (ttl_ms == 0) {
-		e->deadline = ML_NO_DEADLINE;
+	e->deadline = deadline;
+	if (deadline == ML_NO_DEADLINE)
 		return;
-	}
-	e->deadline = ttl_ms < ML_TIME_MAX - t ? t + ttl_ms : ML_TIME_MAX;
-	heap_insert(c, idx);
-	if (wake != NULL)
-		*wake = e->pos == 1;
+	queue_first(c, &first);
+	*wake = deadline < first;
+	queue_insert(c, idx, k);
 }
 
 /* The API. */
@@ -412,24 +820,30 @@ ml_core_fini(struct ml_core *c, void (*free_buf)(void *, unsigned))
 {
 	for (uint32_t i = 0; c->dir != NULL && i < c->nblocks; i++) {
 		struct ml_block *b = c->dir[i];
-		for (uint32_t s = 0; free_buf != NULL && s < ML_PER_BLOCK; s++)
+		for (uint32_t s = 0; free_buf != NULL && s < b->fresh; s++)
 			if (b->e[s].buf != NULL)
 				free_buf(b->e[s].buf, b->e[s].kind);
 		if (b != &c->first)
 			c->a.free(b);
 	}
-	if (c->dir != NULL)
-		c->a.free(c->dir);
-	if (c->dir_gen != NULL)
-		c->a.free(c->dir_gen);
-	if (c->heap != NULL)
-		c->a.free(c->heap);
+	free_if(c, c->dir);
+	free_if(c, c->dir_gen);
+	free_if(c, c->heap);
+	for (uint32_t i = 0; i < c->clscap; i++)
+		free_if(c, c->cls[i].ring);
+	free_if(c, c->cls);
+	free_if(c, c->cheap);
+	free_if(c, c->chash);
 	ml_bitmap_fini(&c->nonfull, &c->a);
 	ml_labels_fini(&c->labels, &c->a);
 	pthread_mutex_destroy(&c->lock);
 	c->dir = NULL;
 	c->dir_gen = NULL;
 	c->heap = NULL;
+	c->cls = NULL;
+	c->cheap = NULL;
+	c->chash = NULL;
+	c->nclasses = c->clscap = c->ncheap = 0;
 	c->nblocks = 0;
 }
 
@@ -455,6 +869,7 @@ ml_core_add_labeled(struct ml_core *c, uint64_t now, void *buf, size_t size,
     const char *label, memlease_t *hp, bool *wake)
 {
 	uint32_t origin = stack;
+	struct ml_class *k;
 	int r = 0;
 
 	*wake = false;
@@ -471,7 +886,9 @@ ml_core_add_labeled(struct ml_core *c, uint64_t now, void *buf, size_t size,
 	if (label != NULL && *label != '\0' && (r = ml_labels_intern(
 	    &c->labels, stack, label, &origin, &c->a)) != 0)
 		goto out;
-	if (ttl_ms != 0 && (r = heap_reserve(c)) != 0)
+	uint64_t t = rel_time(c, now);
+	uint64_t deadline = deadline_at(t, ttl_ms);
+	if ((r = queue_prepare(c, t, deadline, false, &k)) != 0)
 		goto undo;
 	uint32_t bi = ml_bitmap_first(&c->nonfull);
 	if (bi == UINT32_MAX) {
@@ -486,9 +903,9 @@ ml_core_add_labeled(struct ml_core *c, uint64_t now, void *buf, size_t size,
 	e->releases = releases;
 	e->report = 1;
 	e->kind = kind;
-	e->born = rel_time(c, now);
+	e->born = t;
 	e->origin = origin;
-	set_deadline(c, e, idx, now, ttl_ms, wake);
+	set_deadline(c, e, idx, deadline, k, wake);
 	c->live++;
 	c->live_kind[kind]++;
 	c->live_bytes += size;
@@ -588,8 +1005,8 @@ last_release(struct ml_core *c, uint32_t idx, struct ml_ended *out)
 		return 1;
 	}
 	e->zombie = 1;
-	if (e->pos != 0)
-		heap_remove(c, e);
+	if (queued(e))
+		queue_remove(c, e);
 	if (e->overdue) {
 		e->overdue = 0;
 		c->overdue--;
@@ -663,24 +1080,27 @@ int
 ml_core_renew(struct ml_core *c, memlease_t h, uint64_t now, uint64_t ttl_ms,
     bool *wake)
 {
+	struct ml_class *k;
 	uint32_t idx;
 	int r = 0;
 
 	*wake = false;
 	lock(c);
 	struct ml_entry *e = lookup(c, h, &idx, false);
+	uint64_t deadline = deadline_at(rel_time(c, now), ttl_ms);
 	if (e == NULL) {
 		r = -ESTALE;
-	} else if (ttl_ms != 0 && e->pos == 0 && (r = heap_reserve(c)) != 0) {
+	} else if ((r = queue_prepare(c, e->born, deadline,
+	    !e->ringed && e->pos != 0, &k)) != 0) {
 		/* -ENOMEM: the old deadline stands */
 	} else {
-		if (e->pos != 0)
-			heap_remove(c, e);
+		if (queued(e))
+			queue_remove(c, e);
 		if (e->overdue) {
 			e->overdue = 0;
 			c->overdue--;
 		}
-		set_deadline(c, e, idx, now, ttl_ms, wake);
+		set_deadline(c, e, idx, deadline, k, wake);
 	}
 	unlock(c);
 	return r;
@@ -757,13 +1177,14 @@ ml_core_expire(struct ml_core *c, uint64_t now, struct ml_ended *out, int max)
 	int n = 0;
 
 	lock(c);
-	while (n < max && c->nheap > 0) {
-		uint32_t idx = c->heap[0];
-		struct ml_entry *e = entry_at(c, idx);
-		if (e->deadline > t)
+	while (n < max) {
+		uint64_t d;
+		uint32_t idx = queue_first(c, &d);
+		if (idx == UINT32_MAX || d > t)
 			break;
+		struct ml_entry *e = entry_at(c, idx);
 		if (e->pins != 0) {
-			heap_remove(c, e);
+			queue_remove(c, e);
 			e->overdue = 1;
 			c->overdue++;
 			continue;
@@ -800,8 +1221,8 @@ ml_core_next_deadline(struct ml_core *c, uint64_t now)
 	int64_t r = -1;
 
 	lock(c);
-	if (c->nheap > 0) {
-		uint64_t d = entry_at(c, c->heap[0])->deadline;
+	uint64_t d;
+	if (queue_first(c, &d) != UINT32_MAX) {
 		uint64_t t = rel_time(c, now);
 		r = d > t ? (int64_t)(d - t) : 0;
 	}
@@ -812,7 +1233,13 @@ ml_core_next_deadline(struct ml_core *c, uint64_t now)
 static size_t
 bookkeeping(const struct ml_core *c)
 {
-	return sizeof *c + (size_t)(c->nblocks - 1) * sizeof(struct ml_block) +
+	size_t rings = 0;
+
+	for (uint32_t i = 0; i < c->clscap; i++)
+		rings += (size_t)c->cls[i].cap * sizeof *c->cls[i].ring;
+	rings += (size_t)c->clscap * (sizeof *c->cls + sizeof *c->cheap +
+	    2 * sizeof *c->chash);
+	return rings + sizeof *c + (size_t)(c->nblocks - 1) * sizeof(struct ml_block) +
 	    (size_t)c->dircap * (sizeof *c->dir + sizeof *c->dir_gen) +
 	    (size_t)c->heapcap * sizeof *c->heap +
 	    ml_bitmap_bytes(&c->nonfull) + ml_labels_bytes(&c->labels);
@@ -833,7 +1260,7 @@ ml_core_stats(struct ml_core *c, struct memlease_stats *st)
 	st->entries_per_block = ML_PER_BLOCK;
 	st->pinned = c->pinned;
 	st->overdue = c->overdue;
-	st->with_deadline = c->nheap;
+	st->with_deadline = c->nheap + c->nringed;
 	st->bookkeeping_bytes = bookkeeping(c);
 	unlock(c);
 }
@@ -892,7 +1319,7 @@ ml_core_list(struct ml_core *c, uint32_t *cursor, struct ml_info *out,
 	uint32_t end = c->nblocks * ML_PER_BLOCK;
 	uint32_t idx = *cursor;
 	for (; idx < end && n < max; idx++)
-		if (entry_at(c, idx)->buf != NULL)
+		if (slot_live(c, idx))
 			info_fill(c, idx, &out[n++]);
 	*cursor = idx;
 	unlock(c);

@@ -40,28 +40,62 @@
 #define ML_NO_DEADLINE  ((UINT64_C(1) << 40) - 1)
 
 /*
- * One lease, 40 bytes: with the 4 bytes of its heap slot, the table spends
- * about 45 bytes a lease.  Times are ms since the core's epoch.  A slot is
- * free when buf is NULL.  `origin` is a stack id below ML_LABELED, else a
+ * One lease, 40 bytes: with the 4 bytes of its slot in the deadline heap or
+ * in its class's ring, the table spends about 45 bytes a lease.  Times are
+ * ms since the core's epoch.  A slot is free when buf is NULL.  `origin` is a stack id below ML_LABELED, else a
  * labelled origin (labels.h).  `kind` is the caller's: 3 bits it gives a
  * lease and gets back with it (what the buffer is, how to end it).
  */
 struct ml_entry {
 	void     *buf;
 	uint64_t  size : 44, pins : 16, report : 1, overdue : 1, zombie : 1,
-	          spare : 1;
+	          ringed : 1;  /* its deadline is in a class's ring */
 	uint64_t  deadline : 40, releases : 21, kind : 3;
 	uint64_t  born : 40, origin : 24;
 	uint32_t  gen;
-	uint32_t  pos;  /* live: heap index + 1 (0: no deadline); free: next */
+	uint32_t  pos;  /* live: heap index + 1 (0: none), or if ringed its
+	                 * sequence number in the ring; free: next free */
 };
 _Static_assert(sizeof(struct ml_entry) == 40, "an entry is 40 bytes");
 
+/* Slots [fresh, ML_PER_BLOCK) were never used: their memory is left as
+ * the allocator gave it, so that making a block costs no more than its
+ * allocation (at a block boundary, one lease can make and free a block). */
 struct ml_block {
 	uint32_t        used;       /* live (or zombie) entries */
-	uint32_t        free_head;  /* first free slot + 1, 0: full */
+	uint32_t        free_head;  /* first free used-before slot + 1, 0: none */
+	uint32_t        fresh;      /* slots below it have been used */
+	uint32_t        max_gen;    /* the highest generation of any slot */
 	struct ml_entry e[ML_PER_BLOCK];
 };
+
+/*
+ * A deadline class: the leases whose deadline is their birth plus one same
+ * ttl.  Made at a clock that does not go back, such leases come in deadline
+ * order, so a ring in the order they came (a FIFO) keeps them sorted: O(1)
+ * in and out, without the heap's compares on other leases.  A lease that
+ * left early leaves a gap, skipped at the ends and squeezed out when the
+ * ring is full.  The heap keeps the rest: all while it holds fewer than
+ * 64 (it is then the cheaper), and leases of a ttl that found no class
+ * (ML_CLASSES at most, for as many ttls), that came out of order (another
+ * thread's earlier clock), or whose deadline was cut to ML_TIME_MAX.
+ */
+#define ML_CLASSES 1024
+
+struct ml_class {
+	uint64_t  key;     /* deadline - born of its leases */
+	uint64_t  first;   /* the deadline at the head, ML_NO_DEADLINE: empty */
+	uint64_t  last;    /* the deadline at the tail */
+	uint32_t *ring;    /* entry indices, or ML_RING_GAP */
+	uint32_t  cap;     /* a power of two, or 0 */
+	uint32_t  head;    /* sequence number of the first (seq is at */
+	uint32_t  tail;    /* ring[seq & (cap-1)]); one past the last; */
+	                   /* neither end is a gap */
+	uint32_t  count;   /* leases in the ring */
+	uint32_t  hpos;    /* in cheap: index + 1; 0: empty, not in it */
+};
+
+#define ML_RING_GAP UINT32_MAX
 
 /* Allocator for the core's own memory; realloc(NULL, n) allocates and
  * realloc(p, 0) is never called. */
@@ -110,7 +144,7 @@ struct ml_core {
 	uint64_t         epoch;    /* the `now` of ml_core_init */
 
 	struct ml_block **dir;     /* block i is dir[i]; dir[0] is &first */
-	uint32_t        *dir_gen;  /* generation a re-created block starts at */
+	uint32_t        *dir_gen;  /* generation block i's slots start at */
 	uint32_t         nblocks;  /* blocks [0, nblocks) exist */
 	uint32_t         dircap;
 	struct ml_bitmap nonfull;  /* blocks with a free slot */
@@ -118,6 +152,14 @@ struct ml_core {
 	uint32_t        *heap;     /* entry indices, earliest deadline first */
 	uint32_t         nheap;
 	uint32_t         heapcap;
+	struct ml_class *cls;      /* deadline classes: [0, nclasses) in use */
+	uint32_t         nclasses;
+	uint32_t         clscap;   /* at most ML_CLASSES */
+	uint32_t        *chash;    /* their index by key (core.c) */
+	uint32_t         chint;    /* the class last found */
+	uint32_t        *cheap;    /* those not empty, earliest first */
+	uint32_t         ncheap;
+	uint64_t         nringed;  /* leases in the classes' rings */
 
 	struct ml_labels labels;
 

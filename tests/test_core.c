@@ -15,6 +15,7 @@
 
 static struct ml_core core;
 static int allocs_to_fail = -1;   /* fail the allocation after this many */
+static int poison = -1;           /* fill new entry blocks with this byte */
 
 static void *
 test_realloc(void *p, size_t n)
@@ -23,7 +24,11 @@ test_realloc(void *p, size_t n)
 		return NULL;
 	if (allocs_to_fail > 0)
 		allocs_to_fail--;
-	return realloc(p, n);
+	void *q = realloc(p, n);
+	if (q != NULL && p == NULL && n == sizeof(struct ml_block) &&
+	    poison >= 0)
+		memset(q, poison, n);
+	return q;
 }
 
 static const struct ml_alloc test_alloc = { test_realloc, free };
@@ -32,6 +37,7 @@ static void
 setup(void)
 {
 	allocs_to_fail = -1;
+	poison = -1;
 	cr_assert_eq(ml_core_init(&core, &test_alloc, T0), 0);
 }
 
@@ -147,6 +153,31 @@ Test(core, bogus_handles_are_stale)
 	memlease_t h = lease(0, 1);
 	assert_stale(h + ((uint64_t)1 << 32));     /* right slot, later gen */
 	assert_stale(h ^ 0xffff);                  /* another slot */
+}
+
+/* A block's never-used slots hold whatever its allocator left there: a
+ * handle naming one is stale even when those bytes look like a live
+ * entry of the same generation. */
+Test(core, never_used_slot_is_stale_whatever_its_memory_holds)
+{
+	for (uint32_t i = 0; i < N; i++)
+		lease(0, 1);
+	poison = 0x11;
+	memlease_t h = lease(0, 1);              /* slot 0 of a new block */
+	poison = -1;
+	memlease_t forged = (uint64_t)0x11111111 << 32 | (uint64_t)(N + 2);
+	struct ml_info in;
+
+	cr_assert_eq((uint32_t)h, N + 1);
+	assert_stale(forged);
+	cr_assert_eq(ml_core_info(&core, forged, &in), -ESTALE);
+	cr_assert_eq(ml_core_expire_one(&core, forged, NULL), -ESTALE);
+	cr_assert_eq(ml_core_move(&core, forged, &in, 1), -ESTALE);
+
+	struct ml_info page[2 * N];
+	uint32_t cursor = 0;
+	cr_assert_eq(ml_core_list(&core, &cursor, page, 2 * N), N + 1,
+	    "list shows the leases made, and no never-used slot");
 }
 
 Test(core, release_count_of_one_ends_at_first_release)
@@ -622,6 +653,31 @@ Test(core, failed_heap_growth_gives_enomem_and_changes_nothing)
 	cr_assert_eq(stats().live_leases, 0);
 }
 
+/* A full heap and every deadline class taken: a lease of another ttl
+ * needs the heap to grow, and is refused if it cannot. */
+Test(core, failed_heap_growth_past_the_classes_gives_enomem)
+{
+	enum { COUNT = 64 + ML_CLASSES };
+	char *extra = malloc(1);            /* expire() frees it */
+	memlease_t h;
+	bool wake;
+
+	for (int i = 0; i < COUNT; i++)     /* 64 in the heap, then a class */
+		lease(10 + (uint64_t)(i < 64 ? 0 : i), 1);   /* for each ttl */
+	cr_assert_eq(stats().with_deadline, COUNT);
+	allocs_to_fail = 0;
+	cr_assert_eq(ml_core_add(&core, T0, extra, 1, 5, 1, 0, 0, &h, &wake),
+	    -ENOMEM);
+	allocs_to_fail = -1;
+	cr_assert_eq(stats().live_leases, COUNT);
+	cr_assert_eq(ml_core_next_deadline(&core, T0), 10);
+	cr_assert_eq(ml_core_add(&core, T0, extra, 1, 5, 1, 0, 0, &h, &wake),
+	    0);
+	cr_assert(wake);
+	cr_assert_eq(ml_core_next_deadline(&core, T0), 5);
+	cr_assert_eq(expire(T0 + 10 + COUNT), COUNT + 1);
+}
+
 Test(core, labeled_add_makes_the_lease_with_its_label_or_not_at_all)
 {
 	char *a = malloc(1), b[1];
@@ -654,7 +710,9 @@ Test(core, labeled_add_makes_the_lease_with_its_label_or_not_at_all)
 
 Test(core, slot_whose_generation_would_wrap_is_retired)
 {
-	core.first.e[0].gen = UINT32_MAX - 1;     /* white box: an old slot */
+	/* white box: the generation the block's slots start at, as if it
+	 * had been freed and made again many times */
+	core.dir_gen[0] = UINT32_MAX - 1;
 	memlease_t h = lease(0, 1);
 
 	cr_assert_eq((uint32_t)h, 1, "slot 0");
@@ -688,23 +746,32 @@ Test(core, list_visits_every_live_lease_once)
 	cr_assert_eq(seen, COUNT - 1);
 }
 
-/* A random walk against a model: every handle and deadline checked. */
-Test(core, random_operations_agree_with_a_model)
+/*
+ * A random walk against a model: every handle and deadline checked, and
+ * each batch of expiries in deadline order.  ttl_of() gives a new lease's
+ * ttl (0: none) and renew_of() a renewal's; a lease is made up to `back`
+ * ms before now, as by a thread whose clock was read a little earlier.
+ */
+static void
+model_walk(int slots, int steps, uint64_t (*ttl_of)(void),
+    uint64_t (*renew_of)(void), int back)
 {
-	enum { SLOTS = 300, STEPS = 60000 };
-	static struct { memlease_t h; uint64_t deadline; unsigned rel; } m[SLOTS];
-	uint64_t now = T0;
+	static struct { memlease_t h; uint64_t deadline; unsigned rel; }
+	    m[2000];
+	uint64_t now = T0 + 1000;
 	int live = 0;
 
-	srand(7);
-	for (int step = 0; step < STEPS; step++) {
-		int i = rand() % SLOTS;
+	cr_assert_leq(slots, 2000);
+	memset(m, 0, sizeof m);
+	for (int step = 0; step < steps; step++) {
+		int i = rand() % slots;
 		int op = rand() % 10;
 		if (m[i].h == 0 && op < 6) {
-			uint64_t ttl = (uint64_t)(rand() % 3) * (rand() % 500);
+			uint64_t ttl = ttl_of();
+			uint64_t made = now - (uint64_t)(back ? rand() % back : 0);
 			m[i].rel = 1 + (unsigned)(rand() % 3);
-			m[i].h = lease_at(now, (size_t)i, ttl, m[i].rel);
-			m[i].deadline = ttl ? now + ttl : 0;
+			m[i].h = lease_at(made, (size_t)i, ttl, m[i].rel);
+			m[i].deadline = ttl ? made + ttl : 0;
 			live++;
 		} else if (m[i].h != 0 && op < 8) {
 			int r = release(m[i].h);
@@ -725,6 +792,8 @@ Test(core, random_operations_agree_with_a_model)
 					cr_assert_eq(out[k].h, m[j].h);
 					cr_assert_neq(m[j].deadline, 0);
 					cr_assert_leq(m[j].deadline, now);
+					cr_assert(k == 0 || out[k - 1].deadline <=
+					    out[k].deadline, "earliest first");
 					free(out[k].buf);
 					m[j].h = 0;
 					live--;
@@ -732,12 +801,19 @@ Test(core, random_operations_agree_with_a_model)
 			}
 		} else if (m[i].h != 0) {
 			bool wake;
-			uint64_t ttl = (uint64_t)(rand() % 300);
+			uint64_t ttl = renew_of();
 			cr_assert_eq(ml_core_renew(&core, m[i].h, now, ttl,
 			    &wake), 0);
 			m[i].deadline = ttl ? now + ttl : 0;
 		}
-		for (int j = 0; j < SLOTS; j += 37) {
+		uint64_t next = UINT64_MAX;
+		for (int j = 0; j < slots; j++)
+			if (m[j].h != 0 && m[j].deadline != 0 &&
+			    m[j].deadline < next)
+				next = m[j].deadline;
+		cr_assert_eq(ml_core_next_deadline(&core, now), next ==
+		    UINT64_MAX ? -1 : (int64_t)(next - now), "exact");
+		for (int j = 0; j < slots; j += 37) {
 			if (m[j].h == 0)
 				continue;
 			size_t size;
@@ -748,6 +824,87 @@ Test(core, random_operations_agree_with_a_model)
 		}
 		cr_assert_eq(stats().live_leases, (uint64_t)live);
 	}
+}
+
+static uint64_t
+any_ttl(void)
+{
+	return (uint64_t)(rand() % 3) * (uint64_t)(rand() % 500);
+}
+
+static uint64_t
+any_renewal(void)
+{
+	return (uint64_t)(rand() % 300);
+}
+
+Test(core, random_operations_agree_with_a_model)
+{
+	srand(7);
+	model_walk(300, 60000, any_ttl, any_renewal, 0);
+}
+
+/* A few ttls, many leases each: the deadline classes' rings grow, fill
+ * with the gaps of leases released early and are squeezed; renewals and
+ * leases made at an earlier clock go to the heap beside them. */
+static uint64_t
+few_ttls(void)
+{
+	static const uint64_t ttl[] = { 0, 20000, 20000, 20000, 45000, 45000,
+	    90000 };
+
+	return ttl[rand() % 7];
+}
+
+Test(core, random_operations_with_few_ttls_agree_with_a_model)
+{
+	srand(11);
+	model_walk(2000, 40000, few_ttls, few_ttls, 0);
+}
+
+/* Leases released early leave gaps in their class's ring: a ring full of
+ * them is squeezed, not grown, so that its memory follows the leases
+ * live, not those made. */
+Test(core, ring_of_gaps_is_squeezed_not_grown)
+{
+	for (int i = 0; i < 64; i++)    /* the heap, full: a class is used */
+		lease(5000, 1);
+	memlease_t first = lease(1000, 1);
+	memlease_t prev = lease(1000, 1);
+	size_t before = stats().bookkeeping_bytes;
+
+	for (int i = 0; i < 100000; i++) {     /* a gap between the two */
+		memlease_t h = lease(1000, 1);
+		cr_assert_eq(release(prev), 1);
+		prev = h;
+	}
+	cr_assert_eq(release(prev), 1);
+	cr_assert_leq(stats().bookkeeping_bytes, before + 1024,
+	    "%zu bytes, %zu at first", (size_t)stats().bookkeeping_bytes,
+	    before);
+	cr_assert_eq(ml_core_next_deadline(&core, T0), 1000);
+	cr_assert_eq(release(first), 1);
+	cr_assert_eq(ml_core_next_deadline(&core, T0), 5000);
+}
+
+/* More ttls than there can be classes: the classes fill, the heap takes
+ * the rest, and the classes emptied are dropped for new ones. */
+static uint64_t
+many_ttls(void)
+{
+	return (uint64_t)(rand() % 4) * (uint64_t)(1 + rand() % 3000);
+}
+
+Test(core, random_operations_with_many_ttls_agree_with_a_model)
+{
+	srand(13);
+	model_walk(2000, 60000, many_ttls, many_ttls, 0);
+}
+
+Test(core, random_operations_with_clocks_read_earlier_agree_with_a_model)
+{
+	srand(12);
+	model_walk(2000, 40000, few_ttls, few_ttls, 3);
 }
 
 Test(core, kind_travels_with_the_lease_to_its_end)
