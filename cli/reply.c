@@ -394,28 +394,45 @@ scan_word(struct scan *s, const char *w)
 
 static bool scan_value(struct scan *s);
 
-/* The members of an object, its '{' read: at most SCAN_KEYS of them,
- * no key twice (as jansson is asked to refuse), keys without escapes
- * (so that two spellings of one key cannot pass as two keys). */
+/* The keys of an object read so far: at most SCAN_KEYS of them, no key
+ * twice (as jansson is asked to refuse), keys without escapes (so that
+ * two spellings of one key cannot pass as two keys).  In every object,
+ * the response's and its result's too. */
 #define SCAN_KEYS 16
 
+struct keys {
+	const char *k[SCAN_KEYS];
+	size_t      n[SCAN_KEYS], count;
+};
+
+/* The next key of an object and its ':', a new one: in *k, *n. */
+static bool
+scan_key(struct scan *s, struct keys *ks, const char **k, size_t *n)
+{
+	if (ks->count == SCAN_KEYS || !scan_string(s, k, n) ||
+	    memchr(*k, '\\', *n) != NULL || !scan_char(s, ':'))
+		return false;
+	for (size_t j = 0; j < ks->count; j++)
+		if (ks->n[j] == *n && memcmp(ks->k[j], *k, *n) == 0)
+			return false;
+	ks->k[ks->count] = *k;
+	ks->n[ks->count++] = *n;
+	return true;
+}
+
+/* The members of an object, its '{' read. */
 static bool
 scan_members(struct scan *s)
 {
-	const char *k[SCAN_KEYS];
-	size_t n[SCAN_KEYS], i = 0;
+	struct keys ks = { .count = 0 };
+	const char *k;
+	size_t n;
 
 	if (scan_char(s, '}'))
 		return true;
 	do {
-		if (i == SCAN_KEYS || !scan_string(s, &k[i], &n[i]) ||
-		    memchr(k[i], '\\', n[i]) != NULL || !scan_char(s, ':') ||
-		    !scan_value(s))
+		if (!scan_key(s, &ks, &k, &n) || !scan_value(s))
 			return false;
-		for (size_t j = 0; j < i; j++)
-			if (n[j] == n[i] && memcmp(k[j], k[i], n[i]) == 0)
-				return false;
-		i++;
 	} while (scan_char(s, ','));
 	return scan_char(s, '}');
 }
@@ -478,13 +495,10 @@ is_key(const char *at, size_t n, const char *key)
 	return n == strlen(key) && memcmp(at, key, n) == 0;
 }
 
-/* An integer or null (-1) member, seen at most once. */
+/* An integer or null (-1) member. */
 static bool
-scan_cursor(struct scan *s, int64_t *v, bool *seen)
+scan_cursor(struct scan *s, int64_t *v)
 {
-	if (*seen)
-		return false;
-	*seen = true;
 	if (scan_word(s, "null")) {
 		*v = -1;
 		return true;
@@ -496,7 +510,8 @@ scan_cursor(struct scan *s, int64_t *v, bool *seen)
 static bool
 scan_result(struct scan *s, const char *key, struct ctl_page_text *pg)
 {
-	bool seen_next = false, seen_items = false;
+	struct keys ks = { .count = 0 };
+	bool seen_items = false;
 	const char *k;
 	size_t n;
 
@@ -506,13 +521,13 @@ scan_result(struct scan *s, const char *key, struct ctl_page_text *pg)
 	if (scan_char(s, '}'))
 		return false;
 	do {
-		if (!scan_string(s, &k, &n) || !scan_char(s, ':'))
+		if (!scan_key(s, &ks, &k, &n))
 			return false;
 		if (is_key(k, n, "next")) {
-			if (!scan_cursor(s, &pg->next, &seen_next))
+			if (!scan_cursor(s, &pg->next))
 				return false;
 		} else if (is_key(k, n, key)) {
-			if (seen_items || !scan_char(s, '['))
+			if (!scan_char(s, '['))
 				return false;
 			seen_items = true;
 			s->depth++;
@@ -539,6 +554,7 @@ ctl_reply_page_text(const char *line, size_t len, const char *key,
     struct ctl_page_text *pg)
 {
 	struct scan s = { line, line + len, 1 };
+	struct keys ks = { .count = 0 };
 	bool seen_id = false, seen_ok = false, seen_result = false;
 	const char *k;
 	size_t n;
@@ -549,17 +565,18 @@ ctl_reply_page_text(const char *line, size_t len, const char *key,
 	    scan_char(&s, '}'))
 		return 0;
 	do {
-		if (!scan_string(&s, &k, &n) || !scan_char(&s, ':'))
+		if (!scan_key(&s, &ks, &k, &n))
 			return 0;
 		if (is_key(k, n, "id")) {
-			if (!scan_cursor(&s, &pg->id, &seen_id) || pg->id < 0)
+			if (!scan_cursor(&s, &pg->id) || pg->id < 0)
 				return 0;
+			seen_id = true;
 		} else if (is_key(k, n, "ok")) {
-			if (seen_ok || !scan_word(&s, "true"))
+			if (!scan_word(&s, "true"))
 				return 0;
 			seen_ok = true;
 		} else if (is_key(k, n, "result")) {
-			if (seen_result || !scan_result(&s, key, pg))
+			if (!scan_result(&s, key, pg))
 				return 0;
 			seen_result = true;
 		} else if (!scan_value(&s)) {

@@ -1042,6 +1042,14 @@ Test(reply, a_page_text_is_json_jansson_takes)
 		PAGE("{\"a\":1,\"\\u0061\":2}", ""),
 		PAGE("", ",\"next\":1,\"next\":2"),
 		"{\"id\":4,\"id\":4,\"ok\":true,\"result\":{\"leases\":[]}}",
+		/* a key twice beside the ones read, in the result or the
+		 * response; a key spelt with an escape there */
+		PAGE("", ",\"a\":1,\"b\":2,\"a\":3"),
+		"{\"id\":4,\"ok\":true,\"x\":1,\"x\":1,\"result\":"
+		    "{\"leases\":[]}}",
+		"{\"id\":4,\"ok\":true,\"\\u0069d\":5,\"result\":"
+		    "{\"leases\":[]}}",
+		PAGE("", ",\"\\u006eext\":3"),
 		PAGE("{\"a\":\"\x1b[2J\"}", ""), /* a control */
 		PAGE("{\"a\":\"\xc3\xa9\"}", ""), /* not ASCII */
 		PAGE("{\"a\":\"\x7f\"}", ""),
