@@ -232,12 +232,6 @@ entry_fetch(const struct ml_core *c, uint32_t idx)
 
 static const struct heap_of entries = { entry_key, entry_place, entry_fetch };
 
-static inline void
-heap_put(struct ml_core *c, uint32_t i, uint32_t idx)
-{
-	heap_set(c, c->heap, i, idx, &entries);
-}
-
 static void
 heap_up(struct ml_core *c, uint32_t i)
 {
