@@ -64,6 +64,18 @@ ml_fd_id(int fd, struct ml_fd_id *id)
 }
 
 bool
+ml_fd_id_is(int fd, unsigned type, struct ml_fd_id *id)
+{
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) != 0 || (st.st_mode & S_IFMT) != type)
+		return false;
+	id->dev = (uint64_t)st.st_dev;
+	id->ino = (uint64_t)st.st_ino;
+	return true;
+}
+
+bool
 ml_fd_still(int fd, const struct ml_fd_id *id)
 {
 	struct ml_fd_id now;

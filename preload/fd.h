@@ -26,6 +26,10 @@ struct ml_fd_id {
 };
 bool ml_fd_id(int fd, struct ml_fd_id *id);        /* false: fd is bad */
 bool ml_fd_still(int fd, const struct ml_fd_id *id);
+/* As ml_fd_id(), false too if fd is not of that type (S_IFSOCK, ...): in
+ * a table shared with the program, a number just made may be the
+ * program's already (a program that dup2()s over every number). */
+bool ml_fd_id_is(int fd, unsigned type, struct ml_fd_id *id);
 
 /* Run fn with the low descriptors taken, so that what it opens is high;
  * the pipes it opens are kept by ml_fd_unshare() (libunwind's: any thread

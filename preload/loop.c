@@ -106,12 +106,14 @@ pipe_make(void)
 		return -errno;
 	p[0] = ml_fd_high(p[0]);
 	p[1] = ml_fd_high(p[1]);
-	if (!ml_fd_id(p[0], &id)) {
-		int err = errno;
-		close(p[0]);
-		close(p[1]);
-		return -err;
-	}
+	/* both ends still the pipe's (in a table shared with a program that
+	 * dup2()s over every number, either may be the program's by now:
+	 * then neither is touched again) */
+	struct ml_fd_id wid;
+	if (!ml_fd_id_is(p[0], S_IFIFO, &id) ||
+	    !ml_fd_id_is(p[1], S_IFIFO, &wid) || id.dev != wid.dev ||
+	    id.ino != wid.ino)
+		return -EBADF;
 	atomic_store(&lp.pipe_dev, id.dev);
 	atomic_store(&lp.pipe_ino, id.ino);
 	atomic_store(&lp.rfd, p[0]);

@@ -431,6 +431,9 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			return;         /* EAGAIN, or out of descriptors */
 		}
 		fd = ml_fd_high(fd);
+		struct ml_fd_id id;
+		if (!ml_fd_id_is(fd, S_IFSOCK, &id))
+			continue;       /* the program's already (see above) */
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
 		    (cred.uid != geteuid() && cred.uid != 0)) {
 			refuse(fd, "EACCES", "not the owner of this process");
@@ -446,7 +449,7 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			continue;
 		}
 		c->fd = fd;
-		ml_fd_id(fd, &c->id);
+		c->id = id;
 		ev_io_init(&c->rw, client_read, fd, EV_READ);
 		ev_io_init(&c->ww, client_write, fd, EV_WRITE);
 		c->rw.data = c->ww.data = c;
@@ -477,17 +480,23 @@ ml_server_start(struct ev_loop *loop)
 		return;
 	}
 	fd = ml_fd_high(fd);
+	/* in a table shared with the program, the number may be the
+	 * program's already: then it is left alone */
+	if (!ml_fd_id_is(fd, S_IFSOCK, &sv.lid)) {
+		say("socket: its descriptor was taken by the program");
+		return;
+	}
 	memcpy(sa.sun_path, sv.path, strlen(sv.path) + 1);
 	unlink(sv.path);        /* of an earlier process with our pid */
 	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
 	    chmod(sv.path, 0600) != 0 || listen(fd, 32) != 0) {
 		say("%s: %s", sv.path, strerror(errno));
-		close(fd);
+		if (ml_fd_still(fd, &sv.lid))
+			close(fd);
 		unlink(sv.path);
 		return;
 	}
 	sv.lfd = fd;
-	ml_fd_id(fd, &sv.lid);
 	atomic_store(&sv.owner, (int)getpid());
 	ev_io_init(&sv.lw, accept_cb, fd, EV_READ);
 	ev_io_start(loop, &sv.lw);
