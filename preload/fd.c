@@ -51,8 +51,9 @@ fd_floor(void)
 	return 512;
 }
 
-bool
-ml_fd_id(int fd, struct ml_fd_id *id)
+/* What fd is, and its type (the S_IFMT bits of its mode). */
+static bool
+identify(int fd, struct ml_fd_id *id, unsigned *type)
 {
 	struct stat st;
 
@@ -60,19 +61,24 @@ ml_fd_id(int fd, struct ml_fd_id *id)
 		return false;
 	id->dev = (uint64_t)st.st_dev;
 	id->ino = (uint64_t)st.st_ino;
+	*type = st.st_mode & S_IFMT;
 	return true;
+}
+
+bool
+ml_fd_id(int fd, struct ml_fd_id *id)
+{
+	unsigned type;
+
+	return identify(fd, id, &type);
 }
 
 bool
 ml_fd_id_is(int fd, unsigned type, struct ml_fd_id *id)
 {
-	struct stat st;
+	unsigned t;
 
-	if (fd < 0 || fstat(fd, &st) != 0 || (st.st_mode & S_IFMT) != type)
-		return false;
-	id->dev = (uint64_t)st.st_dev;
-	id->ino = (uint64_t)st.st_ino;
-	return true;
+	return identify(fd, id, &t) && t == type;
 }
 
 bool
@@ -96,14 +102,6 @@ ml_fd_high(int fd)
 	}
 	close(fd);
 	return nfd;
-}
-
-static bool
-is_pipe(int fd)
-{
-	struct stat st;
-
-	return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
 }
 
 /* The first numbers from floor up: which are open. */
@@ -145,8 +143,9 @@ ml_fd_run_high(void (*fn)(void))
 	uint64_t before = open_above(floor);
 	fn();
 	uint64_t opened = open_above(floor) & ~before;
+	struct ml_fd_id id;
 	for (int i = 0; i < SCAN && k < SHARED_MAX; i++)
-		if ((opened >> i & 1) && is_pipe(floor + i))
+		if ((opened >> i & 1) && ml_fd_id_is(floor + i, S_IFIFO, &id))
 			atomic_store(&shared[k++], floor + i);
 	while (n > 0)
 		close(taken[--n]);
