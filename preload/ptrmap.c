@@ -10,24 +10,19 @@
  * "no").
  *
  * Locking: one lock per shard guards its table; the filter is lock-free.
- * A shard's lock is a word of its own, not a pthread mutex: taken and let
- * go at every tagged allocation, free and realloc, inline, with one atomic
- * instruction each way (a pthread mutex costs 60 instructions a pair, in
- * two calls, for the same two).  It spins a little, then sleeps on a
- * futex.  Never calls the shim.
+ * A shard's lock is a word of its own (wordlock.h), not a pthread mutex.
+ * Never calls the shim.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <linux/futex.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "guard.h"
 #include "mem.h"
 #include "ptrmap.h"
 #include "real.h"
+#include "wordlock.h"
 
 #define NSHARDS      32   /* the fork handler holds them all: TSan tracks 64 at most */
 #define FILTER_BITS  16   /* 64 KiB: stays in cache */
@@ -42,67 +37,8 @@ struct ml_shard {
 	uint32_t        n;
 } __attribute__((aligned(64)));
 
-#define SPINS        100  /* held briefly: spin a little before sleeping */
-
 static struct ml_shard shards[NSHARDS];
 static _Atomic uint8_t filter[1u << FILTER_BITS];   /* bss: free until used */
-
-static inline void
-relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ volatile("yield");
-#endif
-}
-
-/* errno is the host's: kept (FUTEX_WAIT fails with EAGAIN or EINTR) */
-static void
-futex(_Atomic uint32_t *w, int op, uint32_t v)
-{
-	int err = errno;
-
-	syscall(SYS_futex, w, op, v, NULL, NULL, 0);
-	errno = err;
-}
-
-static bool
-trylock(_Atomic uint32_t *w)
-{
-	uint32_t free_ = 0;
-
-	return atomic_compare_exchange_strong_explicit(w, &free_, 1,
-	    memory_order_acquire, memory_order_relaxed);
-}
-
-static void __attribute__((noinline))
-lock_wait(_Atomic uint32_t *w)
-{
-	for (int i = 0; i < SPINS; i++) {
-		relax();
-		if (atomic_load_explicit(w, memory_order_relaxed) == 0 &&
-		    trylock(w))
-			return;
-	}
-	/* 2: whoever lets it go wakes a sleeper */
-	while (atomic_exchange_explicit(w, 2, memory_order_acquire) != 0)
-		futex(w, FUTEX_WAIT_PRIVATE, 2);
-}
-
-static inline void
-lock(_Atomic uint32_t *w)
-{
-	if (!trylock(w))
-		lock_wait(w);
-}
-
-static inline void
-unlock(_Atomic uint32_t *w)
-{
-	if (atomic_exchange_explicit(w, 0, memory_order_release) == 2)
-		futex(w, FUTEX_WAKE_PRIVATE, 1);
-}
 
 /* fmix64 of murmur3: every bit of p reaches every bit of the hash. */
 static inline uint64_t
@@ -163,7 +99,7 @@ ml_ptrmap_lock(const void *p)
 	 * signal may come in the middle of either */
 	ml_lock_depth++;
 	atomic_signal_fence(memory_order_seq_cst);
-	lock(&s->lock);
+	ml_wordlock_lock(&s->lock);
 	return s;
 }
 
@@ -174,7 +110,7 @@ ml_ptrmap_trylock(const void *p)
 
 	ml_lock_depth++;
 	atomic_signal_fence(memory_order_seq_cst);
-	if (!trylock(&s->lock)) {
+	if (!ml_wordlock_try(&s->lock)) {
 		ml_lock_depth--;
 		return NULL;
 	}
@@ -184,7 +120,7 @@ ml_ptrmap_trylock(const void *p)
 void
 ml_ptrmap_unlock(struct ml_shard *s)
 {
-	unlock(&s->lock);
+	ml_wordlock_unlock(&s->lock);
 	atomic_signal_fence(memory_order_seq_cst);
 	ml_lock_depth--;
 }
@@ -279,14 +215,14 @@ ml_ptrmap_lock_all(void)
 	ml_lock_depth++;        /* a free() now must not wait for them */
 	atomic_signal_fence(memory_order_seq_cst);
 	for (int i = 0; i < NSHARDS; i++)
-		lock(&shards[i].lock);
+		ml_wordlock_lock(&shards[i].lock);
 }
 
 void
 ml_ptrmap_unlock_all(void)
 {
 	for (int i = NSHARDS - 1; i >= 0; i--)
-		unlock(&shards[i].lock);
+		ml_wordlock_unlock(&shards[i].lock);
 	atomic_signal_fence(memory_order_seq_cst);
 	ml_lock_depth--;
 }

@@ -10,7 +10,8 @@
  * functions have names too) and dladdr (the object), once per address.
  *
  * Locking: `stacks.lock` guards the stack table, `syms.lock` the symbol
- * cache.  Both are taken by the fork handlers.  Everything here may
+ * cache; a gate (stacks.h) is held while unwinding.  The fork handlers
+ * take them all.  Everything here may
  * allocate: callers under the preload hold the recursion guard.
  */
 #define _GNU_SOURCE
@@ -200,6 +201,20 @@ unwind_init(void)
 
 static pthread_once_t unwind_once = PTHREAD_ONCE_INIT;
 atomic_bool ml_stacks_unwinding;
+struct ml_stacks_gate ml_stacks_gates[ML_STACKS_GATES];
+__thread unsigned ml_stacks_gate_of __attribute__((tls_model("initial-exec")));
+
+/* Threads take the gates in turn, as they first unwind. */
+_Atomic uint32_t *
+ml_stacks_gate_first(void)
+{
+	static atomic_uint next;
+	unsigned g = atomic_fetch_add_explicit(&next, 1,
+	    memory_order_relaxed) % ML_STACKS_GATES;
+
+	ml_stacks_gate_of = g + 1;
+	return &ml_stacks_gates[g].word;
+}
 
 void
 ml_stacks_unwind_first(void)
@@ -420,9 +435,13 @@ ml_stacks_symbolize(uintptr_t ip, struct ml_frame *f)
 	return whole;
 }
 
+/* Gates are taken with no other lock of memlease's held, and nothing else
+ * is taken while one is held: they go before or after any other lock. */
 void
 ml_stacks_lock(void)
 {
+	for (int i = 0; i < ML_STACKS_GATES; i++)
+		ml_wordlock_lock(&ml_stacks_gates[i].word);
 	pthread_mutex_lock(&stacks.lock);
 	pthread_mutex_lock(&syms.lock);
 }
@@ -432,6 +451,8 @@ ml_stacks_unlock(void)
 {
 	pthread_mutex_unlock(&syms.lock);
 	pthread_mutex_unlock(&stacks.lock);
+	for (int i = ML_STACKS_GATES - 1; i >= 0; i--)
+		ml_wordlock_unlock(&ml_stacks_gates[i].word);
 }
 
 void
@@ -439,4 +460,7 @@ ml_stacks_reinit_lock(void)
 {
 	pthread_mutex_init(&stacks.lock, NULL);
 	pthread_mutex_init(&syms.lock, NULL);
+	for (int i = 0; i < ML_STACKS_GATES; i++)       /* one thread now */
+		atomic_store_explicit(&ml_stacks_gates[i].word, 0,
+		    memory_order_relaxed);
 }

@@ -13,6 +13,8 @@
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
+#include "wordlock.h"
+
 #define ML_STACK_MAX_DEPTH 64
 #define ML_STACK_SLACK     8    /* memlease's own frames, above `from` */
 
@@ -27,6 +29,35 @@ struct ml_frame {
 /* For ml_stacks_capture() only. */
 extern atomic_bool ml_stacks_unwinding;
 void     ml_stacks_unwind_first(void);
+
+/*
+ * The gates: a thread unwinds holding one, and the fork handlers take them
+ * all (ml_stacks_lock()).  libunwind locks its caches as it steps through
+ * frames new to a thread, and fork() copies a lock as it is: taken by a
+ * thread of the parent's, it would stay taken in the child, whose first
+ * unwind of a new frame would wait for it forever.  A gate per group of
+ * threads, not one for all: taken at every tagged allocation, a gate is a
+ * word that stays in its threads' caches.
+ */
+#define ML_STACKS_GATES 8
+struct ml_stacks_gate {
+	_Atomic uint32_t word;
+} __attribute__((aligned(64)));
+extern struct ml_stacks_gate ml_stacks_gates[ML_STACKS_GATES];
+extern __thread unsigned ml_stacks_gate_of __attribute__((tls_model("initial-exec")));
+_Atomic uint32_t *ml_stacks_gate_first(void);
+
+/* This thread's gate (1 + its index in ml_stacks_gate_of, 0 until the
+ * first unwind). */
+static inline _Atomic uint32_t *
+ml_stacks_gate(void)
+{
+	unsigned g = ml_stacks_gate_of;
+
+	if (__builtin_expect(g == 0, 0))
+		return ml_stacks_gate_first();
+	return &ml_stacks_gates[g - 1].word;
+}
 uint32_t ml_stacks_intern(void *const *frames, int n, const void *from,
              int depth);
 
@@ -48,10 +79,13 @@ ml_stacks_capture(const void *from, int depth)
 	if (depth > ML_STACK_MAX_DEPTH)
 		depth = ML_STACK_MAX_DEPTH;
 	if (depth > 1) {
+		_Atomic uint32_t *gate = ml_stacks_gate();
+		ml_wordlock_lock(gate);
 		if (!atomic_load_explicit(&ml_stacks_unwinding,
 		    memory_order_acquire))
 			ml_stacks_unwind_first();
 		n = unw_backtrace(frames, depth + ML_STACK_SLACK);
+		ml_wordlock_unlock(gate);
 	}
 	return ml_stacks_intern(frames, n, from, depth);
 }

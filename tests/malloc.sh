@@ -69,6 +69,13 @@ for rules in '' 'ttl=2ms action=report' 'object=hostile ttl=2ms action=free'; do
 	      '') true ;; *) test -s "$tmp/log" ;; esac; echo $?)
 done
 
+# libunwind locks its caches as it steps through frames new to a thread;
+# unwlock.so holds each such lock 20 ms while main forks again and again:
+# no fork may copy one taken (each child unwinds a new frame too)
+run 'ttl=1h' LD_PRELOAD="$lib $so/unwlock.so" "$fx/hostile" unwindfork
+ok "forks while another thread unwinds a new stack: no child inherits a lock of libunwind's taken" \
+    $(done_ok unwindfork; echo $?)
+
 for rules in '' 'ttl=1ms'; do
 	run "$rules" "$fx/hostile" nested 30
 	ok "30 nested forks, each leaving through exit()${rules:+ under '$rules'}" \
