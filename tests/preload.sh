@@ -134,7 +134,7 @@ for wrap in '' "$fx/noshare"; do
 	how=${wrap:+" (unshare refused: one table)"}
 	under 'size=100 ttl=1h; size=200 ttl=50ms' "$(pre)" $wrap "$fx/closefds" "$tmp/file"
 	cpu=$(sed -n 's/^closefds ok 0 //p' "$tmp/out")
-	ok "a program that closes every descriptor and reuses their numbers$how: nothing written to its file, its 6 later leases expire, ${cpu:-?} ms of CPU in 2 s (no spinning)" \
+	ok "a program that closes every descriptor and reuses their numbers$how: nothing written to its file, its 6 later leases expire, ${cpu:-?} ms of CPU in 2.4 s (no spinning)" \
 	    $(test "$rc" -eq 0 && test -n "$cpu" && test "$cpu" -lt 400 &&
 	      test "$(count 'expired: 200 bytes' "$tmp/log")" -eq 6; echo $?)
 
