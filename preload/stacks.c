@@ -11,8 +11,8 @@
  *
  * Locking: `stacks.lock` guards the stack table, `syms.lock` the symbol
  * cache; a gate (stacks.h) is held while unwinding.  The fork handlers
- * take them all.  Everything here may
- * allocate: callers under the preload hold the recursion guard.
+ * take them all.  Everything here may allocate: callers under the preload
+ * hold the recursion guard.
  */
 #define _GNU_SOURCE
 #define UNW_LOCAL_ONLY

@@ -29,6 +29,8 @@ struct ml_frame {
 /* For ml_stacks_capture() only. */
 extern atomic_bool ml_stacks_unwinding;
 void     ml_stacks_unwind_first(void);
+uint32_t ml_stacks_intern(void *const *frames, int n, const void *from,
+             int depth);
 
 /*
  * The gates: a thread unwinds holding one, and the fork handlers take them
@@ -39,12 +41,13 @@ void     ml_stacks_unwind_first(void);
  * threads, not one for all: taken at every tagged allocation, a gate is a
  * word that stays in its threads' caches.
  */
-#define ML_STACKS_GATES 8
+#define ML_STACKS_GATES 32      /* threads beyond share them */
 struct ml_stacks_gate {
 	_Atomic uint32_t word;
 } __attribute__((aligned(64)));
 extern struct ml_stacks_gate ml_stacks_gates[ML_STACKS_GATES];
-extern __thread unsigned ml_stacks_gate_of __attribute__((tls_model("initial-exec")));
+extern __thread unsigned ml_stacks_gate_of
+    __attribute__((tls_model("initial-exec")));
 _Atomic uint32_t *ml_stacks_gate_first(void);
 
 /* This thread's gate (1 + its index in ml_stacks_gate_of, 0 until the
@@ -58,8 +61,6 @@ ml_stacks_gate(void)
 		return ml_stacks_gate_first();
 	return &ml_stacks_gates[g - 1].word;
 }
-uint32_t ml_stacks_intern(void *const *frames, int n, const void *from,
-             int depth);
 
 /*
  * The id (never 0) of the stack of the current call, from the frame that
