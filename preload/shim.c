@@ -4,9 +4,10 @@
  * guard held -> straight to the next allocator (real.h); otherwise ask the
  * tracking layer (tag.h).  No policy here.
  *
- * Untagged cost: one relaxed load of ml_tag_on (and of the guard, a TLS
- * word) in front of the next allocator; free() adds one load of
- * ml_tag_tracking and, once something was tracked, one filter load.
+ * Untagged cost: two relaxed loads (ml_tag_may(): the sizes the rules may
+ * tag), and of the guard, a TLS word, in front of the next allocator;
+ * free() adds one load of ml_tag_tracking and, once something was
+ * tracked, one filter load.
  *
  * Built only into libmemlease.so, never into the unit tests' library.
  */
@@ -25,11 +26,11 @@
 #define EXPORT __attribute__((visibility("default")))
 #define RA     __builtin_return_address(0)
 
+/* An allocation of n bytes that no rule tags, or made by memlease. */
 static inline bool
-passthrough(void)
+passthrough(size_t n)
 {
-	return __builtin_expect(!atomic_load_explicit(&ml_tag_on,
-	    memory_order_relaxed), 1) || ml_guard_held();
+	return __builtin_expect(!ml_tag_may(n), 1) || ml_guard_held();
 }
 
 static inline bool
@@ -48,7 +49,7 @@ power_of_two(size_t x)
 EXPORT void *
 malloc(size_t n)
 {
-	if (passthrough())
+	if (passthrough(n))
 		return ml_real_malloc(n);
 	return ml_tag_alloc(ML_FN_MALLOC, 0, n, RA);
 }
@@ -73,10 +74,9 @@ calloc(size_t n, size_t size)
 {
 	size_t total;
 
-	if (passthrough())
+	/* an overflow goes to the next allocator, which fails it */
+	if (__builtin_mul_overflow(n, size, &total) || passthrough(total))
 		return ml_real_calloc(n, size);
-	if (!ml_mul_ok(n, size, &total))
-		return NULL;
 	return ml_tag_alloc(ML_FN_CALLOC, 0, total, RA);
 }
 
@@ -95,7 +95,7 @@ EXPORT void *
 realloc(void *p, size_t n)
 {
 	if (p == NULL) {
-		if (passthrough())
+		if (passthrough(n))
 			return ml_real_malloc(n);
 		return ml_tag_alloc(ML_FN_MALLOC, 0, n, RA);
 	}
@@ -112,7 +112,7 @@ reallocarray(void *p, size_t n, size_t size)
 	if (!ml_mul_ok(n, size, &total))
 		return NULL;
 	if (p == NULL) {
-		if (passthrough())
+		if (passthrough(total))
 			return ml_real_malloc(total);
 		return ml_tag_alloc(ML_FN_MALLOC, 0, total, RA);
 	}
@@ -124,7 +124,7 @@ reallocarray(void *p, size_t n, size_t size)
 EXPORT int
 posix_memalign(void **pp, size_t align, size_t n)
 {
-	if (passthrough())
+	if (passthrough(n))
 		return ml_real_posix_memalign(pp, align, n);
 	if (!power_of_two(align) || align % sizeof(void *) != 0)
 		return EINVAL;
@@ -140,7 +140,7 @@ posix_memalign(void **pp, size_t align, size_t n)
 EXPORT void *
 aligned_alloc(size_t align, size_t n)
 {
-	if (passthrough())
+	if (passthrough(n))
 		return ml_real_aligned_alloc(align, n);
 	return ml_tag_alloc(ML_FN_ALIGNED_ALLOC, align, n, RA);
 }
@@ -148,7 +148,7 @@ aligned_alloc(size_t align, size_t n)
 EXPORT void *
 memalign(size_t align, size_t n)
 {
-	if (passthrough())
+	if (passthrough(n))
 		return ml_real_memalign(align, n);
 	return ml_tag_alloc(ML_FN_MEMALIGN, align, n, RA);
 }
@@ -156,7 +156,7 @@ memalign(size_t align, size_t n)
 EXPORT void *
 valloc(size_t n)
 {
-	if (passthrough())
+	if (passthrough(n))
 		return ml_real_valloc(n);
 	return ml_tag_alloc(ML_FN_VALLOC, 0, n, RA);
 }
@@ -164,7 +164,7 @@ valloc(size_t n)
 EXPORT void *
 pvalloc(size_t n)
 {
-	if (passthrough())
+	if (passthrough(n))
 		return ml_real_pvalloc(n);
 	return ml_tag_alloc(ML_FN_PVALLOC, 0, n, RA);
 }

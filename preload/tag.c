@@ -49,7 +49,7 @@
 #define LATE_SHOWN   16      /* late frees diagnosed one by one */
 #define CONFIG_MAX   (1 << 20)
 
-atomic_bool ml_tag_on;
+_Atomic size_t ml_tag_min = SIZE_MAX, ml_tag_span;
 atomic_bool ml_tag_tracking;
 
 struct ruleset {
@@ -135,7 +135,10 @@ install(struct ml_rules *r)
 		old->older = tg.retired;
 		tg.retired = old;
 	}
-	atomic_store(&ml_tag_on, rs != NULL);
+	atomic_store_explicit(&ml_tag_min, rs != NULL ? rs->size_min :
+	    SIZE_MAX, memory_order_relaxed);
+	atomic_store_explicit(&ml_tag_span, rs != NULL ? rs->size_max -
+	    rs->size_min : 0, memory_order_relaxed);
 	pthread_mutex_unlock(&tg.lock);
 	return 0;
 }
@@ -366,26 +369,22 @@ tagged(const struct ml_rule *r, enum ml_alloc_fn fn, size_t align, size_t n,
 	return p;
 }
 
-void *
-ml_tag_alloc(enum ml_alloc_fn fn, size_t align, size_t n, const void *ra)
+/* The part of ml_tag_alloc() for an allocation a rule of rs may tag: out
+ * of line, so that the others (most allocations) do not pay for its stack
+ * frame, a backtrace's frames and saved registers. */
+static __attribute__((noinline)) void *
+alloc_ruled(struct ruleset *rs, enum ml_alloc_fn fn, size_t align, size_t n,
+    const void *ra)
 {
-	struct ruleset *rs = atomic_load_explicit(&tg.rs,
-	    memory_order_acquire);
 	uint32_t stack = 0;
-	int i = -1;
 
-	/* in a signal handler (see interrupted()): a lease would wait for a
-	 * lock this thread holds; untagged */
-	if (rs == NULL || n < rs->size_min || n > rs->size_max ||
-	    interrupted())
-		return plain(fn, align, n);
 	/* The guard is held throughout: what memlease allocates here is
 	 * not tagged, and a signal handler that allocates while this thread
 	 * holds a lock of ours passes straight through. */
 	int err = errno;
 	void *p;
 	ml_guard_enter();
-	i = choose(rs, n, ra, &stack);
+	int i = choose(rs, n, ra, &stack);
 	if (i < 0) {
 		errno = err;
 		p = plain(fn, align, n);
@@ -399,6 +398,20 @@ ml_tag_alloc(enum ml_alloc_fn fn, size_t align, size_t n, const void *ra)
 	}
 	ml_guard_leave();
 	return p;
+}
+
+void *
+ml_tag_alloc(enum ml_alloc_fn fn, size_t align, size_t n, const void *ra)
+{
+	struct ruleset *rs = atomic_load_explicit(&tg.rs,
+	    memory_order_acquire);
+
+	/* in a signal handler (see interrupted()): a lease would wait for a
+	 * lock this thread holds; untagged */
+	if (rs == NULL || n < rs->size_min || n > rs->size_max ||
+	    interrupted())
+		return plain(fn, align, n);
+	return alloc_ruled(rs, fn, align, n, ra);
 }
 
 /* Freeing. */

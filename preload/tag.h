@@ -29,8 +29,19 @@ enum ml_kind {
 	ML_KIND_ABORT,          /* tagged, action=abort */
 };
 
-/* Rules are in force (read on every allocation: a relaxed load). */
-extern atomic_bool ml_tag_on;
+/* The sizes that some rule in force may tag: n is one of them when
+ * n - ml_tag_min <= ml_tag_span (unsigned).  With no rules in force, only
+ * SIZE_MAX is, and ml_tag_alloc() leaves it untagged.  Read on every
+ * allocation (relaxed loads); while rules are being replaced the two may
+ * be of different rule sets: ml_tag_alloc() decides with the rules. */
+extern _Atomic size_t ml_tag_min, ml_tag_span;
+
+static inline bool
+ml_tag_may(size_t n)
+{
+	return n - atomic_load_explicit(&ml_tag_min, memory_order_relaxed) <=
+	    atomic_load_explicit(&ml_tag_span, memory_order_relaxed);
+}
 /* Some block was ever tracked: free() must look (a relaxed load). */
 extern atomic_bool ml_tag_tracking;
 
