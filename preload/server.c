@@ -82,6 +82,8 @@ static struct {
 	size_t           qn;
 	uint64_t         dropped;
 	bool             said;
+	ev_timer         retry;         /* the socket again, a while later */
+	unsigned         retries;
 	atomic_int       owner;         /* the pid whose file path is, or 0 */
 	pthread_once_t   mode_once;
 	enum ml_socket_mode mode;
@@ -461,6 +463,33 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 /* The socket. */
 
+#define RETRIES 10      /* 50 ms, 100, 200, ... 1 s: 7.5 s in all */
+
+static void
+retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	ml_server_start(loop);
+}
+
+/* In a table shared with the program, the socket's number was the
+ * program's (or closed by it) before it could listen: a program that
+ * closes every descriptor, or dup2()s its files over every number, is
+ * soon done; make the socket again a little later. */
+static void
+retry_later(struct ev_loop *loop)
+{
+	if (sv.retries == RETRIES) {
+		say("socket: its descriptor was taken by the program %u "
+		    "times", RETRIES + 1);
+		return;
+	}
+	double after = 0.05 * (1u << sv.retries++);
+	ev_timer_init(&sv.retry, retry_cb, after < 1 ? after : 1, 0);
+	ev_timer_start(loop, &sv.retry);
+}
+
 void
 ml_server_start(struct ev_loop *loop)
 {
@@ -468,6 +497,7 @@ ml_server_start(struct ev_loop *loop)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
 	sv.loop = loop;
+	ev_timer_stop(loop, &sv.retry);         /* if it is waiting */
 	if (ml_server_mode() == ML_SOCKET_OFF || sv.lfd >= 0 ||
 	    !socket_dir(dir, sizeof dir))
 		return;
@@ -483,20 +513,26 @@ ml_server_start(struct ev_loop *loop)
 	/* in a table shared with the program, the number may be the
 	 * program's already: then it is left alone */
 	if (!ml_fd_id_is(fd, S_IFSOCK, &sv.lid)) {
-		say("socket: its descriptor was taken by the program");
+		retry_later(loop);
 		return;
 	}
 	memcpy(sa.sun_path, sv.path, strlen(sv.path) + 1);
 	unlink(sv.path);        /* of an earlier process with our pid */
 	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
 	    chmod(sv.path, 0600) != 0 || listen(fd, 32) != 0) {
-		say("%s: %s", sv.path, strerror(errno));
-		if (ml_fd_still(fd, &sv.lid))
+		int err = errno;
+		bool ours = ml_fd_still(fd, &sv.lid);
+		if (ours)
 			close(fd);
 		unlink(sv.path);
+		if (!ours || err == EBADF || err == ENOTSOCK)
+			retry_later(loop);      /* closed or taken meanwhile */
+		else
+			say("%s: %s", sv.path, strerror(err));
 		return;
 	}
 	sv.lfd = fd;
+	sv.retries = 0;
 	atomic_store(&sv.owner, (int)getpid());
 	ev_io_init(&sv.lw, accept_cb, fd, EV_READ);
 	ev_io_start(loop, &sv.lw);
@@ -505,7 +541,7 @@ ml_server_start(struct ev_loop *loop)
 void
 ml_server_stop(struct ev_loop *loop)
 {
-	(void)loop;
+	ev_timer_stop(loop, &sv.retry);         /* if it is waiting */
 	while (sv.n > 0)
 		client_close(sv.c[0]);
 	if (sv.lfd < 0)
@@ -632,4 +668,6 @@ ml_server_child(void)
 		ml_mem_free(sv.q[i]);
 	sv.qn = 0;
 	sv.loop = NULL;
+	ev_init(&sv.retry, retry_cb);   /* the parent's loop's: not active */
+	sv.retries = 0;
 }
