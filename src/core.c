@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "core.h"
+#include "wordlock.h"
 
 #define GEN_RETIRED UINT32_MAX
 
@@ -105,13 +106,15 @@ lock(struct ml_core *c)
 {
 	ml_core_depth++;
 	atomic_signal_fence(memory_order_seq_cst);
-	pthread_mutex_lock(&c->lock);
+	ml_wordlock_lock_lone(&c->lock);
+	atomic_signal_fence(memory_order_seq_cst);
 }
 
 static inline void
 unlock(struct ml_core *c)
 {
-	pthread_mutex_unlock(&c->lock);
+	atomic_signal_fence(memory_order_seq_cst);
+	ml_wordlock_unlock_lone(&c->lock);
 	atomic_signal_fence(memory_order_seq_cst);
 	ml_core_depth--;
 }
@@ -756,7 +759,8 @@ set_deadline(struct ml_core *c, struct ml_entry *e, uint32_t idx,
 {
 	uint64_t first;
 
-	e->deadline = deadline;
+	/* the word whole: see ML_W_SIZE() */
+	e->w_deadline = (e->w_deadline & ~ML_NO_DEADLINE) | deadline;
 	if (deadline == ML_NO_DEADLINE)
 		return;
 	queue_first(c, &first);
@@ -766,30 +770,11 @@ set_deadline(struct ml_core *c, struct ml_entry *e, uint32_t idx,
 
 /* The API. */
 
-/* The lock is held for a few dozen instructions at a time: a waiter that
- * spins a little before it sleeps spares both threads a system call. */
-static int
-mutex_init(pthread_mutex_t *m)
-{
-	pthread_mutexattr_t attr;
-	int r;
-
-	if ((r = pthread_mutexattr_init(&attr)) != 0)
-		return r;
-	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
-	r = pthread_mutex_init(m, &attr);
-	pthread_mutexattr_destroy(&attr);
-	return r;
-}
-
 int
 ml_core_init(struct ml_core *c, const struct ml_alloc *a, uint64_t now)
 {
-	int r;
-
 	memset(c, 0, sizeof *c);
-	if ((r = mutex_init(&c->lock)) != 0)
-		return -r;
+	atomic_init(&c->lock, 0);
 	c->a = *a;
 	c->epoch = now;
 	c->dircap = 16;
@@ -830,7 +815,6 @@ ml_core_fini(struct ml_core *c, void (*free_buf)(void *, unsigned))
 	free_if(c, c->chash);
 	ml_bitmap_fini(&c->nonfull, &c->a);
 	ml_labels_fini(&c->labels, &c->a);
-	pthread_mutex_destroy(&c->lock);
 	c->dir = NULL;
 	c->dir_gen = NULL;
 	c->heap = NULL;
@@ -893,12 +877,9 @@ ml_core_add_labeled(struct ml_core *c, uint64_t now, void *buf, size_t size,
 	uint32_t idx = slot_take(c, bi);
 	struct ml_entry *e = entry_at(c, idx);
 	e->buf = buf;
-	e->size = size;
-	e->releases = releases;
-	e->report = 1;
-	e->kind = kind;
-	e->born = t;
-	e->origin = origin;
+	e->w_size = ML_W_SIZE(size, 1);
+	e->w_deadline = ML_W_DEADLINE(ML_NO_DEADLINE, releases, kind);
+	e->w_born = ML_W_BORN(t, origin);
 	set_deadline(c, e, idx, deadline, k, wake);
 	c->live++;
 	c->live_kind[kind]++;
@@ -998,6 +979,7 @@ last_release(struct ml_core *c, uint32_t idx, struct ml_ended *out)
 		slot_end(c, idx, ML_END_RELEASED, out);
 		return 1;
 	}
+	e->releases = 0;
 	e->zombie = 1;
 	if (queued(e))
 		queue_remove(c, e);
@@ -1023,7 +1005,9 @@ ml_core_release(struct ml_core *c, memlease_t h, struct ml_ended *out)
 	struct ml_entry *e = lookup(c, h, &idx, false);
 	if (e == NULL)
 		r = -ESTALE;
-	else if (--e->releases == 0)
+	else if (e->releases > 1)
+		e->releases--;
+	else    /* not stored first: slot_end() reads its word whole */
 		r = last_release(c, idx, out);
 	unlock(c);
 	return r;
@@ -1345,6 +1329,6 @@ ml_core_unlock(struct ml_core *c)
 void
 ml_core_reinit_lock(struct ml_core *c)
 {
-	mutex_init(&c->lock);
+	atomic_store_explicit(&c->lock, 0, memory_order_relaxed);
 	ml_core_depth--;
 }

@@ -8,8 +8,9 @@
  * entry blocks, the block directory, the deadline heap, labels) comes from
  * the allocator given to ml_core_init().
  *
- * Locking: one mutex per core guards all of its state.  No call holds it
- * while it calls out, except to the core's allocator.
+ * Locking: one lock per core (a word, wordlock.h) guards all of its state.
+ * No call holds it while it calls out, except to the core's allocator.
+ * While the process has one thread it is taken with plain stores.
  */
 #ifndef ML_CORE_H
 #define ML_CORE_H
@@ -18,7 +19,7 @@
 #include "config.h"
 #endif
 
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -48,15 +49,47 @@
  */
 struct ml_entry {
 	void     *buf;
-	uint64_t  size : 44, pins : 16, report : 1, overdue : 1, zombie : 1,
-	          ringed : 1;  /* its deadline is in a class's ring */
-	uint64_t  deadline : 40, releases : 21, kind : 3;
-	uint64_t  born : 40, origin : 24;
+	union {
+		struct {
+			uint64_t size : 44, pins : 16, report : 1,
+			         overdue : 1, zombie : 1,
+			         ringed : 1;  /* its deadline is in a ring */
+		};
+		uint64_t w_size;
+	};
+	union {
+		struct {
+			uint64_t deadline : 40, releases : 21, kind : 3;
+		};
+		uint64_t w_deadline;
+	};
+	union {
+		struct {
+			uint64_t born : 40, origin : 24;
+		};
+		uint64_t w_born;
+	};
 	uint32_t  gen;
 	uint32_t  pos;  /* live: heap index + 1 (0: none), or if ringed its
 	                 * sequence number in the ring; free: next free */
 };
 _Static_assert(sizeof(struct ml_entry) == 40, "an entry is 40 bytes");
+
+/*
+ * The words of a new entry, made whole in registers and stored as such.
+ * Bit-fields stored one by one are stored in parts of their word, and a
+ * read of the whole word soon after (the deadline, as the lease is queued)
+ * then waits for the store buffer to drain.  Bit-fields are laid out from
+ * the least significant bit on x86-64 and every other ABI of GCC and
+ * Clang for little-endian targets; the core's tests check it.
+ */
+#define ML_W_SIZE(size, report) \
+	((uint64_t)(size) | (uint64_t)(report) << 60)
+#define ML_W_DEADLINE(deadline, releases, kind) \
+	((uint64_t)(deadline) | (uint64_t)(releases) << 40 | \
+	 (uint64_t)(kind) << 61)
+#define ML_W_BORN(born, origin) \
+	((uint64_t)(born) | (uint64_t)(origin) << 40)
 
 /* Slots [fresh, ML_PER_BLOCK) were never used: their memory is left as
  * the allocator gave it, so that making a block costs no more than its
@@ -139,7 +172,7 @@ struct ml_info {
 };
 
 struct ml_core {
-	pthread_mutex_t  lock;
+	_Atomic uint32_t lock;     /* wordlock.h */
 	struct ml_alloc  a;
 	uint64_t         epoch;    /* the `now` of ml_core_init */
 

@@ -129,6 +129,41 @@ stats(void)
 	return st;
 }
 
+/* A new entry's words are made whole (ML_W_*) and read as bit-fields:
+ * both must put every field at the same bits. */
+Test(core, entry_words_put_each_field_where_its_bit_field_is)
+{
+	struct ml_entry e = { 0 };
+
+	e.w_size = ML_W_SIZE(ML_MAX_SIZE, 1);
+	e.w_deadline = ML_W_DEADLINE(ML_TIME_MAX, ML_MAX_RELEASES,
+	    ML_KIND_MAX);
+	e.w_born = ML_W_BORN(ML_TIME_MAX - 1, (UINT32_C(1) << 24) - 1);
+	cr_assert_eq(e.size, ML_MAX_SIZE);
+	cr_assert_eq(e.report, 1);
+	cr_assert_eq(e.pins, 0);
+	cr_assert_eq(e.overdue + e.zombie + e.ringed, 0);
+	cr_assert_eq(e.deadline, ML_TIME_MAX);
+	cr_assert_eq(e.releases, ML_MAX_RELEASES);
+	cr_assert_eq(e.kind, ML_KIND_MAX);
+	cr_assert_eq(e.born, ML_TIME_MAX - 1);
+	cr_assert_eq(e.origin, (UINT32_C(1) << 24) - 1);
+
+	struct ml_entry f = { 0 };
+	f.size = 12345;
+	f.report = 0;
+	f.deadline = ML_NO_DEADLINE;
+	f.releases = 3;
+	f.kind = 5;
+	f.born = 77;
+	f.origin = 9;
+	cr_assert_eq(f.w_size, ML_W_SIZE(12345, 0));
+	cr_assert_eq(f.w_deadline, ML_W_DEADLINE(ML_NO_DEADLINE, 3, 5));
+	cr_assert_eq(f.w_born, ML_W_BORN(77, 9));
+	f.report = 1;
+	cr_assert_eq(f.w_size, ML_W_SIZE(12345, 1));
+}
+
 Test(core, handle_names_its_buffer_and_size)
 {
 	void *buf = malloc(100);
