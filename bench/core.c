@@ -8,8 +8,12 @@
  *      ml_core_release it, free it; with 0, 1k and 1M other leases live
  *      (ttl 1 h: they too have a deadline), and 1M and half a block (see
  *      live_cases).  Beside it, in the same run, malloc+free of the
- *      same sizes.  Then the public API (memlease_alloc+memlease_release)
- *      with backtraces of 16 frames and of the call site only.
+ *      same sizes.  These run while the process has one thread, when the
+ *      core's lock costs no atomic instruction (src/wordlock.h); then 0
+ *      live again once a second thread exists (it sleeps), as in any
+ *      program with threads.  Then the public API (memlease_alloc+
+ *      memlease_release, no expiry thread) with backtraces of 16 frames
+ *      and of the call site only.
  *   2. the time to expire 1M due leases: one ml_core_expire() loop in
  *      batches of 64 that frees the buffers, deadlines in the order the
  *      leases were made and in random order; then memlease_expire_due()
@@ -34,6 +38,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -365,6 +370,37 @@ fig_core_pairs(const struct config *cf, const uint32_t *sizes)
 	}
 }
 
+/* A thread that sleeps until the process ends: the process is no longer
+ * alone, and the core's lock takes its atomic instructions. */
+static void *
+sleeper(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+
+static void
+fig_core_pair_threads(const struct config *cf, const uint32_t *sizes)
+{
+	struct ml_core c;
+	pthread_t t;
+	double base, ns;
+	char v[32], b[32];
+
+	if (pthread_create(&t, NULL, sleeper, NULL) != 0)
+		die("pthread_create failed");
+	if (ml_core_init(&c, &std_alloc, ml_clock_ms()) != 0)
+		die("ml_core_init failed");
+	abab(pass_malloc, pass_core, &c, sizes, cf->pairs, cf->reps, &base,
+	    &ns);
+	row("core pair, 0 live, 2 threads", fmt_pairs(v, sizeof v, ns),
+	    fmt_pairs(b, sizeof b, base), ns / base, "<= 2x malloc",
+	    check(ns <= 2 * base));
+	ml_core_fini(&c, free_buf);
+}
+
 /* The API, in children. */
 
 /*
@@ -671,6 +707,7 @@ main(int argc, char **argv)
 
 	uint32_t *sizes = make_sizes(cf->pairs);
 	fig_core_pairs(cf, sizes);
+	fig_core_pair_threads(cf, sizes);   /* last: one thread no more */
 	free(sizes);
 	fig_api_pairs(is_quick);
 	fig_core_expire(cf);

@@ -82,23 +82,6 @@ ml_bitmap_clear(struct ml_bitmap *b, uint32_t i)
 	}
 }
 
-uint32_t
-ml_bitmap_first(const struct ml_bitmap *b)
-{
-	int top = b->top;
-	uint32_t i = 0;
-
-	if (b->lv[top] == NULL)
-		return UINT32_MAX;
-	for (int l = top; l >= 0; l--) {
-		uint64_t w = b->lv[l][i];
-		if (w == 0)
-			return UINT32_MAX;
-		i = i * 64 + (uint32_t)__builtin_ctzll(w);
-	}
-	return i;
-}
-
 size_t
 ml_bitmap_bytes(const struct ml_bitmap *b)
 {

@@ -28,7 +28,25 @@ int      ml_bitmap_reserve(struct ml_bitmap *b, uint32_t nbits,
 void     ml_bitmap_fini(struct ml_bitmap *b, const struct ml_alloc *a);
 void     ml_bitmap_set(struct ml_bitmap *b, uint32_t i);
 void     ml_bitmap_clear(struct ml_bitmap *b, uint32_t i);
-uint32_t ml_bitmap_first(const struct ml_bitmap *b);  /* UINT32_MAX: none */
 size_t   ml_bitmap_bytes(const struct ml_bitmap *b);
+
+/* The lowest set bit, UINT32_MAX: none.  Inline: the core asks at every
+ * new lease. */
+static inline uint32_t
+ml_bitmap_first(const struct ml_bitmap *b)
+{
+	int top = b->top;
+	uint32_t i = 0;
+
+	if (b->lv[top] == NULL)
+		return UINT32_MAX;
+	for (int l = top; l >= 0; l--) {
+		uint64_t w = b->lv[l][i];
+		if (w == 0)
+			return UINT32_MAX;
+		i = i * 64 + (uint32_t)__builtin_ctzll(w);
+	}
+	return i;
+}
 
 #endif /* ML_BITMAP_H */
