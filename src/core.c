@@ -641,6 +641,7 @@ block_new(struct ml_core *c)
 	c->dir[i] = b;
 	c->nblocks++;
 	ml_bitmap_set(&c->nonfull, i);
+	c->low = i;     /* made when no block had room */
 	return 0;
 }
 
@@ -655,6 +656,8 @@ blocks_trim(struct ml_core *c)
 		c->dir_gen[i] = b->max_gen;
 		c->dir[i] = NULL;
 		ml_bitmap_clear(&c->nonfull, i);
+		if (c->low == i)
+			c->low = UINT32_MAX;
 		c->nblocks--;
 		c->a.free(b);
 	}
@@ -676,8 +679,11 @@ slot_take(struct ml_core *c, uint32_t bi)
 		b->e[s].gen = c->dir_gen[bi];
 	}
 	b->used++;
-	if (b->free_head == 0 && b->fresh == ML_PER_BLOCK)
+	if (b->free_head == 0 && b->fresh == ML_PER_BLOCK) {
 		ml_bitmap_clear(&c->nonfull, bi);
+		if (c->low == bi)
+			c->low = UINT32_MAX;
+	}
 	return bi * ML_PER_BLOCK + s;
 }
 
@@ -735,8 +741,11 @@ slot_end(struct ml_core *c, uint32_t idx, enum ml_end why,
 	if (gen == GEN_RETIRED)
 		return;
 	e->pos = b->free_head;
-	if (b->free_head == 0 && b->fresh == ML_PER_BLOCK)
+	if (b->free_head == 0 && b->fresh == ML_PER_BLOCK) {
 		ml_bitmap_set(&c->nonfull, bi);
+		if (c->low != UINT32_MAX && bi < c->low)
+			c->low = bi;
+	}
 	b->free_head = idx % ML_PER_BLOCK + 1;
 	if (--b->used == 0 && bi == c->nblocks - 1)
 		blocks_trim(c);
@@ -790,6 +799,7 @@ ml_core_init(struct ml_core *c, const struct ml_alloc *a, uint64_t now)
 	c->dir[0] = &c->first;
 	c->nblocks = 1;
 	ml_bitmap_set(&c->nonfull, 0);
+	c->low = 0;
 	return 0;
 }
 
@@ -859,7 +869,9 @@ add(struct ml_core *c, uint64_t now, void *buf, size_t size,
 	uint64_t deadline = deadline_at(t, ttl_ms);
 	if ((r = queue_prepare(c, t, deadline, false, &k)) != 0)
 		goto undo;
-	uint32_t bi = ml_bitmap_first(&c->nonfull);
+	uint32_t bi = c->low;
+	if (bi == UINT32_MAX)
+		bi = c->low = ml_bitmap_first(&c->nonfull);
 	if (bi == UINT32_MAX) {
 		if ((r = block_new(c)) != 0)
 			goto undo;

@@ -181,6 +181,8 @@ struct ml_core {
 	uint32_t         nblocks;  /* blocks [0, nblocks) exist */
 	uint32_t         dircap;
 	struct ml_bitmap nonfull;  /* blocks with a free slot */
+	uint32_t         low;      /* the lowest of them, UINT32_MAX: ask
+	                            * nonfull (none, or not known) */
 
 	uint32_t        *heap;     /* entry indices, earliest deadline first */
 	uint32_t         nheap;

@@ -356,6 +356,26 @@ Test(core, new_leases_fill_the_lowest_block_first)
 	cr_assert_eq(stats().entry_blocks, 1);
 }
 
+/* The lowest block with room is remembered between leases: a hole made
+ * below it must take the next lease, so that the last blocks drain. */
+Test(core, a_hole_below_the_block_being_filled_is_filled_first)
+{
+	memlease_t h[4 * N];
+
+	if (N < 2)
+		cr_skip_test("needs two entries a block");
+	for (uint32_t i = 0; i < 4 * N; i++)
+		h[i] = lease(0, 1);
+	cr_assert_eq(release(h[2 * N]), 1);        /* two holes in block 2 */
+	cr_assert_eq(release(h[2 * N + 1]), 1);
+	memlease_t in2 = lease(0, 1);
+	cr_assert_eq(((uint32_t)in2 - 1) / N, 2);
+	cr_assert_eq(release(h[1]), 1);            /* a hole in block 0 */
+	memlease_t in0 = lease(0, 1);
+	cr_assert_eq((uint32_t)in0, (uint32_t)h[1],
+	    "the new lease went to block %u", ((uint32_t)in0 - 1) / N);
+}
+
 Test(core, many_blocks_and_every_handle_still_resolves)
 {
 	enum { COUNT = 20000 };
