@@ -7,6 +7,7 @@
  * it (standalone.h): each in a child of a process that never made a
  * thread.  Each checks first that it runs alone, so that a C library that
  * stops saying so fails them instead of leaving the plain path untried.
+ * Not built under TSan, whose runtime has a thread of its own.
  */
 #define _GNU_SOURCE
 #include "standalone.h"
