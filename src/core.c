@@ -75,7 +75,7 @@ free_if(struct ml_core *c, void *p)
 
 /* The live entry a handle names, or NULL.  Zombies (released while pinned)
  * are found only when `zombie_ok`. */
-static struct ml_entry *
+static inline __attribute__((always_inline)) struct ml_entry *
 lookup(const struct ml_core *c, memlease_t h, uint32_t *idxp, bool zombie_ok)
 {
 	uint32_t low = (uint32_t)h;
@@ -663,7 +663,7 @@ blocks_trim(struct ml_core *c)
 	}
 }
 
-static uint32_t
+static inline __attribute__((always_inline)) uint32_t
 slot_take(struct ml_core *c, uint32_t bi)
 {
 	struct ml_block *b = c->dir[bi];
@@ -688,9 +688,10 @@ slot_take(struct ml_core *c, uint32_t bi)
 }
 
 /* End the lease in entry idx: out (if not NULL) gets what the caller
- * needs; the slot goes back to its block. */
-static void
-slot_end(struct ml_core *c, uint32_t idx, enum ml_end why,
+ * needs; the slot goes back to its block.  Inline in the release, out of
+ * line (slot_end) elsewhere. */
+static inline __attribute__((always_inline)) void
+end_slot(struct ml_core *c, uint32_t idx, enum ml_end why,
     struct ml_ended *out)
 {
 	struct ml_entry *e = entry_at(c, idx);
@@ -747,8 +748,15 @@ slot_end(struct ml_core *c, uint32_t idx, enum ml_end why,
 			c->low = bi;
 	}
 	b->free_head = idx % ML_PER_BLOCK + 1;
-	if (--b->used == 0 && bi == c->nblocks - 1)
-		blocks_trim(c);
+	if (--b->used == 0 && bi != 0 && bi == c->nblocks - 1)
+		blocks_trim(c);     /* the static block stays */
+}
+
+static void __attribute__((noinline))
+slot_end(struct ml_core *c, uint32_t idx, enum ml_end why,
+    struct ml_ended *out)
+{
+	end_slot(c, idx, why, out);
 }
 
 /* The deadline of a lease given ttl_ms at relative time t. */
@@ -762,7 +770,7 @@ deadline_at(uint64_t t, uint64_t ttl_ms)
 
 /* Entry idx, not queued, gets its deadline, queued where queue_prepare()
  * said; *wake says whether it is now the earliest. */
-static void
+static inline __attribute__((always_inline)) void
 set_deadline(struct ml_core *c, struct ml_entry *e, uint32_t idx,
     uint64_t deadline, struct ml_class *k, bool *wake)
 {
@@ -992,13 +1000,13 @@ ml_core_unpin(struct ml_core *c, memlease_t h, uint64_t now,
 
 /* The last release of entry idx: end it, or, if it is pinned, make it a
  * zombie that its last unpin ends.  Returns 1 if it ended. */
-static int
+static inline __attribute__((always_inline)) int
 last_release(struct ml_core *c, uint32_t idx, struct ml_ended *out)
 {
 	struct ml_entry *e = entry_at(c, idx);
 
 	if (e->pins == 0) {
-		slot_end(c, idx, ML_END_RELEASED, out);
+		end_slot(c, idx, ML_END_RELEASED, out);
 		return 1;
 	}
 	e->releases = 0;
