@@ -701,18 +701,20 @@ end_slot(struct ml_core *c, uint32_t idx, enum ml_end why,
 	bool labeled = e->origin >= ML_LABELED;
 
 	if (out != NULL) {
-		const char *name = labeled ?
-		    ml_labels_name(&c->labels, e->origin) : NULL;
 		out->h = handle_of(idx, e->gen);
 		out->buf = e->buf;
 		out->size = e->size;
+		out->why = (uint8_t)why;
+		out->kind = (uint8_t)e->kind;
+	}
+	if (out != NULL && why == ML_END_EXPIRED) {     /* for the report */
+		const char *name = labeled ?
+		    ml_labels_name(&c->labels, e->origin) : NULL;
 		out->born = abs_time(c, e->born);
 		out->deadline = abs_time(c, e->deadline);
 		out->stack = labeled ?
 		    ml_labels_stack(&c->labels, e->origin) : e->origin;
-		out->why = (uint8_t)why;
 		out->report = e->report;
-		out->kind = (uint8_t)e->kind;
 		if (name != NULL)
 			memcpy(out->label, name, sizeof out->label);
 		else

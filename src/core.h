@@ -138,7 +138,8 @@ struct ml_alloc {
 };
 
 /* What a caller needs of a lease that has just ended: the buffer to free
- * and, for expiries, what to report. */
+ * and, for expiries, what to report.  Every end fills h, buf, size, why
+ * and kind; only an expiry fills the rest. */
 enum ml_end { ML_END_RELEASED = 1, ML_END_EXPIRED };
 
 struct ml_ended {
