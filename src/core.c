@@ -642,6 +642,7 @@ block_new(struct ml_core *c)
 	c->nblocks++;
 	ml_bitmap_set(&c->nonfull, i);
 	c->low = i;     /* made when no block had room */
+	c->low_b = b;
 	return 0;
 }
 
@@ -663,10 +664,10 @@ blocks_trim(struct ml_core *c)
 	}
 }
 
+/* A slot of block bi (b, not full) for a new lease: its index there. */
 static inline __attribute__((always_inline)) uint32_t
-slot_take(struct ml_core *c, uint32_t bi)
+slot_take(struct ml_core *c, uint32_t bi, struct ml_block *b)
 {
-	struct ml_block *b = c->dir[bi];
 	uint32_t s;
 
 	if (b->free_head != 0) {
@@ -684,7 +685,7 @@ slot_take(struct ml_core *c, uint32_t bi)
 		if (c->low == bi)
 			c->low = UINT32_MAX;
 	}
-	return bi * ML_PER_BLOCK + s;
+	return s;
 }
 
 /* End the lease in entry idx: out (if not NULL) gets what the caller
@@ -746,8 +747,10 @@ end_slot(struct ml_core *c, uint32_t idx, enum ml_end why,
 	e->pos = b->free_head;
 	if (b->free_head == 0 && b->fresh == ML_PER_BLOCK) {
 		ml_bitmap_set(&c->nonfull, bi);
-		if (c->low != UINT32_MAX && bi < c->low)
+		if (c->low != UINT32_MAX && bi < c->low) {
 			c->low = bi;
+			c->low_b = b;
+		}
 	}
 	b->free_head = idx % ML_PER_BLOCK + 1;
 	if (--b->used == 0 && bi != 0 && bi == c->nblocks - 1)
@@ -810,6 +813,7 @@ ml_core_init(struct ml_core *c, const struct ml_alloc *a, uint64_t now)
 	c->nblocks = 1;
 	ml_bitmap_set(&c->nonfull, 0);
 	c->low = 0;
+	c->low_b = &c->first;
 	return 0;
 }
 
@@ -880,15 +884,20 @@ add(struct ml_core *c, uint64_t now, void *buf, size_t size,
 	if ((r = queue_prepare(c, t, deadline, false, &k)) != 0)
 		goto undo;
 	uint32_t bi = c->low;
-	if (bi == UINT32_MAX)
-		bi = c->low = ml_bitmap_first(&c->nonfull);
+	if (bi == UINT32_MAX && (bi = ml_bitmap_first(&c->nonfull)) !=
+	    UINT32_MAX) {
+		c->low = bi;
+		c->low_b = c->dir[bi];
+	}
 	if (bi == UINT32_MAX) {
 		if ((r = block_new(c)) != 0)
 			goto undo;
 		bi = c->nblocks - 1;
 	}
-	uint32_t idx = slot_take(c, bi);
-	struct ml_entry *e = entry_at(c, idx);
+	struct ml_block *b = c->low_b;
+	uint32_t s = slot_take(c, bi, b);
+	uint32_t idx = bi * ML_PER_BLOCK + s;
+	struct ml_entry *e = &b->e[s];
 	e->buf = buf;
 	e->w_size = ML_W_SIZE(size, 1);
 	e->w_deadline = ML_W_DEADLINE(ML_NO_DEADLINE, releases, kind);

@@ -184,6 +184,7 @@ struct ml_core {
 	struct ml_bitmap nonfull;  /* blocks with a free slot */
 	uint32_t         low;      /* the lowest of them, UINT32_MAX: ask
 	                            * nonfull (none, or not known) */
+	struct ml_block *low_b;    /* block low, when low is known */
 
 	uint32_t        *heap;     /* entry indices, earliest deadline first */
 	uint32_t         nheap;
