@@ -1048,7 +1048,7 @@ ml_core_release(struct ml_core *c, memlease_t h, struct ml_ended *out)
 		r = -ESTALE;
 	else if (e->releases > 1)
 		e->releases--;
-	else    /* not stored first: slot_end() reads its word whole */
+	else    /* not stored first: end_slot() reads its word whole */
 		r = last_release(c, idx, out);
 	unlock(c);
 	return r;

@@ -91,7 +91,7 @@ ml_wordlock_unlock(_Atomic uint32_t *w)
  * or wait for one: a lock can be taken and let go with plain stores, as
  * the C library's malloc does, and spare the two atomic instructions, which
  * cost more than the rest of a short critical section.  Once a thread is
- * made the answer is no until the next fork().
+ * made the answer stays no, in a child of fork() too (glibc 2.36).
  */
 static inline bool
 ml_wordlock_lone(void)
