@@ -224,12 +224,15 @@ finish(const struct ml_ended *e, uint64_t now)
 		ml_tag_ended(e, now);
 }
 
+/* The loop thread looks at the deadlines: it sleeps until the next one,
+ * or ML_LOOP_MAX_SLEEP_MS, and a lease made meanwhile wakes it only if it
+ * is due before then (ml_core_arm). */
 static int64_t
 loop_tick(void)
 {
 	memlease_expire_due();
 	ml_server_flush();
-	return memlease_next_deadline_ms();
+	return ml_core_arm(&api.core, ml_clock_ms(), ML_LOOP_MAX_SLEEP_MS);
 }
 
 /*

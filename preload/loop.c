@@ -24,8 +24,9 @@
  * and read, and never closed unless they are.  When the write end is gone,
  * a thread of the program's makes another pipe as it wakes the loop thread
  * (pipe_again), and the loop thread takes a copy of its read end
- * (wake_renew); without a table of its own, the loop thread makes it.  A wake-up lost that way is made up by the timer,
- * which never sleeps longer than MAX_SLEEP_MS while the thread runs.
+ * (wake_renew); without a table of its own, the loop thread makes it.  A
+ * wake-up lost that way is made up by the timer, which never sleeps longer
+ * than ML_LOOP_MAX_SLEEP_MS while the thread runs.
  *
  * Locking: `lp.lock` serializes start and stop; `running`, `stopping` and
  * `wake_pending` are atomics read without it.
@@ -70,8 +71,6 @@ static struct {
 	                             * run on lp.loop, never free or restart */
 	bool             said;
 } lp = { .lock = PTHREAD_MUTEX_INITIALIZER, .rfd = -1, .wfd = -1 };
-
-#define MAX_SLEEP_MS 1000
 
 /* The wake-up pipe that was made. */
 static struct ml_fd_id
@@ -167,6 +166,14 @@ wake_renew(struct ev_loop *loop)
 	atomic_store(&lp.wake_pending, 0);
 }
 
+static _Atomic uint64_t ticks;
+
+uint64_t
+ml_loop_ticks(void)
+{
+	return atomic_load_explicit(&ticks, memory_order_relaxed);
+}
+
 static void
 rearm(struct ev_loop *loop)
 {
@@ -176,11 +183,12 @@ rearm(struct ev_loop *loop)
 	}
 	if (!ev_is_active(&lp.wake_w) || !pipe_ours(lp.wake_w.fd))
 		wake_renew(loop);
+	atomic_fetch_add_explicit(&ticks, 1, memory_order_relaxed);
 	int64_t next = lp.tick();
 
 	ev_timer_stop(loop, &lp.timer_w);
-	if (next < 0 || next > MAX_SLEEP_MS)
-		next = MAX_SLEEP_MS;
+	if (next < 0 || next > ML_LOOP_MAX_SLEEP_MS)
+		next = ML_LOOP_MAX_SLEEP_MS;
 	ev_now_update(loop);
 	ev_timer_set(&lp.timer_w, (double)next / 1000.0, 0.);
 	ev_timer_start(loop, &lp.timer_w);
@@ -354,7 +362,7 @@ out:
  * The program closed the pipe: a thread of the program's makes another, in
  * the process's table, when the loop thread has a table of its own (which
  * it cannot make it in); the loop thread takes its copy when it next wakes
- * (wake_renew), within MAX_SLEEP_MS.  The new write end, or -1.
+ * (wake_renew), within ML_LOOP_MAX_SLEEP_MS.  The new write end, or -1.
  */
 static int
 pipe_again(void)
@@ -418,8 +426,8 @@ ml_loop_stop(void)
 	atomic_store(&lp.stopping, true);
 	atomic_store(&lp.wake_pending, 0);
 	kick();
-	/* An expiry hook may be stuck, or the wake-up lost (MAX_SLEEP_MS):
-	 * wait a while, then leave it be. */
+	/* An expiry hook may be stuck, or the wake-up lost
+	 * (ML_LOOP_MAX_SLEEP_MS): wait a while, then leave it be. */
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += 2;
 	if (pthread_timedjoin_np(lp.tid, NULL, &until) == 0) {

@@ -8,8 +8,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Expire what is due; return ms until the next deadline, -1 if none.
- * Called on the loop thread. */
+/* The longest the loop thread sleeps while it runs. */
+#define ML_LOOP_MAX_SLEEP_MS 1000
+
+/* Expire what is due; return ms until the next deadline (at most
+ * ML_LOOP_MAX_SLEEP_MS), -1 if none.  Called on the loop thread. */
 typedef int64_t (*ml_loop_tick_fn)(void);
 
 /* Start the thread if it is not running (in this process).  Returns 0 or
@@ -31,6 +34,9 @@ void ml_loop_stop(void);
 
 bool ml_loop_running(void);
 bool ml_loop_is_self(void);
+
+/* Times the loop thread has looked at the deadlines, for tests. */
+uint64_t ml_loop_ticks(void);
 
 /* Fork handlers. */
 void ml_loop_prepare(void);

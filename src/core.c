@@ -774,19 +774,18 @@ deadline_at(uint64_t t, uint64_t ttl_ms)
 }
 
 /* Entry idx, not queued, gets its deadline, queued where queue_prepare()
- * said; *wake says whether it is now the earliest. */
+ * said.  *wake: the deadline comes before the expiring thread would look
+ * again (c->told), so it must be woken; it will look again by then. */
 static inline __attribute__((always_inline)) void
 set_deadline(struct ml_core *c, struct ml_entry *e, uint32_t idx,
     uint64_t deadline, struct ml_class *k, bool *wake)
 {
-	uint64_t first;
-
 	/* the word whole: see ML_W_SIZE() */
 	e->w_deadline = (e->w_deadline & ~ML_NO_DEADLINE) | deadline;
 	if (deadline == ML_NO_DEADLINE)
 		return;
-	queue_first(c, &first);
-	*wake = deadline < first;
+	if ((*wake = deadline < c->told))
+		c->told = deadline;
 	queue_insert(c, idx, k);
 }
 
@@ -814,6 +813,7 @@ ml_core_init(struct ml_core *c, const struct ml_alloc *a, uint64_t now)
 	ml_bitmap_set(&c->nonfull, 0);
 	c->low = 0;
 	c->low_b = &c->first;
+	c->told = ML_NO_DEADLINE;       /* nobody has looked yet */
 	return 0;
 }
 
@@ -851,8 +851,8 @@ ml_core_fini(struct ml_core *c, void (*free_buf)(void *, unsigned))
 
 /*
  * Put buf under a new lease, with a label (NULL or empty: none): the lease
- * is made with it or not at all.  *wake is set when its deadline is now
- * the earliest (the expiring thread must be told).  On failure nothing
+ * is made with it or not at all.  *wake is set when the expiring thread
+ * must be woken for its deadline (set_deadline).  On failure nothing
  * changes and buf is still the caller's.  Inline in both callers: a new
  * lease is the core's most frequent call, with the release.
  */
@@ -1247,6 +1247,21 @@ ml_core_next_deadline(struct ml_core *c, uint64_t now)
 	}
 	unlock(c);
 	return r;
+}
+
+int64_t
+ml_core_arm(struct ml_core *c, uint64_t now, int64_t max_ms)
+{
+	uint64_t d, t;
+	int64_t ms = max_ms;
+
+	lock(c);
+	t = rel_time(c, now);
+	if (queue_first(c, &d) != UINT32_MAX && d < t + (uint64_t)max_ms)
+		ms = d > t ? (int64_t)(d - t) : 0;
+	c->told = t + (uint64_t)ms;
+	unlock(c);
+	return ms;
 }
 
 static size_t

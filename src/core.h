@@ -197,6 +197,9 @@ struct ml_core {
 	uint32_t        *cheap;    /* those not empty, earliest first */
 	uint32_t         ncheap;
 	uint64_t         nringed;  /* leases in the classes' rings */
+	uint64_t         told;     /* the expiring thread looks again by then
+	                            * (ml_core_arm); an earlier new deadline
+	                            * wakes it */
 
 	struct ml_labels labels;
 
@@ -233,6 +236,10 @@ int   ml_core_expire(struct ml_core *c, uint64_t now, struct ml_ended *out,
 int   ml_core_expire_one(struct ml_core *c, memlease_t h,
           struct ml_ended *out);
 int64_t ml_core_next_deadline(struct ml_core *c, uint64_t now);
+/* For the expiring thread, as it goes to sleep: ms until the next deadline,
+ * at most max_ms, and the time it will look again, after which a new
+ * lease or renewal wakes it only if its deadline comes first. */
+int64_t ml_core_arm(struct ml_core *c, uint64_t now, int64_t max_ms);
 void  ml_core_stats(struct ml_core *c, struct memlease_stats *st);
 /* Live leases of each kind (ML_KIND_MAX + 1 counts). */
 void  ml_core_live_kinds(struct ml_core *c, uint64_t *out);

@@ -528,6 +528,24 @@ Test(core, wake_is_set_only_for_a_new_earliest_deadline)
 	cr_assert(add_wakes(50));
 }
 
+/* The expiring thread says when it looks again (ml_core_arm): a new
+ * deadline wakes it only if it comes first. */
+Test(core, wake_is_set_only_before_the_thread_looks_again)
+{
+	memlease_t h = lease(100, 1);       /* told: T0 + 100 */
+
+	cr_assert_eq(release(h), 1);
+	cr_assert_not(add_wakes(200), "it looks at T0 + 100 anyway");
+	cr_assert_eq(ml_core_arm(&core, T0 + 100, 1000), 100);
+	cr_assert_not(add_wakes(200), "the same deadline: no");
+	cr_assert(add_wakes(150), "before T0 + 200: yes");
+	cr_assert_eq(expire(T0 + 200), 3);
+	cr_assert_eq(ml_core_arm(&core, T0 + 200, 1000), 1000, "none: max");
+	cr_assert_not(add_wakes(1300), "after T0 + 1200: no");
+	cr_assert(add_wakes(1100), "before: yes");
+	cr_assert_eq(ml_core_arm(&core, T0 + 2000, 1000), 0, "overdue: 0");
+}
+
 Test(core, expiry_goes_earliest_first_in_batches)
 {
 	enum { COUNT = 500 };

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loop.h"
 #include "memlease.h"
 
 static void
@@ -160,6 +161,51 @@ Test(loop, earlier_deadline_wakes_the_thread)
 	double took = wait_stale(h, now_ms(), 1000);
 	cr_assert_geq(took, 0, "the new earliest deadline was missed");
 	cr_assert_lt(now_ms() - start, 5000);
+}
+
+/* The thread idle, sleeping until it looks again in up to 1 s: a lease
+ * due before then wakes it, well before that second is out. */
+Test(loop, lease_due_before_the_idle_thread_looks_again_wakes_it)
+{
+	memlease_release(memlease_alloc(8, 60000, 1, NULL));
+	usleep(50000);          /* the thread looked: nothing, sleeps 1 s */
+	memlease_t h = memlease_alloc(8, 30, 1, NULL);
+	double took = wait_stale(h, now_ms(), 2000);
+	cr_assert_geq(took, 30.0, "expired after %.3f ms", took);
+	cr_assert_lt(took, 600.0, "expired after %.3f ms: no wake-up", took);
+}
+
+/* A lease due after the thread looks again does not wake it, and is
+ * expired on time all the same: the thread looks, then sleeps for the
+ * rest. */
+Test(loop, lease_due_after_the_thread_looks_again_expires_on_time)
+{
+	memlease_release(memlease_alloc(8, 60000, 1, NULL));
+	usleep(50000);
+	double start = now_ms();
+	memlease_t h = memlease_alloc(8, 1300, 1, NULL);
+	double took = wait_stale(h, start, 4000);
+	cr_assert_geq(took, 1300.0, "expired after %.3f ms", took);
+	cr_assert_lt(took, 2200.0, "expired after %.3f ms", took);
+}
+
+/* Leases made and released one after the other, each the only one, do
+ * not wake the thread each time: it looks again when it said it would. */
+Test(loop, short_leases_one_at_a_time_do_not_wake_the_thread_each)
+{
+	void *buf;
+
+	memlease_release(memlease_alloc(8, 30000, 1, NULL));
+	usleep(50000);
+	uint64_t before = ml_loop_ticks();
+	for (int i = 0; i < 10000; i++) {
+		memlease_t h = memlease_alloc(64, 30000, 1, &buf);
+		cr_assert_neq(h, 0);
+		cr_assert_eq(memlease_release(h), 0);
+	}
+	uint64_t looks = ml_loop_ticks() - before;
+	cr_assert_leq(looks, 3, "the thread looked %llu times",
+	    (unsigned long long)looks);
 }
 
 Test(loop, renew_keeps_a_lease_alive_past_its_first_deadline)
