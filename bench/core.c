@@ -12,8 +12,8 @@
  *      core's lock costs no atomic instruction (src/wordlock.h); then 0
  *      live again once a second thread exists (it sleeps), as in any
  *      program with threads.  Then the public API (memlease_alloc+
- *      memlease_release, no expiry thread) with backtraces of 16 frames
- *      and of the call site only.
+ *      memlease_release) with backtraces of 16 frames and of the call
+ *      site only, without the expiry thread, and the latter with it.
  *   2. the time to expire 1M due leases: one ml_core_expire() loop in
  *      batches of 64 that frees the buffers, deadlines in the order the
  *      leases were made and in random order; then memlease_expire_due()
@@ -405,12 +405,13 @@ fig_core_pair_threads(const struct config *cf, const uint32_t *sizes)
 
 /*
  * Run this program again with `--api-child what` under MEMLEASE_BACKTRACE
- * = backtrace (no thread, reports to /dev/null) and read the figures it
- * prints into v[0..n).  Returns 0, or -1 (said on stderr) if it failed.
+ * = backtrace (the expiry thread on if `thread`, reports to /dev/null)
+ * and read the figures it prints into v[0..n).  Returns 0, or -1 (said on
+ * stderr) if it failed.
  */
 static int
-api_child(const char *what, const char *backtrace, bool is_quick,
-    double *v, int n)
+api_child(const char *what, const char *backtrace, bool thread,
+    bool is_quick, double *v, int n)
 {
 	char line[256] = "";
 	int fd[2], status, got = 0;
@@ -427,7 +428,7 @@ api_child(const char *what, const char *backtrace, bool is_quick,
 		dup2(fd[1], STDOUT_FILENO);
 		close(fd[0]);
 		close(fd[1]);
-		setenv("MEMLEASE_THREAD", "0", 1);
+		setenv("MEMLEASE_THREAD", thread ? "1" : "0", 1);
 		setenv("MEMLEASE_BACKTRACE", backtrace, 1);
 		setenv("MEMLEASE_LOG", "/dev/null", 1);
 		execv("/proc/self/exe", argv);
@@ -458,14 +459,18 @@ api_child(const char *what, const char *backtrace, bool is_quick,
 static void
 fig_api_pairs(bool is_quick)
 {
-	static const char *depth[] = { "16", "1" };
+	static const struct {
+		const char *depth;
+		bool        thread;
+	} runs[] = { { "16", false }, { "1", false }, { "1", true } };
 	char fig[160], v[32], b[32];
 	double m[2];
 
-	for (int i = 0; i < 2; i++) {
-		snprintf(fig, sizeof fig, "API pair, MEMLEASE_BACKTRACE=%s",
-		    depth[i]);
-		if (api_child("pairs", depth[i], is_quick, m, 2) != 0) {
+	for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+		snprintf(fig, sizeof fig, "API pair, MEMLEASE_BACKTRACE=%s%s",
+		    runs[i].depth, runs[i].thread ? ", thread" : "");
+		if (api_child("pairs", runs[i].depth, runs[i].thread, is_quick,
+		    m, 2) != 0) {
 			row(fig, "failed", "", 0, "", INFO);
 			continue;
 		}
@@ -598,7 +603,7 @@ fig_api_expire(const struct config *cf, bool is_quick)
 
 	snprintf(fig, sizeof fig, "API: expire %s, reports to null",
 	    fmt_count(count, sizeof count, cf->api_expire));
-	if (api_child("expire", "1", is_quick, &m, 1) != 0) {
+	if (api_child("expire", "1", false, is_quick, &m, 1) != 0) {
 		row(fig, "failed", "", 0, "", INFO);
 		return;
 	}
