@@ -692,7 +692,7 @@ slot_take(struct ml_core *c, uint32_t bi, struct ml_block *b)
  * needs; the slot goes back to its block.  Inline in the release, out of
  * line (slot_end) elsewhere. */
 static inline __attribute__((always_inline)) void
-end_slot(struct ml_core *c, uint32_t idx, enum ml_end why,
+slot_end_inline(struct ml_core *c, uint32_t idx, enum ml_end why,
     struct ml_ended *out)
 {
 	struct ml_entry *e = entry_at(c, idx);
@@ -761,7 +761,7 @@ static void __attribute__((noinline))
 slot_end(struct ml_core *c, uint32_t idx, enum ml_end why,
     struct ml_ended *out)
 {
-	end_slot(c, idx, why, out);
+	slot_end_inline(c, idx, why, out);
 }
 
 /* The deadline of a lease given ttl_ms at relative time t. */
@@ -1017,7 +1017,7 @@ last_release(struct ml_core *c, uint32_t idx, struct ml_ended *out)
 	struct ml_entry *e = entry_at(c, idx);
 
 	if (e->pins == 0) {
-		end_slot(c, idx, ML_END_RELEASED, out);
+		slot_end_inline(c, idx, ML_END_RELEASED, out);
 		return 1;
 	}
 	e->releases = 0;
@@ -1048,7 +1048,7 @@ ml_core_release(struct ml_core *c, memlease_t h, struct ml_ended *out)
 		r = -ESTALE;
 	else if (e->releases > 1)
 		e->releases--;
-	else    /* not stored first: end_slot() reads its word whole */
+	else    /* not stored first: slot_end_inline() reads its word whole */
 		r = last_release(c, idx, out);
 	unlock(c);
 	return r;
@@ -1064,12 +1064,10 @@ ml_core_end(struct ml_core *c, memlease_t h, struct ml_ended *out)
 
 	lock(c);
 	struct ml_entry *e = lookup(c, h, &idx, false);
-	if (e == NULL) {
+	if (e == NULL)
 		r = -ESTALE;
-	} else {
-		e->releases = 0;
+	else
 		r = last_release(c, idx, out);
-	}
 	unlock(c);
 	return r;
 }
