@@ -1232,17 +1232,23 @@ ml_core_expire_one(struct ml_core *c, memlease_t h, struct ml_ended *out)
 }
 
 /* ms until the earliest deadline (0 if past), -1 if none. */
+/* ms from relative time t until the earliest deadline (0: passed), -1 if
+ * none. */
+static int64_t
+until_first(const struct ml_core *c, uint64_t t)
+{
+	uint64_t d;
+
+	if (queue_first(c, &d) == UINT32_MAX)
+		return -1;
+	return d > t ? (int64_t)(d - t) : 0;
+}
+
 int64_t
 ml_core_next_deadline(struct ml_core *c, uint64_t now)
 {
-	int64_t r = -1;
-
 	lock(c);
-	uint64_t d;
-	if (queue_first(c, &d) != UINT32_MAX) {
-		uint64_t t = rel_time(c, now);
-		r = d > t ? (int64_t)(d - t) : 0;
-	}
+	int64_t r = until_first(c, rel_time(c, now));
 	unlock(c);
 	return r;
 }
@@ -1250,13 +1256,11 @@ ml_core_next_deadline(struct ml_core *c, uint64_t now)
 int64_t
 ml_core_arm(struct ml_core *c, uint64_t now, int64_t max_ms)
 {
-	uint64_t d, t;
-	int64_t ms = max_ms;
-
 	lock(c);
-	t = rel_time(c, now);
-	if (queue_first(c, &d) != UINT32_MAX && d < t + (uint64_t)max_ms)
-		ms = d > t ? (int64_t)(d - t) : 0;
+	uint64_t t = rel_time(c, now);
+	int64_t ms = until_first(c, t);
+	if (ms < 0 || ms > max_ms)
+		ms = max_ms;
 	c->told = t + (uint64_t)ms;
 	unlock(c);
 	return ms;
