@@ -149,12 +149,11 @@ heap_set(struct ml_core *c, uint32_t *a, uint32_t i, uint32_t x,
 	of->place(c, x, i + 1);
 }
 
+/* Item x, of that key, goes up from i. */
 HEAP_INLINE void
-sift_up(struct ml_core *c, uint32_t *a, uint32_t i, const struct heap_of *of)
+sift_up_key(struct ml_core *c, uint32_t *a, uint32_t i, uint32_t x,
+    uint64_t key, const struct heap_of *of)
 {
-	uint32_t x = a[i];
-	uint64_t key = of->key(c, x);
-
 	while (i > 0) {
 		uint32_t parent = (i - 1) / HEAP_D;
 		if (of->key(c, a[parent]) <= key)
@@ -163,6 +162,12 @@ sift_up(struct ml_core *c, uint32_t *a, uint32_t i, const struct heap_of *of)
 		i = parent;
 	}
 	heap_set(c, a, i, x, of);
+}
+
+HEAP_INLINE void
+sift_up(struct ml_core *c, uint32_t *a, uint32_t i, const struct heap_of *of)
+{
+	sift_up_key(c, a, i, a[i], of->key(c, a[i]), of);
 }
 
 HEAP_INLINE void
@@ -235,12 +240,6 @@ entry_fetch(const struct ml_core *c, uint32_t idx)
 
 static const struct heap_of entries = { entry_key, entry_place, entry_fetch };
 
-static void
-heap_up(struct ml_core *c, uint32_t i)
-{
-	sift_up(c, c->heap, i, &entries);
-}
-
 static int
 heap_reserve(struct ml_core *c)
 {
@@ -255,12 +254,11 @@ heap_reserve(struct ml_core *c)
 	return 0;
 }
 
-/* Needs heap_reserve() first. */
+/* Entry idx, of that deadline, goes in; needs heap_reserve() first. */
 static void
-heap_insert(struct ml_core *c, uint32_t idx)
+heap_insert(struct ml_core *c, uint32_t idx, uint64_t deadline)
 {
-	c->heap[c->nheap] = idx;
-	heap_up(c, c->nheap++);
+	sift_up_key(c, c->heap, c->nheap++, idx, deadline, &entries);
 }
 
 static void
@@ -293,8 +291,9 @@ deadline_of(const struct ml_core *c, uint32_t idx)
 /*
  * The classes in use are cls[0, nclasses), found by key through chash (open
  * addressing, linear probing: class index + 1, 0 free, at most half full);
- * those with leases are also in cheap, a min-heap by their first deadline,
- * so that the earliest of them all is at hand.
+ * those with leases are also in cheap, a min-heap by their first deadline
+ * (kept lazily: cheap_update()), so that the earliest of them all is at
+ * hand.
  */
 
 static inline uint32_t
@@ -314,14 +313,11 @@ chash_put(struct ml_core *c, uint32_t ci)
 	c->chash[i] = ci + 1;
 }
 
-/* The class of the leases with this key (deadline - born), if any.  The
- * last one found is tried first: most leases are made and ended among few
- * ttls. */
-static inline struct ml_class *
-class_find(struct ml_core *c, uint64_t key)
+/* The class of the leases with this key (deadline - born), if any, by its
+ * hash; class_find() tries the last one found first. */
+static struct ml_class *
+class_search(struct ml_core *c, uint64_t key)
 {
-	if (c->chint < c->nclasses && c->cls[c->chint].key == key)
-		return &c->cls[c->chint];
 	if (c->nclasses == 0)
 		return NULL;
 	for (uint32_t i = chash_slot(c, key); c->chash[i] != 0;
@@ -333,10 +329,20 @@ class_find(struct ml_core *c, uint64_t key)
 	return NULL;
 }
 
+/* As class_search(), the class last found tried first, inline: most
+ * leases are made and ended among few ttls. */
+static inline __attribute__((always_inline)) struct ml_class *
+class_find(struct ml_core *c, uint64_t key)
+{
+	if (c->chint < c->nclasses && c->cls[c->chint].key == key)
+		return &c->cls[c->chint];
+	return class_search(c, key);
+}
+
 static inline uint64_t
 class_key(const struct ml_core *c, uint32_t ci)
 {
-	return c->cls[ci].first;
+	return c->cls[ci].hkey;
 }
 
 static inline void
@@ -354,22 +360,46 @@ class_fetch(const struct ml_core *c, uint32_t ci)
 
 static const struct heap_of classes = { class_key, class_place, class_fetch };
 
-/* Class ci (not empty) gets a new first deadline, or leaves cheap when it
- * empties. */
-static void
+/*
+ * Class ci got its first deadline (it was empty), or it moved.  cheap is
+ * kept lazily: a class's key there (hkey) is at most its first deadline,
+ * and an empty class may stay in it, until it comes to the top, where
+ * cheap_settle() sets it right or takes it out.  A deadline that only moves
+ * later (the usual: the head leaves, or an empty class gets a lease) then
+ * costs nothing here, and leases of one ttl made and ended one at a time
+ * do not move their class in and out of cheap at each.
+ */
+static inline void
 cheap_update(struct ml_core *c, uint32_t ci)
 {
 	struct ml_class *k = &c->cls[ci];
 
 	if (k->hpos == 0) {
+		k->hkey = k->first;
 		c->cheap[c->ncheap] = ci;
 		sift_up(c, c->cheap, c->ncheap++, &classes);
-	} else if (k->count != 0) {             /* a head only moves later */
-		sift_down(c, c->cheap, c->ncheap, k->hpos - 1, &classes);
-	} else {
-		uint32_t i = k->hpos - 1;
-		k->hpos = 0;
-		sift_out(c, c->cheap, &c->ncheap, i, &classes);
+	} else if (k->first < k->hkey) {  /* another thread's earlier clock */
+		k->hkey = k->first;
+		sift_up(c, c->cheap, k->hpos - 1, &classes);
+	}
+}
+
+/* Make the class on top of cheap the one with the earliest deadline: the
+ * empty ones taken out, the keys that are behind set right. */
+static void
+cheap_settle(struct ml_core *c)
+{
+	while (c->ncheap > 0) {
+		struct ml_class *k = &c->cls[c->cheap[0]];
+		if (k->count == 0) {
+			k->hpos = 0;
+			sift_out(c, c->cheap, &c->ncheap, 0, &classes);
+		} else if (k->hkey < k->first) {
+			k->hkey = k->first;
+			sift_down(c, c->cheap, c->ncheap, 0, &classes);
+		} else {
+			break;
+		}
 	}
 }
 
@@ -384,8 +414,6 @@ classes_grow(struct ml_core *c)
 		return -ENOMEM;
 	c->cls = k;
 	memset(k + c->clscap, 0, (cap - c->clscap) * sizeof *k);
-	for (uint32_t i = c->clscap; i < cap; i++)
-		k[i].first = ML_NO_DEADLINE;
 	uint32_t *heap = c->a.realloc(c->cheap, cap * sizeof *heap);
 	if (heap == NULL)
 		return -ENOMEM;
@@ -403,46 +431,46 @@ classes_grow(struct ml_core *c)
 }
 
 /* Drop the empty classes (their rings stay, for the classes made next in
- * their places), the hash made anew. */
+ * their places), the hash and cheap made anew. */
 static void
 classes_squeeze(struct ml_core *c)
 {
 	uint32_t w = 0;
 
 	for (uint32_t i = 0; i < c->nclasses; i++) {
+		c->cls[i].hpos = 0;
 		if (c->cls[i].count == 0)
 			continue;
 		struct ml_class t = c->cls[w];
 		c->cls[w] = c->cls[i];
 		c->cls[i] = t;
-		c->cheap[c->cls[w].hpos - 1] = w;
 		w++;
 	}
 	c->nclasses = w;
+	c->ncheap = 0;
 	memset(c->chash, 0, 2 * c->clscap * sizeof *c->chash);
-	for (uint32_t i = 0; i < c->nclasses; i++)
+	for (uint32_t i = 0; i < c->nclasses; i++) {
 		chash_put(c, i);
+		cheap_update(c, i);
+	}
 }
 
 /*
- * The class of that key, else a new one; NULL: none to be had (the heap
- * then takes the lease).  A class stays when it empties, so that the
- * leases of one ttl made and ended one at a time do not make and end a
- * class each time; the empty ones are dropped when ML_CLASSES are in use
- * and half of them are empty (amortized O(1) a new class).  Classes move
- * only here.
+ * A new class for that key; NULL: none to be had (the heap then takes the
+ * lease).  A class stays when it empties, so that the leases of one ttl
+ * made and ended one at a time do not make and end a class each time; the
+ * empty ones are dropped when ML_CLASSES are in use and half of them are
+ * empty (amortized O(1) a new class).  Classes move only here.
  */
 static struct ml_class *
-class_for(struct ml_core *c, uint64_t key)
+class_new(struct ml_core *c, uint64_t key)
 {
-	struct ml_class *k = class_find(c, key);
+	struct ml_class *k;
 
-	if (k != NULL)
-		return k;
 	if (c->nclasses == c->clscap && c->clscap < ML_CLASSES &&
 	    classes_grow(c) != 0)
 		return NULL;
-	if (c->nclasses == ML_CLASSES && c->ncheap <= ML_CLASSES / 2)
+	if (c->nclasses == ML_CLASSES && c->nbusy <= ML_CLASSES / 2)
 		classes_squeeze(c);
 	if (c->nclasses == c->clscap)
 		return NULL;
@@ -452,14 +480,22 @@ class_for(struct ml_core *c, uint64_t key)
 	return k;
 }
 
-/* Make room for one more in a full ring: squeeze its gaps out if they are
- * a quarter of it or more (amortized O(1) a lease, as the sequence numbers
- * of the leases moved change), else double it. */
+/* The class of that key, else a new one (class_new()). */
+static inline __attribute__((always_inline)) struct ml_class *
+class_for(struct ml_core *c, uint64_t key)
+{
+	struct ml_class *k = class_find(c, key);
+
+	return k != NULL ? k : class_new(c, key);
+}
+
+/* Make room for one more in a full ring (queue_prepare() asks): squeeze
+ * its gaps out if they are a quarter of it or more (amortized O(1) a
+ * lease, as the sequence numbers of the leases moved change), else double
+ * it. */
 static int
 ring_room(struct ml_core *c, struct ml_class *k)
 {
-	if (k->tail - k->head < k->cap)
-		return 0;
 	if (k->cap != 0 && k->count <= k->cap - k->cap / 4) {
 		uint32_t w = k->head;
 		for (uint32_t seq = k->head; seq != k->tail; seq++) {
@@ -500,7 +536,8 @@ queue_prepare(struct ml_core *c, uint64_t born, uint64_t deadline,
 	if (c->nheap >= HEAP_SMALL && deadline < ML_TIME_MAX) {
 		struct ml_class *k = class_for(c, deadline - born);
 		if (k != NULL && (k->count == 0 || k->last <= deadline)) {
-			int r = ring_room(c, k);
+			int r = k->tail - k->head < k->cap ? 0 :
+			    ring_room(c, k);
 			if (r == 0)
 				*kp = k;
 			return r;
@@ -509,25 +546,27 @@ queue_prepare(struct ml_core *c, uint64_t born, uint64_t deadline,
 	return in_heap ? 0 : heap_reserve(c);
 }
 
-/* Queue entry idx under its deadline, where queue_prepare() said. */
+/* Queue entry idx under its deadline (given, not read back from the entry
+ * just written), where queue_prepare() said; its ringed bit is already set
+ * if k is not NULL (in a new entry, with the rest of its word: see
+ * ML_W_SIZE()). */
 static inline void
-queue_insert(struct ml_core *c, uint32_t idx, struct ml_class *k)
+queue_insert(struct ml_core *c, uint32_t idx, uint64_t deadline,
+    struct ml_class *k)
 {
-	struct ml_entry *e = entry_at(c, idx);
-
 	if (k == NULL) {
-		heap_insert(c, idx);
+		heap_insert(c, idx, deadline);
 		return;
 	}
 	uint32_t seq = k->tail++;
 	k->ring[seq & (k->cap - 1)] = idx;
-	e->ringed = 1;
-	e->pos = seq;
-	k->last = e->deadline;
+	entry_at(c, idx)->pos = seq;
+	k->last = deadline;
 	c->nringed++;
 	if (k->count++ == 0) {
 		k->head = seq;
-		k->first = e->deadline;
+		k->first = deadline;
+		c->nbusy++;
 		cheap_update(c, (uint32_t)(k - c->cls));
 	}
 }
@@ -539,7 +578,7 @@ queued(const struct ml_entry *e)
 }
 
 /* Take a queued entry out of its ring or the heap. */
-static inline void
+static inline __attribute__((always_inline)) void
 queue_remove(struct ml_core *c, struct ml_entry *e)
 {
 	if (!e->ringed) {
@@ -553,17 +592,15 @@ queue_remove(struct ml_core *c, struct ml_entry *e)
 	e->ringed = 0;
 	e->pos = 0;
 	c->nringed--;
-	if (--k->count == 0) {
+	if (--k->count == 0) {          /* it may stay in cheap */
 		k->head = k->tail;
-		k->first = ML_NO_DEADLINE;
-		cheap_update(c, (uint32_t)(k - c->cls));
+		c->nbusy--;
 		return;
 	}
-	if (seq == k->head) {
+	if (seq == k->head) {           /* later: cheap_update() */
 		while (ring_at(k, k->head) == ML_RING_GAP)
 			k->head++;
 		k->first = deadline_of(c, ring_at(k, k->head));
-		cheap_update(c, (uint32_t)(k - c->cls));
 	}
 	if (seq == k->tail - 1) {
 		while (ring_at(k, k->tail - 1) == ML_RING_GAP)
@@ -574,11 +611,12 @@ queue_remove(struct ml_core *c, struct ml_entry *e)
 
 /* The queued entry with the earliest deadline (*dp), or UINT32_MAX. */
 static inline uint32_t
-queue_first(const struct ml_core *c, uint64_t *dp)
+queue_first(struct ml_core *c, uint64_t *dp)
 {
 	uint32_t idx = UINT32_MAX;
 	uint64_t d = ML_NO_DEADLINE;
 
+	cheap_settle(c);
 	if (c->nheap > 0) {
 		idx = c->heap[0];
 		d = deadline_of(c, idx);
@@ -721,8 +759,6 @@ slot_end_inline(struct ml_core *c, uint32_t idx, enum ml_end why,
 		else
 			out->label[0] = '\0';
 	}
-	if (queued(e))
-		queue_remove(c, e);
 	if (e->overdue)
 		c->overdue--;
 	if (e->pins != 0)
@@ -736,6 +772,10 @@ slot_end_inline(struct ml_core *c, uint32_t idx, enum ml_end why,
 		c->expired++;
 	if (labeled)
 		ml_labels_put(&c->labels, e->origin);
+	/* after the reads of its words: the ring's clears a bit of one, and a
+	 * wider read soon after would wait for that store to drain */
+	if (queued(e))
+		queue_remove(c, e);
 
 	uint32_t gen = e->gen + 1;
 	memset(e, 0, sizeof *e);
@@ -773,20 +813,19 @@ deadline_at(uint64_t t, uint64_t ttl_ms)
 	return ttl_ms < ML_TIME_MAX - t ? t + ttl_ms : ML_TIME_MAX;
 }
 
-/* Entry idx, not queued, gets its deadline, queued where queue_prepare()
- * said.  *wake: the deadline comes before the expiring thread would look
- * again (c->told), so it must be woken; it will look again by then. */
+/* Entry idx, not queued, that has its deadline, is queued where
+ * queue_prepare() said (its ringed bit set to match: queue_insert()).
+ * *wake: the deadline comes before the expiring thread would look again
+ * (c->told), so it must be woken; it will look again by then. */
 static inline __attribute__((always_inline)) void
-set_deadline(struct ml_core *c, struct ml_entry *e, uint32_t idx,
-    uint64_t deadline, struct ml_class *k, bool *wake)
+queue_deadline(struct ml_core *c, uint32_t idx, uint64_t deadline,
+    struct ml_class *k, bool *wake)
 {
-	/* the word whole: see ML_W_SIZE() */
-	e->w_deadline = (e->w_deadline & ~ML_NO_DEADLINE) | deadline;
 	if (deadline == ML_NO_DEADLINE)
 		return;
 	if ((*wake = deadline < c->told))
 		c->told = deadline;
-	queue_insert(c, idx, k);
+	queue_insert(c, idx, deadline, k);
 }
 
 /* The API. */
@@ -845,14 +884,14 @@ ml_core_fini(struct ml_core *c, void (*free_buf)(void *, unsigned))
 	c->cls = NULL;
 	c->cheap = NULL;
 	c->chash = NULL;
-	c->nclasses = c->clscap = c->ncheap = 0;
+	c->nclasses = c->clscap = c->ncheap = c->nbusy = 0;
 	c->nblocks = 0;
 }
 
 /*
  * Put buf under a new lease, with a label (NULL or empty: none): the lease
  * is made with it or not at all.  *wake is set when the expiring thread
- * must be woken for its deadline (set_deadline).  On failure nothing
+ * must be woken for its deadline (queue_deadline).  On failure nothing
  * changes and buf is still the caller's.  Inline in both callers: a new
  * lease is the core's most frequent call, with the release.
  */
@@ -899,10 +938,10 @@ add(struct ml_core *c, uint64_t now, void *buf, size_t size,
 	uint32_t idx = bi * ML_PER_BLOCK + s;
 	struct ml_entry *e = &b->e[s];
 	e->buf = buf;
-	e->w_size = ML_W_SIZE(size, 1);
-	e->w_deadline = ML_W_DEADLINE(ML_NO_DEADLINE, releases, kind);
+	e->w_size = ML_W_SIZE(size, 1, k != NULL);
+	e->w_deadline = ML_W_DEADLINE(deadline, releases, kind);
 	e->w_born = ML_W_BORN(t, origin);
-	set_deadline(c, e, idx, deadline, k, wake);
+	queue_deadline(c, idx, deadline, k, wake);
 	c->live++;
 	c->live_kind[kind]++;
 	c->live_bytes += size;
@@ -1117,7 +1156,9 @@ ml_core_renew(struct ml_core *c, memlease_t h, uint64_t now, uint64_t ttl_ms,
 			e->overdue = 0;
 			c->overdue--;
 		}
-		set_deadline(c, e, idx, deadline, k, wake);
+		e->ringed = k != NULL;
+		e->deadline = deadline;
+		queue_deadline(c, idx, deadline, k, wake);
 	}
 	unlock(c);
 	return r;
@@ -1231,11 +1272,10 @@ ml_core_expire_one(struct ml_core *c, memlease_t h, struct ml_ended *out)
 	return r;
 }
 
-/* ms until the earliest deadline (0 if past), -1 if none. */
 /* ms from relative time t until the earliest deadline (0: passed), -1 if
  * none. */
 static int64_t
-until_first(const struct ml_core *c, uint64_t t)
+until_first(struct ml_core *c, uint64_t t)
 {
 	uint64_t d;
 

@@ -83,8 +83,8 @@ _Static_assert(sizeof(struct ml_entry) == 40, "an entry is 40 bytes");
  * the least significant bit on x86-64 and every other ABI of GCC and
  * Clang for little-endian targets; the core's tests check it.
  */
-#define ML_W_SIZE(size, report) \
-	((uint64_t)(size) | (uint64_t)(report) << 60)
+#define ML_W_SIZE(size, report, ringed) \
+	((uint64_t)(size) | (uint64_t)(report) << 60 | (uint64_t)(ringed) << 63)
 #define ML_W_DEADLINE(deadline, releases, kind) \
 	((uint64_t)(deadline) | (uint64_t)(releases) << 40 | \
 	 (uint64_t)(kind) << 61)
@@ -117,7 +117,7 @@ struct ml_block {
 
 struct ml_class {
 	uint64_t  key;     /* deadline - born of its leases */
-	uint64_t  first;   /* the deadline at the head, ML_NO_DEADLINE: empty */
+	uint64_t  first;   /* the deadline at the head, if not empty */
 	uint64_t  last;    /* the deadline at the tail */
 	uint32_t *ring;    /* entry indices, or ML_RING_GAP */
 	uint32_t  cap;     /* a power of two, or 0 */
@@ -125,7 +125,8 @@ struct ml_class {
 	uint32_t  tail;    /* ring[seq & (cap-1)]); one past the last; */
 	                   /* neither end is a gap */
 	uint32_t  count;   /* leases in the ring */
-	uint32_t  hpos;    /* in cheap: index + 1; 0: empty, not in it */
+	uint64_t  hkey;    /* its key in cheap: at most first (core.c) */
+	uint32_t  hpos;    /* in cheap: index + 1; 0: not in it */
 };
 
 #define ML_RING_GAP UINT32_MAX
@@ -194,8 +195,10 @@ struct ml_core {
 	uint32_t         clscap;   /* at most ML_CLASSES */
 	uint32_t        *chash;    /* their index by key (core.c) */
 	uint32_t         chint;    /* the class last found */
-	uint32_t        *cheap;    /* those not empty, earliest first */
+	uint32_t        *cheap;    /* those not empty, earliest first, kept
+	                            * lazily (core.c: cheap_update) */
 	uint32_t         ncheap;
+	uint32_t         nbusy;    /* classes not empty */
 	uint64_t         nringed;  /* leases in the classes' rings */
 	uint64_t         told;     /* the expiring thread looks again by then
 	                            * (ml_core_arm); an earlier new deadline

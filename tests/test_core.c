@@ -135,7 +135,7 @@ Test(core, entry_words_put_each_field_where_its_bit_field_is)
 {
 	struct ml_entry e = { 0 };
 
-	e.w_size = ML_W_SIZE(ML_MAX_SIZE, 1);
+	e.w_size = ML_W_SIZE(ML_MAX_SIZE, 1, 0);
 	e.w_deadline = ML_W_DEADLINE(ML_TIME_MAX, ML_MAX_RELEASES,
 	    ML_KIND_MAX);
 	e.w_born = ML_W_BORN(ML_TIME_MAX - 1, (UINT32_C(1) << 24) - 1);
@@ -157,11 +157,13 @@ Test(core, entry_words_put_each_field_where_its_bit_field_is)
 	f.kind = 5;
 	f.born = 77;
 	f.origin = 9;
-	cr_assert_eq(f.w_size, ML_W_SIZE(12345, 0));
+	cr_assert_eq(f.w_size, ML_W_SIZE(12345, 0, 0));
 	cr_assert_eq(f.w_deadline, ML_W_DEADLINE(ML_NO_DEADLINE, 3, 5));
 	cr_assert_eq(f.w_born, ML_W_BORN(77, 9));
 	f.report = 1;
-	cr_assert_eq(f.w_size, ML_W_SIZE(12345, 1));
+	cr_assert_eq(f.w_size, ML_W_SIZE(12345, 1, 0));
+	f.ringed = 1;
+	cr_assert_eq(f.w_size, ML_W_SIZE(12345, 1, 1));
 }
 
 Test(core, handle_names_its_buffer_and_size)
@@ -958,6 +960,33 @@ Test(core, ring_of_gaps_is_squeezed_not_grown)
 	cr_assert_eq(ml_core_next_deadline(&core, T0), 1000);
 	cr_assert_eq(release(first), 1);
 	cr_assert_eq(ml_core_next_deadline(&core, T0), 5000);
+}
+
+/* The classes emptied are dropped for new ones once all ML_CLASSES are in
+ * use, also while they still wait in the classes' heap, which takes them
+ * out only when they come to its top. */
+Test(core, emptied_classes_make_room_for_a_new_ttl)
+{
+	static memlease_t h[ML_CLASSES];
+
+	for (int i = 0; i < 64; i++)    /* the heap, full: classes are used */
+		lease(UINT32_MAX, 1);
+	for (int i = 0; i < ML_CLASSES; i++)
+		h[i] = lease(1000 + (uint64_t)i, 1);
+	cr_assert_eq(core.nringed, ML_CLASSES);
+	for (int i = 0; i < ML_CLASSES - 10; i++)
+		cr_assert_eq(release(h[i]), 1);
+	cr_assert_eq(core.nringed, 10);
+	memlease_t late = lease(5000, 1);
+	cr_assert_eq(core.nringed, 11, "the new ttl's lease is in a class "
+	    "(%u classes, %u busy)", core.nclasses, core.nbusy);
+	cr_assert_eq(core.nheap, 64);
+	cr_assert_eq(ml_core_next_deadline(&core, T0), 1000 + ML_CLASSES - 10);
+	for (int i = ML_CLASSES - 10; i < ML_CLASSES; i++)
+		cr_assert_eq(release(h[i]), 1);
+	cr_assert_eq(ml_core_next_deadline(&core, T0), 5000);
+	cr_assert_eq(release(late), 1);
+	cr_assert_eq(ml_core_next_deadline(&core, T0), UINT32_MAX);
 }
 
 /* More ttls than there can be classes: the classes fill, the heap takes
