@@ -10,7 +10,7 @@
  * "no").
  *
  * Locking: one lock per shard guards its table; the filter is lock-free.
- * A shard's lock is a word of its own (wordlock.h), not a pthread mutex.
+ * A shard's lock is a lock of its own (wordlock.h), not a pthread mutex.
  * Never calls the shim.
  */
 #define _GNU_SOURCE
@@ -31,7 +31,7 @@ _Static_assert(NSHARDS <= (1u << FILTER_BITS) &&
 #define MIN_CAP      64
 
 struct ml_shard {
-	_Atomic uint32_t lock;  /* 0 free, 1 taken, 2 taken and waited for */
+	struct ml_wordlock lock;
 	struct ml_pent *v;
 	uint32_t        cap;    /* 0 or a power of two */
 	uint32_t        n;
@@ -231,6 +231,6 @@ void
 ml_ptrmap_reinit_locks(void)
 {
 	for (int i = 0; i < NSHARDS; i++)       /* no other thread here */
-		atomic_store_explicit(&shards[i].lock, 0, memory_order_relaxed);
+		ml_wordlock_init(&shards[i].lock);
 	ml_lock_depth = 0;      /* the fork handler's, in the child */
 }

@@ -205,7 +205,7 @@ struct ml_stacks_gate ml_stacks_gates[ML_STACKS_GATES];
 __thread unsigned ml_stacks_gate_of __attribute__((tls_model("initial-exec")));
 
 /* Threads take the gates in turn, as they first unwind. */
-_Atomic uint32_t *
+struct ml_wordlock *
 ml_stacks_gate_first(void)
 {
 	static atomic_uint next;
@@ -213,7 +213,7 @@ ml_stacks_gate_first(void)
 	    memory_order_relaxed) % ML_STACKS_GATES;
 
 	ml_stacks_gate_of = g + 1;
-	return &ml_stacks_gates[g].word;
+	return &ml_stacks_gates[g].lock;
 }
 
 void
@@ -441,7 +441,7 @@ void
 ml_stacks_lock(void)
 {
 	for (int i = 0; i < ML_STACKS_GATES; i++)
-		ml_wordlock_lock(&ml_stacks_gates[i].word);
+		ml_wordlock_lock(&ml_stacks_gates[i].lock);
 	pthread_mutex_lock(&stacks.lock);
 	pthread_mutex_lock(&syms.lock);
 }
@@ -452,7 +452,7 @@ ml_stacks_unlock(void)
 	pthread_mutex_unlock(&syms.lock);
 	pthread_mutex_unlock(&stacks.lock);
 	for (int i = ML_STACKS_GATES - 1; i >= 0; i--)
-		ml_wordlock_unlock(&ml_stacks_gates[i].word);
+		ml_wordlock_unlock(&ml_stacks_gates[i].lock);
 }
 
 void
@@ -461,6 +461,5 @@ ml_stacks_reinit_lock(void)
 	pthread_mutex_init(&stacks.lock, NULL);
 	pthread_mutex_init(&syms.lock, NULL);
 	for (int i = 0; i < ML_STACKS_GATES; i++)       /* one thread now */
-		atomic_store_explicit(&ml_stacks_gates[i].word, 0,
-		    memory_order_relaxed);
+		ml_wordlock_init(&ml_stacks_gates[i].lock);
 }

@@ -39,27 +39,27 @@ uint32_t ml_stacks_intern(void *const *frames, int n, const void *from,
  * thread of the parent's, it would stay taken in the child, whose first
  * unwind of a new frame would wait for it forever.  A gate per group of
  * threads, not one for all: taken at every tagged allocation, a gate is a
- * word that stays in its threads' caches.
+ * lock that stays in its threads' caches.
  */
 #define ML_STACKS_GATES 32      /* threads beyond share them */
 struct ml_stacks_gate {
-	_Atomic uint32_t word;
+	struct ml_wordlock lock;
 } __attribute__((aligned(64)));
 extern struct ml_stacks_gate ml_stacks_gates[ML_STACKS_GATES];
 extern __thread unsigned ml_stacks_gate_of
     __attribute__((tls_model("initial-exec")));
-_Atomic uint32_t *ml_stacks_gate_first(void);
+struct ml_wordlock *ml_stacks_gate_first(void);
 
 /* This thread's gate (1 + its index in ml_stacks_gate_of, 0 until the
  * first unwind). */
-static inline _Atomic uint32_t *
+static inline struct ml_wordlock *
 ml_stacks_gate(void)
 {
 	unsigned g = ml_stacks_gate_of;
 
 	if (__builtin_expect(g == 0, 0))
 		return ml_stacks_gate_first();
-	return &ml_stacks_gates[g - 1].word;
+	return &ml_stacks_gates[g - 1].lock;
 }
 
 /*
@@ -80,7 +80,7 @@ ml_stacks_capture(const void *from, int depth)
 	if (depth > ML_STACK_MAX_DEPTH)
 		depth = ML_STACK_MAX_DEPTH;
 	if (depth > 1) {
-		_Atomic uint32_t *gate = ml_stacks_gate();
+		struct ml_wordlock *gate = ml_stacks_gate();
 		ml_wordlock_lock(gate);
 		if (!atomic_load_explicit(&ml_stacks_unwinding,
 		    memory_order_acquire))

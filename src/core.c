@@ -114,7 +114,7 @@ static inline void
 unlock(struct ml_core *c)
 {
 	atomic_signal_fence(memory_order_seq_cst);
-	ml_wordlock_unlock_lone(&c->lock);
+	ml_wordlock_unlock(&c->lock);
 	atomic_signal_fence(memory_order_seq_cst);
 	ml_core_depth--;
 }
@@ -834,7 +834,7 @@ int
 ml_core_init(struct ml_core *c, const struct ml_alloc *a, uint64_t now)
 {
 	memset(c, 0, sizeof *c);
-	atomic_init(&c->lock, 0);
+	ml_wordlock_init(&c->lock);
 	c->a = *a;
 	c->epoch = now;
 	c->dircap = 16;
@@ -1427,6 +1427,6 @@ ml_core_unlock(struct ml_core *c)
 void
 ml_core_reinit_lock(struct ml_core *c)
 {
-	atomic_store_explicit(&c->lock, 0, memory_order_relaxed);
+	ml_wordlock_init(&c->lock);
 	ml_core_depth--;
 }

@@ -8,9 +8,10 @@
  * entry blocks, the block directory, the deadline heap, labels) comes from
  * the allocator given to ml_core_init().
  *
- * Locking: one lock per core (a word, wordlock.h) guards all of its state.
+ * Locking: one lock per core (wordlock.h) guards all of its state.
  * No call holds it while it calls out, except to the core's allocator.
- * While the process has one thread it is taken with plain stores.
+ * It is let go with a plain store, and while the process has one thread
+ * it is taken with one too.
  */
 #ifndef ML_CORE_H
 #define ML_CORE_H
@@ -27,6 +28,7 @@
 #include "memlease.h"
 #include "bitmap.h"
 #include "labels.h"
+#include "wordlock.h"
 
 #ifndef CONFIG_MEMLEASE_NUM_ENTRIES_PER_BUF
 #define CONFIG_MEMLEASE_NUM_ENTRIES_PER_BUF 32
@@ -174,7 +176,7 @@ struct ml_info {
 };
 
 struct ml_core {
-	_Atomic uint32_t lock;     /* wordlock.h */
+	struct ml_wordlock lock;
 	struct ml_alloc  a;
 	uint64_t         epoch;    /* the `now` of ml_core_init */
 

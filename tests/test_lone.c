@@ -61,7 +61,7 @@ waiter(void *arg)
 }
 
 /* Taken alone, let go with threads: the thread made meanwhile sleeps on
- * the lock, and the release must wake it (a plain store would not). */
+ * the lock, and the release must wake it. */
 Test(lone, a_lock_taken_alone_wakes_a_thread_made_while_it_was_held)
 {
 	memlease_t h;
@@ -73,13 +73,14 @@ Test(lone, a_lock_taken_alone_wakes_a_thread_made_while_it_was_held)
 	cr_assert_eq(ml_core_add(&core, 1000, buf, sizeof buf, 0, 1, 0, 0, &h,
 	    &wake), 0);
 	ml_core_lock(&core);
-	cr_assert_eq(atomic_load(&core.lock), 1);
+	cr_assert_eq(atomic_load(&core.lock.word), 1);
 	cr_assert_eq(pthread_create(&t, NULL, waiter, &h), 0);
 	cr_assert_not(ml_wordlock_lone());
-	/* the waiter marks the word 2 (waited for) before it sleeps */
-	for (int i = 0; i < 2000 && atomic_load(&core.lock) != 2; i++)
+	/* the waiter counts itself a sleeper before it sleeps */
+	for (int i = 0; i < 2000 && atomic_load(&core.lock.sleepers) == 0; i++)
 		sleep_ms(1);
-	cr_assert_eq(atomic_load(&core.lock), 2, "the thread never waited");
+	cr_assert_eq(atomic_load(&core.lock.sleepers), 1,
+	    "the thread never waited");
 	sleep_ms(20);    /* and is asleep by now, as a rule */
 	cr_assert_eq(atomic_load(&waiter_done), 0);
 	ml_core_unlock(&core);
@@ -89,7 +90,8 @@ Test(lone, a_lock_taken_alone_wakes_a_thread_made_while_it_was_held)
 	cr_assert_eq(pthread_timedjoin_np(t, NULL, &until), 0,
 	    "the thread waiting for the lock was never woken");
 	cr_assert_eq(atomic_load(&waiter_done), 1);
-	cr_assert_eq(atomic_load(&core.lock), 0);
+	cr_assert_eq(atomic_load(&core.lock.word), 0);
+	cr_assert_eq(atomic_load(&core.lock.sleepers), 0);
 }
 
 struct churn {
