@@ -835,6 +835,7 @@ ml_core_init(struct ml_core *c, const struct ml_alloc *a, uint64_t now)
 {
 	memset(c, 0, sizeof *c);
 	ml_wordlock_init(&c->lock);
+	ml_wordlock_prepare();
 	c->a = *a;
 	c->epoch = now;
 	c->dircap = 16;

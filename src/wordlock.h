@@ -77,7 +77,8 @@ ml_wordlock_try(struct ml_wordlock *l)
 }
 
 /* A full memory barrier on every thread of the process (see above); false
- * if the kernel refuses it.  The process registers for it on first use. */
+ * if the kernel refuses it.  The process registers for it on first use,
+ * unless it did so already (ml_wordlock_prepare()). */
 static bool __attribute__((noinline, unused))
 ml_wordlock_barrier_all(void)
 {
@@ -152,6 +153,24 @@ ml_wordlock_lone(void)
 #else
 	return false;
 #endif
+}
+
+/*
+ * Register the process for the barrier of ml_wordlock_barrier_all() while
+ * it has one thread, when that costs microseconds.  With threads the
+ * kernel first waits for a grace period of RCU (10 to 15 ms measured
+ * here), which the first thread to sleep on a lock would pay.  It holds
+ * for the life of the process and of its fork() children.
+ */
+static inline void
+ml_wordlock_prepare(void)
+{
+	int err = errno;
+
+	if (ml_wordlock_lone())
+		syscall(SYS_membarrier,
+		    MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0);
+	errno = err;
 }
 
 /* As ml_wordlock_lock(), with a plain store while the process has one

@@ -13,9 +13,12 @@
 #include "standalone.h"
 
 #include <errno.h>
+#include <linux/membarrier.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core.h"
 #include "wordlock.h"
@@ -136,4 +139,18 @@ Test(lone, leases_made_alone_are_ended_by_another_thread)
 	for (int i = 0; i < ch.n; i++)
 		cr_assert_null(ml_core_get(&core, ch.h[i], NULL));
 	cr_assert_eq(errno, ESTALE);
+}
+
+/* A core made while the process is alone registers the process for
+ * membarrier(2) then, while that is cheap (wordlock.h): the barrier works
+ * at once, with no registration left for a thread about to sleep. */
+Test(lone, a_core_made_alone_registers_the_process_for_membarrier)
+{
+	cr_assert(ml_wordlock_lone(), "the process must have one thread");
+	cr_assert_eq(syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED,
+	    0, 0), -1, "registered before the core was made");
+	cr_assert_eq(errno, EPERM);
+	start_alone();
+	cr_assert_eq(syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED,
+	    0, 0), 0, "not registered: %s", strerror(errno));
 }
