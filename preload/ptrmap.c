@@ -9,8 +9,8 @@
  * A counter that reached 255 stays there (a false "maybe", never a false
  * "no").
  *
- * Locking: one lock per shard guards its table; the filter is lock-free.
- * A shard's lock is a lock of its own (wordlock.h), not a pthread mutex.
+ * Locking: one lock per shard (wordlock.h, not a pthread mutex) guards
+ * its table; the filter is lock-free.
  * Never calls the shim.
  */
 #define _GNU_SOURCE

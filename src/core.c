@@ -361,13 +361,13 @@ class_fetch(const struct ml_core *c, uint32_t ci)
 static const struct heap_of classes = { class_key, class_place, class_fetch };
 
 /*
- * Class ci got its first deadline (it was empty), or it moved.  cheap is
- * kept lazily: a class's key there (hkey) is at most its first deadline,
- * and an empty class may stay in it, until it comes to the top, where
- * cheap_settle() sets it right or takes it out.  A deadline that only moves
- * later (the usual: the head leaves, or an empty class gets a lease) then
- * costs nothing here, and leases of one ttl made and ended one at a time
- * do not move their class in and out of cheap at each.
+ * Class ci, empty until now, got its first deadline.  cheap is kept
+ * lazily: a class's key there (hkey) is at most its first deadline, and
+ * an empty class may stay in it, until it comes to the top, where
+ * cheap_settle() sets it right or takes it out.  A first deadline that
+ * moves later (the head leaves, or an empty class still in cheap gets a
+ * lease) then costs nothing, and leases of one ttl made and ended one at
+ * a time do not move their class in and out of cheap at each.
  */
 static inline void
 cheap_update(struct ml_core *c, uint32_t ci)
