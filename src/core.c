@@ -693,11 +693,8 @@ blocks_trim(struct ml_core *c)
 		struct ml_block *b = c->dir[i];
 
 		c->dir_gen[i] = b->max_gen;
-		c->dir[i] = NULL;
-		ml_bitmap_clear(&c->nonfull, i);
-		if (c->low == i)
-			c->low = UINT32_MAX;
-		c->nblocks--;
+		c->dir[i] = NULL;       /* its bit in nonfull stays: see there */
+		c->nblocks--;           /* low == i: now nblocks, as it should */
 		c->a.free(b);
 	}
 }
@@ -924,12 +921,12 @@ add(struct ml_core *c, uint64_t now, void *buf, size_t size,
 	if ((r = queue_prepare(c, t, deadline, false, &k)) != 0)
 		goto undo;
 	uint32_t bi = c->low;
-	if (bi == UINT32_MAX && (bi = ml_bitmap_first(&c->nonfull)) !=
-	    UINT32_MAX) {
+	if (bi == UINT32_MAX && (bi = ml_bitmap_first(&c->nonfull)) <
+	    c->nblocks) {
 		c->low = bi;
 		c->low_b = c->dir[bi];
 	}
-	if (bi == UINT32_MAX) {
+	if (bi >= c->nblocks) {         /* UINT32_MAX too */
 		if ((r = block_new(c)) != 0)
 			goto undo;
 		bi = c->nblocks - 1;

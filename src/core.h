@@ -184,10 +184,15 @@ struct ml_core {
 	uint32_t        *dir_gen;  /* generation block i's slots start at */
 	uint32_t         nblocks;  /* blocks [0, nblocks) exist */
 	uint32_t         dircap;
-	struct ml_bitmap nonfull;  /* blocks with a free slot */
-	uint32_t         low;      /* the lowest of them, UINT32_MAX: ask
-	                            * nonfull (none, or not known) */
-	struct ml_block *low_b;    /* block low, when low is known */
+	struct ml_bitmap nonfull;  /* blocks with a free slot; the bits of
+	                            * blocks freed, from nblocks on, say
+	                            * nothing (a block made and freed at each
+	                            * lease, at a boundary, would walk its
+	                            * levels up and down twice) */
+	uint32_t         low;      /* the lowest of them; nblocks: none (the
+	                            * block made next); UINT32_MAX: not known
+	                            * (ask nonfull) */
+	struct ml_block *low_b;    /* block low, when it exists */
 
 	uint32_t        *heap;     /* entry indices, earliest deadline first */
 	uint32_t         nheap;

@@ -378,6 +378,31 @@ Test(core, a_hole_below_the_block_being_filled_is_filled_first)
 	    "the new lease went to block %u", ((uint32_t)in0 - 1) / N);
 }
 
+/* Every block full, a block made and freed again (the table now knows no
+ * block has room): a slot freed below is then used before a block is made
+ * again, and a new block's old slots are not taken for free ones. */
+Test(core, a_slot_freed_after_the_last_block_went_is_used_first)
+{
+	memlease_t h[2 * N];
+
+	for (uint32_t i = 0; i < 2 * N; i++)
+		h[i] = lease(0, 1);
+	for (int round = 0; round < 3; round++) {
+		memlease_t past = lease(0, 1);   /* a third block, and gone */
+		cr_assert_eq(stats().entry_blocks, 3);
+		cr_assert_eq(release(past), 1);
+		cr_assert_eq(stats().entry_blocks, 2);
+	}
+	cr_assert_eq(release(h[N + 3]), 1);
+	memlease_t again = lease(0, 1);
+	cr_assert_eq((uint32_t)again, (uint32_t)h[N + 3],
+	    "the new lease went to block %u", ((uint32_t)again - 1) / N);
+	cr_assert_eq(stats().entry_blocks, 2);
+	memlease_t third = lease(0, 1);
+	cr_assert_eq(((uint32_t)third - 1) / N, 2);
+	cr_assert_eq(stats().entry_blocks, 3);
+}
+
 Test(core, many_blocks_and_every_handle_still_resolves)
 {
 	enum { COUNT = 20000 };
