@@ -15,8 +15,9 @@
  * (membarrier(2), MEMBARRIER_CMD_PRIVATE_EXPEDITED), and only then looks
  * at the lock again and sleeps.  Either its look sees the store, or the
  * store's thread reads `sleepers` after that barrier and wakes it: the
- * pattern membarrier(2) was made for.  Where membarrier is refused
- * (seccomp, valgrind), a sleeper wakes every ms to look again.
+ * pattern membarrier(2) was made for.  Where membarrier is refused (a
+ * seccomp filter, a kernel before 4.14), a sleeper wakes every ms to look
+ * again.
  */
 #ifndef ML_WORDLOCK_H
 #define ML_WORDLOCK_H

@@ -144,8 +144,8 @@ Test(wordlock, a_sleeper_is_woken_when_the_lock_is_let_go)
 	cr_assert_eq(atomic_load(&lk.sleepers), 0);
 }
 
-/* membarrier(2) refused, as a seccomp filter or valgrind may: sleepers
- * then look again every ms, and still get the lock. */
+/* membarrier(2) refused, as a seccomp filter or an old kernel may:
+ * sleepers then look again every ms, and still get the lock. */
 Test(wordlock, without_membarrier_sleepers_still_get_the_lock)
 {
 	struct sock_filter f[] = {
