@@ -15,6 +15,16 @@ words_for(uint32_t bits)
 	return (bits + 63) / 64;
 }
 
+/* Level l made to agree with level l - 1. */
+static void
+agree(struct ml_bitmap *b, int l)
+{
+	memset(b->lv[l], 0, b->nwords[l] * sizeof *b->lv[l]);
+	for (uint32_t j = 0; j < b->nwords[l - 1]; j++)
+		if (b->lv[l - 1][j] != 0)
+			b->lv[l][j / 64] |= UINT64_C(1) << (j % 64);
+}
+
 /* Make room for nbits items at least; new bits are clear. */
 int
 ml_bitmap_reserve(struct ml_bitmap *b, uint32_t nbits,
@@ -40,9 +50,12 @@ ml_bitmap_reserve(struct ml_bitmap *b, uint32_t nbits,
 		bits = need;
 	}
 	b->cap = nbits;
+	int was = b->top;
 	for (b->top = 0; b->top < ML_BITMAP_LEVELS - 1 &&
 	    b->nwords[b->top] > 1; b->top++)
 		;
+	for (int l = was + 1; l <= b->top; l++)  /* see ml_bitmap_set() */
+		agree(b, l);
 	return 0;
 }
 
@@ -55,10 +68,17 @@ ml_bitmap_fini(struct ml_bitmap *b, const struct ml_alloc *a)
 	memset(b, 0, sizeof *b);
 }
 
+/*
+ * Set and clear keep the levels up to top only: searches start there, and
+ * a bitmap of a few words (the blocks of a few thousand leases) would
+ * otherwise walk all five levels each time its last free block fills or
+ * gets a slot back.  The levels above top are made to agree when it rises
+ * (ml_bitmap_reserve()).
+ */
 void
 ml_bitmap_set(struct ml_bitmap *b, uint32_t i)
 {
-	for (int l = 0; l < ML_BITMAP_LEVELS && b->lv[l] != NULL; l++) {
+	for (int l = 0; l <= b->top && b->lv[l] != NULL; l++) {
 		uint64_t *w = &b->lv[l][i / 64];
 		bool was_zero = *w == 0;
 
@@ -72,7 +92,7 @@ ml_bitmap_set(struct ml_bitmap *b, uint32_t i)
 void
 ml_bitmap_clear(struct ml_bitmap *b, uint32_t i)
 {
-	for (int l = 0; l < ML_BITMAP_LEVELS && b->lv[l] != NULL; l++) {
+	for (int l = 0; l <= b->top && b->lv[l] != NULL; l++) {
 		uint64_t *w = &b->lv[l][i / 64];
 
 		*w &= ~(UINT64_C(1) << (i % 64));

@@ -18,7 +18,8 @@ struct ml_bitmap {
 	uint32_t  nwords[ML_BITMAP_LEVELS];
 	uint32_t  cap;      /* bits of level 0 */
 	int       top;      /* the lowest level of one word: searches start
-	                     * there (levels above it are kept, and agree) */
+	                     * there (levels above it are made to agree when
+	                     * it rises: bitmap.c) */
 };
 
 struct ml_alloc;
