@@ -695,11 +695,14 @@ blocks_trim(struct ml_core *c)
 		c->dir_gen[i] = b->max_gen;
 		c->dir[i] = NULL;       /* its bit in nonfull stays: see there */
 		c->nblocks--;           /* low == i: now nblocks, as it should */
+		if (c->low_b == b)
+			c->low_b = NULL;
 		c->a.free(b);
 	}
 }
 
-/* A slot of block bi (b, not full) for a new lease: its index there. */
+/* A slot of block bi (b, not full: block low) for a new lease: its index
+ * there. */
 static inline __attribute__((always_inline)) uint32_t
 slot_take(struct ml_core *c, uint32_t bi, struct ml_block *b)
 {
@@ -717,8 +720,8 @@ slot_take(struct ml_core *c, uint32_t bi, struct ml_block *b)
 	b->used++;
 	if (b->free_head == 0 && b->fresh == ML_PER_BLOCK) {
 		ml_bitmap_clear(&c->nonfull, bi);
-		if (c->low == bi)
-			c->low = UINT32_MAX;
+		c->low = bi + 1;        /* those up to it are full */
+		c->low_b = NULL;
 	}
 	return s;
 }
@@ -784,7 +787,7 @@ slot_end_inline(struct ml_core *c, uint32_t idx, enum ml_end why,
 	e->pos = b->free_head;
 	if (b->free_head == 0 && b->fresh == ML_PER_BLOCK) {
 		ml_bitmap_set(&c->nonfull, bi);
-		if (c->low != UINT32_MAX && bi < c->low) {
+		if (bi <= c->low) {     /* == : block low was full */
 			c->low = bi;
 			c->low_b = b;
 		}
@@ -921,8 +924,8 @@ add(struct ml_core *c, uint64_t now, void *buf, size_t size,
 	if ((r = queue_prepare(c, t, deadline, false, &k)) != 0)
 		goto undo;
 	uint32_t bi = c->low;
-	if (bi == UINT32_MAX && (bi = ml_bitmap_first(&c->nonfull)) <
-	    c->nblocks) {
+	if (c->low_b == NULL && bi < c->nblocks &&
+	    (bi = ml_bitmap_first(&c->nonfull)) < c->nblocks) {
 		c->low = bi;
 		c->low_b = c->dir[bi];
 	}

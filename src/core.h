@@ -189,10 +189,11 @@ struct ml_core {
 	                            * nothing (a block made and freed at each
 	                            * lease, at a boundary, would walk its
 	                            * levels up and down twice) */
-	uint32_t         low;      /* the lowest of them; nblocks: none (the
-	                            * block made next); UINT32_MAX: not known
-	                            * (ask nonfull) */
-	struct ml_block *low_b;    /* block low, when it exists */
+	uint32_t         low;      /* no block below it has a free slot;
+	                            * nblocks: none has (the block made next
+	                            * will) */
+	struct ml_block *low_b;    /* block low, if it has one; NULL: not
+	                            * known (ask nonfull) */
 
 	uint32_t        *heap;     /* entry indices, earliest deadline first */
 	uint32_t         nheap;

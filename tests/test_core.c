@@ -403,6 +403,34 @@ Test(core, a_slot_freed_after_the_last_block_went_is_used_first)
 	cr_assert_eq(stats().entry_blocks, 3);
 }
 
+/* A new lease takes a slot of the lowest block with one, also right after
+ * it filled the one below. */
+Test(core, the_lowest_block_with_room_is_used_first)
+{
+	memlease_t h[3 * N];
+
+	for (uint32_t i = 0; i < 3 * N; i++)
+		h[i] = lease(0, 1);
+	cr_assert_eq(release(h[N + 1]), 1);     /* a slot in block 1 */
+	cr_assert_eq(release(h[2 * N + 2]), 1); /* and one in block 2 */
+	memlease_t a = lease(0, 1);             /* block 1 is full again */
+	cr_assert_eq((uint32_t)a, (uint32_t)h[N + 1]);
+	memlease_t b = lease(0, 1);
+	cr_assert_eq((uint32_t)b, (uint32_t)h[2 * N + 2],
+	    "the new lease went to block %u", ((uint32_t)b - 1) / N);
+	cr_assert_eq(stats().entry_blocks, 3);
+	memlease_t c = lease(0, 1);             /* all full: a new block */
+	cr_assert_eq(((uint32_t)c - 1) / N, 3);
+	cr_assert_eq(release(h[1]), 1);
+	cr_assert_eq(release(h[N]), 1);
+	memlease_t d = lease(0, 1);
+	cr_assert_eq((uint32_t)d, (uint32_t)h[1], "block 0's slot first");
+	memlease_t e = lease(0, 1);
+	cr_assert_eq((uint32_t)e, (uint32_t)h[N]);
+	memlease_t f = lease(0, 1);
+	cr_assert_eq(((uint32_t)f - 1) / N, 3);
+}
+
 Test(core, many_blocks_and_every_handle_still_resolves)
 {
 	enum { COUNT = 20000 };
