@@ -369,8 +369,8 @@ static const struct heap_of classes = { class_key, class_place, class_fetch };
  * lease) then costs nothing, and leases of one ttl made and ended one at
  * a time do not move their class in and out of cheap at each.
  */
-static inline void
-cheap_update(struct ml_core *c, uint32_t ci)
+static void __attribute__((noinline))
+cheap_fix(struct ml_core *c, uint32_t ci)
 {
 	struct ml_class *k = &c->cls[ci];
 
@@ -382,6 +382,17 @@ cheap_update(struct ml_core *c, uint32_t ci)
 		k->hkey = k->first;
 		sift_up(c, c->cheap, k->hpos - 1, &classes);
 	}
+}
+
+/* Inline: a class emptied and filled again at each lease, still in cheap
+ * under the same key, needs nothing there. */
+static inline __attribute__((always_inline)) void
+cheap_update(struct ml_core *c, uint32_t ci)
+{
+	const struct ml_class *k = &c->cls[ci];
+
+	if (k->hpos == 0 || k->first < k->hkey)
+		cheap_fix(c, ci);
 }
 
 /* Make the class on top of cheap the one with the earliest deadline: the
@@ -476,6 +487,7 @@ class_new(struct ml_core *c, uint64_t key)
 		return NULL;
 	k = &c->cls[c->nclasses];
 	k->key = key;
+	c->chint = c->nclasses;         /* its lease ends here too */
 	chash_put(c, c->nclasses++);
 	return k;
 }
