@@ -272,10 +272,6 @@ heap_remove(struct ml_core *c, struct ml_entry *e)
 
 /* Deadline classes. */
 
-/* Below this many leases the heap costs less than a ring: it takes them
- * all (its first capacity). */
-#define HEAP_SMALL 64u
-
 static inline uint32_t
 ring_at(const struct ml_class *k, uint32_t seq)
 {
@@ -545,14 +541,14 @@ queue_prepare(struct ml_core *c, uint64_t born, uint64_t deadline,
 	*kp = NULL;
 	if (deadline == ML_NO_DEADLINE)
 		return 0;
-	if (c->nheap >= HEAP_SMALL && deadline < ML_TIME_MAX) {
+	/* an empty heap takes it: alone there, it costs least; so does a
+	 * heap with room when the ring has none to be had (out of memory) */
+	if (c->nheap != 0 && deadline < ML_TIME_MAX) {
 		struct ml_class *k = class_for(c, deadline - born);
-		if (k != NULL && (k->count == 0 || k->last <= deadline)) {
-			int r = k->tail - k->head < k->cap ? 0 :
-			    ring_room(c, k);
-			if (r == 0)
-				*kp = k;
-			return r;
+		if (k != NULL && (k->count == 0 || k->last <= deadline) &&
+		    (k->tail - k->head < k->cap || ring_room(c, k) == 0)) {
+			*kp = k;
+			return 0;
 		}
 	}
 	return in_heap ? 0 : heap_reserve(c);

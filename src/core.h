@@ -110,8 +110,8 @@ struct ml_block {
  * order, so a ring in the order they came (a FIFO) keeps them sorted: O(1)
  * in and out, without the heap's compares on other leases.  A lease that
  * left early leaves a gap, skipped at the ends and squeezed out when the
- * ring is full.  The heap keeps the rest: all while it holds fewer than
- * 64 (it is then the cheaper), and leases of a ttl that found no class
+ * ring is full.  The heap keeps the rest: a lease that finds it empty
+ * (alone there, it costs least), and leases of a ttl that found no class
  * (ML_CLASSES at most, for as many ttls), that came out of order (another
  * thread's earlier clock), or whose deadline was cut to ML_TIME_MAX.
  */

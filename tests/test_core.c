@@ -78,6 +78,27 @@ lease(uint64_t ttl, unsigned releases)
 	return lease_at(T0, 16, ttl, releases);
 }
 
+/* A lease whose deadline is cut to ML_TIME_MAX: the heap's, never a
+ * class's (deadlines 34 years on come in no ttl's order). */
+static memlease_t
+heap_lease(void)
+{
+	return lease(UINT64_MAX, 1);
+}
+
+/* Fill the deadline heap to its first capacity, HEAP_FIRST, and make the
+ * block after: its leases' slots are there, no allocation needed. */
+#define HEAP_FIRST 64
+static void
+fill_heap(void)
+{
+	for (int i = 0; i < HEAP_FIRST; i++)
+		heap_lease();
+	cr_assert_eq(core.nheap, HEAP_FIRST);
+	lease(0, 1);            /* no deadline: a slot of the block made */
+	cr_assert_eq(core.nheap, HEAP_FIRST);
+}
+
 /* Release, freeing the buffer if that was the last release. */
 static int
 release(memlease_t h)
@@ -762,48 +783,85 @@ Test(core, failed_block_allocation_gives_enomem_and_changes_nothing)
 
 Test(core, failed_heap_growth_gives_enomem_and_changes_nothing)
 {
-	enum { COUNT = 64 };       /* the heap's first capacity */
 	char extra[1];
 	memlease_t h;
 	bool wake;
 
-	for (int i = 0; i < COUNT; i++)
-		lease(10, 1);
+	fill_heap();
 	allocs_to_fail = 0;
-	cr_assert_eq(ml_core_add(&core, T0, extra, 1, 10, 1, 0, 0,
+	cr_assert_eq(ml_core_add(&core, T0, extra, 1, UINT64_MAX, 1, 0, 0,
 	    &h, &wake), -ENOMEM);
 	allocs_to_fail = -1;
-	cr_assert_eq(stats().live_leases, COUNT);
-	struct ml_ended out[COUNT];
-	cr_assert_eq(ml_core_expire(&core, T0 + 10, out, COUNT), COUNT);
-	for (int i = 0; i < COUNT; i++)
+	cr_assert_eq(stats().live_leases, HEAP_FIRST + 1);
+	cr_assert_eq(core.nheap, HEAP_FIRST);
+	cr_assert_eq(stats().allocated, HEAP_FIRST + 1);
+	struct ml_ended out[HEAP_FIRST];
+	cr_assert_eq(ml_core_expire(&core, T0 + ML_TIME_MAX, out, HEAP_FIRST),
+	    HEAP_FIRST);
+	for (int i = 0; i < HEAP_FIRST; i++)
 		free(out[i].buf);
-	cr_assert_eq(stats().live_leases, 0);
+	cr_assert_eq(stats().live_leases, 1, "the one with no deadline");
 }
 
 /* A full heap and every deadline class taken: a lease of another ttl
  * needs the heap to grow, and is refused if it cannot. */
 Test(core, failed_heap_growth_past_the_classes_gives_enomem)
 {
-	enum { COUNT = 64 + ML_CLASSES };
 	char *extra = malloc(1);            /* expire() frees it */
 	memlease_t h;
 	bool wake;
 
-	for (int i = 0; i < COUNT; i++)     /* 64 in the heap, then a class */
-		lease(10 + (uint64_t)(i < 64 ? 0 : i), 1);   /* for each ttl */
-	cr_assert_eq(stats().with_deadline, COUNT);
+	fill_heap();
+	for (int i = 0; i < ML_CLASSES; i++)    /* a class for each ttl */
+		lease(10 + (uint64_t)i, 1);
+	cr_assert_eq(core.nringed, ML_CLASSES);
+	for (uint32_t i = 0; i < ML_PER_BLOCK; i++)  /* room in a block */
+		lease(0, 1);
+	uint64_t live = stats().live_leases;
 	allocs_to_fail = 0;
 	cr_assert_eq(ml_core_add(&core, T0, extra, 1, 5, 1, 0, 0, &h, &wake),
 	    -ENOMEM);
 	allocs_to_fail = -1;
-	cr_assert_eq(stats().live_leases, COUNT);
+	cr_assert_eq(stats().live_leases, live);
+	cr_assert_eq(core.nheap, HEAP_FIRST);
 	cr_assert_eq(ml_core_next_deadline(&core, T0), 10);
 	cr_assert_eq(ml_core_add(&core, T0, extra, 1, 5, 1, 0, 0, &h, &wake),
 	    0);
 	cr_assert(wake);
 	cr_assert_eq(ml_core_next_deadline(&core, T0), 5);
-	cr_assert_eq(expire(T0 + 10 + COUNT), COUNT + 1);
+	cr_assert_eq(expire(T0 + 10 + ML_CLASSES), ML_CLASSES + 1);
+}
+
+/* A full ring that cannot grow leaves the lease to the heap, which has
+ * room: out of memory, a lease is refused only if neither can take it. */
+Test(core, a_ring_that_cannot_grow_leaves_the_lease_to_the_heap)
+{
+	enum { RING_FIRST = 64 };   /* a ring's first capacity */
+	memlease_t h;
+	bool wake;
+
+	heap_lease();                           /* the heap's, with room */
+	for (int i = 0; i < RING_FIRST; i++)
+		lease(1000, 1);
+	cr_assert_eq(core.nringed, RING_FIRST);
+	for (uint32_t i = 0; i < ML_PER_BLOCK; i++)  /* room in a block */
+		lease(0, 1);
+	allocs_to_fail = 0;
+	int r = ml_core_add(&core, T0 + 1, malloc(1), 1, 1000, 1, 0, 0, &h,
+	    &wake);
+	allocs_to_fail = -1;
+	cr_assert_eq(r, 0, "ml_core_add: %s", strerror(-r));
+	cr_assert_eq(core.nheap, 2);
+	memlease_t renewed = lease(1000, 1);    /* the ring may grow now */
+	cr_assert_eq(core.nringed, RING_FIRST + 1);
+	allocs_to_fail = 0;                     /* to a new class: none */
+	cr_assert_eq(ml_core_renew(&core, renewed, T0 + 2, 1000, &wake), 0);
+	allocs_to_fail = -1;
+	cr_assert_eq(core.nringed, RING_FIRST);
+	cr_assert_eq(core.nheap, 3);
+	cr_assert_eq(expire(T0 + 1000), RING_FIRST);
+	cr_assert_eq(expire(T0 + 1001), 1, "the one in the heap");
+	cr_assert_eq(expire(T0 + 1002), 1, "the one renewed");
 }
 
 Test(core, labeled_add_makes_the_lease_with_its_label_or_not_at_all)
@@ -814,24 +872,23 @@ Test(core, labeled_add_makes_the_lease_with_its_label_or_not_at_all)
 	bool wake;
 
 	allocs_to_fail = 0;             /* the label's table cannot grow */
-	cr_assert_eq(ml_core_add_labeled(&core, T0, a, 1, 10, 1, 0, 0, "tag",
+	cr_assert_eq(ml_core_add_labeled(&core, T0, a, 1, 0, 1, 0, 0, "tag",
 	    &h, &wake), -ENOMEM);
 	allocs_to_fail = -1;
 	cr_assert_eq(stats().live_leases, 0);
 	cr_assert_eq(stats().allocated, 0);
-	cr_assert_eq(ml_core_add_labeled(&core, T0, a, 1, 10, 1, 0, 0, "tag",
+	cr_assert_eq(ml_core_add_labeled(&core, T0, a, 1, 0, 1, 0, 0, "tag",
 	    &first, &wake), 0);
 	cr_assert_eq(ml_core_info(&core, first, &in), 0);
 	cr_assert_str_eq(in.label, "tag");
 	/* a label interned, then the heap cannot grow: the label's
 	 * reference is given back */
-	for (int i = 1; i < 64; i++)
-		lease(10, 1);
+	fill_heap();
 	allocs_to_fail = 0;
-	cr_assert_eq(ml_core_add_labeled(&core, T0, b, 1, 10, 1, 0, 0, "tag",
-	    &h, &wake), -ENOMEM);
+	cr_assert_eq(ml_core_add_labeled(&core, T0, b, 1, UINT64_MAX, 1, 0,
+	    0, "tag", &h, &wake), -ENOMEM);
 	allocs_to_fail = -1;
-	cr_assert_eq(stats().live_leases, 64);
+	cr_assert_eq(stats().live_leases, HEAP_FIRST + 2);
 	cr_assert_eq(release(first), 1);
 	cr_assert_eq(core.labels.recs[0].refs, 0, "no reference is left");
 }
@@ -990,13 +1047,35 @@ Test(core, random_operations_with_few_ttls_agree_with_a_model)
 	model_walk(2000, 40000, few_ttls, few_ttls, 0);
 }
 
+/* A lease that finds the heap empty goes there, alone; once the heap
+ * holds one, leases go to their ttl's ring (O(1) in and out), where the
+ * heap would sift each earlier deadline up to its top and back down. */
+Test(core, a_lease_goes_to_the_heap_only_when_it_is_empty)
+{
+	memlease_t late = lease(5000, 1);
+
+	cr_assert_eq(core.nheap, 1);
+	memlease_t a = lease(1000, 1);
+	memlease_t b = lease(1000, 1);
+	cr_assert_eq(core.nheap, 1);
+	cr_assert_eq(core.nringed, 2);
+	cr_assert_eq(ml_core_next_deadline(&core, T0), 1000);
+	cr_assert_eq(release(late), 1);
+	cr_assert_eq(core.nheap, 0);
+	lease(3000, 1);
+	cr_assert_eq(core.nheap, 1, "the heap was empty");
+	cr_assert_eq(core.nringed, 2);
+	cr_assert_eq(release(a), 1);
+	cr_assert_eq(release(b), 1);
+	cr_assert_eq(ml_core_next_deadline(&core, T0), 3000);
+}
+
 /* Leases released early leave gaps in their class's ring: a ring full of
  * them is squeezed, not grown, so that its memory follows the leases
  * live, not those made. */
 Test(core, ring_of_gaps_is_squeezed_not_grown)
 {
-	for (int i = 0; i < 64; i++)    /* the heap, full: a class is used */
-		lease(5000, 1);
+	lease(5000, 1);                 /* the heap's: a class is used after */
 	memlease_t first = lease(1000, 1);
 	memlease_t prev = lease(1000, 1);
 	size_t before = stats().bookkeeping_bytes;
@@ -1022,8 +1101,7 @@ Test(core, emptied_classes_make_room_for_a_new_ttl)
 {
 	static memlease_t h[ML_CLASSES];
 
-	for (int i = 0; i < 64; i++)    /* the heap, full: classes are used */
-		lease(UINT32_MAX, 1);
+	heap_lease();                   /* classes are used after */
 	for (int i = 0; i < ML_CLASSES; i++)
 		h[i] = lease(1000 + (uint64_t)i, 1);
 	cr_assert_eq(core.nringed, ML_CLASSES);
@@ -1033,13 +1111,13 @@ Test(core, emptied_classes_make_room_for_a_new_ttl)
 	memlease_t late = lease(5000, 1);
 	cr_assert_eq(core.nringed, 11, "the new ttl's lease is in a class "
 	    "(%u classes, %u busy)", core.nclasses, core.nbusy);
-	cr_assert_eq(core.nheap, 64);
+	cr_assert_eq(core.nheap, 1);
 	cr_assert_eq(ml_core_next_deadline(&core, T0), 1000 + ML_CLASSES - 10);
 	for (int i = ML_CLASSES - 10; i < ML_CLASSES; i++)
 		cr_assert_eq(release(h[i]), 1);
 	cr_assert_eq(ml_core_next_deadline(&core, T0), 5000);
 	cr_assert_eq(release(late), 1);
-	cr_assert_eq(ml_core_next_deadline(&core, T0), UINT32_MAX);
+	cr_assert_eq(ml_core_next_deadline(&core, T0), ML_TIME_MAX);
 }
 
 /* More ttls than there can be classes: the classes fill, the heap takes
