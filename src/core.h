@@ -113,7 +113,8 @@ struct ml_block {
  * ring is full.  The heap keeps the rest: a lease that finds it empty
  * (alone there, it costs least), and leases of a ttl that found no class
  * (ML_CLASSES at most, for as many ttls), that came out of order (another
- * thread's earlier clock), or whose deadline was cut to ML_TIME_MAX.
+ * thread's earlier clock), whose ring could not grow, or whose deadline
+ * was cut to ML_TIME_MAX.
  */
 #define ML_CLASSES 1024
 
