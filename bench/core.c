@@ -13,9 +13,10 @@
  *      malloc+free of the same sizes.  These run while the process has
  *      one thread, when the core's lock costs no atomic instruction
  *      (src/wordlock.h); then 0 live again once a second thread exists
- *      (it sleeps), as in any program with threads.  Then the public API (memlease_alloc+
- *      memlease_release) with backtraces of 16 frames and of the call
- *      site only, without the expiry thread, and the latter with it.
+ *      (it sleeps), as in any program with threads.  Then the public API
+ *      (memlease_alloc+memlease_release) with backtraces of 16 frames and
+ *      of the call site only, without the expiry thread, and the latter
+ *      with it.
  *   2. the time to expire 1M due leases: one ml_core_expire() loop in
  *      batches of 64 that frees the buffers, deadlines in the order the
  *      leases were made and in random order; then memlease_expire_due()

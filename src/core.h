@@ -45,9 +45,10 @@
 /*
  * One lease, 40 bytes: with the 4 bytes of its slot in the deadline heap or
  * in its class's ring, the table spends about 45 bytes a lease.  Times are
- * ms since the core's epoch.  A slot is free when buf is NULL.  `origin` is a stack id below ML_LABELED, else a
- * labelled origin (labels.h).  `kind` is the caller's: 3 bits it gives a
- * lease and gets back with it (what the buffer is, how to end it).
+ * ms since the core's epoch.  A slot is free when buf is NULL.  `origin`
+ * is a stack id below ML_LABELED, else a labelled origin (labels.h).
+ * `kind` is the caller's: 3 bits it gives a lease and gets back with it
+ * (what the buffer is, how to end it).
  */
 struct ml_entry {
 	void     *buf;

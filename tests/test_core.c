@@ -86,8 +86,9 @@ heap_lease(void)
 	return lease(UINT64_MAX, 1);
 }
 
-/* Fill the deadline heap to its first capacity, HEAP_FIRST, and make the
- * block after: its leases' slots are there, no allocation needed. */
+/* Fill the deadline heap to its first capacity, HEAP_FIRST, then make a
+ * block with free slots: a lease added next needs no new block, only the
+ * heap's growth. */
 #define HEAP_FIRST 64
 static void
 fill_heap(void)
