@@ -357,7 +357,8 @@ class_fetch(const struct ml_core *c, uint32_t ci)
 static const struct heap_of classes = { class_key, class_place, class_fetch };
 
 /*
- * Class ci, empty until now, got its first deadline.  cheap is kept
+ * Class ci got a first deadline after being empty, or classes_squeeze()
+ * puts it back, or its first deadline moved earlier.  cheap is kept
  * lazily: a class's key there (hkey) is at most its first deadline, and
  * an empty class may stay in it, until it comes to the top, where
  * cheap_settle() sets it right or takes it out.  A first deadline that
