@@ -9,16 +9,15 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "init.h"
 #include "server.h"
-#include "tag.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
 __attribute__((constructor)) static void
 preload_init(void)
 {
-	ml_server_exec();
-	ml_tag_init();
+	ml_init_start();
 }
 
 /* What the C library's _exit() does: end every thread; it cannot fail. */

@@ -25,7 +25,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api.h"
 #include "clock.h"
 #include "core.h"
 #include "fault.h"
@@ -34,6 +33,7 @@
 #include "proto.h"
 #include "real.h"
 #include "rules.h"
+#include "runtime.h"
 #include "stacks.h"
 #include "tag.h"
 
@@ -54,21 +54,19 @@ typedef json_t *(*cmd_fn)(json_t *req, struct fail *f);
  * only with the recursion guard held (memlease's thread, or a test acting
  * as it), so that the host's own jansson calls never fail.  jansson's
  * allocator is process-wide: a shipped build never changes it.  Both
- * functions are the C library's underneath, so blocks made before this
- * runs are freed alike.
+ * functions are the next allocator's (mem.h), as the C library's are
+ * underneath, so blocks made before this runs are freed alike.
  */
 static void *
 json_alloc(size_t n)
 {
-	if (ml_guard_held() && ml_fault_fail())
-		return NULL;
-	return malloc(n);
+	return ml_guard_held() ? ml_mem_malloc(n) : ml_real_malloc(n);
 }
 
 __attribute__((constructor)) static void
 json_faults(void)
 {
-	json_set_alloc_funcs(json_alloc, free);
+	json_set_alloc_funcs(json_alloc, ml_mem_free);
 }
 #endif
 
@@ -414,7 +412,7 @@ lease_put(struct text *t, const struct ml_info *in, uint64_t now)
 static struct ml_core *
 core_or_fail(struct fail *f)
 {
-	struct ml_core *c = ml_api_core();
+	struct ml_core *c = ml_runtime_core();
 
 	if (c == NULL)
 		failed(f, "ENOMEM", "memlease could not initialise");
@@ -452,7 +450,7 @@ cmd_stats(json_t *req, struct fail *f)
 	(void)req;
 	if (c == NULL)
 		return NULL;
-	memlease_stats(&st);
+	ml_runtime_stats(&st);
 	ml_core_live_kinds(c, kinds);
 	for (unsigned k = ML_KIND_REPORT; k <= ML_KIND_MAX; k++)
 		tagged += kinds[k];
@@ -793,7 +791,7 @@ cmd_renew(json_t *req, struct fail *f)
 	if (json_object_get(req, "ttl_ms") == NULL)
 		return failed(f, "EINVAL", "\"ttl_ms\" is required (0: no "
 		    "timeout)");
-	if ((r = memlease_renew(h, ttl)) != 0)
+	if ((r = ml_runtime_renew(h, ttl)) != 0)
 		return failed(f, errno_code(-r), "lease %#" PRIx64 ": %s", h,
 		    strerror(-r));
 	return json_object();
@@ -807,7 +805,7 @@ cmd_expire(json_t *req, struct fail *f)
 
 	if (!arg_id(req, &h, f))
 		return NULL;
-	if ((r = ml_api_expire(h)) != 0)
+	if ((r = ml_runtime_expire(h)) != 0)
 		return failed(f, errno_code(-r), "lease %#" PRIx64 ": %s", h,
 		    r == -EBUSY ? "pinned: it expires at its last unpin" :
 		    strerror(-r));

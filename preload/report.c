@@ -367,6 +367,14 @@ ml_report_lease(const struct ml_ended *e, uint64_t now, enum ml_event ev,
 	errno = errsave;
 }
 
+bool
+ml_report_expired(const struct ml_ended *e, uint64_t now, const char *action)
+{
+	if (e->report)
+		ml_report_lease(e, now, ML_EV_EXPIRED, action);
+	return false;
+}
+
 char *
 ml_report_text(const struct ml_ended *e, uint64_t now, enum ml_event ev,
     const char *action, void *(*alloc)(size_t), enum ml_log_format format)

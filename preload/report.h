@@ -31,6 +31,11 @@ enum ml_event {
 void  ml_report_lease(const struct ml_ended *e, uint64_t now,
           enum ml_event ev, const char *action);
 
+/* An expired lease's report, if it asks for one (an expiry observer of
+ * the runtime's: false, the loop thread has nothing to do for it). */
+bool  ml_report_expired(const struct ml_ended *e, uint64_t now,
+          const char *action);
+
 /* The same report, as text or a JSON line, in a string from alloc (NULL
  * if it fails). */
 char *ml_report_text(const struct ml_ended *e, uint64_t now,

@@ -47,9 +47,12 @@
 #include "core.h"
 #include "lines.h"
 #include "mem.h"
+#include "loop.h"
+#include "options.h"
 #include "proto.h"
 #include "fd.h"
 #include "report.h"
+#include "runtime.h"
 #include "server.h"
 
 #define MAX_CLIENTS  128
@@ -85,37 +88,10 @@ static struct {
 	ev_timer         retry;         /* the socket again, a while later */
 	unsigned         retries;
 	atomic_int       owner;         /* the pid whose file path is, or 0 */
-	pthread_once_t   mode_once;
-	enum ml_socket_mode mode;
 } sv = {
 	.lfd = -1,
 	.qlock = PTHREAD_MUTEX_INITIALIZER,
-	.mode_once = PTHREAD_ONCE_INIT,
 };
-
-static void
-read_mode(void)
-{
-	const char *v = getenv("MEMLEASE_SOCKET");
-
-	sv.mode = ML_SOCKET_AUTO;
-	if (v == NULL || *v == '\0' || strcmp(v, "auto") == 0)
-		return;
-	if (strcmp(v, "on") == 0)
-		sv.mode = ML_SOCKET_ON;
-	else if (strcmp(v, "off") == 0)
-		sv.mode = ML_SOCKET_OFF;
-	else
-		ml_report_diag("MEMLEASE_SOCKET=%s: not auto, on or off; "
-		    "using auto", v);
-}
-
-enum ml_socket_mode
-ml_server_mode(void)
-{
-	pthread_once(&sv.mode_once, read_mode);
-	return sv.mode;
-}
 
 /* Said once a process: why there is no socket. */
 static void
@@ -498,7 +474,7 @@ ml_server_start(struct ev_loop *loop)
 
 	sv.loop = loop;
 	ev_timer_stop(loop, &sv.retry);         /* if it is waiting */
-	if (ml_server_mode() == ML_SOCKET_OFF || sv.lfd >= 0 ||
+	if (ml_options_socket() == ML_SOCKET_OFF || sv.lfd >= 0 ||
 	    !socket_dir(dir, sizeof dir))
 		return;
 	remove_stale(dir);
@@ -632,6 +608,18 @@ ml_server_flush(void)
 		ml_mem_free(q[i]);
 	}
 	ml_mem_free(q);
+}
+
+/* The server opens and closes with the loop, and watches expiries. */
+void
+ml_server_register(void)
+{
+	static const struct ml_runtime_observer watch = {
+		ml_server_event, ml_server_flush,
+	};
+
+	ml_runtime_observe(&watch);
+	ml_loop_hooks(ml_server_start, ml_server_stop);
 }
 
 /* Fork. */

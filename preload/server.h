@@ -11,14 +11,9 @@
 struct ev_loop;
 struct ml_ended;
 
-enum ml_socket_mode {
-	ML_SOCKET_AUTO,         /* opens with memlease's thread */
-	ML_SOCKET_ON,           /* the thread starts at once, for it */
-	ML_SOCKET_OFF,
-};
-
-/* MEMLEASE_SOCKET, read once (a bad value is said once: auto). */
-enum ml_socket_mode ml_server_mode(void);
+/* Register with the runtime (an expiry observer, whose tick sends the
+ * queued events) and the loop (the socket opens and closes with it). */
+void ml_server_register(void);
 
 /* Open the socket (if the mode allows and the folder is fit) when the
  * loop is made, before it runs; close it (removing the file) on the loop

@@ -29,7 +29,6 @@
 #include "labels.h"
 #include "mem.h"
 #include "fd.h"
-#include "report.h"
 #include "stacks.h"
 
 #define CHUNK_RECS   4096

@@ -31,7 +31,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "api.h"
 #include "clock.h"
 #include "core.h"
 #include "fault.h"
@@ -41,7 +40,7 @@
 #include "real.h"
 #include "reclaim.h"
 #include "report.h"
-#include "server.h"
+#include "runtime.h"
 #include "sites.h"
 #include "stacks.h"
 #include "tag.h"
@@ -99,7 +98,7 @@ install(struct ml_rules *r)
 	struct ruleset *rs = NULL;
 
 	if (r->n > 0) {
-		int err = ml_api_ready();
+		int err = ml_runtime_ready();
 		if (err != 0) {
 			ml_rules_free(r);
 			return err;
@@ -110,7 +109,7 @@ install(struct ml_rules *r)
 		}
 		rs->r = *r;
 		rs->size_min = UINT64_MAX;
-		rs->depth = ml_api_depth();
+		rs->depth = ml_runtime_depth();
 		for (int i = 0; i < r->n; i++) {
 			const struct ml_rule *x = &r->v[i];
 			if (x->size_min < rs->size_min)
@@ -344,7 +343,7 @@ tagged(const struct ml_rule *r, enum ml_alloc_fn fn, size_t align, size_t n,
 	if (e != NULL) {
 		/* tagged blocks are many: their deadlines are counted from
 		 * the coarse clock, two ticks late at most (memlease(7)) */
-		h = ml_api_add(ml_clock_ms_late(), p, n, r->ttl_ms, 1, kind,
+		h = ml_runtime_add(ml_clock_ms_late(), p, n, r->ttl_ms, 1, kind,
 		    stack, r->label, &wake);
 		if (h == 0) {
 			ml_ptrmap_remove(s, e);
@@ -365,7 +364,7 @@ tagged(const struct ml_rule *r, enum ml_alloc_fn fn, size_t align, size_t n,
 		return plain(fn, align, n);
 	}
 	if (r->ttl_ms != 0)
-		ml_api_deadline(wake);
+		ml_runtime_deadline(wake);
 	return p;
 }
 
@@ -472,7 +471,7 @@ free_tracked(void *p)
 	struct ml_pent v = *e;
 	switch (v.state) {
 	case ML_P_LIVE:
-		if (v.h != 0 && ml_api_end(v.h, &end) != 1) {
+		if (v.h != 0 && ml_runtime_end(v.h, &end) != 1) {
 			/* pinned, or expiring on another thread: that
 			 * ending frees the block */
 			e->state = ML_P_ENDING;
@@ -571,7 +570,7 @@ move(struct ml_shard *s, struct ml_pent *e, size_t n)
 		if (q != NULL) {
 			e->size = n;
 			e->maplen = newlen;
-			if (!expired && ml_api_move(v.h, q, n) != 0)
+			if (!expired && ml_runtime_move(v.h, q, n) != 0)
 				e->h = 0;
 		}
 		if (e->h == 0 && v.kind != ML_KIND_RECLAIM)
@@ -598,7 +597,7 @@ move(struct ml_shard *s, struct ml_pent *e, size_t n)
 		e->size = n;
 		e->maplen = newlen;
 		e->state = ML_P_LIVE;
-		if (expired || ml_api_move(v.h, q, n) != 0)
+		if (expired || ml_runtime_move(v.h, q, n) != 0)
 			e->h = 0;
 		if (e->h == 0 && v.kind != ML_KIND_RECLAIM)
 			ml_ptrmap_remove(s, e);
@@ -606,7 +605,7 @@ move(struct ml_shard *s, struct ml_pent *e, size_t n)
 	ml_ptrmap_unlock(s);
 	if (e == NULL && !expired) {    /* no room in the map: end it */
 		struct ml_ended end;
-		ml_api_end(v.h, &end);
+		ml_runtime_end(v.h, &end);
 	}
 	if (e == NULL && v.kind == ML_KIND_RECLAIM)
 		return unmapped(q, newlen, n);
@@ -721,7 +720,7 @@ ml_tag_adopt(void *p, uint64_t ttl_ms, unsigned releases, uint32_t stack,
 		/* the lease is made under the shard's lock, as in tagged():
 		 * its expiry cannot come before its entry */
 		size_t size = ml_real_usable_size(p);
-		*hp = ml_api_add(ml_clock_ms_ceil(), p, size, ttl_ms,
+		*hp = ml_runtime_add(ml_clock_ms_ceil(), p, size, ttl_ms,
 		    releases, ML_KIND_FREE, stack, NULL, &wake);
 		if (*hp == 0) {
 			r = -errno;
@@ -735,7 +734,7 @@ ml_tag_adopt(void *p, uint64_t ttl_ms, unsigned releases, uint32_t stack,
 	ml_ptrmap_unlock(s);
 	ml_guard_leave();
 	if (r == 0 && ttl_ms != 0)
-		ml_api_deadline(wake);
+		ml_runtime_deadline(wake);
 	return r;
 }
 
@@ -830,6 +829,17 @@ ml_tag_ended(const struct ml_ended *end, uint64_t now)
 	}
 	ml_ptrmap_unlock(s);
 	ml_mem_free(diag);
+}
+
+/* The end handler of the kinds of ours, and what their expiry does. */
+void
+ml_tag_register(void)
+{
+	ml_runtime_on_end(ML_KIND_REPORT, ml_tag_ended,
+	    "left to the program", false);
+	ml_runtime_on_end(ML_KIND_FREE, ml_tag_ended, "freed", true);
+	ml_runtime_on_end(ML_KIND_RECLAIM, ml_tag_ended, "reclaimed", true);
+	ml_runtime_on_end(ML_KIND_ABORT, ml_tag_ended, "aborting", false);
 }
 
 /* The preload's start and end. */
@@ -973,8 +983,6 @@ ml_tag_init(void)
 		drop_from_preload();
 	v = getenv("MEMLEASE_REPORT_AT_EXIT");
 	tg.at_exit = v != NULL && strcmp(v, "1") == 0;
-	if (ml_server_mode() == ML_SOCKET_ON)
-		ml_api_ready();         /* starts the thread, and the socket */
 	if (read_rules(&r)) {
 		int err = install(&r);
 		if (err != 0)
@@ -993,7 +1001,7 @@ ml_tag_exit(void)
 	int n;
 
 	if (!tg.at_exit || !atomic_load(&ml_tag_tracking) ||
-	    (c = ml_api_core()) == NULL)
+	    (c = ml_runtime_core()) == NULL)
 		return;
 	uint64_t now = ml_clock_ms();
 	ml_guard_enter();

@@ -22,7 +22,7 @@ struct ml_ended;
 
 /* Lease kinds (the core's 3-bit `kind`): how a lease's block ends. */
 enum ml_kind {
-	ML_KIND_BUFFER = 0,     /* memlease_alloc(): freed at its end */
+	ML_KIND_BUFFER = 0,     /* memlease_alloc(): ML_RUNTIME_BUFFER */
 	ML_KIND_REPORT,         /* tagged, action=report */
 	ML_KIND_FREE,           /* tagged action=free, or memlease_adopt() */
 	ML_KIND_RECLAIM,        /* tagged, action=reclaim: on its own pages */
@@ -45,8 +45,8 @@ ml_tag_may(size_t n)
 /* Some block was ever tracked: free() must look (a relaxed load). */
 extern atomic_bool ml_tag_tracking;
 
-/* The preload's start: rules from MEMLEASE_RULES and MEMLEASE_CONFIG,
- * MEMLEASE_INHERIT, MEMLEASE_REPORT_AT_EXIT.  Never fails: a bad
+/* The preload's start (init.c): rules from MEMLEASE_RULES and
+ * MEMLEASE_CONFIG, MEMLEASE_INHERIT, MEMLEASE_REPORT_AT_EXIT.  Never fails: a bad
  * configuration is reported and nothing is tagged. */
 void  ml_tag_init(void);
 /* At exit: report live tagged leases if asked to. */
@@ -87,6 +87,9 @@ bool   ml_tag_usable_size(void *p, size_t *out);
  * tracked already), -ENOMEM, -EINVAL. */
 int    ml_tag_adopt(void *p, uint64_t ttl_ms, unsigned releases,
            uint32_t stack, memlease_t *hp);
+
+/* Register ml_tag_ended() with the runtime for the kinds of ours. */
+void   ml_tag_register(void);
 
 /* After the core ended a lease of a kind of ours (not ML_KIND_BUFFER):
  * free its block if released, apply its kind's action if expired. */

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "memlease.h"
-#include "api.h"
+#include "runtime.h"
 #include "clock.h"
 #include "core.h"
 #include "fault.h"
@@ -150,7 +150,7 @@ expect_stats(void)
 static void
 expect_leases(void)
 {
-	struct ml_core *c = ml_api_core();
+	struct ml_core *c = ml_runtime_core();
 
 	cr_assert_not_null(c);
 	for (int i = 0; i < m.n; i++) {
@@ -358,7 +358,7 @@ Test(fault, a_tagged_lease_has_its_label_or_is_not_made)
 		bool wake;
 		ml_fault_set(every, 0, 0);
 		errno = 0;
-		memlease_t h = ml_api_add(ml_clock_ms_ceil(), block,
+		memlease_t h = ml_runtime_add(ml_clock_ms_ceil(), block,
 		    sizeof block, 0, 1, ML_KIND_REPORT, 0, "rule-label",
 		    &wake);
 		faults_off();
@@ -370,7 +370,7 @@ Test(fault, a_tagged_lease_has_its_label_or_is_not_made)
 			continue;
 		}
 		made++;
-		cr_assert_eq(ml_core_info(ml_api_core(), h, &in), 0);
+		cr_assert_eq(ml_core_info(ml_runtime_core(), h, &in), 0);
 		cr_assert_str_eq(in.label, "rule-label", "every %u", every);
 		cr_assert_eq(memlease_release(h), 0);
 	}

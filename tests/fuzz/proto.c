@@ -26,7 +26,7 @@
 #include <string.h>
 
 #include "memlease.h"
-#include "api.h"
+#include "runtime.h"
 #include "clock.h"
 #include "core.h"
 #include "fuzz.h"
@@ -83,7 +83,7 @@ restore(void)
 	for (size_t i = 0; i < NLEASES; i++) {
 		void *buf;
 		if (leases[i].h != 0 &&
-		    ml_core_info(ml_api_core(), leases[i].h, &in) == 0) {
+		    ml_core_info(ml_runtime_core(), leases[i].h, &in) == 0) {
 			FUZZ_CHECK(memlease_renew(leases[i].h,
 			    leases[i].ttl_ms) == 0);
 			continue;

@@ -1,0 +1,17 @@
+/*
+ * init.h - the preload's life: its start, its fork handlers, its end.
+ */
+#ifndef ML_INIT_H
+#define ML_INIT_H
+
+/* The modules registered with the runtime (once), then the runtime
+ * initialised: 0 or a negative errno.  Every public entry point calls
+ * this first. */
+int  ml_init_ready(void);
+
+/* The preload's start, from its constructor (preload.c): a socket file
+ * left by the program before exec() removed, the thread started for
+ * MEMLEASE_SOCKET=on, the rules of the environment put in force. */
+void ml_init_start(void);
+
+#endif /* ML_INIT_H */
