@@ -214,7 +214,7 @@ ml_fd_unshare(const int *keep, size_t n)
 	}
 	close_gap(lo, ~0U);
 	/* 0, 1 and 2 taken, so that nothing of ours is where a write to
-	 * "stderr" by number would go (ml_report_diag() fetches the
+	 * "stderr" by number would go (diagnostics fetch the
 	 * program's) */
 	for (int fd = 0; fd <= 2; fd++)
 		if (fcntl(fd, F_GETFD) < 0 &&
