@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "block.h"
+#include "decide.h"
 #include "init.h"
 #include "loop.h"
 #include "options.h"
@@ -33,8 +35,9 @@
  * the table, parent and child up it.  The loop's; the program's hook; the
  * server's queue; the report's and the stack table's (a report being
  * written, or a stack being stored, may free() a block, and free() may
- * take a shard of the map); the tracking layer's (its shards are taken
- * before the core's by tagged allocations); the core's.  The child re-makes
+ * take a shard of the map); the rules'; the map's shards and the reclaim
+ * records' (shards are taken before the core's by tagged allocations);
+ * the core's.  The child re-makes
  * them all.
  */
 static const struct fork_step {
@@ -45,7 +48,8 @@ static const struct fork_step {
 	{ ml_server_prepare, ml_server_parent, ml_server_child },
 	{ ml_report_lock, ml_report_unlock, ml_report_reinit_lock },
 	{ ml_stacks_lock, ml_stacks_unlock, ml_stacks_reinit_lock },
-	{ ml_tag_prepare, ml_tag_parent, ml_tag_child },
+	{ ml_decide_prepare, ml_decide_parent, ml_decide_child },
+	{ ml_block_prepare, ml_block_parent, ml_block_child },
 	{ ml_runtime_core_prepare, ml_runtime_core_parent,
 	  ml_runtime_core_child },
 };
@@ -85,7 +89,7 @@ wire(void)
 	ml_runtime_on_fork(fork_prepare, fork_parent, fork_child);
 	ml_runtime_observe(&report);
 	ml_server_register();
-	ml_tag_register();
+	ml_block_register();
 }
 
 int

@@ -35,7 +35,8 @@
 #include "rules.h"
 #include "runtime.h"
 #include "stacks.h"
-#include "tag.h"
+#include "block.h"
+#include "decide.h"
 
 /* A command's failure: an errno name and a message. */
 struct fail {
@@ -815,7 +816,7 @@ cmd_expire(json_t *req, struct fail *f)
 static json_t *
 rules_result(struct fail *f)
 {
-	char *text = ml_tag_rules_text();
+	char *text = ml_decide_rules_text();
 	json_t *o = json_object();
 
 	set(o, "rules", text != NULL ? json_string(text) : NULL, f);
@@ -836,12 +837,12 @@ cmd_rules(json_t *req, struct fail *f)
 	if (op == NULL || strcmp(op, "get") == 0)
 		return rules_result(f);
 	if (strcmp(op, "clear") == 0) {
-		r = ml_tag_set_rules("", &err);
+		r = ml_decide_set_rules("", &err);
 	} else if (strcmp(op, "set") == 0 || strcmp(op, "add") == 0) {
 		if (text == NULL)
 			return failed(f, "EINVAL", "\"rules\" is required");
 		if (strcmp(op, "add") == 0) {
-			char *cur = ml_tag_rules_text();
+			char *cur = ml_decide_rules_text();
 			if (cur == NULL ||
 			    ml_mem_asprintf(&now, "%s\n%s", cur, text) < 0)
 				now = NULL;
@@ -850,7 +851,7 @@ cmd_rules(json_t *req, struct fail *f)
 				return failed(f, "ENOMEM", "out of memory");
 			text = now;
 		}
-		r = ml_tag_set_rules(text, &err);
+		r = ml_decide_set_rules(text, &err);
 	} else {
 		return failed(f, "EINVAL", "\"op\" is get, set, add or clear");
 	}

@@ -1,7 +1,7 @@
 /*
  * tag.h - the tracking layer of the preload: which allocations become
- * leases (rules, decided once per call site), and what becomes of their
- * blocks (free, realloc, expiry actions, late frees).
+ * leases (decide.h: rules, decided once per call site), and what becomes
+ * of their blocks (block.h: free, realloc, expiry actions, late frees).
  *
  * The shim (shim.c) calls in here only when tagging is on and the recursion
  * guard is not held; everything here returns a result with the C library's
@@ -15,50 +15,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "block.h"
+#include "decide.h"
 #include "memlease.h"
-#include "rules.h"
 
-struct ml_ended;
-
-/* Lease kinds (the core's 3-bit `kind`): how a lease's block ends. */
-enum ml_kind {
-	ML_KIND_BUFFER = 0,     /* memlease_alloc(): ML_RUNTIME_BUFFER */
-	ML_KIND_REPORT,         /* tagged, action=report */
-	ML_KIND_FREE,           /* tagged action=free, or memlease_adopt() */
-	ML_KIND_RECLAIM,        /* tagged, action=reclaim: on its own pages */
-	ML_KIND_ABORT,          /* tagged, action=abort */
-};
-
-/* The sizes that some rule in force may tag: n is one of them when
- * n - ml_tag_min <= ml_tag_span (unsigned).  With no rules in force, only
- * SIZE_MAX is, and ml_tag_alloc() leaves it untagged.  Read on every
- * allocation (relaxed loads); while rules are being replaced the two may
- * be of different rule sets: ml_tag_alloc() decides with the rules. */
-extern _Atomic size_t ml_tag_min, ml_tag_span;
-
+/* The sizes that some rule in force may tag (decide.h): two relaxed
+ * loads, on every allocation. */
 static inline bool
 ml_tag_may(size_t n)
 {
-	return n - atomic_load_explicit(&ml_tag_min, memory_order_relaxed) <=
-	    atomic_load_explicit(&ml_tag_span, memory_order_relaxed);
+	return ml_decide_may(n);
 }
 /* Some block was ever tracked: free() must look (a relaxed load). */
 extern atomic_bool ml_tag_tracking;
 
 /* The preload's start (init.c): rules from MEMLEASE_RULES and
- * MEMLEASE_CONFIG, MEMLEASE_INHERIT, MEMLEASE_REPORT_AT_EXIT.  Never fails: a bad
- * configuration is reported and nothing is tagged. */
+ * MEMLEASE_CONFIG, MEMLEASE_INHERIT, MEMLEASE_REPORT_AT_EXIT.  Never
+ * fails: a bad configuration is reported and nothing is tagged. */
 void  ml_tag_init(void);
 /* At exit: report live tagged leases if asked to. */
 void  ml_tag_exit(void);
-
-/* The rules in force: parse text and put it in force (0), or keep the
- * current rules and return -1 with *err set. */
-int   ml_tag_set_rules(const char *text, struct ml_rules_error *err);
-/* The rules in force as text, from ml_real_malloc(): free it with
- * ml_real_free(), which is not free() where the C library's allocator is
- * not the first (an ASan linked into the program); NULL if out of memory. */
-char *ml_tag_rules_text(void);
 
 /* The allocation functions, for the allocations that stay untagged. */
 enum ml_alloc_fn {
@@ -87,17 +63,5 @@ bool   ml_tag_usable_size(void *p, size_t *out);
  * tracked already), -ENOMEM, -EINVAL. */
 int    ml_tag_adopt(void *p, uint64_t ttl_ms, unsigned releases,
            uint32_t stack, memlease_t *hp);
-
-/* Register ml_tag_ended() with the runtime for the kinds of ours. */
-void   ml_tag_register(void);
-
-/* After the core ended a lease of a kind of ours (not ML_KIND_BUFFER):
- * free its block if released, apply its kind's action if expired. */
-void   ml_tag_ended(const struct ml_ended *e, uint64_t now);
-
-/* Fork handlers. */
-void   ml_tag_prepare(void);
-void   ml_tag_parent(void);
-void   ml_tag_child(void);
 
 #endif /* ML_TAG_H */

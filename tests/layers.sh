@@ -39,14 +39,15 @@ ranks='
 0 guard mem real fd
 1 sites ptrmap rules reclaim stacks
 2 report
-3 options
+3 options config
 4 loop
 5 runtime
-6 tag
-7 proto lines
-8 server
-9 init
-10 api shim preload
+6 decide block
+7 tag
+8 proto lines
+9 server
+10 init
+11 api shim preload
 '
 rank_of() {
 	printf '%s\n' "$ranks" | awk -v m="$1" '

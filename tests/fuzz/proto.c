@@ -36,7 +36,7 @@
 #include "proto.h"
 #include "real.h"
 #include "rules.h"
-#include "tag.h"
+#include "decide.h"
 
 #define FILL      (ML_PROTO_MAX_LINE - 64)
 #define FILL_MAX  4
@@ -70,13 +70,13 @@ const char *__lsan_default_suppressions(void)
 const char *
 __lsan_default_suppressions(void)
 {
-	return "leak:ml_tag_set_rules\n";
+	return "leak:ml_decide_set_rules\n";
 }
 
 static void
 restore(void)
 {
-	static char *rules;     /* RULES as ml_tag_rules_text() gives them */
+	static char *rules;     /* RULES as ml_decide_rules_text() gives them */
 	struct ml_rules_error err;
 	struct ml_info in;
 
@@ -98,12 +98,12 @@ restore(void)
 			FUZZ_CHECK(memlease_pin(leases[i].h, NULL) != NULL);
 	}
 	/* set again only if changed: each change keeps the old rules */
-	char *now = ml_tag_rules_text();
+	char *now = ml_decide_rules_text();
 	FUZZ_CHECK(now != NULL);
 	if (rules == NULL || strcmp(now, rules) != 0) {
-		FUZZ_CHECK(ml_tag_set_rules(RULES, &err) == 0);
+		FUZZ_CHECK(ml_decide_set_rules(RULES, &err) == 0);
 		ml_real_free(rules);
-		rules = ml_tag_rules_text();
+		rules = ml_decide_rules_text();
 		FUZZ_CHECK(rules != NULL);
 	}
 	ml_real_free(now);

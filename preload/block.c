@@ -1,0 +1,535 @@
+/*
+ * block.c - the life of a tracked block (see block.h): its entry in the
+ * pointer map (ptrmap.h) beside its lease in the core, from the tagged
+ * allocation or memlease_adopt() that tracks it to the free() that ends
+ * it, through realloc() and its lease's expiry.
+ *
+ * An entry's states (enum ml_pstate), and what moves it:
+ *
+ *   from       event                                 to
+ *   (none)     tagged allocation, memlease_adopt()   LIVE
+ *   LIVE       free(), or the lease released         (none)  block freed
+ *   LIVE       free() while the lease is pinned or   ENDING
+ *              expiring on another thread, or from
+ *              a signal handler
+ *   LIVE       realloc()                             MOVING
+ *   LIVE       expiry, action=report                 (none)  the program's
+ *   LIVE       expiry, action=free                   TOMB
+ *   LIVE       expiry, action=reclaim                RECLAIMED
+ *   LIVE       expiry, action=abort                  (the process aborts)
+ *   MOVING     realloc() done, the lease moved       LIVE    at the new address
+ *   MOVING     realloc() done, expired meanwhile     (none)  untracked
+ *              (kind reclaim: LIVE, without lease)
+ *   MOVING     expiry meanwhile                      MOVING  its handle cleared
+ *   ENDING     the lease ends                        (none)  block freed
+ *   ENDING     free() or realloc() again             ENDING  said, ignored
+ *   TOMB       free() or realloc() (late)            (none)  said; remnant freed
+ *   RECLAIMED  free() or realloc() (late)            (none)  said; unmapped
+ *
+ * A MOVING entry is not the program's block at that address (see move()):
+ * free() and realloc() pass such an address to the next allocator.
+ * Whoever removes a block's entry decides its fate.
+ *
+ * Locking: a map shard is taken before the core's lock (a tracked block's
+ * lease is made under its shard's lock, so that its expiry cannot overtake
+ * it).  Callers hold the recursion guard.  Never: take a shard while
+ * holding the core's lock, or wait for one in a signal handler that
+ * interrupted memlease (the *_nested functions only try).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "block.h"
+#include "clock.h"
+#include "core.h"
+#include "guard.h"
+#include "mem.h"
+#include "ptrmap.h"
+#include "real.h"
+#include "reclaim.h"
+#include "report.h"
+#include "runtime.h"
+
+#define LATE_SHOWN   16      /* late frees diagnosed one by one */
+
+static struct {
+	atomic_uint late;               /* late frees and reallocs */
+} bk;
+
+/* Diagnostics of late frees: the first LATE_SHOWN, then a count. */
+static void
+late(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+late(const char *fmt, ...)
+{
+	unsigned n = atomic_fetch_add(&bk.late, 1) + 1;
+	char line[512];
+	va_list ap;
+
+	if (n > LATE_SHOWN)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	ml_report_diag("%s%s", line, n == LATE_SHOWN ?
+	    " (further ones are not shown)" : "");
+}
+
+/* A block of an ended lease goes back where it came from. */
+static void
+release_block(const struct ml_pent *v)
+{
+	if (v->kind == ML_KIND_RECLAIM)
+		ml_reclaim_free((void *)v->p, v->maplen, false);
+	else
+		ml_real_free((void *)v->p);
+}
+
+/* Tracking. */
+
+int
+ml_block_track(void *p, size_t size, size_t maplen, unsigned kind,
+    uint64_t now, uint64_t ttl_ms, unsigned releases, uint32_t stack,
+    const char *label, bool *wake, memlease_t *hp)
+{
+	int r = 0;
+	struct ml_shard *s = ml_ptrmap_lock(p);
+	struct ml_pent *e = ml_ptrmap_find(s, p);
+
+	*wake = false;
+	if (e != NULL && (e->state == ML_P_LIVE ||
+	    e->state == ML_P_ENDING)) {  /* MOVING: see move() */
+		r = -EEXIST;
+	} else if ((e = ml_ptrmap_insert(s, p)) == NULL) {
+		r = -ENOMEM;
+	} else {
+		/* the lease is made under the shard's lock: its expiry
+		 * cannot come before its entry */
+		*hp = ml_runtime_add(now, p, size, ttl_ms, releases, kind,
+		    stack, label, wake);
+		if (*hp == 0) {
+			r = -errno;
+			ml_ptrmap_remove(s, e);
+		} else {
+			*e = (struct ml_pent){ .p = (uintptr_t)p, .h = *hp,
+			    .size = size, .state = ML_P_LIVE, .kind = kind,
+			    .maplen = maplen };
+		}
+	}
+	ml_ptrmap_unlock(s);
+	return r;
+}
+
+/* Freeing. */
+
+/*
+ * free() or realloc() of p while this thread holds a lock of the map or
+ * the core's: a signal handler that interrupted memlease.  Nothing may
+ * wait.  Returns
+ * the entry's shard locked, or NULL: p is not tracked (*tracked false) or
+ * its shard is taken (*tracked true: it may be tracked, and must not go
+ * to the next allocator).
+ */
+static struct ml_shard *
+nested(void *p, struct ml_pent **ep, bool *tracked)
+{
+	struct ml_shard *s = ml_ptrmap_trylock(p);
+
+	*tracked = true;
+	if (s == NULL)
+		return NULL;
+	if ((*ep = ml_ptrmap_find(s, p)) == NULL) {
+		ml_ptrmap_unlock(s);
+		*tracked = false;
+		return NULL;
+	}
+	return s;
+}
+
+/* A free() in a signal handler: a live block is freed when its lease
+ * ends (it may leak), anything else of ours is left as it is. */
+bool
+ml_block_free_nested(void *p)
+{
+	struct ml_pent *e;
+	bool tracked;
+	struct ml_shard *s = nested(p, &e, &tracked);
+
+	if (s != NULL) {
+		if (e->state == ML_P_MOVING)    /* see move() */
+			tracked = false;
+		if (e->state == ML_P_LIVE)
+			e->state = ML_P_ENDING;
+		ml_ptrmap_unlock(s);
+	}
+	return tracked;
+}
+
+/*
+ * The entry that a free() or realloc() of the program finds at p, when the
+ * program may act on it: LIVE, or expired (TOMB, RECLAIMED), its shard
+ * locked in *sp.  Otherwise NULL, the shard unlocked, and *tracked says
+ * whether p is ours: false for no entry or a MOVING one (the block at p is
+ * not the entry's: see move()), true for ENDING (the program freed it
+ * already: "op(p): why" is said).
+ */
+static struct ml_pent *
+take(void *p, struct ml_shard **sp, const char *op, const char *why,
+    bool *tracked)
+{
+	struct ml_shard *s = ml_ptrmap_lock(p);
+	struct ml_pent *e = ml_ptrmap_find(s, p);
+
+	*tracked = e != NULL && e->state != ML_P_MOVING;
+	if (*tracked && e->state != ML_P_ENDING) {
+		*sp = s;
+		return e;
+	}
+	ml_ptrmap_unlock(s);
+	if (*tracked)
+		late("%s(%p): %s", op, p, why);
+	return NULL;
+}
+
+bool
+ml_block_free(void *p)
+{
+	struct ml_ended end;
+	struct ml_shard *s;
+	bool tracked;
+	struct ml_pent *e = take(p, &s, "free", "freed twice; ignored",
+	    &tracked);
+
+	if (e == NULL)
+		return tracked;
+	struct ml_pent v = *e;
+	if (v.state == ML_P_LIVE) {
+		if (v.h != 0 && ml_runtime_end(v.h, &end) != 1) {
+			/* pinned, or expiring on another thread: that
+			 * ending frees the block */
+			e->state = ML_P_ENDING;
+			ml_ptrmap_unlock(s);
+			return true;
+		}
+		ml_ptrmap_remove(s, e);
+		ml_ptrmap_unlock(s);
+		release_block(&v);
+		return true;
+	}
+	/* expired: freed or reclaimed by memlease */
+	ml_ptrmap_remove(s, e);
+	ml_ptrmap_unlock(s);
+	if (v.state == ML_P_RECLAIMED)
+		ml_reclaim_free(p, v.maplen, true);
+	else if (v.held)
+		ml_real_free(p);
+	late("free(%p): lease %#llx expired and memlease %s its block; "
+	    "this late free is ignored", p, (unsigned long long)v.h,
+	    v.state == ML_P_RECLAIMED ? "reclaimed" : "freed");
+	return true;
+}
+
+/*
+ * A mapping of memlease's own (action=reclaim) that the map has no room
+ * for: free() would not know it and hand it to the next allocator.  Its n
+ * bytes go to a plain block instead.  NULL (ENOMEM) if there is none: the
+ * contents are lost, as the realloc() moved them already.
+ */
+static void *
+unmapped(void *q, size_t maplen, size_t n)
+{
+	void *b = ml_real_malloc(n);
+
+	if (b != NULL)
+		memcpy(b, q, n);
+	ml_reclaim_free(q, maplen, false);
+	if (b == NULL)
+		errno = ENOMEM;
+	return b;
+}
+
+/*
+ * realloc() of a live tracked block: the lease moves with it.  The entry
+ * stays in the map, marked MOVING, during the real call: an expiry that
+ * comes meanwhile only clears its handle (the block is not the expiry's to
+ * act on), and a thread that gets the old address from the allocator
+ * (once it is freed, before this thread takes the shard again) makes the
+ * entry its own if its block is tagged, and otherwise frees, reallocates
+ * or adopts its block as an untracked one: the entry is not its block's.
+ * (A free() or realloc() of p itself meanwhile would be the program's
+ * race on one block, and is not told from that.)  The shard is locked.
+ */
+static void *
+move(struct ml_shard *s, struct ml_pent *e, size_t n)
+{
+	struct ml_pent v = *e;
+	size_t newlen = v.maplen;
+	void *p = (void *)v.p, *q;
+
+	e->state = ML_P_MOVING;
+	ml_ptrmap_unlock(s);
+	if (v.kind == ML_KIND_RECLAIM)
+		q = ml_reclaim_realloc(p, v.maplen, n, &newlen);
+	else
+		q = ml_real_realloc(p, n);
+	int err = errno;
+	s = ml_ptrmap_lock(p);
+	e = ml_ptrmap_find(s, p);
+	bool mine = e != NULL && e->state == ML_P_MOVING &&
+	    (e->h == v.h || e->h == 0);
+	bool expired = mine && e->h == 0;       /* see ml_block_ended() */
+	if (mine && (q == NULL || q == p)) {    /* failed, or in place */
+		e->state = ML_P_LIVE;
+		if (q != NULL) {
+			e->size = n;
+			e->maplen = newlen;
+			if (!expired && ml_runtime_move(v.h, q, n) != 0)
+				e->h = 0;
+		}
+		if (e->h == 0 && v.kind != ML_KIND_RECLAIM)
+			ml_ptrmap_remove(s, e);         /* plain: untracked */
+		ml_ptrmap_unlock(s);
+		errno = err;
+		return q;
+	}
+	if (mine)
+		ml_ptrmap_remove(s, e);
+	ml_ptrmap_unlock(s);
+	if (q == NULL) {        /* failed, and p's entry was taken: gone */
+		errno = err;
+		return NULL;
+	}
+	/* Moved (or p's entry was made another block's): q takes the lease.
+	 * A block without a lease (it expired meanwhile) stays tracked only
+	 * if it is memlease's own mapping, for free() to unmap it. */
+	s = ml_ptrmap_lock(q);
+	e = ml_ptrmap_insert(s, q);
+	if (e != NULL) {
+		*e = v;
+		e->p = (uintptr_t)q;
+		e->size = n;
+		e->maplen = newlen;
+		e->state = ML_P_LIVE;
+		if (expired || ml_runtime_move(v.h, q, n) != 0)
+			e->h = 0;
+		if (e->h == 0 && v.kind != ML_KIND_RECLAIM)
+			ml_ptrmap_remove(s, e);
+	}
+	ml_ptrmap_unlock(s);
+	if (e == NULL && !expired) {    /* no room in the map: end it */
+		struct ml_ended end;
+		ml_runtime_end(v.h, &end);
+	}
+	if (e == NULL && v.kind == ML_KIND_RECLAIM)
+		return unmapped(q, newlen, n);
+	errno = err;
+	return q;
+}
+
+bool
+ml_block_realloc(void *p, size_t n, void **out)
+{
+	struct ml_shard *s;
+	bool tracked;
+
+	if (n == 0 && ml_block_free(p)) {  /* realloc(p, 0) frees p */
+		*out = NULL;
+		return true;
+	}
+	struct ml_pent *e = take(p, &s, "realloc",
+	    "the block was freed; refused", &tracked);
+	if (e == NULL) {
+		if (tracked) {
+			errno = ENOMEM;
+			*out = NULL;
+		}
+		return tracked;
+	}
+	if (e->state == ML_P_LIVE) {
+		*out = move(s, e, n);
+		return true;
+	}
+	ml_ptrmap_unlock(s);
+	late("realloc(%p): its lease expired and memlease took the "
+	    "block; a new block is returned, its contents lost", p);
+	ml_block_free(p);
+	*out = ml_real_calloc(1, n);
+	return true;
+}
+
+/* realloc() in a signal handler: refused (ENOMEM) for a block of ours. */
+bool
+ml_block_realloc_nested(void *p, void **out)
+{
+	struct ml_pent *e;
+	bool tracked;
+	struct ml_shard *s = nested(p, &e, &tracked);
+
+	if (s != NULL)
+		ml_ptrmap_unlock(s);
+	if (!tracked)
+		return false;
+	*out = NULL;
+	errno = ENOMEM;
+	return true;
+}
+
+bool
+ml_block_usable_size(void *p, size_t *out)
+{
+	bool ours = false;
+	struct ml_shard *s;
+	struct ml_pent *e;
+	if (ml_lock_depth > 0) {        /* in a signal handler: see nested() */
+		bool tracked;
+		if ((s = nested(p, &e, &tracked)) == NULL) {
+			*out = 0;       /* its shard is taken: cannot tell */
+			return tracked;
+		}
+	} else {
+		s = ml_ptrmap_lock(p);
+		e = ml_ptrmap_find(s, p);
+	}
+	if (e != NULL && (e->kind == ML_KIND_RECLAIM ||
+	    e->state == ML_P_TOMB || e->state == ML_P_RECLAIMED)) {
+		ours = true;
+		*out = e->state == ML_P_LIVE ? e->maplen : 0;
+	}
+	ml_ptrmap_unlock(s);
+	return ours;
+}
+
+
+/* Ends of leases. */
+
+/* Whether the next allocator shrinks a block in place (glibc's does). */
+static bool
+shrinks_in_place(void)
+{
+	static atomic_int known;        /* 0: not yet, 1: yes, 2: no */
+
+	if (known == 0)
+		known = strstr(ml_real_object(), "/libc.so") != NULL ? 1 : 2;
+	return known == 1;
+}
+
+/*
+ * action=free: give the block back, keeping its address out of reuse so
+ * that a late free() is told from the free of a new block there.  glibc
+ * shrinks it in place to a remnant that is kept (held); an allocator that
+ * would move it keeps it whole, its whole pages given back to the kernel.
+ * The shard is locked.
+ */
+static void
+tomb(struct ml_pent *e)
+{
+	e->state = ML_P_TOMB;
+	e->held = 1;
+	if (!shrinks_in_place()) {
+		size_t page = ml_reclaim_page();
+		uintptr_t a = (e->p + page - 1) & ~(uintptr_t)(page - 1);
+		uintptr_t b = (e->p + e->size) & ~(uintptr_t)(page - 1);
+		if (b > a)
+			madvise((void *)a, b - a, MADV_DONTNEED);
+		return;
+	}
+	void *q = ml_real_realloc((void *)e->p, 1);
+	if (q != (void *)e->p && q != NULL) {
+		e->held = 0;    /* moved after all: the address may come back */
+		ml_real_free(q);
+	}
+}
+
+void
+ml_block_ended(const struct ml_ended *end, uint64_t now)
+{
+	char *diag = NULL;
+
+	if (end->why == ML_END_EXPIRED && end->kind == ML_KIND_RECLAIM) {
+		ml_guard_enter();
+		diag = ml_report_text(end, now, ML_EV_LATE_ACCESS,
+		    "its pages were reclaimed", ml_mem_malloc, ML_LOG_TEXT);
+		ml_guard_leave();
+	}
+	struct ml_shard *s = ml_ptrmap_lock(end->buf);
+	struct ml_pent *e = ml_ptrmap_find(s, end->buf);
+	if (e == NULL || e->h != end->h) {      /* the program took it */
+		ml_ptrmap_unlock(s);
+		ml_mem_free(diag);
+		return;
+	}
+	struct ml_pent v = *e;
+	if (v.state == ML_P_MOVING) {   /* realloc() in progress: see move() */
+		e->h = 0;
+		ml_ptrmap_unlock(s);
+		ml_mem_free(diag);
+		return;
+	}
+	if (v.state == ML_P_ENDING || end->why == ML_END_RELEASED) {
+		ml_ptrmap_remove(s, e);
+		ml_ptrmap_unlock(s);
+		ml_mem_free(diag);
+		release_block(&v);
+		return;
+	}
+	switch (v.kind) {
+	case ML_KIND_FREE:
+		tomb(e);
+		break;
+	case ML_KIND_RECLAIM:
+		e->state = ML_P_RECLAIMED;
+		ml_reclaim_expire(end->buf, v.maplen, diag);
+		diag = NULL;
+		break;
+	case ML_KIND_ABORT:
+		ml_report_diag("lease %#llx expired under action=abort; "
+		    "aborting", (unsigned long long)v.h);
+		abort();
+	default:                /* report: the block stays the program's */
+		ml_ptrmap_remove(s, e);
+		break;
+	}
+	ml_ptrmap_unlock(s);
+	ml_mem_free(diag);
+}
+
+/* The end handler of the kinds of ours, and what their expiry does. */
+void
+ml_block_register(void)
+{
+	ml_runtime_on_end(ML_KIND_REPORT, ml_block_ended,
+	    "left to the program", false);
+	ml_runtime_on_end(ML_KIND_FREE, ml_block_ended, "freed", true);
+	ml_runtime_on_end(ML_KIND_RECLAIM, ml_block_ended, "reclaimed", true);
+	ml_runtime_on_end(ML_KIND_ABORT, ml_block_ended, "aborting", false);
+}
+
+/* Fork: the map's shards are taken before the reclaim records' lock (an
+ * expiry holds a shard while it records a reclaimed block). */
+void
+ml_block_prepare(void)
+{
+	ml_ptrmap_lock_all();
+	ml_reclaim_prepare();
+}
+
+void
+ml_block_parent(void)
+{
+	ml_reclaim_parent();
+	ml_ptrmap_unlock_all();
+}
+
+void
+ml_block_child(void)
+{
+	ml_reclaim_child();
+	ml_ptrmap_reinit_locks();
+}

@@ -1,0 +1,148 @@
+/*
+ * config.c - the preload's configuration from files and the environment
+ * beyond single values (see config.h): the rules of MEMLEASE_RULES and of
+ * the file MEMLEASE_CONFIG names, and LD_PRELOAD without memlease
+ * (MEMLEASE_INHERIT=off).
+ *
+ * Runs at the preload's start, with the recursion guard held; no lock.
+ * Never: fail the program: a bad configuration is said on one line, and
+ * nothing is tagged.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "mem.h"
+#include "report.h"
+
+#define CONFIG_MAX   (1 << 20)
+
+/* The contents of a file, NUL-terminated, from the next allocator. */
+static char *
+slurp(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t len = 0;
+	char *text;
+
+	if (fd < 0)
+		return NULL;
+	if ((text = ml_mem_malloc(CONFIG_MAX + 1)) != NULL) {
+		ssize_t n;
+		while (len < CONFIG_MAX && (n = read(fd, text + len,
+		    CONFIG_MAX - len)) != 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				ml_mem_free(text);
+				text = NULL;
+				break;
+			}
+			len += (size_t)n;
+		}
+	}
+	int err = errno;
+	close(fd);
+	errno = err;
+	if (text != NULL)
+		text[len] = '\0';
+	return text;
+}
+
+/* Parse one source of rules; report an error on one line. */
+static bool
+parse_source(const char *what, const char *text, struct ml_rules *out)
+{
+	struct ml_rules_error err;
+
+	if (ml_rules_parse(text, out, &err) == 0)
+		return true;
+	ml_report_diag("%s:%d:%d: %s; nothing is tagged", what, err.line,
+	    err.column, err.msg);
+	return false;
+}
+
+bool
+ml_config_rules(struct ml_rules *out)
+{
+	const char *env = getenv("MEMLEASE_RULES");
+	const char *path = getenv("MEMLEASE_CONFIG");
+	struct ml_rules a = { NULL, 0 }, b = { NULL, 0 };
+	char *text = NULL;
+
+	if (env != NULL && !parse_source("MEMLEASE_RULES", env, &a))
+		return false;
+	if (path != NULL && *path != '\0') {
+		if ((text = slurp(path)) == NULL) {
+			ml_report_diag("MEMLEASE_CONFIG=%s: %s; nothing is "
+			    "tagged", path, strerror(errno));
+			ml_rules_free(&a);
+			return false;
+		}
+		bool ok = parse_source(path, text, &b);
+		ml_mem_free(text);
+		if (!ok) {
+			ml_rules_free(&a);
+			return false;
+		}
+	}
+	if (a.n + b.n > ML_RULES_MAX) {
+		ml_report_diag("MEMLEASE_RULES and MEMLEASE_CONFIG: more than "
+		    "%d rules; nothing is tagged", ML_RULES_MAX);
+		ml_rules_free(&a);
+		ml_rules_free(&b);
+		return false;
+	}
+	out->n = a.n + b.n;
+	out->v = out->n ? ml_mem_malloc(out->n * sizeof *out->v) : NULL;
+	if (out->n != 0 && out->v == NULL) {
+		ml_report_diag("out of memory reading the rules; nothing is "
+		    "tagged");
+		ml_rules_free(&a);
+		ml_rules_free(&b);
+		return false;
+	}
+	if (a.n)
+		memcpy(out->v, a.v, a.n * sizeof *a.v);
+	if (b.n)
+		memcpy(out->v + a.n, b.v, b.n * sizeof *b.v);
+	ml_mem_free(a.v);       /* the strings now belong to out */
+	ml_mem_free(b.v);
+	return true;
+}
+
+void
+ml_config_uninherit(void)
+{
+	const char *pre = getenv("LD_PRELOAD");
+	char *keep, *w, *save = NULL;
+	size_t used = 0;
+
+	if (pre == NULL || (keep = ml_mem_malloc(strlen(pre) + 1)) == NULL)
+		return;
+	char *copy = ml_mem_strdup(pre);
+	if (copy == NULL) {
+		ml_mem_free(keep);
+		return;
+	}
+	for (w = strtok_r(copy, " :", &save); w != NULL;
+	    w = strtok_r(NULL, " :", &save)) {
+		const char *base = strrchr(w, '/');
+		base = base != NULL ? base + 1 : w;
+		if (strncmp(base, "libmemlease.so", 14) == 0)
+			continue;
+		used += (size_t)sprintf(keep + used, "%s%s", used ? " " : "",
+		    w);
+	}
+	if (used == 0)
+		unsetenv("LD_PRELOAD");
+	else
+		setenv("LD_PRELOAD", keep, 1);
+	ml_mem_free(copy);
+	ml_mem_free(keep);
+}
