@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "mem.h"
+#include "options.h"
 #include "report.h"
 
 #define CONFIG_MAX   (1 << 20)
@@ -70,14 +71,14 @@ parse_source(const char *what, const char *text, struct ml_rules *out)
 bool
 ml_config_rules(struct ml_rules *out)
 {
-	const char *env = getenv("MEMLEASE_RULES");
-	const char *path = getenv("MEMLEASE_CONFIG");
+	const char *env = ml_options_str(ML_OPT_RULES);
+	const char *path = ml_options_str(ML_OPT_CONFIG);
 	struct ml_rules a = { NULL, 0 }, b = { NULL, 0 };
 	char *text = NULL;
 
 	if (env != NULL && !parse_source("MEMLEASE_RULES", env, &a))
 		return false;
-	if (path != NULL && *path != '\0') {
+	if (path != NULL) {
 		if ((text = slurp(path)) == NULL) {
 			ml_report_diag("MEMLEASE_CONFIG=%s: %s; nothing is "
 			    "tagged", path, strerror(errno));

@@ -127,18 +127,10 @@ ml_report_diag(const char *fmt, ...)
 }
 
 void
-ml_report_init(void)
+ml_report_init(const char *log, enum ml_log_format format)
 {
-	const char *log = getenv("MEMLEASE_LOG");
-	const char *fmt = getenv("MEMLEASE_LOG_FORMAT");
-
 	pthread_mutex_lock(&rep.lock);
-	rep.format = ML_LOG_TEXT;
-	if (fmt != NULL && strcmp(fmt, "json") == 0)
-		rep.format = ML_LOG_JSON;
-	else if (fmt != NULL && *fmt != '\0' && strcmp(fmt, "text") != 0)
-		ml_report_diag("MEMLEASE_LOG_FORMAT=%s: not text or json; "
-		    "using text", fmt);
+	rep.format = format;
 	ml_mem_free(rep.path);
 	rep.path = NULL;
 	forget(&rep.d[0]);

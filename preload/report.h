@@ -16,9 +16,9 @@ struct ml_ended;
 
 enum ml_log_format { ML_LOG_TEXT, ML_LOG_JSON };
 
-/* Read MEMLEASE_LOG and MEMLEASE_LOG_FORMAT; keep a private duplicate of
- * stderr.  Bad values are reported once and the defaults used. */
-void ml_report_init(void);
+/* The log: log is MEMLEASE_LOG ("stderr" or NULL: a private duplicate of
+ * stderr; else a file, appended), format MEMLEASE_LOG_FORMAT's. */
+void ml_report_init(const char *log, enum ml_log_format format);
 
 enum ml_event {
 	ML_EV_EXPIRED,          /* its deadline passed */

@@ -35,7 +35,6 @@
 __thread int ml_guard_depth __attribute__((tls_model("initial-exec")));
 __thread int ml_lock_depth __attribute__((tls_model("initial-exec")));
 
-#define DEFAULT_DEPTH 16
 #define EXPIRE_BATCH  64
 
 static struct {
@@ -99,26 +98,6 @@ ml_runtime_on_fork(void (*prepare)(void), void (*parent)(void),
 	rt.fork[2] = child;
 }
 
-/* Configuration. */
-
-static long
-env_long(const char *name, long def, long min, long max)
-{
-	const char *s = getenv(name);
-	char *end;
-
-	if (s == NULL || *s == '\0')
-		return def;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max) {
-		ml_report_diag("%s=%s: not a number from %ld to %ld; using %ld",
-		    name, s, min, max, def);
-		return def;
-	}
-	return v;
-}
-
 /* Fork: the hook's lock, early in the order; the core's, last. */
 
 void
@@ -167,15 +146,14 @@ init_once(void)
 	int r;
 
 	ml_guard_enter();
-	ml_report_init();
+	ml_report_init(ml_options_str(ML_OPT_LOG),
+	    (enum ml_log_format)ml_options_num(ML_OPT_LOG_FORMAT));
 	if (ml_fault_env() != 0)
 		ml_report_diag("MEMLEASE_FAULT=%s: not every:N, every:N:FIRST, "
 		    "random:ONE_IN:SEED or off; no faults are made",
-		    getenv("MEMLEASE_FAULT"));
-	const char *thread = getenv("MEMLEASE_THREAD");
-	rt.use_thread = thread == NULL || strcmp(thread, "0") != 0;
-	rt.depth = (int)env_long("MEMLEASE_BACKTRACE", DEFAULT_DEPTH, 0,
-	    ML_STACK_MAX_DEPTH);
+		    ml_options_str(ML_OPT_FAULT));
+	rt.use_thread = ml_options_num(ML_OPT_THREAD);
+	rt.depth = (int)ml_options_num(ML_OPT_BACKTRACE);
 	if ((r = ml_core_init(&rt.core, &core_alloc, ml_clock_ms())) != 0) {
 		rt.init_err = r;
 		ml_report_diag("cannot initialise: %s", strerror(-r));

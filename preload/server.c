@@ -116,7 +116,7 @@ say(const char *fmt, ...)
 static bool
 dir_path(char *dir, size_t len)
 {
-	const char *d = getenv("MEMLEASE_SOCKET_DIR");
+	const char *d = ml_options_str(ML_OPT_SOCKET_DIR);
 	const char *x = getenv("XDG_RUNTIME_DIR");
 	int n;
 

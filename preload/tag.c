@@ -21,6 +21,7 @@
 #include "core.h"
 #include "decide.h"
 #include "fault.h"
+#include "options.h"
 #include "guard.h"
 #include "ptrmap.h"
 #include "real.h"
@@ -216,14 +217,12 @@ void
 ml_tag_init(void)
 {
 	struct ml_rules r;
-	const char *v;
 
 	ml_guard_enter();
 	ml_fault_env();         /* the rules read here are memlease's too */
-	if ((v = getenv("MEMLEASE_INHERIT")) != NULL && strcmp(v, "off") == 0)
+	if (!ml_options_num(ML_OPT_INHERIT))
 		ml_config_uninherit();
-	v = getenv("MEMLEASE_REPORT_AT_EXIT");
-	tg.at_exit = v != NULL && strcmp(v, "1") == 0;
+	tg.at_exit = ml_options_num(ML_OPT_REPORT_AT_EXIT);
 	if (ml_config_rules(&r)) {
 		int err = ml_decide_install(&r);
 		if (err != 0)

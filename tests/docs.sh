@@ -1,8 +1,8 @@
 #!/bin/sh
 # The documentation is tested: the man pages are clean under mandoc, every
 # exported function is in memlease(3) (NAME, SYNOPSIS, DESCRIPTION, and
-# RETURN VALUES or ERRORS), every MEMLEASE_* variable the code reads is
-# documented, the example of memlease(3) compiles and runs, and every
+# RETURN VALUES or ERRORS), memlease(7) documents exactly the variables
+# of the options table, the example of memlease(3) compiles and runs, and every
 # command of memleasectl is in memleasectl(1).  Prints TAP; exits 1 if a
 # test failed.
 #
@@ -106,37 +106,40 @@ fi
 result $rc "memlease.3 documents exactly the functions of libmemlease.map" \
     "$tmp/syms"
 
-# 3. Every MEMLEASE_* variable read by the code (a literal name given to
-#    getenv or to a helper whose name contains "env", such as env_long) is
-#    an .Ev in the ENVIRONMENT section of memlease.3 or memlease.7.
+# 3. memlease(7) and the options table (preload/options.c) agree: every
+#    variable of the table is an .Ev in the ENVIRONMENT section of
+#    memlease.7, and every MEMLEASE_* name the page gives as an .Ev is in
+#    the table.
 : > "$tmp/env"
 rc=0
-call='[A-Za-z_]*env[A-Za-z0-9_]*[[:space:]]*\([[:space:]]*"MEMLEASE_[A-Z0-9_]*"'
-vars=$(cat "$top_srcdir"/preload/*.c "$top_srcdir"/src/*.c 2>/dev/null |
-    grep -oE "$call" | grep -oE 'MEMLEASE_[A-Z0-9_]*' | sort -u)
-docs=
-: > "$tmp/environment"
-for page in "$top_srcdir/man/memlease.3" "$top_srcdir/man/memlease.7"; do
-	[ -f "$page" ] || continue
-	docs="$docs $page"
-	section ENVIRONMENT "$page" >> "$tmp/environment"
-done
+page7=$top_srcdir/man/memlease.7
+vars=$(sed -n '/^} table\[/,/^};/p; /^static const struct option {/,/^};/p' \
+    "$top_srcdir/preload/options.c" 2>/dev/null |
+    grep -oE '"MEMLEASE_[A-Z0-9_]*"' | tr -d '"' | sort -u)
 if [ -z "$vars" ]; then
-	echo "no getenv(\"MEMLEASE_...\") found in preload/*.c and src/*.c" \
+	echo "no table of MEMLEASE_* names found in preload/options.c" \
 	    >> "$tmp/env"
 	rc=1
-elif [ -z "$docs" ]; then
-	echo "neither man/memlease.3 nor man/memlease.7 exists" >> "$tmp/env"
+elif [ ! -f "$page7" ]; then
+	echo "man/memlease.7 does not exist" >> "$tmp/env"
 	rc=1
 else
+	section ENVIRONMENT "$page7" > "$tmp/environment"
 	for v in $vars; do
 		grep -Eq "^\.(Ev|.*[[:space:]]Ev)[[:space:]]+$v([^A-Z0-9_]|\$)" \
 		    "$tmp/environment" ||
-		    echo "$v: no .Ev $v in ENVIRONMENT of$docs" >> "$tmp/env"
+		    echo "$v: in the table, no .Ev $v in ENVIRONMENT of" \
+		    "memlease.7" >> "$tmp/env"
+	done
+	for v in $(grep -oE 'Ev MEMLEASE_[A-Z0-9_]+' "$page7" |
+	    sed 's/^Ev //' | sort -u); do
+		printf '%s\n' "$vars" | grep -qx "$v" ||
+		    echo "$v: in memlease.7, not in the table of" \
+		    "preload/options.c" >> "$tmp/env"
 	done
 	[ -s "$tmp/env" ] && rc=1
 fi
-result $rc "every MEMLEASE_* variable the code reads is documented" \
+result $rc "memlease(7) documents exactly the variables of the options table" \
     "$tmp/env"
 
 # 4. The example of memlease(3) compiles without a warning and runs: it

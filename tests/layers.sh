@@ -39,8 +39,8 @@ ranks='
 0 guard mem real fd
 1 sites ptrmap rules reclaim stacks
 2 report
-3 options config
-4 loop
+3 options
+4 config loop
 5 runtime
 6 decide block
 7 tag
