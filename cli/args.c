@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "wire.h"
 
 /* The commands: name, arguments, one line of summary, their options. */
 static const struct cmd_desc {
@@ -284,6 +285,7 @@ static int
 apply(struct ctl_args *a, const struct opt *o, const char *v, char *err,
     size_t errlen)
 {
+	enum ml_wire_state state;
 	uint64_t x;
 	const char *end;
 
@@ -317,8 +319,7 @@ apply(struct ctl_args *a, const struct opt *o, const char *v, char *err,
 		a->label = v;
 		break;
 	case OPT_STATE:
-		if (strcmp(v, "live") != 0 && strcmp(v, "pinned") != 0 &&
-		    strcmp(v, "overdue") != 0 && strcmp(v, "released") != 0)
+		if (ml_wire_state_parse(v, &state) != 0)
 			return usage_error(err, errlen, "--state: '%s': give "
 			    "live, pinned, overdue or released", v);
 		a->state = v;

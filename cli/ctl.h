@@ -3,7 +3,9 @@
  * a file with its prefix, tested without a socket (tests/test_ctl.c).
  *
  * The client talks to the control socket of a process only through the
- * JSON protocol (memlease(7)): it includes neither the core nor the preload.
+ * JSON protocol (memlease(7)): it includes neither the core nor the preload,
+ * only wire.h, the protocol's constants, names and socket folder shared
+ * with the server.
  * Nothing here is shared with another thread; nothing keeps state between
  * calls but what the caller holds.
  */
@@ -17,13 +19,14 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "wire.h"
+
 /* Exit statuses (memleasectl(1)). */
 #define CTL_EXIT_OK     0
 #define CTL_EXIT_FAIL   1
 #define CTL_EXIT_USAGE  2
 
-#define CTL_PROTO       1               /* the protocol version spoken */
-#define CTL_TOP_MAX     10000           /* "limit" of a sorted listing */
+#define CTL_TOP_MAX     ML_WIRE_TOP_MAX /* "limit" of a sorted listing */
 #define CTL_TTL_MAX     ((UINT64_C(1) << 40) - 1)  /* ms: ~34 years */
 
 /* --- args.c: the command line, parsed into a struct ---------------------- */

@@ -30,9 +30,9 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "wire.h"
 
 #define CONN_TIMEOUT_MS  5000           /* connect, and each response */
-#define MAX_REQUEST      65535          /* bytes, newline included */
 #define MAX_PROCS        4096           /* sockets a folder may hold */
 
 static void
@@ -98,53 +98,33 @@ now_ms(void)
 
 /* --- the socket folder ---------------------------------------------------- */
 
-static void
+/* The socket folder (wire.h), in out: 0, or -1 (said). */
+static int
 socket_dir(char *out, size_t n)
 {
-	const char *env = getenv("MEMLEASE_SOCKET_DIR");
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
-
-	if (env != NULL && env[0] != '\0')
-		snprintf(out, n, "%s", env);
-	else if (xdg != NULL && xdg[0] != '\0')
-		snprintf(out, n, "%s/memlease", xdg);
-	else
-		snprintf(out, n, "/tmp/memlease-%u", (unsigned)getuid());
+	if (ml_wire_dir(out, n) == 0)
+		return 0;
+	warn("socket folder: path too long");
+	return -1;
 }
 
 /*
- * The folder must be ours (or we root) and closed to others: a socket
- * another user could have put there would be an impostor's.  Returns 0,
- * 1 if it does not exist, -1 if it is refused (said).
+ * The folder must pass the rule the server made it by (wire.h).  Returns
+ * 0, 1 if it does not exist, -1 if it is refused (said).
  */
 static int
 check_dir(const char *dir)
 {
-	struct stat st;
+	char why[128];
+	int r = ml_wire_dir_check(dir, ML_WIRE_CLIENT, why, sizeof why);
 
-	if (stat(dir, &st) != 0) {
-		if (errno == ENOENT)
-			return 1;       /* no process made it: none there */
-		warn("%s: %s", dir, strerror(errno));
-		return -1;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		warn("%s is not a folder", dir);
-		return -1;
-	}
-	if ((st.st_uid != geteuid() && geteuid() != 0) ||
-	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-		warn("%s: refused: not owned by uid %u, or writable by others",
-		    dir, (unsigned)geteuid());
+	if (r == -ENOENT)
+		return 1;       /* no process made it: none there */
+	if (r != 0) {
+		warn("socket folder %s: %s", dir, why);
 		return -1;
 	}
 	return 0;
-}
-
-static void
-pid_socket(const char *dir, pid_t pid, char *out, size_t n)
-{
-	snprintf(out, n, "%s/%d.sock", dir, (int)pid);
 }
 
 /* The command line of pid, its words joined by blanks, in buf ("" if it
@@ -312,8 +292,8 @@ conn_send(struct conn *c, const char *cmd, json_t *args, char **line,
 		return -1;
 	}
 	*len = strlen(text);
-	if (*len + 1 > MAX_REQUEST) {
-		warn("%s: the request is over %d bytes", cmd, MAX_REQUEST);
+	if (*len + 1 > ML_WIRE_MAX_LINE) {
+		warn("%s: the request is over %d bytes", cmd, ML_WIRE_MAX_LINE);
 		free(text);
 		return -1;
 	}
@@ -492,14 +472,14 @@ conn_open(struct conn *c, const char *path, pid_t pid)
 		return -1;
 	}
 	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0 ||
-	    (cred.uid != geteuid() && cred.uid != 0 && geteuid() != 0)) {
+	    !ml_wire_peer_ok(cred.uid, ML_WIRE_CLIENT)) {
 		warn("%s: refused: the process listening there is not yours",
 		    path);
 		conn_close(c);
 		return -1;
 	}
 	args = json_object();
-	json_object_set_new(args, "proto", json_integer(CTL_PROTO));
+	json_object_set_new(args, "proto", json_integer(ML_WIRE_VERSION));
 	if (conn_request(c, "hello", args, &r) != 0) {
 		conn_close(c);
 		return -1;
@@ -512,9 +492,9 @@ conn_open(struct conn *c, const char *path, pid_t pid)
 		conn_close(c);
 		return -1;
 	}
-	if (c->hello.proto != CTL_PROTO) {
+	if (c->hello.proto != ML_WIRE_VERSION) {
 		warn("%s speaks protocol %" PRId64 "; this memleasectl speaks "
-		    "%d", c->name, c->hello.proto, CTL_PROTO);
+		    "%d", c->name, c->hello.proto, ML_WIRE_VERSION);
 		conn_close(c);
 		return -1;
 	}
@@ -564,18 +544,16 @@ discover(const char *dir, pid_t *pids, int max)
 		return -1;
 	}
 	while ((e = readdir(d)) != NULL && n < max) {
-		char path[PATH_MAX], *end;
-		errno = 0;
-		long pid = strtol(e->d_name, &end, 10);
-		if (e->d_name[0] < '1' || e->d_name[0] > '9' || errno != 0 ||
-		    pid > INT_MAX || strcmp(end, ".sock") != 0)
+		char path[PATH_MAX];
+		pid_t pid = ml_wire_sock_pid(e->d_name);
+		if (pid == 0 ||
+		    ml_wire_sock_path(dir, pid, path, sizeof path) != 0)
 			continue;
-		pid_socket(dir, (pid_t)pid, path, sizeof path);
-		if (stale(path, (pid_t)pid)) {
+		if (stale(path, pid)) {
 			unlink(path);
 			continue;
 		}
-		pids[n++] = (pid_t)pid;
+		pids[n++] = pid;
 	}
 	closedir(d);
 	qsort(pids, (size_t)n, sizeof *pids, cmp_pid);
@@ -605,9 +583,10 @@ open_one(const struct ctl_args *a, struct conn *c)
 
 	if (a->socket != NULL)
 		return conn_open(c, a->socket, 0);
-	socket_dir(dir, sizeof dir);
+	if (socket_dir(dir, sizeof dir) != 0)
+		return -1;
 	if (a->pid != 0) {
-		pid_socket(dir, a->pid, path, sizeof path);
+		ml_wire_sock_path(dir, a->pid, path, sizeof path);
 		return conn_open(c, path, a->pid);
 	}
 	if ((n = discover(dir, pids, MAX_PROCS)) < 0)
@@ -631,7 +610,7 @@ open_one(const struct ctl_args *a, struct conn *c)
 		fputc('\n', stderr);
 		return -1;
 	}
-	pid_socket(dir, pids[0], path, sizeof path);
+	ml_wire_sock_path(dir, pids[0], path, sizeof path);
 	return conn_open(c, path, pids[0]);
 }
 
@@ -644,7 +623,7 @@ open_target(const struct ctl_args *a, const char *dir, pid_t pid,
 
 	if (pid == 0 || a->socket != NULL)
 		return conn_open(c, a->socket, 0);
-	pid_socket(dir, pid, path, sizeof path);
+	ml_wire_sock_path(dir, pid, path, sizeof path);
 	return conn_open(c, path, pid);
 }
 
@@ -1254,8 +1233,8 @@ read_procs(const struct ctl_args *a, struct proc **procs, int *count)
 	int n, rc = 0;
 
 	*count = 0;
-	socket_dir(dir, sizeof dir);
-	if ((n = targets(a, dir, pids, MAX_PROCS)) < 0)
+	if (socket_dir(dir, sizeof dir) != 0 ||
+	    (n = targets(a, dir, pids, MAX_PROCS)) < 0)
 		return -1;
 	if ((*procs = calloc((size_t)n + 1, sizeof **procs)) == NULL) {
 		warn("out of memory");
