@@ -1,7 +1,8 @@
 /*
  * args.c - memleasectl's command line: global options, a command, its
  * options and arguments, parsed into a struct ctl_args; durations and
- * lease ids; the usage texts.
+ * lease ids; the usage texts.  The commands, their usage and how many
+ * arguments each takes are their entries' (cmd.c's table).
  *
  * Pure: no I/O but the help printed to the FILE given, no global state
  * (getopt's is avoided so that tests may parse as often as they like).
@@ -18,51 +19,7 @@
 #include <string.h>
 
 #include "ctl.h"
-
-/* The commands: name, arguments, one line of summary, their options. */
-static const struct cmd_desc {
-	enum ctl_cmd cmd;
-	const char  *name;
-	const char  *args;
-	const char  *summary;
-	const char  *options;
-	int          min_pos, max_pos;      /* positional arguments; -1: any */
-} cmds[] = {
-	{ CTL_CMD_PS, "ps", "",
-	  "processes with memlease loaded: pid, leases, bytes, command",
-	  NULL, 0, 0 },
-	{ CTL_CMD_STATS, "stats", "",
-	  "counters of one process", NULL, 0, 0 },
-	{ CTL_CMD_LIST, "list",
-	  "[--older-than D] [--label L] [--state S] [--sort age|size]\n"
-	  "         [--limit N] [--by-site]",
-	  "live leases, or their bytes per allocation site",
-	  "  --older-than D   leases at least D old (250ms, 30s, 5m, 1h, 2d)\n"
-	  "  --label L        leases labelled L ('' for those without)\n"
-	  "  --state S        live, pinned, overdue or released\n"
-	  "  --sort age|size  the oldest or the largest first (the top 10000,\n"
-	  "                   or the top N with --limit)\n"
-	  "  --limit N        at most N leases (sorted: 1 to 10000)\n"
-	  "  --by-site        count and bytes per allocation site\n",
-	  0, 0 },
-	{ CTL_CMD_SHOW, "show", "ID",
-	  "one lease with its symbolized backtrace", NULL, 1, 1 },
-	{ CTL_CMD_RENEW, "renew", "ID [TTL]",
-	  "restart a lease's timeout (without TTL: remove it)", NULL, 1, 2 },
-	{ CTL_CMD_EXPIRE, "expire", "ID",
-	  "expire a lease now (its rule's action applies)", NULL, 1, 1 },
-	{ CTL_CMD_RULES, "rules", "[get | set RULES | add RULE | clear]",
-	  "read or change the tagging rules of a running process",
-	  NULL, 0, -1 },
-	{ CTL_CMD_WATCH, "watch", "",
-	  "stream expiry events as they happen, until interrupted",
-	  NULL, 0, 0 },
-	{ CTL_CMD_EXPORT, "export", "[--format prometheus|openmetrics]",
-	  "counters of every process, in Prometheus text exposition format",
-	  "  --format F       prometheus (the default) or openmetrics\n",
-	  0, 0 },
-};
-#define NCMDS (sizeof cmds / sizeof *cmds)
+#include "wire.h"
 
 enum opt_id {
 	OPT_PID, OPT_SOCKET, OPT_JSON, OPT_HELP, OPT_VERSION,
@@ -186,19 +143,9 @@ ctl_args_lease(const char *s, uint64_t *id)
 const char *
 ctl_args_cmd_name(enum ctl_cmd cmd)
 {
-	for (size_t i = 0; i < NCMDS; i++)
-		if (cmds[i].cmd == cmd)
-			return cmds[i].name;
-	return "memleasectl";
-}
+	const struct ctl_cmd_entry *e = ctl_cmd_find(cmd);
 
-static const struct cmd_desc *
-cmd_desc(enum ctl_cmd cmd)
-{
-	for (size_t i = 0; i < NCMDS; i++)
-		if (cmds[i].cmd == cmd)
-			return &cmds[i];
-	return NULL;
+	return e != NULL ? e->name : "memleasectl";
 }
 
 #define GLOBAL_USAGE "memleasectl [-p PID | -S SOCKET] [--json]"
@@ -206,7 +153,7 @@ cmd_desc(enum ctl_cmd cmd)
 void
 ctl_args_help(FILE *f, enum ctl_cmd cmd)
 {
-	const struct cmd_desc *d = cmd_desc(cmd);
+	const struct ctl_cmd_entry *d = ctl_cmd_find(cmd);
 
 	if (d != NULL) {
 		/* long arguments on lines of their own, under the command */
@@ -217,28 +164,22 @@ ctl_args_help(FILE *f, enum ctl_cmd cmd)
 		    d->summary + 1);
 		if (d->options != NULL)
 			fprintf(f, "\nOptions:\n%s", d->options);
-		if (cmd == CTL_CMD_RULES)
-			fputs("\nRULES: rules separated by ';' or newlines; the "
-			    "words of RULE or RULES\nmay be given as one "
-			    "argument or several.  See memlease(7).\n", f);
-		if (cmd == CTL_CMD_RENEW)
-			fputs("\nTTL: 250ms, 30s, 5m, 1h, 2d, or milliseconds; "
-			    "0 or none: no timeout.\n", f);
+		if (d->more != NULL)
+			fprintf(f, "\n%s", d->more);
 		fputs("\nSee memleasectl(1).\n", f);
 		return;
 	}
 	fputs("usage: " GLOBAL_USAGE " COMMAND [ARGS]\n"
 	    "       memleasectl COMMAND --help\n\nCommands:\n", f);
-	for (size_t i = 0; i < NCMDS; i++) {
+	for (size_t i = 0; ctl_cmd_table[i] != NULL; i++) {
+		const struct ctl_cmd_entry *e = ctl_cmd_table[i];
 		char head[64];
-		snprintf(head, sizeof head, "%s %s", cmds[i].name,
-		    strchr(cmds[i].args, '\n') != NULL ? "[OPTIONS]" :
-		    cmds[i].args);
+		snprintf(head, sizeof head, "%s %s", e->name,
+		    strchr(e->args, '\n') != NULL ? "[OPTIONS]" : e->args);
 		if (strlen(head) > 24)  /* the summary on the next line */
-			fprintf(f, "  %s\n  %-24s %s\n", head, "",
-			    cmds[i].summary);
+			fprintf(f, "  %s\n  %-24s %s\n", head, "", e->summary);
 		else
-			fprintf(f, "  %-24s %s\n", head, cmds[i].summary);
+			fprintf(f, "  %-24s %s\n", head, e->summary);
 	}
 	fputs("\nOptions:\n"
 	    "  -p, --pid PID        the process (default: the only one with "
@@ -284,6 +225,7 @@ static int
 apply(struct ctl_args *a, const struct opt *o, const char *v, char *err,
     size_t errlen)
 {
+	enum ml_wire_state state;
 	uint64_t x;
 	const char *end;
 
@@ -317,8 +259,7 @@ apply(struct ctl_args *a, const struct opt *o, const char *v, char *err,
 		a->label = v;
 		break;
 	case OPT_STATE:
-		if (strcmp(v, "live") != 0 && strcmp(v, "pinned") != 0 &&
-		    strcmp(v, "overdue") != 0 && strcmp(v, "released") != 0)
+		if (ml_wire_state_parse(v, &state) != 0)
 			return usage_error(err, errlen, "--state: '%s': give "
 			    "live, pinned, overdue or released", v);
 		a->state = v;
@@ -378,7 +319,7 @@ static int
 positional(struct ctl_args *a, char *const *pos, size_t n, char *err,
     size_t errlen)
 {
-	const struct cmd_desc *d = cmd_desc(a->cmd);
+	const struct ctl_cmd_entry *d = ctl_cmd_find(a->cmd);
 
 	if (n < (size_t)d->min_pos)
 		return usage_error(err, errlen, "%s: %s is missing", d->name,
@@ -480,9 +421,9 @@ ctl_args_parse(int argc, char *const argv[], struct ctl_args *a, char *err,
 				    argv[++i] : v, err, errlen);
 			}
 		} else if (a->cmd == CTL_CMD_NONE) {
-			for (size_t k = 0; k < NCMDS; k++)
-				if (strcmp(w, cmds[k].name) == 0)
-					a->cmd = cmds[k].cmd;
+			for (size_t k = 0; ctl_cmd_table[k] != NULL; k++)
+				if (strcmp(w, ctl_cmd_table[k]->name) == 0)
+					a->cmd = ctl_cmd_table[k]->cmd;
 			if (a->cmd == CTL_CMD_NONE)
 				r = usage_error(err, errlen, "unknown command "
 				    "'%s' (memleasectl --help lists them)", w);

@@ -1,11 +1,16 @@
 /*
- * ctl.h - memleasectl's private header: the pure parts of the client, each
- * a file with its prefix, tested without a socket (tests/test_ctl.c).
+ * ctl.h - memleasectl's private header, an index of its modules, each a
+ * file with its prefix (tmux.h's manner).  The pure parts (args.c,
+ * format.c, inbuf.c, reply.c) are tested without a socket
+ * (tests/test_ctl.c); out.c writes, client.c talks to the sockets, cmd.c
+ * holds the table of the commands, one file cmd-NAME.c each, and
+ * memleasectl.c has main().
  *
  * The client talks to the control socket of a process only through the
- * JSON protocol (memlease(7)): it includes neither the core nor the preload.
- * Nothing here is shared with another thread; nothing keeps state between
- * calls but what the caller holds.
+ * JSON protocol (memlease(7)): it includes neither the core nor the preload,
+ * only wire.h, the protocol's constants, names and socket folder shared
+ * with the server.  One thread; nothing keeps state between calls but
+ * what the caller holds.
  */
 #ifndef CTL_H
 #define CTL_H
@@ -17,13 +22,14 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "wire.h"
+
 /* Exit statuses (memleasectl(1)). */
 #define CTL_EXIT_OK     0
 #define CTL_EXIT_FAIL   1
 #define CTL_EXIT_USAGE  2
 
-#define CTL_PROTO       1               /* the protocol version spoken */
-#define CTL_TOP_MAX     10000           /* "limit" of a sorted listing */
+#define CTL_TOP_MAX     ML_WIRE_TOP_MAX /* "limit" of a sorted listing */
 #define CTL_TTL_MAX     ((UINT64_C(1) << 40) - 1)  /* ms: ~34 years */
 
 /* --- args.c: the command line, parsed into a struct ---------------------- */
@@ -289,5 +295,136 @@ size_t      ctl_reply_page_cut(const struct ctl_page_text *pg, size_t n);
 /* The "rules" text of a rules result ("" if null). */
 int         ctl_reply_rules(json_t *o, const char **text, char *err,
                 size_t errlen);
+
+/* --- out.c: what memleasectl writes -------------------------------------- */
+
+/* JSON on one line; escaped to ASCII, so that it is safe on a terminal
+ * too, and the same JSON. */
+#define CTL_OUT_JSON (JSON_COMPACT | JSON_ENSURE_ASCII)
+
+/* "memleasectl: ..." on stderr, after what stdout holds. */
+void        ctl_out_warn(const char *fmt, ...)
+                __attribute__((format(printf, 1, 2)));
+/* A text from a process, made safe to print (never NULL: out of memory
+ * ends memleasectl). */
+char       *ctl_out_clean(const char *s);
+/* o as one line of JSON on stdout. */
+void        ctl_out_json(json_t *o);
+/* The rows of t added since the last call, to the terminal's width:
+ * 0, or -1 (said). */
+int         ctl_out_table(struct ctl_table *t);
+
+/* --- client.c: finding processes, talking to one ------------------------ */
+
+/* A connection to a process's control socket, hello said. */
+struct ctl_conn {
+	int              fd;
+	char             name[160];     /* for messages: "process 42" */
+	struct ctl_inbuf in;            /* bytes read, lines not yet read */
+	int64_t          next_id;
+	json_t          *hello_root;
+	struct ctl_hello hello;
+};
+
+/* Open the connection a command for one process is about: -S, -p, or
+ * the only process of the socket folder.  0, or -1 (said). */
+int         ctl_client_open_one(const struct ctl_args *a, struct ctl_conn *c);
+void        ctl_client_close(struct ctl_conn *c);
+/*
+ * Send {"id":N,"cmd":cmd,...args} (args taken, may be NULL) and read the
+ * line of its response (valid until the next read).  Returns N, or -1
+ * (said).
+ */
+int64_t     ctl_client_send(struct ctl_conn *c, const char *cmd, json_t *args,
+                char **line, size_t *len);
+/*
+ * The response line to request id in *r.  Returns 0 with r->ok true; -1
+ * otherwise, said (a failure the process answered, a malformed response).
+ */
+int         ctl_client_reply(struct ctl_conn *c, int64_t id, const char *line,
+                size_t len, struct ctl_reply *r);
+/* A request and its response: ctl_client_send, then ctl_client_reply. */
+int         ctl_client_request(struct ctl_conn *c, const char *cmd,
+                json_t *args, struct ctl_reply *r);
+/*
+ * The next line (without its newline, NUL-terminated in place) in
+ * *line, valid until the next call.  timeout_ms < 0: wait for ever.
+ * Returns 0, 1 at the end of the stream (between lines), -1 on error
+ * (said).
+ */
+int         ctl_client_read_line(struct ctl_conn *c, int timeout_ms,
+                char **line, size_t *len);
+/* A typed view of a result failed: say so (clean) and return -1. */
+int         ctl_client_malformed(const struct ctl_conn *c, const char *err);
+
+/* A process's hello and stats, for ps and export. */
+struct ctl_proc {
+	pid_t            pid;
+	char            *program, *command, *version;
+	json_t          *stats_json;
+	struct ctl_stats st;
+};
+
+/* Read the processes of -p, -S, or the socket folder: those that answer
+ * in *procs (count returned); -1 if any failed (the others are still
+ * there), with *procs NULL only when none could be read at all. */
+int         ctl_client_procs(const struct ctl_args *a, struct ctl_proc **procs,
+                int *count);
+void        ctl_client_procs_free(struct ctl_proc *procs, int n);
+
+/* --- cmd.c: the commands' table, and what several commands do --------- */
+
+/*
+ * A command, defined by its file cmd-NAME.c (tmux's cmd_entry): its name,
+ * its usage (arguments, summary, the help of its options and more), the
+ * positional arguments args.c takes for it, and what runs it.  exec gets
+ * the connection to the process of -p, -S or the only one, or, for a
+ * command that talks to every process itself (all), NULL.  It returns 0,
+ * or -1 (said).
+ */
+struct ctl_cmd_entry {
+	enum ctl_cmd cmd;
+	const char  *name;
+	const char  *args;
+	const char  *summary;
+	const char  *options;           /* NULL: none */
+	const char  *more;              /* after the options; NULL: none */
+	int          min_pos, max_pos;  /* positional arguments; -1: any */
+	bool         all;
+	int        (*exec)(const struct ctl_args *a, struct ctl_conn *c);
+};
+
+extern const struct ctl_cmd_entry ctl_cmd_ps_entry;
+extern const struct ctl_cmd_entry ctl_cmd_stats_entry;
+extern const struct ctl_cmd_entry ctl_cmd_list_entry;
+extern const struct ctl_cmd_entry ctl_cmd_show_entry;
+extern const struct ctl_cmd_entry ctl_cmd_renew_entry;
+extern const struct ctl_cmd_entry ctl_cmd_expire_entry;
+extern const struct ctl_cmd_entry ctl_cmd_rules_entry;
+extern const struct ctl_cmd_entry ctl_cmd_watch_entry;
+extern const struct ctl_cmd_entry ctl_cmd_export_entry;
+
+/* Every command, in the order of the help; NULL-terminated. */
+extern const struct ctl_cmd_entry *const ctl_cmd_table[];
+/* The entry of cmd, or NULL (CTL_CMD_NONE). */
+const struct ctl_cmd_entry *ctl_cmd_find(enum ctl_cmd cmd);
+
+/*
+ * A request whose result --json prints as it is: -1 (failed, said), 1
+ * (printed), or 0 with *r to show to a human (the caller frees it).
+ */
+int         ctl_cmd_ask(struct ctl_conn *c, const struct ctl_args *a,
+                const char *cmd, json_t *args, struct ctl_reply *r);
+/* A JSON string of a command-line argument, which must be UTF-8 (NULL,
+ * said, if it is not). */
+json_t     *ctl_cmd_arg_string(const char *s, const char *what);
+/* {"lease":"0x..."}: the arguments of show, renew and expire. */
+json_t     *ctl_cmd_lease_arg(uint64_t lease);
+/* "name+0x12" of a frame, in buf. */
+const char *ctl_cmd_frame_where(const struct ctl_frame *fr, char *buf,
+                size_t n);
+/* Print a backtrace, a frame a line, indented; -1 if malformed. */
+int         ctl_cmd_backtrace(const struct ctl_conn *c, json_t *bt,
+                const char *indent);
 
 #endif /* CTL_H */

@@ -10,7 +10,10 @@
  * module names it but the front ends (api.c, preload.c).
  *
  * Locking: the registration runs once (pthread_once) before the runtime
- * is initialised; the fork table is the lock order itself.  Never: read
+ * is initialised; the fork table is the lock order itself, given to
+ * pthread_atfork() when the runtime starts.  One fork handler is not in
+ * it: threads.c's, which takes no lock and must run in every fork child,
+ * runtime or none, is registered by ml_threads_init() at the start.  Never: read
  * the environment (options.c does), or allocate before the runtime is
  * asked to initialise.
  */
@@ -29,6 +32,7 @@
 #include "server.h"
 #include "stacks.h"
 #include "tag.h"
+#include "threads.h"
 
 /*
  * Fork: every lock, in the order the code nests them.  prepare runs down
@@ -102,6 +106,7 @@ ml_init_ready(void)
 void
 ml_init_start(void)
 {
+	ml_threads_init();      /* first: this thread is the program's */
 	pthread_once(&wired, wire);
 	ml_server_exec();
 	if (ml_options_socket() == ML_SOCKET_ON)

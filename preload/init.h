@@ -9,8 +9,9 @@
  * this first. */
 int  ml_init_ready(void);
 
-/* The preload's start, from its constructor (preload.c): a socket file
- * left by the program before exec() removed, the thread started for
+/* The preload's start, from its constructor (preload.c): the program's
+ * threads counted from here on, a socket file left by the program before
+ * exec() removed, the thread started for
  * MEMLEASE_SOCKET=on, the rules of the environment put in force. */
 void ml_init_start(void);
 

@@ -56,6 +56,7 @@ static struct {
 	atomic_bool      stopping;
 	atomic_int       wake_pending;
 	pthread_t        tid;
+	atomic_int       task;          /* its kernel thread id */
 	struct ev_loop  *loop;
 	atomic_int       rfd, wfd;      /* the wake-up pipe's ends */
 	_Atomic uint64_t pipe_dev, pipe_ino;  /* what they must still be */
@@ -228,6 +229,7 @@ loop_main(void *arg)
 	int keep[] = { atomic_load(&lp.rfd), ml_report_fd() };
 
 	ml_guard_enter();
+	atomic_store(&lp.task, (int)gettid());
 	if (ml_fd_unshare(keep, sizeof keep / sizeof *keep))
 		ml_report_own_table();
 	atomic_store(&lp.own, ml_fd_own);
@@ -403,6 +405,12 @@ bool
 ml_loop_running(void)
 {
 	return atomic_load(&lp.running);
+}
+
+pid_t
+ml_loop_task(void)
+{
+	return atomic_load(&lp.running) ? atomic_load(&lp.task) : 0;
 }
 
 bool

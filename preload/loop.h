@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* The longest the loop thread sleeps while it runs. */
 #define ML_LOOP_MAX_SLEEP_MS 1000
@@ -34,6 +35,8 @@ void ml_loop_stop(void);
 
 bool ml_loop_running(void);
 bool ml_loop_is_self(void);
+/* The thread's kernel thread id while it runs, else 0. */
+pid_t ml_loop_task(void);
 
 /* Times the loop thread has looked at the deadlines, for tests. */
 uint64_t ml_loop_ticks(void);

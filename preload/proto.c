@@ -204,19 +204,20 @@ arg_str(json_t *req, const char *key, const char **out, struct fail *f)
 static const char *
 state_of(const struct ml_info *in)
 {
-	return in->released ? "released" : in->overdue ? "overdue" :
-	    in->pins != 0 ? "pinned" : "live";
+	return ml_wire_state_name(in->released ? ML_WIRE_RELEASED :
+	    in->overdue ? ML_WIRE_OVERDUE : in->pins != 0 ? ML_WIRE_PINNED :
+	    ML_WIRE_LIVE);
 }
 
 static const char *
 kind_of(unsigned kind)
 {
 	switch (kind) {
-	case ML_KIND_BUFFER:  return "buffer";
-	case ML_KIND_REPORT:  return "tagged";
-	case ML_KIND_FREE:    return "tagged-free";
-	case ML_KIND_RECLAIM: return "tagged-reclaim";
-	case ML_KIND_ABORT:   return "tagged-abort";
+	case ML_KIND_BUFFER:  return ml_wire_kind_name(ML_WIRE_BUFFER);
+	case ML_KIND_REPORT:  return ml_wire_kind_name(ML_WIRE_TAGGED);
+	case ML_KIND_FREE:    return ml_wire_kind_name(ML_WIRE_TAGGED_FREE);
+	case ML_KIND_RECLAIM: return ml_wire_kind_name(ML_WIRE_TAGGED_RECLAIM);
+	case ML_KIND_ABORT:   return ml_wire_kind_name(ML_WIRE_TAGGED_ABORT);
 	default:              return "?";
 	}
 }
@@ -688,6 +689,7 @@ static json_t *
 cmd_list(json_t *req, struct fail *f)
 {
 	struct filter fl;
+	enum ml_wire_state state;
 	uint64_t limit, cursor;
 	const char *sort;
 	struct ml_core *c = core_or_fail(f);
@@ -702,9 +704,7 @@ cmd_list(json_t *req, struct fail *f)
 	    !arg_uint(req, "limit", 0, UINT32_MAX, &limit, f) ||
 	    !arg_uint(req, "cursor", 0, UINT32_MAX, &cursor, f))
 		return NULL;
-	if (fl.state != NULL && strcmp(fl.state, "live") != 0 &&
-	    strcmp(fl.state, "pinned") != 0 && strcmp(fl.state, "overdue") !=
-	    0 && strcmp(fl.state, "released") != 0)
+	if (fl.state != NULL && ml_wire_state_parse(fl.state, &state) != 0)
 		return failed(f, "EINVAL", "\"state\" is live, pinned, overdue "
 		    "or released");
 	if (json_is_true(json_object_get(req, "by_site")))

@@ -24,10 +24,13 @@
 
 #include <stddef.h>
 
-#define ML_PROTO_VERSION  1
-#define ML_PROTO_MAX_LINE 65536         /* bytes of a request, newline too */
+#include "wire.h"
+
+/* the protocol's constants are wire.h's, which memleasectl shares */
+#define ML_PROTO_VERSION  ML_WIRE_VERSION
+#define ML_PROTO_MAX_LINE ML_WIRE_MAX_LINE
+#define ML_PROTO_TOP_MAX  ML_WIRE_TOP_MAX
 #define ML_PROTO_PAGE     1000          /* leases in a page of "list" */
-#define ML_PROTO_TOP_MAX  10000         /* "limit" of a sorted listing */
 
 /*
  * Answer one request (len bytes, without its newline).  The response, one

@@ -4,7 +4,8 @@
  * The folder (MEMLEASE_SOCKET_DIR, else $XDG_RUNTIME_DIR/memlease, else
  * /tmp/memlease-UID) is made 0700 and used only if it is a folder owned by
  * us and closed to others; the socket is PID.sock, mode 0600; a client
- * whose SO_PEERCRED uid is neither ours nor root's is refused.  Sockets of
+ * whose SO_PEERCRED uid is neither ours nor root's is refused.  That rule
+ * is wire.h's, which memleasectl follows too.  Sockets of
  * dead processes in the folder are removed when the socket is made.  The
  * file goes with its process however it ends but killed: when the loop
  * stops (exit), in _exit() (preload.c), and when the process executes
@@ -54,6 +55,7 @@
 #include "report.h"
 #include "runtime.h"
 #include "server.h"
+#include "wire.h"
 
 #define MAX_CLIENTS  128
 #define OUT_SOFT     (256 * 1024)
@@ -112,30 +114,14 @@ say(const char *fmt, ...)
 	ml_report_diag("%s; no control socket", line);
 }
 
-/* The socket folder's path; false if it is too long. */
-static bool
-dir_path(char *dir, size_t len)
-{
-	const char *d = ml_options_str(ML_OPT_SOCKET_DIR);
-	const char *x = getenv("XDG_RUNTIME_DIR");
-	int n;
-
-	if (d != NULL && *d != '\0')
-		n = snprintf(dir, len, "%s", d);
-	else if (x != NULL && *x != '\0')
-		n = snprintf(dir, len, "%s/memlease", x);
-	else
-		n = snprintf(dir, len, "/tmp/memlease-%u", (unsigned)geteuid());
-	return n >= 0 && (size_t)n < len;
-}
-
-/* The socket folder, made if missing; false (said once) if it is unfit. */
+/* The socket folder, made if missing; false (said once) if it is unfit
+ * (wire.h: the rule memleasectl checks too). */
 static bool
 socket_dir(char *dir, size_t len)
 {
-	struct stat st;
+	char why[128];
 
-	if (!dir_path(dir, len)) {
+	if (ml_wire_dir(dir, len) != 0) {
 		say("socket folder: path too long");
 		return false;
 	}
@@ -143,22 +129,8 @@ socket_dir(char *dir, size_t len)
 		say("socket folder %s: %s", dir, strerror(errno));
 		return false;
 	}
-	if (lstat(dir, &st) != 0) {
-		say("socket folder %s: %s", dir, strerror(errno));
-		return false;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		say("socket folder %s: not a folder", dir);
-		return false;
-	}
-	if (st.st_uid != geteuid()) {
-		say("socket folder %s: owned by uid %u, not by this process's "
-		    "uid %u", dir, (unsigned)st.st_uid, (unsigned)geteuid());
-		return false;
-	}
-	if ((st.st_mode & 077) != 0) {
-		say("socket folder %s: open to others (mode %03o); it must be "
-		    "0700", dir, (unsigned)(st.st_mode & 0777));
+	if (ml_wire_dir_check(dir, ML_WIRE_SERVER, why, sizeof why) != 0) {
+		say("socket folder %s: %s", dir, why);
 		return false;
 	}
 	return true;
@@ -181,12 +153,10 @@ remove_stale(const char *dir)
 		return;
 	}
 	while ((de = readdir(d)) != NULL) {
-		char *end;
-		long pid = strtol(de->d_name, &end, 10);
-		if (pid <= 0 || pid > INT_MAX || strcmp(end, ".sock") != 0 ||
-		    pid == (long)getpid())
+		pid_t pid = ml_wire_sock_pid(de->d_name);
+		if (pid == 0 || pid == getpid())
 			continue;
-		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+		if (kill(pid, 0) == 0 || errno != ESRCH)
 			continue;
 		if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) <
 		    (int)sizeof path)
@@ -413,7 +383,7 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		if (!ml_fd_id_is(fd, S_IFSOCK, &id))
 			continue;       /* the program's already (see above) */
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
-		    (cred.uid != geteuid() && cred.uid != 0)) {
+		    !ml_wire_peer_ok(cred.uid, ML_WIRE_SERVER)) {
 			refuse(fd, "EACCES", "not the owner of this process");
 			continue;
 		}
@@ -478,7 +448,7 @@ ml_server_start(struct ev_loop *loop)
 	    !socket_dir(dir, sizeof dir))
 		return;
 	remove_stale(dir);
-	snprintf(sv.path, sizeof sv.path, "%s/%d.sock", dir, (int)getpid());
+	ml_wire_sock_path(dir, getpid(), sv.path, sizeof sv.path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0);
 	if (fd < 0) {
@@ -536,9 +506,9 @@ ml_server_exec(void)
 	char dir[sizeof sv.path - 16], path[sizeof sv.path];
 	struct stat st;
 
-	if (!dir_path(dir, sizeof dir))
+	if (ml_wire_dir(dir, sizeof dir) != 0)
 		return;
-	snprintf(path, sizeof path, "%s/%d.sock", dir, (int)getpid());
+	ml_wire_sock_path(dir, getpid(), path, sizeof path);
 	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) &&
 	    st.st_uid == geteuid())
 		unlink(path);

@@ -3,7 +3,7 @@
  * it.  An allocation a rule may tag is decided (decide.h), allocated and
  * tracked (block.h); free(), realloc() and malloc_usable_size() of a block
  * that may be tracked go to block.h; memlease_adopt() tracks a block of
- * the program's.  The start (the rules of the configuration, config.h)
+ * the program's.  The start (the rules of the configuration, conf.h)
  * and, at exit, the report of the live tagged leases.
  *
  * Locking: none of its own (decide.h and block.h say theirs).  Code that
@@ -17,7 +17,7 @@
 
 #include "block.h"
 #include "clock.h"
-#include "config.h"
+#include "conf.h"
 #include "core.h"
 #include "decide.h"
 #include "fault.h"
@@ -221,9 +221,9 @@ ml_tag_init(void)
 	ml_guard_enter();
 	ml_fault_env();         /* the rules read here are memlease's too */
 	if (!ml_options_num(ML_OPT_INHERIT))
-		ml_config_uninherit();
+		ml_conf_uninherit();
 	tg.at_exit = ml_options_num(ML_OPT_REPORT_AT_EXIT);
-	if (ml_config_rules(&r)) {
+	if (ml_conf_rules(&r)) {
 		int err = ml_decide_install(&r);
 		if (err != 0)
 			ml_report_diag("cannot tag: %s; nothing is tagged",

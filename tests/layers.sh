@@ -1,9 +1,10 @@
 #!/bin/sh
-# Layers point one way: the core (src/) includes only the C library and
-# itself; the preload never includes the CLI; the CLI includes only system
-# headers, its own and the public one; inside the preload, by the ranks
-# below, no file includes the header of, or calls a function ml_PREFIX_*
-# of, a file of a higher rank.  Prints TAP.
+# Layers point one way: the core (src/) and the protocol's common ground
+# (wire/) include only the C library and themselves; the preload may
+# include the core and wire/, never the CLI; the CLI includes only system
+# headers, its own, wire/ and the public one; inside the preload, by the
+# ranks below, no file includes the header of, or calls a function
+# ml_PREFIX_* of, a file of a higher rank.  Prints TAP.
 : "${top_srcdir:=.}"
 n=0 fail=0
 check() {   # check DESCRIPTION FILES... : every #include must pass `allowed`
@@ -18,18 +19,20 @@ check() {   # check DESCRIPTION FILES... : every #include must pass `allowed`
 		fail=1
 	fi
 }
-echo "1..4"
+echo "1..5"
 allowed='#include <(assert|errno|inttypes|linux/futex|linux/membarrier|pthread|stdatomic|stdbool|stddef|stdint|stdio|stdlib|string|sys/single_threaded|sys/syscall|time|unistd)\.h>|#include "(bitmap|clock|config|core|fault|labels|memlease|wordlock)\.h"'
 check "src/ includes only the C library and itself" "$top_srcdir"/src/*.[ch]
-# the preload's own headers, the core's, the public one
-own=$(cd "$top_srcdir" && ls preload/*.h src/*.h | sed 's|.*/||; s|\.h$||' |
-    paste -sd'|')
+allowed='#include <(errno|limits|stdbool|stddef|stdio|stdlib|string|sys/stat|sys/types|unistd)\.h>|#include "wire\.h"'
+check "wire/ includes only the C library and itself" "$top_srcdir"/wire/*.[ch]
+# the preload's own headers, the core's, wire/, the public one
+own=$(cd "$top_srcdir" && ls preload/*.h src/*.h wire/*.h |
+    sed 's|.*/||; s|\.h$||' | paste -sd'|')
 allowed="#include <|#include \"($own|config|memlease)\\.h\""
-check "preload/ includes the core, never the CLI" "$top_srcdir"/preload/*.[ch]
-# the CLI's own headers, the public one
-own=$(cd "$top_srcdir" && ls cli/*.h | sed 's|.*/||; s|\.h$||' | paste -sd'|')
+check "preload/ includes the core and wire/, never the CLI" "$top_srcdir"/preload/*.[ch]
+# the CLI's own headers, wire/, the public one
+own=$(cd "$top_srcdir" && ls cli/*.h wire/*.h | sed 's|.*/||; s|\.h$||' | paste -sd'|')
 allowed="#include <|#include \"($own|memlease)\\.h\""
-check "cli/ includes neither the core nor the preload" "$top_srcdir"/cli/*.[ch]
+check "cli/ includes wire/, neither the core nor the preload" "$top_srcdir"/cli/*.[ch]
 
 # The preload's files by rank, lowest first.  A file may include the
 # headers of, and call the functions of, files of its rank or a lower one;
@@ -40,8 +43,8 @@ ranks='
 1 sites ptrmap rules reclaim stacks
 2 report
 3 options
-4 config loop
-5 runtime
+4 conf loop
+5 runtime threads
 6 decide block
 7 tag
 8 proto lines

@@ -1,6 +1,6 @@
 /*
- * config.c - the preload's configuration from files and the environment
- * beyond single values (see config.h): the rules of MEMLEASE_RULES and of
+ * conf.c - the preload's configuration from files and the environment
+ * beyond single values (see conf.h): the rules of MEMLEASE_RULES and of
  * the file MEMLEASE_CONFIG names, and LD_PRELOAD without memlease
  * (MEMLEASE_INHERIT=off).
  *
@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "conf.h"
 #include "mem.h"
 #include "options.h"
 #include "report.h"
@@ -69,7 +69,7 @@ parse_source(const char *what, const char *text, struct ml_rules *out)
 }
 
 bool
-ml_config_rules(struct ml_rules *out)
+ml_conf_rules(struct ml_rules *out)
 {
 	const char *env = ml_options_str(ML_OPT_RULES);
 	const char *path = ml_options_str(ML_OPT_CONFIG);
@@ -118,7 +118,7 @@ ml_config_rules(struct ml_rules *out)
 }
 
 void
-ml_config_uninherit(void)
+ml_conf_uninherit(void)
 {
 	const char *pre = getenv("LD_PRELOAD");
 	char *keep, *w, *save = NULL;

@@ -1,0 +1,112 @@
+/*
+ * cmd.c - memleasectl's commands: the table of their entries (each
+ * defined by its file, cmd-NAME.c, as tmux's cmd-*.c), and what several
+ * of them do alike: ask and print --json, lease ids and arguments as
+ * JSON, backtraces.
+ *
+ * A new command is one file cmd-NAME.c defining ctl_cmd_NAME_entry, one
+ * line in the table below and in enum ctl_cmd, and a section of
+ * memleasectl(1).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ctl.h"
+
+const struct ctl_cmd_entry *const ctl_cmd_table[] = {
+	&ctl_cmd_ps_entry,
+	&ctl_cmd_stats_entry,
+	&ctl_cmd_list_entry,
+	&ctl_cmd_show_entry,
+	&ctl_cmd_renew_entry,
+	&ctl_cmd_expire_entry,
+	&ctl_cmd_rules_entry,
+	&ctl_cmd_watch_entry,
+	&ctl_cmd_export_entry,
+	NULL
+};
+
+const struct ctl_cmd_entry *
+ctl_cmd_find(enum ctl_cmd cmd)
+{
+	for (size_t i = 0; ctl_cmd_table[i] != NULL; i++)
+		if (ctl_cmd_table[i]->cmd == cmd)
+			return ctl_cmd_table[i];
+	return NULL;
+}
+
+int
+ctl_cmd_ask(struct ctl_conn *c, const struct ctl_args *a, const char *cmd,
+    json_t *args, struct ctl_reply *r)
+{
+	if (ctl_client_request(c, cmd, args, r) != 0)
+		return -1;
+	if (!a->json)
+		return 0;
+	ctl_out_json(r->result);
+	ctl_reply_free(r);
+	return 1;
+}
+
+const char *
+ctl_cmd_frame_where(const struct ctl_frame *fr, char *buf, size_t n)
+{
+	if (fr->function == NULL || fr->function[0] == '\0')
+		snprintf(buf, n, "?");
+	else if (fr->offset > 0)
+		snprintf(buf, n, "%s+%#" PRIx64, fr->function,
+		    (uint64_t)fr->offset);
+	else
+		snprintf(buf, n, "%s", fr->function);
+	return buf;
+}
+
+int
+ctl_cmd_backtrace(const struct ctl_conn *c, json_t *bt, const char *indent)
+{
+	size_t i;
+	json_t *v;
+	char err[256], where[512];
+
+	if (bt == NULL)
+		return 0;
+	if (!json_is_array(bt))
+		return ctl_client_malformed(c, "\"backtrace\" is not a list");
+	json_array_foreach(bt, i, v) {
+		struct ctl_frame fr;
+		if (ctl_reply_frame(v, &fr, err, sizeof err) != 0)
+			return ctl_client_malformed(c, err);
+		char *w = ctl_out_clean(ctl_cmd_frame_where(&fr, where,
+		    sizeof where));
+		char *obj = ctl_out_clean(fr.object != NULL ? fr.object : "?");
+		char *ip = ctl_out_clean(fr.ip != NULL ? fr.ip : "?");
+		printf("%s#%-2zu %s (%s) [%s]\n", indent, i, w, obj, ip);
+		free(w);
+		free(obj);
+		free(ip);
+	}
+	return 0;
+}
+
+json_t *
+ctl_cmd_arg_string(const char *s, const char *what)
+{
+	json_t *v = json_string(s);
+
+	if (v == NULL)
+		ctl_out_warn("%s: not UTF-8 text", what);
+	return v;
+}
+
+json_t *
+ctl_cmd_lease_arg(uint64_t lease)
+{
+	char id[24];
+	json_t *o = json_object();
+
+	snprintf(id, sizeof id, "%#" PRIx64, lease);
+	json_object_set_new(o, "lease", json_string(id));
+	return o;
+}
+
