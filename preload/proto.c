@@ -8,11 +8,13 @@
  * Must run with the recursion guard held (memlease's thread, or tests).
  *
  * Out of memory: jansson says so with a NULL from a constructor or a
- * failed set.  Results are built with set() and append(), which note it
- * in the command's `struct fail`, and such a result is answered ENOMEM,
- * never sent with a field missing.  Text is made with dump(), never
+ * failed set.  Small results are built with set(), which notes it in the
+ * command's `struct fail`, and such a result is answered ENOMEM, never
+ * sent with a field missing.  Text is made with dump(), never
  * json_dumps(): that one may leave out a key it could not copy and return
- * what is not JSON.  Memory of memlease's own comes from mem.h.
+ * what is not JSON.  Leases and frames (listings, "show") are written as
+ * text by json.h, the writer of the log's events too, and answered whole
+ * or ENOMEM (raw()).  Memory of memlease's own comes from mem.h.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,6 +31,7 @@
 #include "core.h"
 #include "fault.h"
 #include "guard.h"
+#include "json.h"
 #include "mem.h"
 #include "proto.h"
 #include "real.h"
@@ -76,13 +79,6 @@ static void
 set(json_t *o, const char *key, json_t *v, struct fail *f)
 {
 	if (json_object_set_new(o, key, v) != 0)
-		f->nomem = true;
-}
-
-static void
-append(json_t *a, json_t *v, struct fail *f)
-{
-	if (json_array_append_new(a, v) != 0)
 		f->nomem = true;
 }
 
@@ -199,214 +195,16 @@ arg_str(json_t *req, const char *key, const char **out, struct fail *f)
 	return true;
 }
 
-/* Leases as JSON. */
-
-static const char *
-state_of(const struct ml_info *in)
-{
-	return ml_wire_state_name(in->released ? ML_WIRE_RELEASED :
-	    in->overdue ? ML_WIRE_OVERDUE : in->pins != 0 ? ML_WIRE_PINNED :
-	    ML_WIRE_LIVE);
-}
-
-static const char *
-kind_of(unsigned kind)
-{
-	switch (kind) {
-	case ML_KIND_BUFFER:  return ml_wire_kind_name(ML_WIRE_BUFFER);
-	case ML_KIND_REPORT:  return ml_wire_kind_name(ML_WIRE_TAGGED);
-	case ML_KIND_FREE:    return ml_wire_kind_name(ML_WIRE_TAGGED_FREE);
-	case ML_KIND_RECLAIM: return ml_wire_kind_name(ML_WIRE_TAGGED_RECLAIM);
-	case ML_KIND_ABORT:   return ml_wire_kind_name(ML_WIRE_TAGGED_ABORT);
-	default:              return "?";
-	}
-}
-
+/* A result written as JSON text (json.h), whole: f->raw; or ENOMEM. */
 static json_t *
-hex(uint64_t x)
+raw(struct ml_json *j, struct fail *f)
 {
-	char buf[24];
-
-	snprintf(buf, sizeof buf, "%#" PRIx64, x);
-	return json_string(buf);
-}
-
-static json_t *
-lease_json(const struct ml_info *in, uint64_t now, struct fail *f)
-{
-	json_t *o = json_object();
-
-	set(o, "id", hex(in->h), f);
-	set(o, "size", json_integer((json_int_t)in->size), f);
-	set(o, "age_ms", json_integer(now > in->born ?
-	    (json_int_t)(now - in->born) : 0), f);
-	if (in->deadline == ML_NO_DEADLINE || in->released)
-		set(o, "expires_in_ms", json_null(), f);
-	else
-		set(o, "expires_in_ms", json_integer(in->deadline > now ?
-		    (json_int_t)(in->deadline - now) : 0), f);
-	set(o, "label", in->label[0] != '\0' ? json_string(in->label) :
-	    json_null(), f);
-	set(o, "state", json_string(state_of(in)), f);
-	set(o, "kind", json_string(kind_of(in->kind)), f);
-	set(o, "pins", json_integer(in->pins), f);
-	set(o, "releases", json_integer(in->releases), f);
-	set(o, "addr", hex((uintptr_t)in->buf), f);
-	return o;
-}
-
-static json_t *
-frame_json(uintptr_t ip, struct fail *f)
-{
-	struct ml_frame fr;
-	json_t *o = json_object();
-
-	ml_stacks_symbolize(ip, &fr);
-	set(o, "function", json_string(fr.function), f);
-	set(o, "offset", json_integer((json_int_t)fr.offset), f);
-	set(o, "object", json_string(fr.object), f);
-	set(o, "ip", hex(ip), f);
-	return o;
-}
-
-/* A page of leases as JSON text, written directly: building a jansson
- * object a lease costs several times more than the listing itself. */
-struct text {
-	char   *p;
-	size_t  len, cap;
-	bool    oom;
-};
-
-/* Room for n more bytes at t->p + t->len: false if out of memory. */
-static bool
-room(struct text *t, size_t n)
-{
-	if (t->oom)
-		return false;
-	if (t->cap - t->len > n)
-		return true;
-	size_t cap = t->cap ? t->cap * 2 : 65536;
-	while (cap - t->len <= n)
-		cap *= 2;
-	char *m = ml_mem_realloc(t->p, cap);
-	if (m == NULL) {
-		t->oom = true;
-		return false;
+	if (j->oom) {
+		ml_mem_free(j->p);
+		return failed(f, "ENOMEM", "out of memory");
 	}
-	t->p = m;
-	t->cap = cap;
-	return true;
-}
-
-static void
-put(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-put(struct text *t, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || !room(t, (size_t)n))
-		return;
-	va_start(ap, fmt);
-	t->len += (size_t)vsnprintf(t->p + t->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-}
-
-/* A lease's fields, written by hand: printf's machinery was three
- * quarters of a listing's cost.  Each returns the end of what it wrote. */
-static char *
-put_str(char *p, const char *s)
-{
-	size_t n = strlen(s);
-
-	memcpy(p, s, n);
-	return p + n;
-}
-
-static char *
-put_u64(char *p, uint64_t v)
-{
-	char digits[20];
-	int n = 0;
-
-	do
-		digits[n++] = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	while (n > 0)
-		*p++ = digits[--n];
-	return p;
-}
-
-/* As printf's "%#" PRIx64: 0x1f, and 0 for 0. */
-static char *
-put_hex(char *p, uint64_t v)
-{
-	int shift = 60;
-
-	if (v == 0)
-		return put_str(p, "0");
-	p = put_str(p, "0x");
-	while ((v >> shift) == 0)
-		shift -= 4;
-	for (; shift >= 0; shift -= 4)
-		*p++ = "0123456789abcdef"[(v >> shift) & 15];
-	return p;
-}
-
-/* Bytes a lease takes at most, less its label: the keys and quotes, five
- * numbers of at most 20 digits, two of at most 18 hex digits, the state
- * and kind words. */
-#define LEASE_TEXT_MAX 384
-
-static void
-lease_put(struct text *t, const struct ml_info *in, uint64_t now)
-{
-	char *label = NULL;
-	size_t len;
-
-	if (in->label[0] != '\0') {
-		json_t *l = json_string(in->label);
-		label = l != NULL ? dump(l, JSON_ENCODE_ANY | JSON_ENSURE_ASCII,
-		    0, &len) : NULL;
-		json_decref(l);
-		if (label == NULL)
-			t->oom = true;  /* never "label":null for a label */
-	}
-	if (!room(t, LEASE_TEXT_MAX + (label != NULL ? strlen(label) : 0))) {
-		ml_mem_free(label);
-		return;
-	}
-	char *p = t->p + t->len;
-	p = put_str(p, "{\"id\":\"");
-	p = put_hex(p, in->h);
-	p = put_str(p, "\",\"size\":");
-	p = put_u64(p, in->size);
-	p = put_str(p, ",\"age_ms\":");
-	p = put_u64(p, now > in->born ? now - in->born : 0);
-	p = put_str(p, ",\"expires_in_ms\":");
-	if (in->deadline == ML_NO_DEADLINE || in->released)
-		p = put_str(p, "null");
-	else
-		p = put_u64(p, in->deadline > now ? in->deadline - now : 0);
-	p = put_str(p, ",\"label\":");
-	p = put_str(p, label != NULL ? label : "null");
-	p = put_str(p, ",\"state\":\"");
-	p = put_str(p, state_of(in));
-	p = put_str(p, "\",\"kind\":\"");
-	p = put_str(p, kind_of(in->kind));
-	p = put_str(p, "\",\"pins\":");
-	p = put_u64(p, in->pins);
-	p = put_str(p, ",\"releases\":");
-	p = put_u64(p, in->releases);
-	p = put_str(p, ",\"addr\":\"");
-	p = put_hex(p, (uintptr_t)in->buf);
-	p = put_str(p, "\"}");
-	t->len = (size_t)(p - t->p);
-	ml_mem_free(label);
+	f->raw = j->p;
+	return json_null();     /* the result is f->raw */
 }
 
 /* Commands. */
@@ -490,7 +288,7 @@ filter_ok(const struct filter *fl, const struct ml_info *in, uint64_t now)
 
 	return age >= fl->older_than &&
 	    (fl->label == NULL || strcmp(fl->label, in->label) == 0) &&
-	    (fl->state == NULL || strcmp(fl->state, state_of(in)) == 0);
+	    (fl->state == NULL || strcmp(fl->state, ml_json_state(in)) == 0);
 }
 
 /* A sorted listing: the top `limit` leases by age or size, kept in a
@@ -640,19 +438,20 @@ list_by_site(struct ml_core *c, const struct filter *fl, uint64_t now,
 			sum[used++] = sum[k];
 	if (nsum > 0)
 		qsort(sum, nsum, sizeof *sum, sum_cmp);
-	json_t *sites = json_array();
+	struct ml_json j = { 0 };
+	ml_json_put(&j, "{\"sites\":[");
 	for (size_t k = 0; k < nsum && (limit == 0 || k < limit); k++) {
-		json_t *o = json_object();
-		set(o, "count", json_integer((json_int_t)sum[k].count), f);
-		set(o, "bytes", json_integer((json_int_t)sum[k].bytes), f);
-		set(o, "site", sum[k].ip != 0 ? frame_json(sum[k].ip, f) :
-		    json_null(), f);
-		append(sites, o, f);
+		ml_json_put(&j, "%s{\"count\":%" PRIu64 ",\"bytes\":%" PRIu64
+		    ",\"site\":", k ? "," : "", sum[k].count, sum[k].bytes);
+		if (sum[k].ip != 0)
+			ml_json_frame(&j, sum[k].ip);
+		else
+			ml_json_put(&j, "null");
+		ml_json_put(&j, "}");
 	}
 	ml_mem_free(sum);
-	json_t *o = json_object();
-	set(o, "sites", sites, f);
-	return o;
+	ml_json_put(&j, "]}");
+	return raw(&j, f);
 }
 
 static json_t *
@@ -675,14 +474,16 @@ list_sorted(struct ml_core *c, const struct filter *fl, uint64_t now,
 			if (filter_ok(fl, &page[i], now))
 				top_add(&t, &page[i]);
 	qsort(t.v, t.n, sizeof *t.v, by_size ? top_cmp_size : top_cmp_age);
-	json_t *leases = json_array();
-	for (size_t i = 0; i < t.n; i++)
-		append(leases, lease_json(&t.v[i], now, f), f);
+	struct ml_json j = { 0 };
+	ml_json_put(&j, "{\"leases\":[");
+	for (size_t i = 0; i < t.n; i++) {
+		if (i > 0)
+			ml_json_put(&j, ",");
+		ml_json_lease(&j, &t.v[i], now, false);
+	}
 	ml_mem_free(t.v);
-	json_t *o = json_object();
-	set(o, "leases", leases, f);
-	set(o, "next", json_null(), f);
-	return o;
+	ml_json_put(&j, "],\"next\":null}");
+	return raw(&j, f);
 }
 
 static json_t *
@@ -718,12 +519,12 @@ cmd_list(json_t *req, struct fail *f)
 
 	/* A page in table order, from the cursor (an entry index). */
 	struct ml_info page[64];
-	struct text t = { NULL, 0, 0, false };
+	struct ml_json t = { 0 };
 	uint32_t at = (uint32_t)cursor;
 	uint64_t want = limit != 0 && limit < ML_PROTO_PAGE ? limit :
 	    ML_PROTO_PAGE, count = 0;
 	bool more = true;
-	put(&t, "{\"leases\":[");
+	ml_json_put(&t, "{\"leases\":[");
 	while (count < want) {
 		int n = ml_core_list(c, &at, page, 64);
 		if (n == 0) {
@@ -739,20 +540,15 @@ cmd_list(json_t *req, struct fail *f)
 				break;
 			}
 			if (count++ != 0)
-				put(&t, ",");
-			lease_put(&t, &page[i], now);
+				ml_json_put(&t, ",");
+			ml_json_lease(&t, &page[i], now, false);
 		}
 	}
 	if (more && limit == 0)
-		put(&t, "],\"next\":%" PRIu32 "}", at);
+		ml_json_put(&t, "],\"next\":%" PRIu32 "}", at);
 	else
-		put(&t, "],\"next\":null}");
-	if (t.oom) {
-		ml_mem_free(t.p);
-		return failed(f, "ENOMEM", "out of memory");
-	}
-	f->raw = t.p;
-	return json_null();     /* the result is f->raw */
+		ml_json_put(&t, "],\"next\":null}");
+	return raw(&t, f);
 }
 
 static json_t *
@@ -770,13 +566,17 @@ cmd_show(json_t *req, struct fail *f)
 		return failed(f, errno_code(-r), "lease %#" PRIx64 ": %s", h,
 		    r == -ESTALE ? "no such lease (ended, or never made)" :
 		    strerror(-r));
-	json_t *o = lease_json(&in, ml_clock_ms(), f);
-	json_t *bt = json_array();
+	struct ml_json j = { 0 };
+	ml_json_lease(&j, &in, ml_clock_ms(), true);
+	ml_json_put(&j, ",\"backtrace\":[");
 	int n = ml_stacks_get(in.stack, ips, ML_STACK_MAX_DEPTH);
-	for (int i = 0; i < n; i++)
-		append(bt, frame_json(ips[i], f), f);
-	set(o, "backtrace", bt, f);
-	return o;
+	for (int i = 0; i < n; i++) {
+		if (i > 0)
+			ml_json_put(&j, ",");
+		ml_json_frame(&j, ips[i]);
+	}
+	ml_json_put(&j, "]}");
+	return raw(&j, f);
 }
 
 static json_t *

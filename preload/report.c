@@ -32,6 +32,7 @@
 
 #include "core.h"
 #include "fd.h"
+#include "json.h"
 #include "mem.h"
 #include "report.h"
 #include "stacks.h"
@@ -50,6 +51,7 @@ static struct {
 	bool               said;      /* the open failure was reported */
 	char               buf[REPORT_MAX];
 	size_t             len;
+	struct ml_json     w;         /* writing in buf */
 } rep = { .lock = PTHREAD_MUTEX_INITIALIZER, .d = { { .fd = -1 },
     { .fd = -1 } } };
 
@@ -194,68 +196,8 @@ ml_report_own_table(void)
 
 /* Building a report in rep.buf. */
 
-static void
-put(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-put(const char *fmt, ...)
-{
-	va_list ap;
-	size_t room = sizeof rep.buf - rep.len;
-
-	va_start(ap, fmt);
-	int n = vsnprintf(rep.buf + rep.len, room, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		rep.len += (size_t)n < room ? (size_t)n : room - 1;
-}
-
-/* The length of the valid UTF-8 sequence at s, 0 if it is not one. */
-static size_t
-utf8_len(const unsigned char *s)
-{
-	size_t n = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2 :
-	    s[0] >= 0xe0 && s[0] <= 0xef ? 3 : s[0] >= 0xf0 && s[0] <= 0xf4 ?
-	    4 : 0;
-
-	for (size_t i = 1; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	if ((n == 3 && s[0] == 0xe0 && s[1] < 0xa0) ||   /* overlong */
-	    (n == 3 && s[0] == 0xed && s[1] >= 0xa0) ||  /* surrogates */
-	    (n == 4 && s[0] == 0xf0 && s[1] < 0x90) ||
-	    (n == 4 && s[0] == 0xf4 && s[1] >= 0x90))
-		return 0;
-	return n;
-}
-
-/* A JSON string, or null; bytes that are not UTF-8 become U+FFFD. */
-static void
-put_json_string(const char *str)
-{
-	const unsigned char *s = (const unsigned char *)str;
-
-	if (s == NULL) {
-		put("null");
-		return;
-	}
-	put("\"");
-	while (*s != '\0') {
-		size_t n = utf8_len(s);
-		if (n == 0) {
-			put("\\ufffd");
-			n = 1;
-		} else if (*s == '"' || *s == '\\') {
-			put("\\%c", *s);
-		} else if (*s < 0x20 || *s == 0x7f) {
-			put("\\u%04x", *s);
-		} else {
-			put("%.*s", (int)n, (const char *)s);
-		}
-		s += n;
-	}
-	put("\"");
-}
+/* Text at the end of the report being rendered; the lock is held. */
+#define put(...) ml_json_put(&rep.w, __VA_ARGS__)
 
 /* Text for a line of its own: control characters become '?'. */
 static void
@@ -301,31 +243,6 @@ put_text(const struct ml_ended *e, enum ml_event ev, const char *action,
 	}
 }
 
-static void
-put_json(const struct ml_ended *e, enum ml_event ev, const char *action,
-    uint64_t age, const uintptr_t *ips, int n)
-{
-	struct ml_frame f;
-
-	put("{\"event\":\"%s\",\"pid\":%d,\"id\":\"%#" PRIx64 "\",\"label\":",
-	    event_json[ev], (int)getpid(), e->h);
-	put_json_string(e->label[0] != '\0' ? e->label : NULL);
-	put(",\"size\":%zu,\"addr\":\"%p\",\"age_ms\":%" PRIu64 ",\"action\":",
-	    e->size, e->buf, age);
-	put_json_string(action);
-	put(",\"backtrace\":[");
-	for (int i = 0; i < n; i++) {
-		ml_stacks_symbolize(ips[i], &f);
-		put("%s{\"ip\":\"%#" PRIxPTR "\",\"function\":", i ? "," : "",
-		    f.ip);
-		put_json_string(f.function);
-		put(",\"offset\":%" PRIuPTR ",\"object\":", f.offset);
-		put_json_string(f.object);
-		put("}");
-	}
-	put("]}\n");
-}
-
 /* Render a report in rep.buf; the lock is held. */
 static void
 render(const struct ml_ended *e, uint64_t now, enum ml_event ev,
@@ -335,12 +252,13 @@ render(const struct ml_ended *e, uint64_t now, enum ml_event ev,
 	int n = ml_stacks_get(e->stack, ips, ML_STACK_MAX_DEPTH);
 	uint64_t age = now > e->born ? now - e->born : 0;
 
-	rep.len = 0;
+	rep.w = ml_json_fixed(rep.buf, sizeof rep.buf);
 	if (format == ML_LOG_JSON)
-		put_json(e, ev, action, age, ips, n);
+		ml_json_event(&rep.w, e, event_json[ev], action, age, ips, n);
 	else
 		put_text(e, ev, action, age, ips, n);
-	if (rep.len == sizeof rep.buf - 1)
+	rep.len = rep.w.len;
+	if (rep.w.cut && rep.len > 0)
 		rep.buf[rep.len - 1] = '\n';    /* cut short: end the line */
 }
 

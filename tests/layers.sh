@@ -41,16 +41,17 @@ check "cli/ includes wire/, neither the core nor the preload" "$top_srcdir"/cli/
 ranks='
 0 guard mem real fd
 1 sites ptrmap rules reclaim stacks
-2 report
-3 options
-4 conf loop
-5 runtime threads
-6 decide block
-7 tag
-8 proto lines
-9 server
-10 init
-11 api shim preload
+2 json
+3 report
+4 options
+5 conf loop
+6 runtime threads
+7 decide block
+8 tag
+9 proto lines
+10 server
+11 init
+12 api shim preload
 '
 rank_of() {
 	printf '%s\n' "$ranks" | awk -v m="$1" '
