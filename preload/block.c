@@ -55,8 +55,18 @@
 #include "reclaim.h"
 #include "report.h"
 #include "runtime.h"
+#include "wire.h"
 
 #define LATE_SHOWN   16      /* late frees diagnosed one by one */
+
+/* A kind is a number to the runtime and to the protocol (json.c writes
+ * wire.h's name of it). */
+_Static_assert(ML_KIND_BUFFER == ML_RUNTIME_BUFFER &&
+    ML_KIND_BUFFER == (int)ML_WIRE_BUFFER &&
+    ML_KIND_REPORT == (int)ML_WIRE_TAGGED &&
+    ML_KIND_FREE == (int)ML_WIRE_TAGGED_FREE &&
+    ML_KIND_RECLAIM == (int)ML_WIRE_TAGGED_RECLAIM &&
+    ML_KIND_ABORT == (int)ML_WIRE_TAGGED_ABORT, "kinds agree");
 
 static struct {
 	atomic_uint late;               /* late frees and reallocs */

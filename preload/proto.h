@@ -24,13 +24,15 @@
 
 #include <stddef.h>
 
+#include "listing.h"
+
 #include "wire.h"
 
 /* the protocol's constants are wire.h's, which memleasectl shares */
 #define ML_PROTO_VERSION  ML_WIRE_VERSION
 #define ML_PROTO_MAX_LINE ML_WIRE_MAX_LINE
 #define ML_PROTO_TOP_MAX  ML_WIRE_TOP_MAX
-#define ML_PROTO_PAGE     1000          /* leases in a page of "list" */
+#define ML_PROTO_PAGE     ML_LISTING_PAGE  /* leases in a page of "list" */
 
 /*
  * Answer one request (len bytes, without its newline).  The response, one

@@ -48,10 +48,11 @@ ranks='
 6 runtime threads
 7 decide block
 8 tag
-9 proto lines
-10 server
-11 init
-12 api shim preload
+9 listing
+10 proto lines
+11 server
+12 init
+13 api shim preload
 '
 rank_of() {
 	printf '%s\n' "$ranks" | awk -v m="$1" '

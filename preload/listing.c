@@ -1,0 +1,258 @@
+/*
+ * listing.c - the leases of "list", as JSON text (see listing.h): a page
+ * in table order, the top leases by size or age, the sums per allocation
+ * site.  A million leases never become one document: a page holds at most
+ * ML_LISTING_PAGE, a sorted listing at most its limit, kept in a bounded
+ * heap while every lease is visited.
+ *
+ * Runs on memlease's thread (the recursion guard held), reading the core
+ * through ml_core_list(), which takes the core's lock a batch at a time:
+ * nothing here holds a lock while it writes.  Never: allocate but from
+ * mem.h.
+ */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+#include "json.h"
+#include "listing.h"
+#include "mem.h"
+#include "stacks.h"
+
+static bool
+filter_ok(const struct ml_listing_filter *fl, const struct ml_info *in, uint64_t now)
+{
+	uint64_t age = now > in->born ? now - in->born : 0;
+
+	return age >= fl->older_than &&
+	    (fl->label == NULL || strcmp(fl->label, in->label) == 0) &&
+	    (fl->state == NULL || strcmp(fl->state, ml_json_state(in)) == 0);
+}
+
+/* A sorted listing: the top `limit` leases by age or size, kept in a
+ * bounded min-heap while every lease is visited. */
+struct top {
+	struct ml_info *v;
+	size_t          n, max;
+	bool            by_size;
+};
+
+static bool
+top_less(const struct top *t, const struct ml_info *a,
+    const struct ml_info *b)
+{
+	/* "less" is the one to drop first: smaller, or younger */
+	return t->by_size ? a->size < b->size : a->born > b->born;
+}
+
+static void
+top_sift_down(struct top *t, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+		if (l < t->n && top_less(t, &t->v[l], &t->v[m]))
+			m = l;
+		if (l + 1 < t->n && top_less(t, &t->v[l + 1], &t->v[m]))
+			m = l + 1;
+		if (m == i)
+			return;
+		struct ml_info x = t->v[i];
+		t->v[i] = t->v[m];
+		t->v[m] = x;
+		i = m;
+	}
+}
+
+static void
+top_add(struct top *t, const struct ml_info *in)
+{
+	if (t->n < t->max) {
+		size_t i = t->n++;
+		t->v[i] = *in;
+		while (i > 0 && top_less(t, &t->v[i], &t->v[(i - 1) / 2])) {
+			struct ml_info x = t->v[i];
+			t->v[i] = t->v[(i - 1) / 2];
+			t->v[(i - 1) / 2] = x;
+			i = (i - 1) / 2;
+		}
+	} else if (t->max > 0 && top_less(t, &t->v[0], in)) {
+		t->v[0] = *in;
+		top_sift_down(t, 0);
+	}
+}
+
+static int
+top_cmp_size(const void *a, const void *b)
+{
+	const struct ml_info *x = a, *y = b;
+
+	return x->size < y->size ? 1 : x->size > y->size ? -1 : 0;
+}
+
+static int
+top_cmp_age(const void *a, const void *b)
+{
+	const struct ml_info *x = a, *y = b;
+
+	return x->born > y->born ? 1 : x->born < y->born ? -1 : 0;
+}
+
+/* Per allocation site (the first frame of the backtrace): count, bytes. */
+struct site_sum {
+	uintptr_t ip;
+	uint64_t  count, bytes;
+};
+
+static int
+sum_cmp(const void *a, const void *b)
+{
+	const struct site_sum *x = a, *y = b;
+
+	return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : 0;
+}
+
+static struct site_sum *
+site_slot(struct site_sum *t, size_t cap, uintptr_t ip)
+{
+	size_t k = (size_t)((ip * 0x9e3779b97f4a7c15u) >> 20) & (cap - 1);
+
+	while (t[k].count != 0 && t[k].ip != ip)
+		k = (k + 1) & (cap - 1);
+	return &t[k];
+}
+
+static bool
+sites_grow(struct site_sum **t, size_t *cap)
+{
+	size_t ncap = *cap ? *cap * 2 : 256;
+	struct site_sum *nt = ml_mem_calloc(ncap, sizeof *nt);
+
+	if (nt == NULL)
+		return false;
+	for (size_t k = 0; k < *cap; k++)
+		if ((*t)[k].count != 0)
+			*site_slot(nt, ncap, (*t)[k].ip) = (*t)[k];
+	ml_mem_free(*t);
+	*t = nt;
+	*cap = ncap;
+	return true;
+}
+
+/* Sites, the most bytes first. */
+void
+ml_listing_sites(struct ml_core *c, const struct ml_listing_filter *fl,
+    uint64_t now, uint64_t limit, struct ml_json *j)
+{
+	struct ml_info page[256];
+	struct site_sum *sum = NULL;    /* open addressing by ip; count 0: free */
+	size_t nsum = 0, cap = 0;
+	uint32_t cursor = 0;
+	int n;
+
+	while ((n = ml_core_list(c, &cursor, page, 256)) > 0) {
+		for (int i = 0; i < n; i++) {
+			uintptr_t ip = 0;
+			if (!filter_ok(fl, &page[i], now))
+				continue;
+			ml_stacks_get(page[i].stack, &ip, 1);
+			if ((nsum + 1) * 2 > cap && !sites_grow(&sum, &cap)) {
+				ml_mem_free(sum);
+				j->oom = true;
+				return;
+			}
+			struct site_sum *x = site_slot(sum, cap, ip);
+			if (x->count == 0) {
+				x->ip = ip;
+				nsum++;
+			}
+			x->count++;
+			x->bytes += page[i].size;
+		}
+	}
+	/* the used slots to the front, then the biggest first (none: sum is
+	 * NULL, which qsort() must not be given) */
+	size_t used = 0;
+	for (size_t k = 0; k < cap; k++)
+		if (sum[k].count != 0)
+			sum[used++] = sum[k];
+	if (nsum > 0)
+		qsort(sum, nsum, sizeof *sum, sum_cmp);
+	ml_json_put(j, "{\"sites\":[");
+	for (size_t k = 0; k < nsum && (limit == 0 || k < limit); k++) {
+		ml_json_put(j, "%s{\"count\":%" PRIu64 ",\"bytes\":%" PRIu64
+		    ",\"site\":", k ? "," : "", sum[k].count, sum[k].bytes);
+		if (sum[k].ip != 0)
+			ml_json_frame(j, sum[k].ip);
+		else
+			ml_json_put(j, "null");
+		ml_json_put(j, "}");
+	}
+	ml_mem_free(sum);
+	ml_json_put(j, "]}");
+}
+
+void
+ml_listing_sorted(struct ml_core *c, const struct ml_listing_filter *fl,
+    uint64_t now, bool by_size, uint64_t limit, struct ml_json *j)
+{
+	struct ml_info page[256];
+	struct top t = { NULL, 0, (size_t)limit, by_size };
+	uint32_t cursor = 0;
+	int n;
+
+	if ((t.v = ml_mem_malloc(t.max * sizeof *t.v)) == NULL) {
+		j->oom = true;
+		return;
+	}
+	while ((n = ml_core_list(c, &cursor, page, 256)) > 0)
+		for (int i = 0; i < n; i++)
+			if (filter_ok(fl, &page[i], now))
+				top_add(&t, &page[i]);
+	qsort(t.v, t.n, sizeof *t.v, by_size ? top_cmp_size : top_cmp_age);
+	ml_json_put(j, "{\"leases\":[");
+	for (size_t i = 0; i < t.n; i++) {
+		if (i > 0)
+			ml_json_put(j, ",");
+		ml_json_lease(j, &t.v[i], now, false);
+	}
+	ml_mem_free(t.v);
+	ml_json_put(j, "],\"next\":null}");
+}
+
+void
+ml_listing_page(struct ml_core *c, const struct ml_listing_filter *fl,
+    uint64_t now, uint32_t cursor, uint64_t limit, struct ml_json *t)
+{
+	struct ml_info page[64];
+	uint32_t at = cursor;
+	uint64_t want = limit != 0 && limit < ML_LISTING_PAGE ? limit :
+	    ML_LISTING_PAGE, count = 0;
+	bool more = true;
+	ml_json_put(t, "{\"leases\":[");
+	while (count < want) {
+		int n = ml_core_list(c, &at, page, 64);
+		if (n == 0) {
+			more = false;
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			if (!filter_ok(fl, &page[i], now))
+				continue;
+			if (count == want) {
+				/* the next page starts at this lease */
+				at = (uint32_t)page[i].h - 1;
+				break;
+			}
+			if (count++ != 0)
+				ml_json_put(t, ",");
+			ml_json_lease(t, &page[i], now, false);
+		}
+	}
+	if (more && limit == 0)
+		ml_json_put(t, "],\"next\":%" PRIu32 "}", at);
+	else
+		ml_json_put(t, "],\"next\":null}");
+}

@@ -1,0 +1,39 @@
+/*
+ * listing.h - the leases of the protocol's "list", written as JSON text
+ * (json.h); out of memory leaves the writer's oom set.
+ */
+#ifndef ML_LISTING_H
+#define ML_LISTING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct ml_core;
+struct ml_json;
+
+#define ML_LISTING_PAGE 1000    /* leases in a page */
+
+/* The filters of "list"; NULL: any. */
+struct ml_listing_filter {
+	uint64_t    older_than;     /* ms */
+	const char *label;
+	const char *state;
+};
+
+/* {"leases":[...],"next":CURSOR|null}: at most limit (0: a page,
+ * ML_LISTING_PAGE) leases in table order from entry `cursor`. */
+void ml_listing_page(struct ml_core *c, const struct ml_listing_filter *fl,
+         uint64_t now, uint32_t cursor, uint64_t limit, struct ml_json *j);
+
+/* {"leases":[...],"next":null}: the `limit` largest (by_size) or oldest
+ * leases, that order; limit from 1 (the protocol's bound is checked by
+ * the caller). */
+void ml_listing_sorted(struct ml_core *c, const struct ml_listing_filter *fl,
+         uint64_t now, bool by_size, uint64_t limit, struct ml_json *j);
+
+/* {"sites":[{"count","bytes","site"},...]}: per allocation site (a
+ * backtrace's first frame), the most bytes first; at most limit (0: all). */
+void ml_listing_sites(struct ml_core *c, const struct ml_listing_filter *fl,
+         uint64_t now, uint64_t limit, struct ml_json *j);
+
+#endif /* ML_LISTING_H */
