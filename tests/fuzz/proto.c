@@ -61,7 +61,7 @@ static struct {
 #define NLEASES (sizeof leases / sizeof *leases)
 
 /*
- * Rules replaced are never freed (preload/tag.c: another thread may still
+ * Rules replaced are never freed (preload/decide.c: another thread may still
  * read them): memory kept on purpose, not a leak of an input.  Visible:
  * a sanitizer runtime that is a shared library looks it up.
  */

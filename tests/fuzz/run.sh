@@ -25,7 +25,7 @@ rm -f "$dir/log"
 leaks=
 case $name in
 proto)
-	# An input that changes the rules keeps the old ones (preload/tag.c),
+	# An input that changes the rules keeps the old ones (preload/decide.c),
 	# and libFuzzer runs a whole leak check after each input that kept
 	# memory: a tenth of the speed.  Leaks are looked for at exit (LSan,
 	# all inputs together), then input by input over the corpus.
