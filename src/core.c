@@ -898,6 +898,37 @@ ml_core_fini(struct ml_core *c, void (*free_buf)(void *, unsigned))
 	c->nblocks = 0;
 }
 
+int
+ml_core_new(const struct ml_alloc *a, uint64_t now, struct ml_core **cp)
+{
+	struct ml_core *c = a->realloc(NULL, sizeof *c);
+	int r;
+
+	if (c == NULL)
+		return -ENOMEM;
+	if ((r = ml_core_init(c, a, now)) != 0) {
+		a->free(c);
+		return r;
+	}
+	*cp = c;
+	return 0;
+}
+
+void
+ml_core_free(struct ml_core *c, void (*free_buf)(void *, unsigned))
+{
+	void (*free_core)(void *) = c->a.free;
+
+	ml_core_fini(c, free_buf);
+	free_core(c);
+}
+
+size_t
+ml_core_block_bytes(void)
+{
+	return sizeof(struct ml_block);
+}
+
 /*
  * Put buf under a new lease, with a label (NULL or empty: none): the lease
  * is made with it or not at all.  *wake is set when the expiring thread

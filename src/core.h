@@ -6,7 +6,7 @@
  * lease buffers (callers hand buffers in and get them back when a lease
  * ends, so that they are freed outside the lock).  Its own memory (dynamic
  * entry blocks, the block directory, the deadline heap, labels) comes from
- * the allocator given to ml_core_init().
+ * the allocator given to ml_core_new().
  *
  * Locking: one lock per core (wordlock.h) guards all of its state.
  * No call holds it while it calls out, except to the core's allocator.
@@ -223,8 +223,14 @@ struct ml_core {
 	struct ml_block  first;    /* the static block */
 };
 
+/* A core in memory of the caller's; ml_core_new() allocates one. */
 int   ml_core_init(struct ml_core *c, const struct ml_alloc *a, uint64_t now);
 void  ml_core_fini(struct ml_core *c, void (*free_buf)(void *, unsigned kind));
+/* A core whose own memory comes from `a`, its epoch `now`: 0, or -ENOMEM.
+ * ml_core_free() frees it, and the buffers of the leases still live to
+ * free_buf if it is not NULL. */
+int   ml_core_new(const struct ml_alloc *a, uint64_t now, struct ml_core **cp);
+void  ml_core_free(struct ml_core *c, void (*free_buf)(void *, unsigned kind));
 
 int   ml_core_add(struct ml_core *c, uint64_t now, void *buf, size_t size,
           uint64_t ttl_ms, unsigned releases, uint32_t stack, unsigned kind,
@@ -270,5 +276,9 @@ extern __thread int ml_core_depth __attribute__((tls_model("initial-exec")));
 void  ml_core_lock(struct ml_core *c);
 void  ml_core_unlock(struct ml_core *c);
 void  ml_core_reinit_lock(struct ml_core *c);
+
+/* The bytes of an entry block, as the core asks its allocator for one
+ * (for a benchmark that serves them apart). */
+size_t ml_core_block_bytes(void);
 
 #endif /* ML_CORE_H */
