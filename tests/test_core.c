@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core.h"
+#include "core-private.h"
 
 #define N ML_PER_BLOCK
 #define T0 1000000          /* the epoch of the test core, in ms */
