@@ -1,13 +1,20 @@
 #!/bin/sh
 # Layers point one way: the core (src/) includes only the C library and
 # itself; the preload never includes the CLI; the CLI includes only system
-# headers, its own and the public one.  Prints TAP.
+# headers, its own and the public one.  The core's insides
+# (src/core-private.h) are seen by the core and its own tests alone: the
+# preload, the CLI, the benchmarks and the other tests know a core by
+# core.h.  Prints TAP.
 : "${top_srcdir:=.}"
 n=0 fail=0
 check() {   # check DESCRIPTION FILES... : every #include must pass `allowed`
 	desc=$1; shift
+	report "$desc" "$(grep -Hn '^#include' "$@" 2>/dev/null |
+	    grep -Ev "$allowed")"
+}
+report() {  # report DESCRIPTION BAD-LINES
+	desc=$1 bad=$2
 	n=$((n + 1))
-	bad=$(grep -Hn '^#include' "$@" 2>/dev/null | grep -Ev "$allowed")
 	if [ -z "$bad" ]; then
 		echo "ok $n - $desc"
 	else
@@ -16,7 +23,7 @@ check() {   # check DESCRIPTION FILES... : every #include must pass `allowed`
 		fail=1
 	fi
 }
-echo "1..3"
+echo "1..4"
 allowed='#include <(assert|errno|inttypes|linux/futex|linux/membarrier|pthread|stdatomic|stdbool|stddef|stdint|stdio|stdlib|string|sys/single_threaded|sys/syscall|time|unistd)\.h>|#include "(bitmap|clock|config|core|core-private|fault|labels|memlease|wordlock)\.h"'
 check "src/ includes only the C library and itself" "$top_srcdir"/src/*.[ch]
 # the preload's own headers, the core's, the public one
@@ -28,4 +35,10 @@ check "preload/ includes the core, never the CLI" "$top_srcdir"/preload/*.[ch]
 own=$(cd "$top_srcdir" && ls cli/*.h | sed 's|.*/||; s|\.h$||' | paste -sd'|')
 allowed="#include <|#include \"($own|memlease)\\.h\""
 check "cli/ includes neither the core nor the preload" "$top_srcdir"/cli/*.[ch]
+# everything but src/ and the core's own tests
+report "only src/ and the core's tests include core-private.h" "$(
+    cd "$top_srcdir" && grep -Hn '^#include "core-private\.h"' \
+    preload/*.[ch] cli/*.[ch] bench/*.c examples/*.c include/*.h \
+    tests/*.[ch] tests/fuzz/*.[ch] 2>/dev/null |
+    grep -Ev '^tests/test_(core|lone)\.c:')"
 exit $fail
