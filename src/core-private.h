@@ -320,9 +320,9 @@ ml_table_give(struct ml_core *c, struct ml_block *b, uint32_t idx,
  * sequence number there). */
 
 int      ml_queue_heap_grow(struct ml_core *c);
-void     ml_queue_heap_insert(struct ml_core *c, uint32_t idx,
+void     ml_queue_heap_sift_in(struct ml_core *c, uint32_t idx,
              uint64_t deadline);
-void     ml_queue_heap_remove(struct ml_core *c, struct ml_entry *e);
+void     ml_queue_heap_fill(struct ml_core *c, uint32_t i);
 struct ml_class *ml_queue_class_search(struct ml_core *c, uint64_t key);
 struct ml_class *ml_queue_class_new(struct ml_core *c, uint64_t key);
 int      ml_queue_ring_room(struct ml_core *c, struct ml_class *k);
@@ -341,6 +341,34 @@ static inline bool
 ml_queue_queued(const struct ml_entry *e)
 {
 	return e->ringed || e->pos != 0;
+}
+
+/*
+ * Entry idx, of that deadline, into the deadline heap, and out of it.  A
+ * lease alone there, the heap's first and last, comes and goes inline, as
+ * at each lease made and ended while no other lease has a deadline (the
+ * heap takes a lease when it is empty: ml_queue_prepare()); the others
+ * are sifted out of line.
+ */
+static inline void
+ml_queue_heap_insert(struct ml_core *c, uint32_t idx, uint64_t deadline)
+{
+	if (c->nheap != 0) {
+		ml_queue_heap_sift_in(c, idx, deadline);
+		return;
+	}
+	c->heap[c->nheap++] = idx;
+	ml_table_entry(c, idx)->pos = 1;
+}
+
+static inline __attribute__((always_inline)) void
+ml_queue_heap_remove(struct ml_core *c, struct ml_entry *e)
+{
+	uint32_t i = e->pos - 1;
+
+	e->pos = 0;
+	if (i != --c->nheap)
+		ml_queue_heap_fill(c, i);
 }
 
 /* As ml_queue_class_search(), the class last found tried first, inline:

@@ -105,20 +105,28 @@ sift_down(struct ml_core *c, uint32_t *a, uint32_t n, uint32_t i,
 	heap_set(c, a, i, x, of);
 }
 
+/* The item at i of a[0, n) has left: a[n], the last before, takes its
+ * place. */
+HEAP_INLINE void
+sift_fill(struct ml_core *c, uint32_t *a, uint32_t n, uint32_t i,
+    const struct heap_of *of)
+{
+	uint32_t last = a[n];
+
+	heap_set(c, a, i, last, of);
+	if (i > 0 && of->key(c, a[(i - 1) / HEAP_D]) > of->key(c, last))
+		sift_up(c, a, i, of);
+	else
+		sift_down(c, a, n, i, of);
+}
+
 /* Take out the item at i of a[0, *n). */
 HEAP_INLINE void
 sift_out(struct ml_core *c, uint32_t *a, uint32_t *n, uint32_t i,
     const struct heap_of *of)
 {
-	uint32_t last = a[--*n];
-
-	if (i == *n)
-		return;
-	heap_set(c, a, i, last, of);
-	if (i > 0 && of->key(c, a[(i - 1) / HEAP_D]) > of->key(c, last))
-		sift_up(c, a, i, of);
-	else
-		sift_down(c, a, *n, i, of);
+	if (i != --*n)
+		sift_fill(c, a, *n, i, of);
 }
 
 /* The deadline heap. */
@@ -157,21 +165,21 @@ ml_queue_heap_grow(struct ml_core *c)
 	return 0;
 }
 
-/* Entry idx, of that deadline, goes in; needs the room ml_queue_prepare()
- * made. */
+/* Entry idx, of that deadline, goes into the deadline heap, not empty
+ * (ml_queue_heap_insert() puts the first in); needs the room
+ * ml_queue_prepare() made. */
 void
-ml_queue_heap_insert(struct ml_core *c, uint32_t idx, uint64_t deadline)
+ml_queue_heap_sift_in(struct ml_core *c, uint32_t idx, uint64_t deadline)
 {
 	sift_up_key(c, c->heap, c->nheap++, idx, deadline, &entries);
 }
 
+/* The entry at i has left the deadline heap, and not as its last
+ * (ml_queue_heap_remove()): the last takes its place. */
 void
-ml_queue_heap_remove(struct ml_core *c, struct ml_entry *e)
+ml_queue_heap_fill(struct ml_core *c, uint32_t i)
 {
-	uint32_t i = e->pos - 1;
-
-	e->pos = 0;
-	sift_out(c, c->heap, &c->nheap, i, &entries);
+	sift_fill(c, c->heap, c->nheap, i, &entries);
 }
 
 /*
