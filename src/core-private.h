@@ -9,11 +9,13 @@
  *   queue.c  the deadline queue: the heaps, the deadline classes, rings
  *   core.c   the operations (ml_core_*), the lock, the stats
  * A module's fast path is here, static inline: a lease made and released
- * crosses all three, and a call between files would cost each of those
- * calls a few ns (bench/core).  What is out of line stays in its file.
+ * crosses all three files, and is made of few enough instructions that a
+ * call at each crossing would show in bench/core.  What is out of line
+ * stays in its file.  Nothing here allocates but through the core's
+ * allocator, and nothing here may call out of the core otherwise.
  *
- * Everything here expects the core's lock held, except ml_core_init() and
- * ml_core_fini(), which no other thread may call at the same time.
+ * Everything here expects the core's lock held, except the init and fini
+ * functions, called while no other thread can see the core.
  */
 #ifndef ML_CORE_PRIVATE_H
 #define ML_CORE_PRIVATE_H

@@ -10,10 +10,11 @@
  * earliest deadline is the least of the heap's top and the first deadline
  * of the class on top of the classes' heap (ml_queue_first()).
  *
- * The fast path (where a deadline goes, a lease into and out of its ring)
- * is inline in core-private.h: O(1), no call but for a new class, a ring
- * that is full, or the classes' heap to be set right.  Here: the heaps, the
- * classes' hash, and whatever grows.  Every function expects the core's
+ * The fast path (where a deadline goes, a lease into and out of its ring,
+ * and into and out of the heap when it is alone there) is inline in
+ * core-private.h: O(1), no call but for a new class, a ring that is full,
+ * a heap with other leases to sift among, or the classes' heap to be set
+ * right.  Here: the heaps' sifts, the classes' hash, and whatever grows.  Every function expects the core's
  * lock held; the queue reads an entry's deadline and keeps its position,
  * and never makes or ends a lease.
  */
