@@ -43,7 +43,7 @@ __thread int ml_lock_depth __attribute__((tls_model("initial-exec")));
 static struct {
 	pthread_once_t     once;
 	int                init_err;   /* negative errno */
-	struct ml_core     core;
+	struct ml_core    *core;       /* made once (init_once), kept for good */
 	bool               use_thread;
 	int                depth;      /* frames recorded per lease */
 	pthread_mutex_t    hook_lock;
@@ -95,13 +95,13 @@ atfork_prepare(void)
 	ml_report_lock();
 	ml_stacks_lock();
 	ml_tag_prepare();
-	ml_core_lock(&api.core);
+	ml_core_lock(api.core);
 }
 
 static void
 atfork_parent(void)
 {
-	ml_core_unlock(&api.core);
+	ml_core_unlock(api.core);
 	ml_tag_parent();
 	ml_stacks_unlock();
 	ml_report_unlock();
@@ -113,7 +113,7 @@ atfork_parent(void)
 static void
 atfork_child(void)
 {
-	ml_core_reinit_lock(&api.core);
+	ml_core_reinit_lock(api.core);
 	ml_tag_child();
 	ml_stacks_reinit_lock();
 	ml_report_reinit_lock();
@@ -143,7 +143,7 @@ init_once(void)
 	api.use_thread = thread == NULL || strcmp(thread, "0") != 0;
 	api.depth = (int)env_long("MEMLEASE_BACKTRACE", DEFAULT_DEPTH, 0,
 	    ML_STACK_MAX_DEPTH);
-	if ((r = ml_core_init(&api.core, &core_alloc, ml_clock_ms())) != 0) {
+	if ((r = ml_core_new(&core_alloc, ml_clock_ms(), &api.core)) != 0) {
 		api.init_err = r;
 		ml_report_diag("cannot initialise: %s", strerror(-r));
 	} else if ((r = pthread_atfork(atfork_prepare, atfork_parent,
@@ -232,7 +232,7 @@ loop_tick(void)
 {
 	memlease_expire_due();
 	ml_server_flush();
-	return ml_core_arm(&api.core, ml_clock_ms(), ML_LOOP_MAX_SLEEP_MS);
+	return ml_core_arm(api.core, ml_clock_ms(), ML_LOOP_MAX_SLEEP_MS);
 }
 
 /*
@@ -258,7 +258,7 @@ child_waits(void)
 	if (at == 0)
 		return false;
 	uint64_t now = ml_clock_ms();
-	int64_t due = ml_core_next_deadline(&api.core, now);
+	int64_t due = ml_core_next_deadline(api.core, now);
 	if (now < at + CHILD_GRACE_MS && (due < 0 || due >= CHILD_SOON_MS)) {
 		atomic_store(&api.start_pending, true);
 		return true;
@@ -290,7 +290,7 @@ start_pending(void)
 
 	if (!atomic_exchange(&api.start_pending, false))
 		return;
-	ml_core_stats(&api.core, &st);
+	ml_core_stats(api.core, &st);
 	if (st.with_deadline != 0 || ml_server_mode() == ML_SOCKET_ON)
 		deadline_set(true);
 }
@@ -302,7 +302,7 @@ add(uint64_t now, void *buf, size_t size, uint64_t ttl_ms, unsigned releases,
     enum ml_kind kind, uint32_t stack, const char *label, bool *wake)
 {
 	memlease_t h;
-	int r = ml_core_add_labeled(&api.core, now, buf, size, ttl_ms,
+	int r = ml_core_add_labeled(api.core, now, buf, size, ttl_ms,
 	    releases, stack, kind, label, &h, wake);
 
 	if (r != 0) {
@@ -394,7 +394,7 @@ memlease_get(memlease_t h, size_t *sizep)
 		errno = ESTALE;
 		return NULL;
 	}
-	return ml_core_get(&api.core, h, sizep);
+	return ml_core_get(api.core, h, sizep);
 }
 
 void *
@@ -404,7 +404,7 @@ memlease_pin(memlease_t h, size_t *sizep)
 		errno = ESTALE;
 		return NULL;
 	}
-	return ml_core_pin(&api.core, h, sizep);
+	return ml_core_pin(api.core, h, sizep);
 }
 
 int
@@ -416,7 +416,7 @@ memlease_unpin(memlease_t h)
 
 	if ((r = ready()) != 0)
 		return r;
-	if ((r = ml_core_unpin(&api.core, h, now, &e)) != 1)
+	if ((r = ml_core_unpin(api.core, h, now, &e)) != 1)
 		return r;
 	finish(&e, now);
 	return 0;
@@ -430,7 +430,7 @@ memlease_release(memlease_t h)
 
 	if ((r = ready()) != 0)
 		return r;
-	if ((r = ml_core_release(&api.core, h, &e)) != 1)
+	if ((r = ml_core_release(api.core, h, &e)) != 1)
 		return r;
 	finish(&e, 0);
 	return 0;
@@ -444,7 +444,7 @@ memlease_renew(memlease_t h, uint64_t ttl_ms)
 
 	if ((r = ready()) != 0)
 		return r;
-	r = ml_core_renew(&api.core, h, ml_clock_ms_ceil(), ttl_ms, &wake);
+	r = ml_core_renew(api.core, h, ml_clock_ms_ceil(), ttl_ms, &wake);
 	if (r == 0 && ttl_ms != 0)
 		deadline_set(wake);
 	return r;
@@ -457,7 +457,7 @@ memlease_set_releases(memlease_t h, unsigned releases)
 
 	if ((r = ready()) != 0)
 		return r;
-	return ml_core_set_releases(&api.core, h, releases);
+	return ml_core_set_releases(api.core, h, releases);
 }
 
 int
@@ -467,7 +467,7 @@ memlease_set_label(memlease_t h, const char *label)
 
 	if ((r = ready()) != 0)
 		return r;
-	return ml_core_set_label(&api.core, h, label);
+	return ml_core_set_label(api.core, h, label);
 }
 
 int
@@ -477,7 +477,7 @@ memlease_set_report(memlease_t h, bool on)
 
 	if ((r = ready()) != 0)
 		return r;
-	return ml_core_set_report(&api.core, h, on);
+	return ml_core_set_report(api.core, h, on);
 }
 
 int
@@ -504,7 +504,7 @@ memlease_expire_due(void)
 		return n;
 	do {
 		uint64_t now = ml_clock_ms();
-		n = ml_core_expire(&api.core, now, batch, EXPIRE_BATCH);
+		n = ml_core_expire(api.core, now, batch, EXPIRE_BATCH);
 		for (int i = 0; i < n; i++)
 			finish(&batch[i], now);
 		total += n;
@@ -517,7 +517,7 @@ memlease_next_deadline_ms(void)
 {
 	if (ready() != 0)
 		return -1;
-	return ml_core_next_deadline(&api.core, ml_clock_ms());
+	return ml_core_next_deadline(api.core, ml_clock_ms());
 }
 
 int
@@ -529,7 +529,7 @@ memlease_stats(struct memlease_stats *st)
 		return -EINVAL;
 	if ((r = ready()) != 0)
 		return r;
-	ml_core_stats(&api.core, st);
+	ml_core_stats(api.core, st);
 	st->reclaimed = atomic_load(&api.reclaimed);
 	return 0;
 }
@@ -539,7 +539,7 @@ memlease_stats(struct memlease_stats *st)
 struct ml_core *
 ml_api_core(void)
 {
-	return ready() == 0 ? &api.core : NULL;
+	return ready() == 0 ? api.core : NULL;
 }
 
 int
@@ -584,7 +584,7 @@ ml_api_deadline(bool wake)
 int
 ml_api_end(memlease_t h, struct ml_ended *out)
 {
-	return ml_core_end(&api.core, h, out);
+	return ml_core_end(api.core, h, out);
 }
 
 int
@@ -595,7 +595,7 @@ ml_api_expire(memlease_t h)
 
 	if ((r = ready()) != 0)
 		return r;
-	if ((r = ml_core_expire_one(&api.core, h, &e)) != 0)
+	if ((r = ml_core_expire_one(api.core, h, &e)) != 0)
 		return r;
 	finish(&e, ml_clock_ms());
 	return 0;
@@ -604,7 +604,7 @@ ml_api_expire(memlease_t h)
 int
 ml_api_move(memlease_t h, void *buf, size_t size)
 {
-	return ml_core_move(&api.core, h, buf, size);
+	return ml_core_move(api.core, h, buf, size);
 }
 
 /*
