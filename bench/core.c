@@ -291,26 +291,28 @@ abab(pass_fn a, pass_fn b, void *ctx, const uint32_t *sizes, size_t n,
 
 /*
  * The cores' allocator: the C library's, except that for the 1M-live
- * rows "block kept aside" it can hand out one entry block that never
- * comes from the C library, so that a block made and freed at each pair
- * costs the core's bookkeeping alone; and, beside it, malloc and free
+ * rows "block kept aside" it can hand out one entry block, taken from the
+ * C library once before the pairs and never given back to it between them,
+ * so that a block made and freed at each pair costs the core's bookkeeping
+ * alone; and, beside it, malloc and free
  * `extra` bytes, as a block small enough for glibc's thread cache would.
  */
 static struct {
-	bool            on;
-	bool            busy;
-	size_t          extra;
-	void           *held;
-	struct ml_block blk;
+	bool    on;
+	bool    busy;
+	size_t  extra;
+	void   *held;
+	void   *blk;        /* an entry block's bytes, taken once */
+	size_t  bytes;
 } aside;
 
 static void *
 std_realloc(void *p, size_t n)
 {
-	if (aside.on && p == NULL && n == sizeof aside.blk && !aside.busy) {
+	if (aside.on && p == NULL && n == aside.bytes && !aside.busy) {
 		aside.busy = true;
 		aside.held = aside.extra != 0 ? malloc(aside.extra) : NULL;
-		return &aside.blk;
+		return aside.blk;
 	}
 	return realloc(p, n);
 }
@@ -318,7 +320,7 @@ std_realloc(void *p, size_t n)
 static void
 std_free(void *p)
 {
-	if (p == &aside.blk) {
+	if (p != NULL && p == aside.blk) {
 		aside.busy = false;
 		free(aside.held);
 		return;
@@ -381,23 +383,25 @@ static void
 fig_core_pairs(const struct config *cf, const uint32_t *sizes)
 {
 	static const size_t extra[] = { 0, 1000 };
-	struct ml_core c;
+	struct ml_core *c;
 	double ns[NLIVE], aside_ns[2] = { 0, 0 };
 	char v[32], b[32], fig[200], live[NLIVE][32];
 
-	if (ml_core_init(&c, &std_alloc, ml_clock_ms()) != 0)
-		die("ml_core_init failed");
+	aside.bytes = ml_core_block_bytes();
+	if ((aside.blk = malloc(aside.bytes)) == NULL ||
+	    ml_core_new(&std_alloc, ml_clock_ms(), &c) != 0)
+		die("ml_core_new failed");
 	for (size_t i = 0; i < NLIVE; i++) {
 		double base;
-		add_live(&c, live_cases[i].live);
+		add_live(c, live_cases[i].live);
 		for (size_t k = 0; live_cases[i].live == MILLION && k < 2; k++) {
 			aside.on = true;
 			aside.extra = extra[k];
-			abab(pass_malloc, pass_core, &c, sizes, cf->pairs,
+			abab(pass_malloc, pass_core, c, sizes, cf->pairs,
 			    cf->reps, &base, &aside_ns[k]);
 			aside.on = false;
 		}
-		abab(pass_malloc, pass_core, &c, sizes, cf->pairs, cf->reps,
+		abab(pass_malloc, pass_core, c, sizes, cf->pairs, cf->reps,
 		    &base, &ns[i]);
 		fmt_count(live[i], sizeof live[i], live_cases[i].live);
 		snprintf(fig, sizeof fig, "core pair, %s live%s", live[i],
@@ -407,7 +411,9 @@ fig_core_pairs(const struct config *cf, const uint32_t *sizes)
 		    live_cases[i].target ? "<= 2x malloc" : "(none)",
 		    live_cases[i].target ? check(ns[i] <= 2 * base) : INFO);
 	}
-	ml_core_fini(&c, free_buf);
+	ml_core_free(c, free_buf);
+	free(aside.blk);
+	aside.blk = NULL;
 	snprintf(b, sizeof b, "%.1f ns (0 live)", ns[0]);
 	for (size_t i = 0; i < NLIVE; i++) {
 		if (!live_cases[i].vs0)
@@ -440,21 +446,21 @@ sleeper(void *arg)
 static void
 fig_core_pair_threads(const struct config *cf, const uint32_t *sizes)
 {
-	struct ml_core c;
+	struct ml_core *c;
 	pthread_t t;
 	double base, ns;
 	char v[32], b[32];
 
 	if (pthread_create(&t, NULL, sleeper, NULL) != 0)
 		die("pthread_create failed");
-	if (ml_core_init(&c, &std_alloc, ml_clock_ms()) != 0)
-		die("ml_core_init failed");
-	abab(pass_malloc, pass_core, &c, sizes, cf->pairs, cf->reps, &base,
+	if (ml_core_new(&std_alloc, ml_clock_ms(), &c) != 0)
+		die("ml_core_new failed");
+	abab(pass_malloc, pass_core, c, sizes, cf->pairs, cf->reps, &base,
 	    &ns);
 	row("core pair, 0 live, 2 threads", fmt_pairs(v, sizeof v, ns),
 	    fmt_pairs(b, sizeof b, base), ns / base, "<= 2x malloc",
 	    check(ns <= 2 * base));
-	ml_core_fini(&c, free_buf);
+	ml_core_free(c, free_buf);
 }
 
 /* The API, in children. */
@@ -599,19 +605,19 @@ static double
 pass_expire(size_t n, bool random)
 {
 	struct ml_ended batch[BATCH];
-	struct ml_core c;
+	struct ml_core *c;
 	memlease_t h;
 	bool wake;
 	size_t total = 0;
 	int got;
 
 	uint64_t base = ml_clock_ms();
-	if (ml_core_init(&c, &std_alloc, base) != 0)
-		die("ml_core_init failed");
+	if (ml_core_new(&std_alloc, base, &c) != 0)
+		die("ml_core_new failed");
 	for (size_t i = 0; i < n; i++) {
 		void *buf = malloc(DUE_SIZE);
 		uint64_t now = random ? base : base + i / DUE_PER_MS;
-		if (buf == NULL || ml_core_add(&c, now, buf, DUE_SIZE,
+		if (buf == NULL || ml_core_add(c, now, buf, DUE_SIZE,
 		    random ? random_ttl(i) : DUE_TTL_MS, 1, 0, 0, &h,
 		    &wake) != 0)
 			die("ml_core_add failed");
@@ -619,7 +625,7 @@ pass_expire(size_t n, bool random)
 	uint64_t now = base + n / DUE_PER_MS + DUE_TTL_MS + 1;  /* all due */
 	double t0 = now_ns();
 	do {
-		got = ml_core_expire(&c, now, batch, BATCH);
+		got = ml_core_expire(c, now, batch, BATCH);
 		for (int i = 0; i < got; i++)
 			free(batch[i].buf);
 		total += got;
@@ -627,7 +633,7 @@ pass_expire(size_t n, bool random)
 	double t = (now_ns() - t0) / 1e9;
 	if (total != n)
 		die("ml_core_expire ended %zu of %zu", total, n);
-	ml_core_fini(&c, free_buf);
+	ml_core_free(c, free_buf);
 	return t;
 }
 
@@ -682,23 +688,23 @@ fig_bytes(void)
 {
 	static char not_malloced[DUE_SIZE];   /* the buffers: not the heap's */
 	struct memlease_stats st0, st1;
-	struct ml_core c;
+	struct ml_core *c;
 	memlease_t h;
 	bool wake;
 	char v[32];
 
 	uint64_t now = ml_clock_ms();
-	if (ml_core_init(&c, &std_alloc, now) != 0)
-		die("ml_core_init failed");
-	ml_core_stats(&c, &st0);
+	if (ml_core_new(&std_alloc, now, &c) != 0)
+		die("ml_core_new failed");
+	ml_core_stats(c, &st0);
 	size_t m0 = heap_in_use();
 	for (size_t i = 0; i < MILLION; i++)
-		if (ml_core_add(&c, now, not_malloced, sizeof not_malloced,
+		if (ml_core_add(c, now, not_malloced, sizeof not_malloced,
 		    LIVE_TTL_MS, 1, 0, 0, &h, &wake) != 0)
 			die("ml_core_add failed");
 	size_t m1 = heap_in_use();
-	ml_core_stats(&c, &st1);
-	ml_core_fini(&c, NULL);
+	ml_core_stats(c, &st1);
+	ml_core_free(c, NULL);
 
 	double stats = (double)(st1.bookkeeping_bytes - st0.bookkeeping_bytes) /
 	    MILLION;

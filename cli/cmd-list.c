@@ -22,25 +22,71 @@ static const struct ctl_col lease_cols[] = {
 
 /* A lease as a row of the table. */
 static int
-lease_row(const struct ctl_conn *c, json_t *o, struct ctl_table *t)
+lease_add(const struct ctl_lease *l, struct ctl_table *t)
 {
-	struct ctl_lease l;
-	char err[256], size[CTL_FMT_UNIT], age[CTL_FMT_UNIT],
-	    exp[CTL_FMT_UNIT];
-
-	if (ctl_reply_lease(o, &l, err, sizeof err) != 0)
-		return ctl_client_malformed(c, err);
+	char size[CTL_FMT_UNIT], age[CTL_FMT_UNIT], exp[CTL_FMT_UNIT];
 	const char *row[NLEASE_COLS] = {
-		l.id, ctl_fmt_size(l.size, size),
-		ctl_fmt_duration(l.age_ms, age),
-		ctl_fmt_duration(l.expires_in_ms, exp), l.state, l.kind,
-		l.label,
+		l->id, ctl_fmt_size(l->size, size),
+		ctl_fmt_duration(l->age_ms, age),
+		ctl_fmt_duration(l->expires_in_ms, exp), l->state, l->kind,
+		l->label,
 	};
+
 	if (ctl_fmt_table_add(t, row) != 0) {
 		ctl_out_warn("out of memory");
 		return -1;
 	}
 	return 0;
+}
+
+/* A lease parsed by jansson as a row of the table. */
+static int
+lease_row(const struct ctl_conn *c, json_t *o, struct ctl_table *t)
+{
+	struct ctl_lease l;
+	char err[256];
+
+	if (ctl_reply_lease(o, &l, err, sizeof err) != 0)
+		return ctl_client_malformed(c, err);
+	return lease_add(&l, t);
+}
+
+/*
+ * The leases of a page in the server's plain shape as rows of t, read
+ * from the text (jansson only for a lease whose strings have escapes):
+ * parsing each lease into objects cost most of a table's listing.
+ */
+static int
+page_rows(const struct ctl_args *a, struct ctl_conn *c,
+    const struct ctl_page_text *pg, uint64_t *count, struct ctl_table *t)
+{
+	char buf[1024];
+	size_t off = 0, len;
+	const char *from;
+	struct ctl_lease l;
+	json_t *o;
+	int rc = 0;
+
+	for (size_t i = 0; i < pg->count && rc == 0; i++, (*count)++) {
+		if (a->limit != 0 && *count == a->limit)
+			break;
+		switch (ctl_reply_lease_next(pg, &off, &l, buf, sizeof buf,
+		    &from, &len)) {
+		case 0:
+			rc = lease_add(&l, t);
+			break;
+		case 1:
+			o = json_loadb(from, len, JSON_REJECT_DUPLICATES, NULL);
+			rc = o != NULL ? lease_row(c, o, t) :
+			    ctl_client_malformed(c, "a lease is not JSON");
+			json_decref(o);
+			break;
+		default:
+			rc = ctl_client_malformed(c, "a lease without an "
+			    "\"id\", or with a field of the wrong type");
+		}
+	}
+	return rc == 0 ? ctl_out_table(t) : rc;
 }
 
 /* The arguments of list every request carries: the filters (NULL, said,
@@ -234,8 +280,8 @@ page_parsed(const struct ctl_args *a, struct ctl_conn *c, int64_t id,
 
 /*
  * One page of list from the cursor: the leases after what *count had, up
- * to the limit, as rows of t, or with t NULL as JSON.  JSON is printed
- * from the text of the response when that is in the server's plain shape
+ * to the limit, as rows of t, or with t NULL as JSON.  Both are made from
+ * the text of the response when that is in the server's plain shape
  * (ctl_reply_page_text): parsing and writing each lease again costs
  * several times the listing.  Returns 0 with *next (-1: the last page),
  * or -1 (said).
@@ -253,10 +299,11 @@ list_page(const struct ctl_args *a, struct ctl_conn *c, int64_t cursor,
 	json_object_set_new(req, "cursor", json_integer(cursor));
 	if ((id = ctl_client_send(c, "list", req, &line, &len)) < 0)
 		return -1;
-	if (t != NULL || !ctl_reply_page_text(line, len, "leases", &pg) ||
-	    pg.id != id)
+	if (!ctl_reply_page_text(line, len, "leases", &pg) || pg.id != id)
 		return page_parsed(a, c, id, line, len, count, next, t);
 	*next = pg.next;
+	if (t != NULL)
+		return page_rows(a, c, &pg, count, t);
 	n = pg.count;
 	if (a->limit != 0 && n > a->limit - *count)
 		n = a->limit - *count;

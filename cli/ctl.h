@@ -135,8 +135,10 @@ struct ctl_col {
 struct ctl_table {
 	const struct ctl_col *cols;
 	size_t                ncols;
-	char                **cells;    /* nrows * ncols, clean, from malloc */
+	size_t               *cells;    /* nrows * ncols offsets into text */
 	size_t                nrows, cap;
+	char                 *text;     /* the cells, clean, NUL-terminated */
+	size_t                used, room;
 	size_t               *width;    /* natural widths so far */
 	bool                  headed;   /* the header was printed */
 };
@@ -292,6 +294,16 @@ int         ctl_reply_page_text(const char *line, size_t len,
                 const char *key, struct ctl_page_text *pg);
 /* The bytes of the first n items of pg (n <= pg->count). */
 size_t      ctl_reply_page_cut(const struct ctl_page_text *pg, size_t n);
+/*
+ * The lease at byte *off of pg's items (0: the first), read from its text
+ * without jansson: 0, *l set (its strings in buf, until the next call);
+ * 1, a string of it has an escape, or buf is too small: parse its text,
+ * [*from, *from + *len), with jansson; -1, malformed (a field of the
+ * wrong type, no "id").  *off moves past it.
+ */
+int         ctl_reply_lease_next(const struct ctl_page_text *pg,
+                size_t *off, struct ctl_lease *l, char *buf, size_t buflen,
+                const char **from, size_t *len);
 /* The "rules" text of a rules result ("" if null). */
 int         ctl_reply_rules(json_t *o, const char **text, char *err,
                 size_t errlen);

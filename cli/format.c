@@ -131,14 +131,13 @@ utf8_len(const unsigned char *s)
 	return n;
 }
 
-char *
-ctl_fmt_clean(const char *s)
+/* s made safe for a terminal into out (strlen(s) + 1 bytes); its end. */
+static char *
+clean_into(char *out, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)(s != NULL ? s : "-");
-	char *out = malloc(strlen((const char *)p) + 1), *o = out;
+	char *o = out;
 
-	if (out == NULL)
-		return NULL;
 	while (*p != '\0') {
 		size_t n = utf8_len(p);
 		if (n == 0) {
@@ -151,6 +150,16 @@ ctl_fmt_clean(const char *s)
 		}
 	}
 	*o = '\0';
+	return o;
+}
+
+char *
+ctl_fmt_clean(const char *s)
+{
+	char *out = malloc(strlen(s != NULL ? s : "-") + 1);
+
+	if (out != NULL)
+		clean_into(out, s);
 	return out;
 }
 
@@ -231,25 +240,47 @@ ctl_fmt_table_init(struct ctl_table *t, const struct ctl_col *cols,
 	return 0;
 }
 
+/* Room for n more bytes of cells' text; false if there is none. */
+static bool
+text_room(struct ctl_table *t, size_t n)
+{
+	if (t->room - t->used >= n)
+		return true;
+	size_t room = t->room ? t->room : 4096;
+	while (room - t->used < n)
+		room *= 2;
+	char *m = realloc(t->text, room);
+	if (m == NULL)
+		return false;
+	t->text = m;
+	t->room = room;
+	return true;
+}
+
+/* Cells are kept in one block of text, not one allocation each: a
+ * listing of a million leases adds seven million of them. */
 int
 ctl_fmt_table_add(struct ctl_table *t, const char *const *row)
 {
 	if (t->nrows == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 64;
-		char **m = realloc(t->cells, cap * t->ncols * sizeof *m);
+		size_t *m = realloc(t->cells, cap * t->ncols * sizeof *m);
 		if (m == NULL)
 			return -1;
 		t->cells = m;
 		t->cap = cap;
 	}
-	char **cell = t->cells + t->nrows * t->ncols;
+	size_t *cell = t->cells + t->nrows * t->ncols, used = t->used;
 	for (size_t i = 0; i < t->ncols; i++) {
-		if ((cell[i] = ctl_fmt_clean(row[i])) == NULL) {
-			while (i-- > 0)
-				free(cell[i]);
+		const char *s = row[i] != NULL ? row[i] : "-";
+		if (!text_room(t, strlen(s) + 1)) {
+			t->used = used;
 			return -1;
 		}
-		size_t w = ctl_fmt_width(cell[i]);
+		cell[i] = t->used;
+		char *c = t->text + t->used;
+		t->used = (size_t)(clean_into(c, s) - t->text) + 1;
+		size_t w = ctl_fmt_width(c);
 		if (w > t->width[i])
 			t->width[i] = w;
 	}
@@ -282,23 +313,42 @@ ctl_fmt_table_layout(const struct ctl_table *t, size_t columns, size_t *out)
 	}
 }
 
+/* n blanks. */
+static int
+pad(FILE *f, size_t n)
+{
+	static const char blanks[] = "                                ";
+
+	for (size_t k; n > 0; n -= k) {
+		k = n < sizeof blanks - 1 ? n : sizeof blanks - 1;
+		if (fwrite(blanks, 1, k, f) != k)
+			return -1;
+	}
+	return 0;
+}
+
 /* One cell, cut and padded to w (the last cell of a line unpadded). */
 static int
 print_cell(FILE *f, const struct ctl_col *col, const char *s, size_t w,
     bool last)
 {
-	char *cut = ctl_fmt_cut(s, w, col->keep_end);
+	size_t sw = ctl_fmt_width(s);
+	char *cut = NULL;
 	int r;
 
-	if (cut == NULL)
-		return -1;
-	size_t pad = w - ctl_fmt_width(cut);
+	if (sw > w) {           /* the common case, a cell that fits, is
+	                         * printed as it is */
+		if ((cut = ctl_fmt_cut(s, w, col->keep_end)) == NULL)
+			return -1;
+		s = cut;
+		sw = ctl_fmt_width(s);
+	}
 	if (col->right)
-		r = fprintf(f, "%*s%s", (int)pad, "", cut);
+		r = pad(f, w - sw) == 0 && fputs(s, f) >= 0 ? 0 : -1;
 	else
-		r = fprintf(f, "%s%*s", cut, last ? 0 : (int)pad, "");
+		r = fputs(s, f) >= 0 && (last || pad(f, w - sw) == 0) ? 0 : -1;
 	free(cut);
-	return r < 0 ? -1 : 0;
+	return r;
 }
 
 static int
@@ -306,7 +356,7 @@ print_row(const struct ctl_table *t, FILE *f, const size_t *w,
     const char *const *row)
 {
 	for (size_t i = 0; i < t->ncols; i++) {
-		if (i > 0 && fprintf(f, "%*s", GAP, "") < 0)
+		if (i > 0 && pad(f, GAP) != 0)
 			return -1;
 		if (print_cell(f, &t->cols[i], row[i], w[i],
 		    i + 1 == t->ncols) != 0)
@@ -319,38 +369,38 @@ int
 ctl_fmt_table_print(struct ctl_table *t, FILE *f, size_t columns)
 {
 	size_t *w = calloc(t->ncols, sizeof *w);
-	const char **names = calloc(t->ncols, sizeof *names);
+	const char **row = calloc(t->ncols, sizeof *row);
 	int r = 0;
 
-	if (w == NULL || names == NULL) {
+	if (w == NULL || row == NULL) {
 		free(w);
-		free(names);
+		free(row);
 		return -1;
 	}
 	ctl_fmt_table_layout(t, columns, w);
-	for (size_t i = 0; i < t->ncols; i++)
-		names[i] = t->cols[i].name;
 	if (!t->headed) {
-		r = print_row(t, f, w, names);
+		for (size_t i = 0; i < t->ncols; i++)
+			row[i] = t->cols[i].name;
+		r = print_row(t, f, w, row);
 		t->headed = true;
 	}
-	for (size_t k = 0; k < t->nrows && r == 0; k++)
-		r = print_row(t, f, w, (const char *const *)t->cells +
-		    k * t->ncols);
-	for (size_t k = 0; k < t->nrows * t->ncols; k++)
-		free(t->cells[k]);
+	for (size_t k = 0; k < t->nrows && r == 0; k++) {
+		for (size_t i = 0; i < t->ncols; i++)
+			row[i] = t->text + t->cells[k * t->ncols + i];
+		r = print_row(t, f, w, row);
+	}
 	t->nrows = 0;
+	t->used = 0;
 	free(w);
-	free(names);
+	free(row);
 	return r;
 }
 
 void
 ctl_fmt_table_free(struct ctl_table *t)
 {
-	for (size_t k = 0; k < t->nrows * t->ncols; k++)
-		free(t->cells[k]);
 	free(t->cells);
+	free(t->text);
 	free(t->width);
 	memset(t, 0, sizeof *t);
 }

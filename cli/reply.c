@@ -601,3 +601,106 @@ ctl_reply_page_cut(const struct ctl_page_text *pg, size_t n)
 	}
 	return (size_t)(s.p - pg->items);
 }
+
+/* --- a lease from its text ----------------------------------------------- */
+
+/* A string or null member into *out (in buf at *used), NULL for null.
+ * 1: it holds an escape, or buf is full (read it with jansson). */
+static int
+text_str(struct scan *s, const char **out, char *buf, size_t buflen,
+    size_t *used)
+{
+	const char *at;
+	size_t n;
+
+	*out = NULL;
+	if (scan_word(s, "null"))
+		return 0;
+	if (!scan_string(s, &at, &n))
+		return -1;
+	if (memchr(at, '\\', n) != NULL || buflen - *used < n + 1)
+		return 1;
+	memcpy(buf + *used, at, n);
+	buf[*used + n] = '\0';
+	*out = buf + *used;
+	*used += n + 1;
+	return 0;
+}
+
+/* A whole number or null (-1) member. */
+static int
+text_int(struct scan *s, int64_t *out)
+{
+	*out = -1;
+	if (scan_word(s, "null"))
+		return 0;
+	return scan_int(s, out) && *out >= 0 ? 0 : -1;
+}
+
+/* The members of a lease, its '{' next: 0, 1 (read it with jansson), or
+ * -1 (malformed). */
+static int
+text_lease(struct scan *s, struct ctl_lease *l, char *buf, size_t buflen)
+{
+	static const char *const strs[] = { "id", "label", "state", "kind",
+	    "addr" };
+	static const char *const ints[] = { "size", "age_ms",
+	    "expires_in_ms", "pins", "releases" };
+	const char **str[] = { &l->id, &l->label, &l->state, &l->kind,
+	    &l->addr };
+	int64_t *num[] = { &l->size, &l->age_ms, &l->expires_in_ms, &l->pins,
+	    &l->releases };
+	struct keys ks = { .count = 0 };
+	size_t used = 0, n;
+	const char *k;
+	int r = 0;
+
+	memset(l, 0, sizeof *l);
+	for (size_t i = 0; i < 5; i++)
+		*num[i] = -1;
+	if (!scan_char(s, '{') || scan_char(s, '}'))
+		return -1;
+	do {
+		size_t i;
+		if (!scan_key(s, &ks, &k, &n))
+			return -1;
+		for (i = 0; i < 5 && !is_key(k, n, strs[i]); i++)
+			;
+		if (i < 5) {
+			int t = text_str(s, str[i], buf, buflen, &used);
+			if (t < 0)
+				return -1;
+			r |= t;
+			continue;
+		}
+		for (i = 0; i < 5 && !is_key(k, n, ints[i]); i++)
+			;
+		if (i < 5 ? text_int(s, num[i]) != 0 : !scan_value(s))
+			return -1;
+	} while (scan_char(s, ','));
+	if (!scan_char(s, '}'))
+		return -1;
+	return r != 0 ? 1 : l->id != NULL ? 0 : -1;
+}
+
+int
+ctl_reply_lease_next(const struct ctl_page_text *pg, size_t *off,
+    struct ctl_lease *l, char *buf, size_t buflen, const char **from,
+    size_t *len)
+{
+	struct scan s = { pg->items + *off, pg->items + pg->len, 2 };
+
+	if (*off > 0 && !scan_char(&s, ','))
+		return -1;
+	scan_space(&s);
+	*from = s.p;
+	int r = text_lease(&s, l, buf, buflen);
+	if (r == 1) {           /* to its end, for jansson */
+		s.p = *from;
+		if (!scan_value(&s))
+			return -1;
+	}
+	*len = (size_t)(s.p - *from);
+	*off = (size_t)(s.p - pg->items);
+	return r;
+}

@@ -40,7 +40,7 @@ __thread int ml_lock_depth __attribute__((tls_model("initial-exec")));
 static struct {
 	pthread_once_t     once;
 	int                init_err;   /* negative errno */
-	struct ml_core     core;
+	struct ml_core    *core;       /* made once (init_once), kept for good */
 	bool               use_thread;
 	int                depth;      /* frames recorded per lease */
 	pthread_mutex_t    hook_lock;
@@ -125,19 +125,19 @@ ml_runtime_child(void)
 void
 ml_runtime_core_prepare(void)
 {
-	ml_core_lock(&rt.core);
+	ml_core_lock(rt.core);
 }
 
 void
 ml_runtime_core_parent(void)
 {
-	ml_core_unlock(&rt.core);
+	ml_core_unlock(rt.core);
 }
 
 void
 ml_runtime_core_child(void)
 {
-	ml_core_reinit_lock(&rt.core);
+	ml_core_reinit_lock(rt.core);
 }
 
 static void
@@ -154,7 +154,7 @@ init_once(void)
 		    ml_options_str(ML_OPT_FAULT));
 	rt.use_thread = ml_options_num(ML_OPT_THREAD);
 	rt.depth = (int)ml_options_num(ML_OPT_BACKTRACE);
-	if ((r = ml_core_init(&rt.core, &core_alloc, ml_clock_ms())) != 0) {
+	if ((r = ml_core_new(&core_alloc, ml_clock_ms(), &rt.core)) != 0) {
 		rt.init_err = r;
 		ml_report_diag("cannot initialise: %s", strerror(-r));
 	} else if (rt.fork[0] != NULL && (r = pthread_atfork(rt.fork[0],
@@ -229,7 +229,7 @@ ml_runtime_expire_due(void)
 
 	do {
 		uint64_t now = ml_clock_ms();
-		n = ml_core_expire(&rt.core, now, batch, EXPIRE_BATCH);
+		n = ml_core_expire(rt.core, now, batch, EXPIRE_BATCH);
 		for (int i = 0; i < n; i++)
 			ml_runtime_finish(&batch[i], now);
 		total += n;
@@ -248,7 +248,7 @@ loop_tick(void)
 	for (int i = 0; i < rt.nobs; i++)
 		if (rt.obs[i]->tick != NULL)
 			rt.obs[i]->tick();
-	return ml_core_arm(&rt.core, ml_clock_ms(), ML_LOOP_MAX_SLEEP_MS);
+	return ml_core_arm(rt.core, ml_clock_ms(), ML_LOOP_MAX_SLEEP_MS);
 }
 
 /*
@@ -274,7 +274,7 @@ child_waits(void)
 	if (at == 0)
 		return false;
 	uint64_t now = ml_clock_ms();
-	int64_t due = ml_core_next_deadline(&rt.core, now);
+	int64_t due = ml_core_next_deadline(rt.core, now);
 	if (now < at + CHILD_GRACE_MS && (due < 0 || due >= CHILD_SOON_MS)) {
 		atomic_store(&rt.start_pending, true);
 		return true;
@@ -306,7 +306,7 @@ start_pending(void)
 
 	if (!atomic_exchange(&rt.start_pending, false))
 		return;
-	ml_core_stats(&rt.core, &st);
+	ml_core_stats(rt.core, &st);
 	if (st.with_deadline != 0 || ml_options_socket() == ML_SOCKET_ON)
 		deadline_set(true);
 }
@@ -322,7 +322,7 @@ ml_runtime_ready(void)
 struct ml_core *
 ml_runtime_core(void)
 {
-	return ready() == 0 ? &rt.core : NULL;
+	return ready() == 0 ? rt.core : NULL;
 }
 
 int
@@ -347,7 +347,7 @@ add(uint64_t now, void *buf, size_t size, uint64_t ttl_ms, unsigned releases,
     unsigned kind, uint32_t stack, const char *label, bool *wake)
 {
 	memlease_t h;
-	int r = ml_core_add_labeled(&rt.core, now, buf, size, ttl_ms,
+	int r = ml_core_add_labeled(rt.core, now, buf, size, ttl_ms,
 	    releases, stack, kind, label, &h, wake);
 
 	if (r != 0) {
@@ -400,13 +400,13 @@ ml_runtime_deadline(bool wake)
 int
 ml_runtime_end(memlease_t h, struct ml_ended *out)
 {
-	return ml_core_end(&rt.core, h, out);
+	return ml_core_end(rt.core, h, out);
 }
 
 int
 ml_runtime_move(memlease_t h, void *buf, size_t size)
 {
-	return ml_core_move(&rt.core, h, buf, size);
+	return ml_core_move(rt.core, h, buf, size);
 }
 
 int
@@ -417,7 +417,7 @@ ml_runtime_expire(memlease_t h)
 
 	if ((r = ready()) != 0)
 		return r;
-	if ((r = ml_core_expire_one(&rt.core, h, &e)) != 0)
+	if ((r = ml_core_expire_one(rt.core, h, &e)) != 0)
 		return r;
 	ml_runtime_finish(&e, ml_clock_ms());
 	return 0;
@@ -431,7 +431,7 @@ ml_runtime_renew(memlease_t h, uint64_t ttl_ms)
 
 	if ((r = ready()) != 0)
 		return r;
-	r = ml_core_renew(&rt.core, h, ml_clock_ms_ceil(), ttl_ms, &wake);
+	r = ml_core_renew(rt.core, h, ml_clock_ms_ceil(), ttl_ms, &wake);
 	if (r == 0 && ttl_ms != 0)
 		deadline_set(wake);
 	return r;
@@ -440,7 +440,7 @@ ml_runtime_renew(memlease_t h, uint64_t ttl_ms)
 void
 ml_runtime_stats(struct memlease_stats *st)
 {
-	ml_core_stats(&rt.core, st);
+	ml_core_stats(rt.core, st);
 	st->reclaimed = atomic_load(&rt.reclaimed);
 }
 

@@ -2,15 +2,22 @@
 # Layers point one way: the core (src/) and the protocol's common ground
 # (wire/) include only the C library and themselves; the preload may
 # include the core and wire/, never the CLI; the CLI includes only system
-# headers, its own, wire/ and the public one; inside the preload, by the
-# ranks below, no file includes the header of, or calls a function
-# ml_PREFIX_* of, a file of a higher rank.  Prints TAP.
+# headers, its own, wire/ and the public one.  The core's insides
+# (src/core-private.h) are seen by the core and its own tests alone: the
+# preload, the CLI, the benchmarks and the other tests know a core by
+# core.h.  Inside the preload, by the ranks below, no file includes the
+# header of, or calls a function ml_PREFIX_* of, a file of its rank or a
+# higher one.  Prints TAP.
 : "${top_srcdir:=.}"
 n=0 fail=0
 check() {   # check DESCRIPTION FILES... : every #include must pass `allowed`
 	desc=$1; shift
+	report "$desc" "$(grep -Hn '^#include' "$@" 2>/dev/null |
+	    grep -Ev "$allowed")"
+}
+report() {  # report DESCRIPTION BAD-LINES
+	desc=$1 bad=$2
 	n=$((n + 1))
-	bad=$(grep -Hn '^#include' "$@" 2>/dev/null | grep -Ev "$allowed")
 	if [ -z "$bad" ]; then
 		echo "ok $n - $desc"
 	else
@@ -19,8 +26,8 @@ check() {   # check DESCRIPTION FILES... : every #include must pass `allowed`
 		fail=1
 	fi
 }
-echo "1..5"
-allowed='#include <(assert|errno|inttypes|linux/futex|linux/membarrier|pthread|stdatomic|stdbool|stddef|stdint|stdio|stdlib|string|sys/single_threaded|sys/syscall|time|unistd)\.h>|#include "(bitmap|clock|config|core|fault|labels|memlease|wordlock)\.h"'
+echo "1..6"
+allowed='#include <(assert|errno|inttypes|linux/futex|linux/membarrier|pthread|stdatomic|stdbool|stddef|stdint|stdio|stdlib|string|sys/single_threaded|sys/syscall|time|unistd)\.h>|#include "(bitmap|clock|config|core|core-private|fault|labels|memlease|wordlock)\.h"'
 check "src/ includes only the C library and itself" "$top_srcdir"/src/*.[ch]
 allowed='#include <(errno|limits|stdbool|stddef|stdio|stdlib|string|sys/stat|sys/types|unistd)\.h>|#include "wire\.h"'
 check "wire/ includes only the C library and itself" "$top_srcdir"/wire/*.[ch]
@@ -33,6 +40,12 @@ check "preload/ includes the core and wire/, never the CLI" "$top_srcdir"/preloa
 own=$(cd "$top_srcdir" && ls cli/*.h wire/*.h | sed 's|.*/||; s|\.h$||' | paste -sd'|')
 allowed="#include <|#include \"($own|memlease)\\.h\""
 check "cli/ includes wire/, neither the core nor the preload" "$top_srcdir"/cli/*.[ch]
+# everything but src/ and the core's own tests
+report "only src/ and the core's tests include core-private.h" "$(
+    cd "$top_srcdir" && grep -Hn '^#include "core-private\.h"' \
+    preload/*.[ch] cli/*.[ch] bench/*.c examples/*.c include/*.h \
+    tests/*.[ch] tests/fuzz/*.[ch] 2>/dev/null |
+    grep -Ev '^tests/test_(core|lone)\.c:')"
 
 # The preload's files by rank, lowest first.  A file may include the
 # headers of, and call the functions of, files of a lower rank only (and
@@ -62,7 +75,6 @@ rank_of() {
 	printf '%s\n' "$ranks" | awk -v m="$1" '
 	    { for (i = 2; i <= NF; i++) if ($i == m) { print $1; exit } }'
 }
-n=$((n + 1))
 bad=
 for f in "$top_srcdir"/preload/*.[ch]; do
 	m=$(basename "$f"); m=${m%.?}
@@ -80,11 +92,6 @@ $f: no rank in tests/layers.sh"
 $hit  (rank $r calls $up, rank $(rank_of "$up"))"
 	done
 done
-if [ -z "$bad" ]; then
-	echo "ok $n - preload/: no file includes or calls a file of its rank or a higher one"
-else
-	echo "not ok $n - preload/: no file includes or calls a file of its rank or a higher one"
-	printf '%s\n' "$bad" | sed '/^$/d; s/^/# /'
-	fail=1
-fi
+report "preload/: no file includes or calls a file of its rank or a higher one" \
+    "$(printf '%s\n' "$bad" | sed '/^$/d')"
 exit $fail

@@ -1,14 +1,15 @@
 /*
- * test_core.c - the lease table alone: handles, generations, entry blocks,
- * deadlines, pins, labels, stats, allocation failures.  Time is a number
- * passed in; no test sleeps.
+ * test_core.c - the core alone, one suite a file of it: handles,
+ * generations, entry blocks (table); deadlines, classes, rings (queue);
+ * pins, labels, stats, allocation failures, a model (core).  Time is a
+ * number passed in; no test sleeps.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core.h"
+#include "core-private.h"
 
 #define N ML_PER_BLOCK
 #define T0 1000000          /* the epoch of the test core, in ms */
@@ -54,6 +55,11 @@ teardown(void)
 	ml_core_fini(&core, free_buf);
 }
 
+/* One suite a file of the core's, all through its calls: the entry table
+ * (table.c), the deadline queue (queue.c), and the operations (core.c),
+ * whose suite also checks the whole against a model. */
+TestSuite(table, .init = setup, .fini = teardown);
+TestSuite(queue, .init = setup, .fini = teardown);
 TestSuite(core, .init = setup, .fini = teardown);
 
 /* A lease of `size` bytes made at time `now`. */
@@ -153,7 +159,7 @@ stats(void)
 
 /* A new entry's words are made whole (ML_W_*) and read as bit-fields:
  * both must put every field at the same bits. */
-Test(core, entry_words_put_each_field_where_its_bit_field_is)
+Test(table, entry_words_put_each_field_where_its_bit_field_is)
 {
 	struct ml_entry e = { 0 };
 
@@ -188,7 +194,7 @@ Test(core, entry_words_put_each_field_where_its_bit_field_is)
 	cr_assert_eq(f.w_size, ML_W_SIZE(12345, 1, 1));
 }
 
-Test(core, handle_names_its_buffer_and_size)
+Test(table, handle_names_its_buffer_and_size)
 {
 	void *buf = malloc(100);
 	memlease_t h;
@@ -203,7 +209,7 @@ Test(core, handle_names_its_buffer_and_size)
 	cr_assert_eq(release(h), 1);
 }
 
-Test(core, bogus_handles_are_stale)
+Test(table, bogus_handles_are_stale)
 {
 	assert_stale(0);
 	assert_stale(1);                          /* slot 0, generation 0, free */
@@ -217,7 +223,7 @@ Test(core, bogus_handles_are_stale)
 /* A block's never-used slots hold whatever its allocator left there: a
  * handle naming one is stale even when those bytes look like a live
  * entry of the same generation. */
-Test(core, never_used_slot_is_stale_whatever_its_memory_holds)
+Test(table, never_used_slot_is_stale_whatever_its_memory_holds)
 {
 	for (uint32_t i = 0; i < N; i++)
 		lease(0, 1);
@@ -286,7 +292,7 @@ Test(core, too_many_releases_are_refused)
 	cr_assert_eq(stats().live_leases, 0);
 }
 
-Test(core, stale_after_expiry)
+Test(table, stale_after_expiry)
 {
 	memlease_t h = lease(100, 3);
 
@@ -297,7 +303,7 @@ Test(core, stale_after_expiry)
 	cr_assert_eq(stats().expired, 1);
 }
 
-Test(core, stale_after_slot_reuse)
+Test(table, stale_after_slot_reuse)
 {
 	memlease_t old = lease(0, 1);
 
@@ -309,7 +315,7 @@ Test(core, stale_after_slot_reuse)
 	cr_assert_not_null(ml_core_get(&core, h, NULL));
 }
 
-Test(core, stale_after_block_freed_and_recreated)
+Test(table, stale_after_block_freed_and_recreated)
 {
 	memlease_t h[N + 1];
 
@@ -329,7 +335,7 @@ Test(core, stale_after_block_freed_and_recreated)
 		cr_assert_not_null(ml_core_get(&core, h[i], NULL));
 }
 
-Test(core, lease_past_first_block_makes_a_block_and_its_release_frees_it)
+Test(table, lease_past_first_block_makes_a_block_and_its_release_frees_it)
 {
 	memlease_t h[N];
 
@@ -346,7 +352,7 @@ Test(core, lease_past_first_block_makes_a_block_and_its_release_frees_it)
 	cr_assert_eq(stats().entry_blocks, 1, "the static block stays");
 }
 
-Test(core, empty_block_that_is_not_last_is_kept)
+Test(table, empty_block_that_is_not_last_is_kept)
 {
 	memlease_t h[3 * N];
 
@@ -366,7 +372,7 @@ Test(core, empty_block_that_is_not_last_is_kept)
 		cr_assert_not_null(ml_core_get(&core, h[i], NULL));
 }
 
-Test(core, new_leases_fill_the_lowest_block_first)
+Test(table, new_leases_fill_the_lowest_block_first)
 {
 	memlease_t h[2 * N];
 
@@ -382,7 +388,7 @@ Test(core, new_leases_fill_the_lowest_block_first)
 
 /* The lowest block with room is remembered between leases: a hole made
  * below it must take the next lease, so that the last blocks drain. */
-Test(core, a_hole_below_the_block_being_filled_is_filled_first)
+Test(table, a_hole_below_the_block_being_filled_is_filled_first)
 {
 	memlease_t h[4 * N];
 
@@ -403,7 +409,7 @@ Test(core, a_hole_below_the_block_being_filled_is_filled_first)
 /* Every block full, a block made and freed again (the table now knows no
  * block has room): a slot freed below is then used before a block is made
  * again, and a new block's old slots are not taken for free ones. */
-Test(core, a_slot_freed_after_the_last_block_went_is_used_first)
+Test(table, a_slot_freed_after_the_last_block_went_is_used_first)
 {
 	memlease_t h[2 * N];
 
@@ -427,7 +433,7 @@ Test(core, a_slot_freed_after_the_last_block_went_is_used_first)
 
 /* A new lease takes a slot of the lowest block with one, also right after
  * it filled the one below. */
-Test(core, the_lowest_block_with_room_is_used_first)
+Test(table, the_lowest_block_with_room_is_used_first)
 {
 	memlease_t h[3 * N];
 
@@ -453,7 +459,7 @@ Test(core, the_lowest_block_with_room_is_used_first)
 	cr_assert_eq(((uint32_t)f - 1) / N, 3);
 }
 
-Test(core, many_blocks_and_every_handle_still_resolves)
+Test(table, many_blocks_and_every_handle_still_resolves)
 {
 	enum { COUNT = 20000 };
 	static memlease_t h[COUNT];
@@ -573,7 +579,7 @@ Test(core, renew_clears_overdue)
 	cr_assert_eq(expire(T0 + 30), 1);
 }
 
-Test(core, next_deadline_is_exact)
+Test(queue, next_deadline_is_exact)
 {
 	cr_assert_eq(ml_core_next_deadline(&core, T0), -1);
 	lease(500, 1);
@@ -623,7 +629,7 @@ Test(core, wake_is_set_only_before_the_thread_looks_again)
 	cr_assert_eq(ml_core_arm(&core, T0 + 2000, 1000), 0, "overdue: 0");
 }
 
-Test(core, expiry_goes_earliest_first_in_batches)
+Test(queue, expiry_goes_earliest_first_in_batches)
 {
 	enum { COUNT = 500 };
 	struct ml_ended out[7];
@@ -749,7 +755,7 @@ Test(core, stats_count_everything)
 	assert_stale(a);
 }
 
-Test(core, failed_block_allocation_gives_enomem_and_changes_nothing)
+Test(table, failed_block_allocation_gives_enomem_and_changes_nothing)
 {
 	memlease_t h[N];
 	char *extra = malloc(1);
@@ -782,7 +788,7 @@ Test(core, failed_block_allocation_gives_enomem_and_changes_nothing)
 	cr_assert_eq(stats().entry_blocks, 1);
 }
 
-Test(core, failed_heap_growth_gives_enomem_and_changes_nothing)
+Test(queue, failed_heap_growth_gives_enomem_and_changes_nothing)
 {
 	char extra[1];
 	memlease_t h;
@@ -806,7 +812,7 @@ Test(core, failed_heap_growth_gives_enomem_and_changes_nothing)
 
 /* A full heap and every deadline class taken: a lease of another ttl
  * needs the heap to grow, and is refused if it cannot. */
-Test(core, failed_heap_growth_past_the_classes_gives_enomem)
+Test(queue, failed_heap_growth_past_the_classes_gives_enomem)
 {
 	char *extra = malloc(1);            /* expire() frees it */
 	memlease_t h;
@@ -835,7 +841,7 @@ Test(core, failed_heap_growth_past_the_classes_gives_enomem)
 
 /* A full ring that cannot grow leaves the lease to the heap, which has
  * room: out of memory, a lease is refused only if neither can take it. */
-Test(core, a_ring_that_cannot_grow_leaves_the_lease_to_the_heap)
+Test(queue, a_ring_that_cannot_grow_leaves_the_lease_to_the_heap)
 {
 	enum { RING_FIRST = 64 };   /* a ring's first capacity */
 	memlease_t h;
@@ -894,7 +900,7 @@ Test(core, labeled_add_makes_the_lease_with_its_label_or_not_at_all)
 	cr_assert_eq(core.labels.recs[0].refs, 0, "no reference is left");
 }
 
-Test(core, slot_whose_generation_would_wrap_is_retired)
+Test(table, slot_whose_generation_would_wrap_is_retired)
 {
 	/* white box: the generation the block's slots start at, as if it
 	 * had been freed and made again many times */
@@ -1051,7 +1057,7 @@ Test(core, random_operations_with_few_ttls_agree_with_a_model)
 /* A lease that finds the heap empty goes there, alone; once the heap
  * holds one, leases go to their ttl's ring (O(1) in and out), where the
  * heap would sift each earlier deadline up to its top and back down. */
-Test(core, a_lease_goes_to_the_heap_only_when_it_is_empty)
+Test(queue, a_lease_goes_to_the_heap_only_when_it_is_empty)
 {
 	memlease_t late = lease(5000, 1);
 
@@ -1074,7 +1080,7 @@ Test(core, a_lease_goes_to_the_heap_only_when_it_is_empty)
 /* Leases released early leave gaps in their class's ring: a ring full of
  * them is squeezed, not grown, so that its memory follows the leases
  * live, not those made. */
-Test(core, ring_of_gaps_is_squeezed_not_grown)
+Test(queue, ring_of_gaps_is_squeezed_not_grown)
 {
 	lease(5000, 1);                 /* the heap's: a class is used after */
 	memlease_t first = lease(1000, 1);
@@ -1098,7 +1104,7 @@ Test(core, ring_of_gaps_is_squeezed_not_grown)
 /* The classes emptied are dropped for new ones once all ML_CLASSES are in
  * use, also while they still wait in the classes' heap, which takes them
  * out only when they come to its top. */
-Test(core, emptied_classes_make_room_for_a_new_ttl)
+Test(queue, emptied_classes_make_room_for_a_new_ttl)
 {
 	static memlease_t h[ML_CLASSES];
 

@@ -1016,6 +1016,72 @@ Test(reply, a_page_from_its_text)
 	cr_assert_eq(ctl_reply_page_cut(&pg, 3), pg.len);
 }
 
+/* The leases of a page's text, read without jansson: a table's rows. */
+Test(reply, leases_read_from_a_page_text_as_jansson_reads_them)
+{
+	char line[] = PAGE("{\"id\":\"0x1\",\"size\":64,\"age_ms\":5,"
+	    "\"expires_in_ms\":null,\"label\":\"boot-log\",\"state\":"
+	    "\"live\",\"kind\":\"tagged\",\"pins\":0,\"releases\":1,"
+	    "\"x\":[{\"y\":1}]}," LEASE ",{\"id\":\"0x7\"}", "");
+	struct ctl_lease l;
+	char buf[64];
+	const char *from;
+	size_t off = 0, len;
+
+	cr_assert(ctl_reply_page_text(line, strlen(line), "leases", &pg));
+	cr_assert_eq(ctl_reply_lease_next(&pg, &off, &l, buf, sizeof buf,
+	    &from, &len), 0);
+	cr_assert_str_eq(l.id, "0x1");
+	cr_assert_str_eq(l.label, "boot-log");
+	cr_assert_str_eq(l.state, "live");
+	cr_assert_str_eq(l.kind, "tagged");
+	cr_assert_null(l.addr);
+	cr_assert_eq(l.size, 64);
+	cr_assert_eq(l.age_ms, 5);
+	cr_assert_eq(l.expires_in_ms, -1, "null is -1, as for jansson");
+	cr_assert_eq(l.releases, 1);
+
+	cr_assert_eq(ctl_reply_lease_next(&pg, &off, &l, buf, sizeof buf,
+	    &from, &len), 0);
+	cr_assert_str_eq(l.id, "0x1");
+	cr_assert_null(l.label);
+	cr_assert_eq(l.age_ms, -1, "missing is -1");
+	cr_assert_eq(ctl_reply_lease_next(&pg, &off, &l, buf, sizeof buf,
+	    &from, &len), 0);
+	cr_assert_str_eq(l.id, "0x7");
+	cr_assert_eq(off, pg.len);
+
+	/* what ctl_reply_lease() refuses: a negative size, no id, an id
+	 * that is not a string */
+	static const char *const bad[] = {
+		PAGE(LEASE2, ""), PAGE("{\"size\":1}", ""),
+		PAGE("{\"id\":7}", ""), PAGE("{\"id\":\"0x1\",\"size\":\"1\"}",
+		    ""),
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		off = 0;
+		cr_assert(ctl_reply_page_text(bad[i], strlen(bad[i]), "leases",
+		    &pg));
+		cr_assert_eq(ctl_reply_lease_next(&pg, &off, &l, buf,
+		    sizeof buf, &from, &len), -1, "%s", bad[i]);
+	}
+
+	/* an escaped string, or one too long for buf: the lease's text for
+	 * jansson */
+	char esc[] = PAGE("{\"id\":\"0x2\",\"label\":\"a\\\"b\"}", "");
+	off = 0;
+	cr_assert(ctl_reply_page_text(esc, strlen(esc), "leases", &pg));
+	cr_assert_eq(ctl_reply_lease_next(&pg, &off, &l, buf, sizeof buf,
+	    &from, &len), 1);
+	cr_assert_eq(len, pg.len);
+	cr_assert_eq(from, pg.items);
+	off = 0;
+	cr_assert(ctl_reply_page_text(line, strlen(line), "leases", &pg));
+	cr_assert_eq(ctl_reply_lease_next(&pg, &off, &l, buf, 8, &from,
+	    &len), 1, "buf too small");
+	cr_assert_eq(off, (size_t)(from + len - pg.items));
+}
+
 Test(reply, a_page_not_in_the_plain_shape_is_left_to_jansson)
 {
 	/* not a successful page */

@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core.h"
+#include "core-private.h"
 #include "wordlock.h"
 
 TestSuite(lone, .timeout = 60);

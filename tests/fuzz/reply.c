@@ -9,7 +9,8 @@
  * typed view of its result) and as a watch event, and what the views give
  * is put through the formatting as memleasectl shows it: clean text, human
  * units, a table in a width that the line's length decides.  And as
- * list --json reads a page, from its text alone, checked against jansson.
+ * list --json reads a page, from its text alone, checked against jansson,
+ * and as list's table reads its leases from that text.
  * And the bytes through the reader that splits them (framing()).
  */
 #include <stdio.h>
@@ -169,6 +170,49 @@ event(const char *line, size_t len, struct ctl_table *t)
  * as the same page (its items' text parses to the same leases), and it
  * is printable ASCII; n items cut where the items are.
  */
+static bool
+same_str(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+/* A table's leases from the page's text (ctl_reply_lease_next), checked
+ * against what ctl_reply_lease() makes of jansson's: the same verdict, the
+ * same fields; an item left to jansson is that item, whole. */
+static void
+leases_text(const struct ctl_page_text *pg, json_t *items)
+{
+	struct ctl_lease l, j;
+	char buf[48], err[256];
+	const char *from;
+	size_t off = 0, len;
+
+	for (size_t i = 0; i < pg->count; i++) {
+		json_t *o = json_array_get(items, i);
+		int want = ctl_reply_lease(o, &j, err, sizeof err);
+		int got = ctl_reply_lease_next(pg, &off, &l, buf, sizeof buf,
+		    &from, &len);
+		if (got == -1) {
+			FUZZ_CHECK(want != 0);
+			return;         /* the listing stops there */
+		}
+		if (got == 1) {
+			json_t *again = json_loadb(from, len, 0, NULL);
+			FUZZ_CHECK(json_equal(again, o));
+			json_decref(again);
+			continue;
+		}
+		FUZZ_CHECK(want == 0);
+		FUZZ_CHECK(same_str(l.id, j.id) && same_str(l.label, j.label) &&
+		    same_str(l.state, j.state) && same_str(l.kind, j.kind) &&
+		    same_str(l.addr, j.addr));
+		FUZZ_CHECK(l.size == j.size && l.age_ms == j.age_ms &&
+		    l.expires_in_ms == j.expires_in_ms && l.pins == j.pins &&
+		    l.releases == j.releases);
+	}
+	FUZZ_CHECK(off == pg->len);
+}
+
 static void
 page_text(const char *p, size_t len)
 {
@@ -203,6 +247,7 @@ page_text(const char *p, size_t len)
 	FUZZ_CHECK(json_array_size(again) == pg.count / 2);
 	json_decref(again);
 	free(text);
+	leases_text(&pg, items);
 	ctl_reply_free(&r);
 }
 
