@@ -4,32 +4,8 @@
 # field, its tables, watch, rules set at run time, ps and stale sockets,
 # exit statuses.  Prints TAP.
 . "${top_srcdir:=.}/tests/fixture-env.sh"
+. "$top_srcdir/tests/ctl-env.sh"
 
-ctl=$top_builddir/cli/memleasectl
-jf=$fx/jfield
-dir=$tmp/sock
-mkdir -m 700 "$dir"
-MEMLEASE_SOCKET_DIR=$dir
-export MEMLEASE_SOCKET_DIR
-pids=
-trap 'for p in $pids; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
-
-# start RULES ARGS...: a holder under the preload; $pid once its socket
-# is there
-start() {
-	rules=$1; shift
-	: >"$tmp/ready"
-	MEMLEASE_RULES=$rules MEMLEASE_SOCKET=on MEMLEASE_LOG=$tmp/log \
-	    LD_PRELOAD=$lib "$fx/holder" "$@" >"$tmp/ready" 2>>"$tmp/err" &
-	pid=$!
-	pids="$pids $pid"
-	i=0
-	while { [ ! -S "$dir/$pid.sock" ] || ! grep -q ready "$tmp/ready"; } &&
-	    [ $i -lt 100 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-}
 json() { "$ctl" -p "$pid" --json "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; }
 get() { "$jf" "$@" <"$tmp/out"; }
 
