@@ -78,6 +78,7 @@ struct ctl_args {
 
 	/* export */
 	enum ctl_format format;
+	const char     *output;         /* -o: the file to replace; NULL: stdout */
 };
 
 /*
@@ -313,6 +314,27 @@ void        ctl_out_json(json_t *o);
 /* The rows of t added since the last call, to the terminal's width:
  * 0, or -1 (said). */
 int         ctl_out_table(struct ctl_table *t);
+
+/*
+ * A file written whole or not at all (-o): its text goes to a temporary
+ * file beside it (".NAME.XXXXXX", which node_exporter's textfile collector
+ * does not read, as it reads only *.prom), made durable and renamed over
+ * it by ctl_out_file_commit, so that a reader sees the old file or the new
+ * one, never a part.  Messages start with what ("export").
+ */
+struct ctl_out_file {
+	FILE       *f;                  /* write here */
+	const char *what, *path;
+	char       *tmp;                /* from malloc */
+};
+/* 0 with o->f open, or -1 (said). */
+int         ctl_out_file_open(struct ctl_out_file *o, const char *what,
+                const char *path);
+/* Flush, sync and rename over the path, readable as the umask allows (as a
+ * file made anew): 0, or -1 (said, and the temporary file removed). */
+int         ctl_out_file_commit(struct ctl_out_file *o);
+/* Give up: the temporary file removed, the path untouched. */
+void        ctl_out_file_abort(struct ctl_out_file *o);
 
 /* --- client.c: finding processes, talking to one ------------------------ */
 
