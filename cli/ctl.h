@@ -344,6 +344,8 @@ struct ctl_conn {
 	char             name[160];     /* for messages: "process 42" */
 	struct ctl_inbuf in;            /* bytes read, lines not yet read */
 	int64_t          next_id;
+	uint64_t         lease;         /* of the request (0: none), for
+	                                 * ESTALE's message */
 	json_t          *hello_root;
 	struct ctl_hello hello;
 };
@@ -393,6 +395,8 @@ struct ctl_proc {
 int         ctl_client_procs(const struct ctl_args *a, struct ctl_proc **procs,
                 int *count);
 void        ctl_client_procs_free(struct ctl_proc *procs, int n);
+/* Say that the socket folder has no process, naming it. */
+void        ctl_client_say_none(void);
 
 /* --- cmd.c: the commands' table, and what several commands do --------- */
 
