@@ -403,8 +403,9 @@ explain_missing(pid_t pid, const char *path, int err)
 	bool loaded = false, loader = false;
 
 	snprintf(maps, sizeof maps, "/proc/%d", (int)pid);
-	if (stat(maps, &st) != 0 && errno == ENOENT) {
-		ctl_out_warn("process %d: no such process", (int)pid);
+	if (stat(maps, &st) != 0) {
+		ctl_out_warn("process %d: %s", (int)pid, errno == ENOENT ?
+		    "no such process" : strerror(errno));
 		return;
 	}
 	snprintf(what, sizeof what, "process %d", (int)pid);
@@ -412,8 +413,8 @@ explain_missing(pid_t pid, const char *path, int err)
 		return;
 	snprintf(maps, sizeof maps, "/proc/%d/maps", (int)pid);
 	if ((f = fopen(maps, "re")) == NULL) {
-		/* closed to us all the same (a set-user-ID process, not
-		 * dumpable, whose /proc folder was not yet made root's) */
+		/* ours, or we are root, and closed to us all the same
+		 * (a security module's rule) */
 		ctl_out_warn("process %d has no control socket at %s: %s; "
 		    "cannot tell whether memlease is loaded in it (%s: %s; "
 		    "set-user-ID programs ignore LD_PRELOAD)", (int)pid, path,
