@@ -24,7 +24,7 @@
 enum opt_id {
 	OPT_PID, OPT_SOCKET, OPT_JSON, OPT_HELP, OPT_VERSION,
 	OPT_OLDER, OPT_LABEL, OPT_STATE, OPT_SORT, OPT_LIMIT, OPT_BY_SITE,
-	OPT_FORMAT,
+	OPT_FORMAT, OPT_OUTPUT,
 };
 
 /* The options; those of CTL_CMD_NONE are global. */
@@ -47,6 +47,7 @@ static const struct opt {
 	{ OPT_LIMIT,   "limit",      0,   true,  CTL_CMD_LIST },
 	{ OPT_BY_SITE, "by-site",    0,   false, CTL_CMD_LIST },
 	{ OPT_FORMAT,  "format",     0,   true,  CTL_CMD_EXPORT },
+	{ OPT_OUTPUT,  "output",     'o', true,  CTL_CMD_EXPORT },
 };
 #define NOPTS (sizeof opts / sizeof *opts)
 
@@ -290,6 +291,11 @@ apply(struct ctl_args *a, const struct opt *o, const char *v, char *err,
 		else
 			return usage_error(err, errlen, "--format: '%s': give "
 			    "prometheus or openmetrics", v);
+		break;
+	case OPT_OUTPUT:
+		if (v[0] == '\0')
+			return usage_error(err, errlen, "-o: an empty path");
+		a->output = v;
 		break;
 	}
 	return CTL_EXIT_OK;

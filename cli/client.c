@@ -13,8 +13,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <limits.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,6 +261,13 @@ ctl_client_reply(struct ctl_conn *c, int64_t id, const char *line,
 		ctl_reply_free(r);
 		return -1;
 	}
+	if (!r->ok && c->lease != 0 && strcmp(r->code, "ESTALE") == 0) {
+		/* renew and expire as show says it, whatever the server does */
+		ctl_out_warn("%s: ESTALE: lease %#" PRIx64 ": %s", c->name,
+		    c->lease, ML_WIRE_NO_LEASE);
+		ctl_reply_free(r);
+		return -1;
+	}
 	if (!r->ok) {
 		char *code = ctl_out_clean(r->code);
 		char *msg = ctl_out_clean(r->message);
@@ -306,47 +315,169 @@ ctl_client_malformed(const struct ctl_conn *c, const char *err)
 	return -1;
 }
 
+/* The name of user uid in buf, or "uid N" if it has none. */
+static const char *
+user_name(uid_t uid, char *buf, size_t n)
+{
+	struct passwd *pw = getpwuid(uid);
+
+	if (pw != NULL && pw->pw_name[0] != '\0')
+		snprintf(buf, n, "%s", pw->pw_name);
+	else
+		snprintf(buf, n, "uid %u", (unsigned)uid);
+	return buf;
+}
+
 /*
- * Explain why pid has no socket at path: no such process, no memlease in
- * it, or no socket opened.
+ * A process or socket (what) of another user, which only that user or
+ * root may look at, is said so: true.  False when it is ours, or we are
+ * root.
+ */
+static bool
+says_others(const char *what, uid_t owner)
+{
+	char name[64];
+
+	if (owner == geteuid() || geteuid() == 0)
+		return false;
+	user_name(owner, name, sizeof name);
+	if (owner == 0)
+		ctl_out_warn("%s belongs to user root: only root may look at "
+		    "it", what);
+	else
+		ctl_out_warn("%s belongs to user %s: only %s or root may look "
+		    "at it", what, name, name);
+	return true;
+}
+
+/*
+ * Why memlease is not loaded in a process whose maps say it is not, and
+ * whose program is exe, said so: it is statically linked (no dynamic
+ * loader among its objects), set-user-ID or set-group-ID (the loader
+ * ignores LD_PRELOAD for those), or, most likely, it was started without
+ * the preload.
+ */
+static void
+explain_not_loaded(pid_t pid, bool loader, const char *exe)
+{
+	struct stat st;
+
+	if (!loader)
+		ctl_out_warn("process %d does not have memlease loaded: it is "
+		    "statically linked, and LD_PRELOAD cannot load a library "
+		    "into a static program", (int)pid);
+	else if (stat(exe, &st) == 0 && (st.st_mode & (S_ISUID | S_ISGID)))
+		ctl_out_warn("process %d does not have memlease loaded: its "
+		    "program is set-user-ID or set-group-ID, and the loader "
+		    "ignores LD_PRELOAD for such a program", (int)pid);
+	else
+		ctl_out_warn("process %d does not have memlease loaded: most "
+		    "likely it was not started with LD_PRELOAD=libmemlease.so "
+		    "(start it with MEMLEASE_SOCKET=on LD_PRELOAD=libmemlease.so"
+		    "); or the loader could not load that file, and said so on "
+		    "the program's standard error", (int)pid);
+}
+
+/* Whether a line of /proc/PID/maps maps the dynamic loader: ld-linux*,
+ * ld64.so*, ld-musl*, ld.so*. */
+static bool
+maps_loader(const char *line)
+{
+	const char *base = strrchr(line, '/');
+
+	return base != NULL && (strncmp(base, "/ld-", 4) == 0 ||
+	    strncmp(base, "/ld.so", 6) == 0 || strncmp(base, "/ld64.so", 8) == 0);
+}
+
+/*
+ * Explain why pid has no socket at path (connect() said err): no such
+ * process, another user's, no memlease in it (and why), or no socket
+ * opened.
  */
 static void
 explain_missing(pid_t pid, const char *path, int err)
 {
-	char maps[64], line[4096];
+	char maps[64], exe[64], line[4096], what[64];
 	struct stat st;
 	FILE *f;
-	bool loaded = false;
+	bool loaded = false, loader = false;
 
 	snprintf(maps, sizeof maps, "/proc/%d", (int)pid);
-	if (stat(maps, &st) != 0 && errno == ENOENT) {
-		ctl_out_warn("process %d: no such process", (int)pid);
+	if (stat(maps, &st) != 0) {
+		ctl_out_warn("process %d: %s", (int)pid, errno == ENOENT ?
+		    "no such process" : strerror(errno));
 		return;
 	}
+	snprintf(what, sizeof what, "process %d", (int)pid);
+	if (says_others(what, st.st_uid))
+		return;
 	snprintf(maps, sizeof maps, "/proc/%d/maps", (int)pid);
 	if ((f = fopen(maps, "re")) == NULL) {
-		/* another user's process, or a set-user-ID one (not
-		 * dumpable): its maps are closed to us */
+		/* ours, or we are root, and closed to us all the same
+		 * (a security module's rule) */
 		ctl_out_warn("process %d has no control socket at %s: %s; "
 		    "cannot tell whether memlease is loaded in it (%s: %s; "
 		    "set-user-ID programs ignore LD_PRELOAD)", (int)pid, path,
 		    strerror(err), maps, strerror(errno));
 		return;
 	}
-	while (!loaded && fgets(line, sizeof line, f) != NULL)
-		loaded = strstr(line, "libmemlease") != NULL;
+	while (fgets(line, sizeof line, f) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		loaded = loaded || strstr(line, "libmemlease") != NULL;
+		loader = loader || maps_loader(line);
+	}
 	fclose(f);
+	snprintf(exe, sizeof exe, "/proc/%d/exe", (int)pid);
 	if (!loaded)
-		ctl_out_warn("process %d does not have memlease loaded "
-		    "(statically linked and set-user-ID programs ignore "
-		    "LD_PRELOAD)", (int)pid);
+		explain_not_loaded(pid, loader, exe);
+	else if (st.st_uid != geteuid())        /* root, at a user's */
+		ctl_out_warn("process %d has memlease loaded but no control "
+		    "socket at %s: %s (it belongs to user %s: its socket is "
+		    "in that user's folder; give it with MEMLEASE_SOCKET_DIR)",
+		    (int)pid, path, strerror(err),
+		    user_name(st.st_uid, line, sizeof line));
 	else
 		ctl_out_warn("process %d has memlease loaded but no control "
-		    "socket at %s: %s (it opens with memlease's thread, at "
-		    "start with MEMLEASE_SOCKET=on, never with "
-		    "MEMLEASE_SOCKET=off; MEMLEASE_SOCKET_DIR may name another "
-		    "folder)", (int)pid,
+		    "socket at %s: %s: start it with MEMLEASE_SOCKET=on to "
+		    "open its socket at start (else it opens with memlease's "
+		    "thread, never with MEMLEASE_SOCKET=off), or it was given "
+		    "another MEMLEASE_SOCKET_DIR", (int)pid, path,
+		    strerror(err));
+}
+
+/* Explain why connecting to -S path failed with err: it is not a socket,
+ * another user's, or nobody listens there. */
+static void
+explain_socket(const char *path, int err)
+{
+	struct stat st;
+	char *copy;
+
+	if (stat(path, &st) != 0) {
+		int e = errno;
+		/* in a folder closed to us: whose it is says why */
+		if (e == EACCES && (copy = strdup(path)) != NULL) {
+			bool said = stat(dirname(copy), &st) == 0 &&
+			    says_others(path, st.st_uid);
+			free(copy);
+			if (said)
+				return;
+		}
+		ctl_out_warn("%s: %s", path, strerror(e));
+	} else if (!S_ISSOCK(st.st_mode)) {
+		ctl_out_warn("%s: not a socket (%s); a control socket is "
+		    "SOCKET_DIR/PID.sock, see memleasectl ps", path,
+		    S_ISDIR(st.st_mode) ? "a folder" : S_ISREG(st.st_mode) ?
+		    "a file" : "not a socket");
+	} else if (err == EACCES && says_others(path, st.st_uid)) {
+		return;
+	} else if (err == ECONNREFUSED) {
+		ctl_out_warn("%s: %s (no process listens there: it has ended)",
 		    path, strerror(err));
+	} else {
+		ctl_out_warn("%s: %s", path, err == EAGAIN || err ==
+		    EWOULDBLOCK ? "timed out connecting" : strerror(err));
+	}
 }
 
 /*
@@ -371,17 +502,22 @@ conn_open(struct ctl_conn *c, const char *path, pid_t pid)
 	if ((c->fd = connect_path(path)) < 0) {
 		int e = -c->fd;
 		c->fd = -1;
-		if (pid != 0 && (e == ENOENT || e == ECONNREFUSED))
+		if (pid != 0 && (e == ENOENT || e == ECONNREFUSED ||
+		    e == EACCES))
 			explain_missing(pid, path, e);
 		else
-			ctl_out_warn("%s: %s", path, e == EAGAIN || e ==
-			    EWOULDBLOCK ? "timed out connecting" : strerror(e));
+			explain_socket(path, e);
 		return -1;
 	}
-	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0 ||
-	    !ml_wire_peer_ok(cred.uid, ML_WIRE_CLIENT)) {
-		ctl_out_warn("%s: refused: the process listening there is not "
-		    "yours", path);
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0) {
+		ctl_out_warn("%s: %s", path, strerror(errno));
+		ctl_client_close(c);
+		return -1;
+	}
+	if (!ml_wire_peer_ok(cred.uid, ML_WIRE_CLIENT)) {
+		ctl_out_warn("%s: refused: the process listening there belongs "
+		    "to user %s, not to you", path,
+		    user_name(cred.uid, err, sizeof err));
 		ctl_client_close(c);
 		return -1;
 	}
@@ -497,8 +633,7 @@ ctl_client_open_one(const struct ctl_args *a, struct ctl_conn *c)
 	if ((n = discover(dir, pids, MAX_PROCS)) < 0)
 		return -1;
 	if (n == 0) {
-		ctl_out_warn("no process has a memlease control socket in %s",
-		    dir);
+		ctl_client_say_none();
 		return -1;
 	}
 	if (n > 1) {
@@ -583,6 +718,19 @@ ctl_client_procs(const struct ctl_args *a, struct ctl_proc **procs,
 		(*count)++;
 	}
 	return rc;
+}
+
+void
+ctl_client_say_none(void)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+
+	if (socket_dir(dir, sizeof dir) != 0)
+		return;
+	ctl_out_warn("no process has a memlease control socket in %s%s", dir,
+	    stat(dir, &st) != 0 && errno == ENOENT ? " (no such folder: no "
+	    "process of this user made it)" : "");
 }
 
 void

@@ -41,6 +41,8 @@ cmd_ps_exec(const struct ctl_args *a, struct ctl_conn *c)
 		json_object_set_new(o, "processes", arr);
 		ctl_out_json(o);
 		json_decref(o);
+	} else if (n == 0 && a->socket == NULL && a->pid == 0) {
+		ctl_client_say_none();      /* rather than a bare header */
 	} else if (ctl_fmt_table_init(&t, cols, 5) == 0) {
 		for (int i = 0; i < n && rc == 0; i++) {
 			char pid[CTL_FMT_UNIT], leases[CTL_FMT_UNIT],

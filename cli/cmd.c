@@ -40,6 +40,7 @@ int
 ctl_cmd_ask(struct ctl_conn *c, const struct ctl_args *a, const char *cmd,
     json_t *args, struct ctl_reply *r)
 {
+	c->lease = a->lease;    /* an ended one is said in show's words */
 	if (ctl_client_request(c, cmd, args, r) != 0)
 		return -1;
 	if (!a->json)

@@ -78,6 +78,7 @@ struct ctl_args {
 
 	/* export */
 	enum ctl_format format;
+	const char     *output;         /* -o: the file to replace; NULL: stdout */
 };
 
 /*
@@ -326,6 +327,27 @@ void        ctl_out_json(json_t *o);
  * 0, or -1 (said). */
 int         ctl_out_table(struct ctl_table *t);
 
+/*
+ * A file written whole or not at all (-o): its text goes to a temporary
+ * file beside it (".NAME.XXXXXX", which node_exporter's textfile collector
+ * does not read, as it reads only *.prom), made durable and renamed over
+ * it by ctl_out_file_commit, so that a reader sees the old file or the new
+ * one, never a part.  Messages start with what ("export").
+ */
+struct ctl_out_file {
+	FILE       *f;                  /* write here */
+	const char *what, *path;
+	char       *tmp;                /* from malloc */
+};
+/* 0 with o->f open, or -1 (said). */
+int         ctl_out_file_open(struct ctl_out_file *o, const char *what,
+                const char *path);
+/* Flush, sync and rename over the path, readable as the umask allows (as a
+ * file made anew): 0, or -1 (said, and the temporary file removed). */
+int         ctl_out_file_commit(struct ctl_out_file *o);
+/* Give up: the temporary file removed, the path untouched. */
+void        ctl_out_file_abort(struct ctl_out_file *o);
+
 /* --- client.c: finding processes, talking to one ------------------------ */
 
 /* A connection to a process's control socket, hello said. */
@@ -334,6 +356,8 @@ struct ctl_conn {
 	char             name[160];     /* for messages: "process 42" */
 	struct ctl_inbuf in;            /* bytes read, lines not yet read */
 	int64_t          next_id;
+	uint64_t         lease;         /* of the request (0: none), for
+	                                 * ESTALE's message */
 	json_t          *hello_root;
 	struct ctl_hello hello;
 };
@@ -383,6 +407,8 @@ struct ctl_proc {
 int         ctl_client_procs(const struct ctl_args *a, struct ctl_proc **procs,
                 int *count);
 void        ctl_client_procs_free(struct ctl_proc *procs, int n);
+/* Say that the socket folder has no process, naming it. */
+void        ctl_client_say_none(void);
 
 /* --- cmd.c: the commands' table, and what several commands do --------- */
 

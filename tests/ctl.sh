@@ -4,32 +4,8 @@
 # field, its tables, watch, rules set at run time, ps and stale sockets,
 # exit statuses.  Prints TAP.
 . "${top_srcdir:=.}/tests/fixture-env.sh"
+. "$top_srcdir/tests/ctl-env.sh"
 
-ctl=$top_builddir/cli/memleasectl
-jf=$fx/jfield
-dir=$tmp/sock
-mkdir -m 700 "$dir"
-MEMLEASE_SOCKET_DIR=$dir
-export MEMLEASE_SOCKET_DIR
-pids=
-trap 'for p in $pids; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
-
-# start RULES ARGS...: a holder under the preload; $pid once its socket
-# is there
-start() {
-	rules=$1; shift
-	: >"$tmp/ready"
-	MEMLEASE_RULES=$rules MEMLEASE_SOCKET=on MEMLEASE_LOG=$tmp/log \
-	    LD_PRELOAD=$lib "$fx/holder" "$@" >"$tmp/ready" 2>>"$tmp/err" &
-	pid=$!
-	pids="$pids $pid"
-	i=0
-	while { [ ! -S "$dir/$pid.sock" ] || ! grep -q ready "$tmp/ready"; } &&
-	    [ $i -lt 100 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-}
 json() { "$ctl" -p "$pid" --json "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; }
 get() { "$jf" "$@" <"$tmp/out"; }
 
@@ -95,6 +71,14 @@ ok "expire ID, then show: the lease is gone, exit status 1, a message" \
     $(test "$rc" -eq 1 && grep -q '^memleasectl: ' "$tmp/err" &&
       grep -q "lease $id .*expired" "$tmp/log"; echo $?)
 
+cp "$tmp/err" "$tmp/show.err"
+"$ctl" -p "$pid" renew "$id" 1m >/dev/null 2>"$tmp/renew.err"
+"$ctl" -p "$pid" expire "$id" >/dev/null 2>"$tmp/err"
+ok "renew and expire of an ended lease say what show says: no such lease" \
+    $(grep -q "^memleasectl: process $pid: ESTALE: lease $id: no such lease" \
+	"$tmp/show.err" && cmp -s "$tmp/show.err" "$tmp/renew.err" &&
+      cmp -s "$tmp/show.err" "$tmp/err"; echo $?)
+
 "$ctl" -p "$pid" frobnicate >/dev/null 2>&1
 unknown=$?
 "$ctl" -p "$pid" list --sort sideways >/dev/null 2>&1
@@ -148,11 +132,76 @@ ok "export: counters of every process in the text exposition format" \
       grep -q '^# TYPE memlease_expired_total counter' "$tmp/out"; echo $?)
 
 for p in $pids; do kill "$p" 2>/dev/null; done
-"$ctl" -p $$ stats >/dev/null 2>"$tmp/err"
+
+# --- where memleasectl finds nothing: what it says ---------------------------
+sleep 60 &
+plain=$!
+pids="$pids $plain"
+"$ctl" -p "$plain" stats >/dev/null 2>"$tmp/err"
 rc=$?
-ok "-p of a process without memlease: says so, exit 1" \
-    $(test "$rc" -eq 1 && grep -q 'does not have memlease loaded' "$tmp/err"
-      echo $?)
+ok "-p of a process started without the preload: most likely not started with LD_PRELOAD=libmemlease.so, said first; exit 1" \
+    $(test "$rc" -eq 1 &&
+      grep -q "^memleasectl: process $plain does not have memlease loaded: most likely it was not started with LD_PRELOAD=libmemlease.so" \
+	"$tmp/err"; echo $?)
+
+"$ctl" -S /etc/passwd stats >/dev/null 2>"$tmp/err"
+rc=$?
+ok "-S of a file: not a socket, exit 1" \
+    $(test "$rc" -eq 1 &&
+      grep -q '^memleasectl: /etc/passwd: not a socket' "$tmp/err"; echo $?)
+
+mkdir -m 700 "$tmp/empty"
+MEMLEASE_SOCKET_DIR=$tmp/empty "$ctl" ps >"$tmp/out" 2>"$tmp/err"
+rc=$?
+ok "ps with no process: names the socket folder it looked in" \
+    $(test "$rc" -eq 0 && test ! -s "$tmp/out" &&
+      grep -qx "memleasectl: no process has a memlease control socket in $tmp/empty" \
+	"$tmp/err"; echo $?)
+
+# another user's process: a client of nobody's at root's and at daemon's
+# processes; root's at daemon's
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null &&
+    id daemon >/dev/null 2>&1 && id nobody >/dev/null 2>&1; then
+	as() {
+		u=$1; shift
+		setpriv --reuid="$u" --regid="$(id -g "$u")" --clear-groups "$@"
+	}
+	chmod 711 "$tmp"        # for daemon's socket folder; root's stays 0700
+	start 'caller=hold_block ttl=1h' 3 60
+	as nobody "$ctl" -p "$pid" stats >/dev/null 2>"$tmp/err"
+	rc=$?
+	ok "memleasectl as nobody, -p of a process of root's: only root may look" \
+	    $(test "$rc" -eq 1 &&
+	      grep -qx "memleasectl: process $pid belongs to user root: only root may look at it" \
+		"$tmp/err"; echo $?)
+	as nobody "$ctl" -S "$dir/$pid.sock" stats >/dev/null 2>"$tmp/err"
+	ok "memleasectl as nobody, -S of root's socket: only root may look" \
+	    $(grep -qx "memleasectl: $dir/$pid.sock belongs to user root: only root may look at it" \
+		"$tmp/err"; echo $?)
+
+	root_dir=$dir
+	dir=$tmp/daemon
+	mkdir -m 700 "$dir"
+	chown daemon "$dir"
+	runner="setpriv --reuid=daemon --regid=$(id -g daemon) --clear-groups"
+	start 'caller=hold_block ttl=1h' 3 60
+	runner=
+	as nobody env MEMLEASE_SOCKET_DIR="$tmp/empty" "$ctl" -p "$pid" stats \
+	    >/dev/null 2>"$tmp/err"
+	ok "memleasectl as nobody, -p of a process of daemon's: only daemon or root may look" \
+	    $(grep -qx "memleasectl: process $pid belongs to user daemon: only daemon or root may look at it" \
+		"$tmp/err"; echo $?)
+	MEMLEASE_SOCKET_DIR=$root_dir "$ctl" -p "$pid" stats >/dev/null \
+	    2>"$tmp/err"
+	ok "root, -p of a process of daemon's in root's folder: its socket is in daemon's folder" \
+	    $(grep -q "^memleasectl: process $pid has memlease loaded but no control socket at $root_dir/$pid.sock: .*it belongs to user daemon" \
+		"$tmp/err"; echo $?)
+	MEMLEASE_SOCKET_DIR=$dir "$ctl" -p "$pid" --json stats >"$tmp/out" \
+	    2>"$tmp/err"
+	ok "root, -p of a process of daemon's with daemon's folder: root may look" \
+	    $(test "$(get pid)" = "$pid"; echo $?)
+	dir=$root_dir
+fi
 
 echo "1..$n"
 exit $fail

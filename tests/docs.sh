@@ -2,9 +2,9 @@
 # The documentation is tested: the man pages are clean under mandoc, every
 # exported function is in memlease(3) (NAME, SYNOPSIS, DESCRIPTION, and
 # RETURN VALUES or ERRORS), memlease(7) documents exactly the variables
-# of the options table, the example of memlease(3) compiles and runs, and every
-# command of memleasectl is in memleasectl(1).  Prints TAP; exits 1 if a
-# test failed.
+# of the options table, the example of memlease(3) compiles and runs,
+# every command of memleasectl is in memleasectl(1), and every page
+# renders with its quotes balanced.  Prints TAP; exits 1 if a test failed.
 #
 # Environment: top_srcdir, top_builddir (default .), CC (default cc).
 : "${top_srcdir:=.}" "${top_builddir:=.}"
@@ -41,7 +41,7 @@ section() {
 	    in_sec' "$2"
 }
 
-echo "1..5"
+echo "1..6"
 
 # 1. mandoc -Tlint -W warning is silent on every page.
 : > "$tmp/lint"
@@ -223,5 +223,78 @@ else
 fi
 result $rc "memleasectl.1 documents every command of memleasectl" \
     "$tmp/ctl"
+
+# 6. Every page renders, under mandoc and under groff (directly, and
+#    through man -l, as a reader sees it), with its typographic quotes
+#    balanced: in each paragraph of the text, every opening quote closes
+#    before the next of its kind opens, and none is left open.  -Tlint is
+#    silent on a quoting macro nested in another's arguments: ".Pq Ql a ,
+#    Ql b" renders as (`a, `b'') in typographic quotes.  A right single
+#    quote between two letters is an apostrophe.
+#    Overstrikes (bold, underline) are taken out, as col -b does.
+: > "$tmp/quotes"
+rc=0
+# unbalanced NAME: the paragraphs of standard input whose quotes do not
+# balance, each named by NAME and its first line
+unbalanced() {
+	LC_ALL=C.UTF-8 sed 's/.\x08//g' | LC_ALL=C awk -v name="$1" '
+	    BEGIN { RS = "" }
+	    {
+		s = $0
+		gsub(/\342\200\230/, "\001", s); gsub(/\342\200\231/, "\002", s)
+		gsub(/\342\200\234/, "\003", s); gsub(/\342\200\235/, "\004", s)
+		single = double = bad = 0
+		for (i = 1; i <= length(s) && !bad; i++) {
+			c = substr(s, i, 1)
+			if (c == "\001") {
+				bad = single; single = 1
+			} else if (c == "\002" && !single) {
+				bad = !(substr(s, i - 1, 1) ~ /[A-Za-z]/ &&
+				    substr(s, i + 1, 1) ~ /[A-Za-z]/)
+			} else if (c == "\002") {
+				single = 0
+			} else if (c == "\003") {
+				bad = double; double = 1
+			} else if (c == "\004") {
+				bad = !double; double = 0
+			}
+		}
+		if (bad || single || double) {
+			split($0, line, "\n")
+			sub(/^[ \t]+/, "", line[1])
+			print name ": quotes unbalanced in the paragraph: " line[1]
+		}
+	    }'
+}
+renderers="mandoc"
+command -v groff >/dev/null 2>&1 && renderers="$renderers groff"
+command -v man >/dev/null 2>&1 && renderers="$renderers man"
+if ! command -v mandoc >/dev/null 2>&1; then
+	echo "mandoc is not installed" >> "$tmp/quotes"
+	rc=1
+fi
+for page in "$top_srcdir"/man/*.[0-9]; do
+	[ -f "$page" ] && command -v mandoc >/dev/null 2>&1 || continue
+	for r in $renderers; do
+		case $r in
+		mandoc) mandoc -Tutf8 "$page" ;;
+		groff)  groff -Tutf8 -mandoc "$page" ;;
+		man)    LC_ALL=C.UTF-8 MANWIDTH=80 MANPAGER=cat PAGER=cat \
+			    man -l "$page" ;;
+		esac > "$tmp/render" 2>> "$tmp/quotes" || {
+			echo "$r: $page does not render" >> "$tmp/quotes"
+			rc=1
+			continue
+		}
+		if [ ! -s "$tmp/render" ]; then
+			echo "$r: $page renders nothing" >> "$tmp/quotes"
+			rc=1
+		fi
+		unbalanced "$r: ${page##*/}" < "$tmp/render" >> "$tmp/quotes"
+	done
+done
+[ -s "$tmp/quotes" ] && rc=1
+result $rc "every man page renders with balanced quotes ($renderers)" \
+    "$tmp/quotes"
 
 exit $fail

@@ -304,6 +304,19 @@ Test(args, export_formats)
 	refused("needs a value", "export", "--format");
 }
 
+Test(args, export_output)
+{
+	parses("export");
+	cr_assert_null(args.output);
+	parses("export", "-o", "/var/lib/x/memlease.prom");
+	cr_assert_str_eq(args.output, "/var/lib/x/memlease.prom");
+	parses("export", "--output=m.prom", "--format", "openmetrics");
+	cr_assert_str_eq(args.output, "m.prom");
+	refused("-o: an empty path", "export", "-o", "");
+	refused("needs a value", "export", "--output");
+	refused("stats: unknown option '-o'", "stats", "-o", "x");
+}
+
 Test(args, double_dash_makes_words_arguments)
 {
 	refused("unexpected argument '--json'", "stats", "--", "--json");

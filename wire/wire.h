@@ -22,6 +22,9 @@
 #define ML_WIRE_VERSION   1             /* the protocol version spoken */
 #define ML_WIRE_MAX_LINE  65536         /* bytes of a request, newline too */
 #define ML_WIRE_TOP_MAX   10000         /* "limit" of a sorted listing */
+/* What an ESTALE about a lease says, after "lease ID: ": the server's
+ * show, and memleasectl for every command about a lease. */
+#define ML_WIRE_NO_LEASE  "no such lease (ended, or never made)"
 
 /* --- names --------------------------------------------------------------- */
 
