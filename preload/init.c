@@ -13,9 +13,9 @@
  * is initialised; the fork table is the lock order itself, given to
  * pthread_atfork() when the runtime starts.  One fork handler is not in
  * it: threads.c's, which takes no lock and must run in every fork child,
- * runtime or none, is registered by ml_threads_init() at the start.  Never: read
- * the environment (options.c does), or allocate before the runtime is
- * asked to initialise.
+ * runtime or none, is registered by ml_threads_init() at the start.
+ * Never: read the environment but through options.h, or allocate before
+ * the runtime is asked to initialise.
  */
 #include <pthread.h>
 #include <stdbool.h>
@@ -41,8 +41,7 @@
  * written, or a stack being stored, may free() a block, and free() may
  * take a shard of the map); the rules'; the map's shards and the reclaim
  * records' (shards are taken before the core's by tagged allocations);
- * the core's.  The child re-makes
- * them all.
+ * the core's.  The child re-makes them all.
  */
 static const struct fork_step {
 	void (*prepare)(void), (*parent)(void), (*child)(void);
