@@ -74,7 +74,7 @@ static struct {
 
 /* Diagnostics of late frees: the first LATE_SHOWN, then a count. */
 static void
-late(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+late(const char *fmt, ...) __attribute__((cold, format(printf, 1, 2)));
 
 static void
 late(const char *fmt, ...)
@@ -111,14 +111,16 @@ ml_block_track(void *p, size_t size, size_t maplen, unsigned kind,
 {
 	int r = 0;
 	struct ml_shard *s = ml_ptrmap_lock(p);
-	struct ml_pent *e = ml_ptrmap_find(s, p);
+	/* a new entry, or the one there (one look: at every tagged
+	 * allocation); a new one's state is 0 */
+	struct ml_pent *e = ml_ptrmap_insert(s, p);
 
 	*wake = false;
-	if (e != NULL && (e->state == ML_P_LIVE ||
-	    e->state == ML_P_ENDING)) {  /* MOVING: see move() */
-		r = -EEXIST;
-	} else if ((e = ml_ptrmap_insert(s, p)) == NULL) {
+	if (e == NULL) {
 		r = -ENOMEM;
+	} else if (e->state == ML_P_LIVE ||
+	    e->state == ML_P_ENDING) {   /* MOVING: see move() */
+		r = -EEXIST;
 	} else {
 		/* the lease is made under the shard's lock: its expiry
 		 * cannot come before its entry */
@@ -188,9 +190,9 @@ ml_block_free_nested(void *p)
  * locked in *sp.  Otherwise NULL, the shard unlocked, and *tracked says
  * whether p is ours: false for no entry or a MOVING one (the block at p is
  * not the entry's: see move()), true for ENDING (the program freed it
- * already: "op(p): why" is said).
+ * already: "op(p): why" is said).  Inline: it is on every free().
  */
-static struct ml_pent *
+static inline __attribute__((always_inline)) struct ml_pent *
 take(void *p, struct ml_shard **sp, const char *op, const char *why,
     bool *tracked)
 {
