@@ -23,11 +23,19 @@
  *   MOVING     expiry meanwhile                      MOVING  its handle cleared
  *   ENDING     the lease ends                        (none)  block freed
  *   ENDING     free() or realloc() again             ENDING  said, ignored
- *   TOMB       free() or realloc() (late)            (none)  said; remnant freed
- *   RECLAIMED  free() or realloc() (late)            (none)  said; unmapped
+ *   TOMB       free() or realloc() (late)            LATE    said; address held
+ *   RECLAIMED  free() or realloc() (late)            LATE    said; address held
+ *   LATE       free() or realloc() again             LATE    said, ignored
+ *   LATE       ML_BLOCK_QUARANTINE later late frees  (none)  remnant freed,
+ *                                                    or unmapped
  *
  * A MOVING entry is not the program's block at that address (see move()):
  * free() and realloc() pass such an address to the next allocator.
+ * An expired block's address is not handed out again while its entry
+ * lives, so that no free() of it is a new block's: a second late free
+ * of the program's is told from the free of another block that was given
+ * the address (the pointers are equal: only holding the address tells
+ * them apart).  The quarantine bounds what late-freed blocks hold.
  * Whoever removes a block's entry decides its fate.
  *
  * Locking: a map shard is taken before the core's lock (a tracked block's
@@ -70,6 +78,8 @@ _Static_assert(ML_KIND_BUFFER == ML_RUNTIME_BUFFER &&
 
 static struct {
 	atomic_uint late;               /* late frees and reallocs */
+	atomic_uint next;               /* the quarantine's next slot */
+	_Atomic uintptr_t held[ML_BLOCK_QUARANTINE];    /* LATE, or 0 */
 } bk;
 
 /* Diagnostics of late frees: the first LATE_SHOWN, then a count. */
@@ -102,6 +112,38 @@ release_block(const struct ml_pent *v)
 		ml_real_free((void *)v->p);
 }
 
+/*
+ * A LATE entry's address joins the quarantine; the one it replaces there
+ * (the ML_BLOCK_QUARANTINE-th late free before) leaves: its entry goes and
+ * its remnant is freed, or its mapping unmapped: the address may come
+ * back.
+ * Lock-free: each address is taken out by the one exchange that replaces
+ * it.  An entry that is no longer LATE was made another block's (see
+ * tomb(): a remnant that moved does not hold its address) and is left.
+ */
+static void
+quarantine(void *p)
+{
+	unsigned i = atomic_fetch_add(&bk.next, 1) % ML_BLOCK_QUARANTINE;
+	void *a = (void *)atomic_exchange(&bk.held[i], (uintptr_t)p);
+
+	if (a == NULL)
+		return;
+	struct ml_shard *s = ml_ptrmap_lock(a);
+	struct ml_pent *e = ml_ptrmap_find(s, a);
+	if (e == NULL || e->state != ML_P_LATE) {
+		ml_ptrmap_unlock(s);
+		return;
+	}
+	struct ml_pent v = *e;
+	ml_ptrmap_remove(s, e);
+	ml_ptrmap_unlock(s);
+	if (v.kind == ML_KIND_RECLAIM)          /* was RECLAIMED */
+		ml_reclaim_free(a, v.maplen, true);
+	else if (v.held)
+		ml_real_free(a);
+}
+
 /* Tracking. */
 
 int
@@ -118,9 +160,10 @@ ml_block_track(void *p, size_t size, size_t maplen, unsigned kind,
 	*wake = false;
 	if (e == NULL) {
 		r = -ENOMEM;
-	} else if (e->state == ML_P_LIVE ||
-	    e->state == ML_P_ENDING) {   /* MOVING: see move() */
-		r = -EEXIST;
+	} else if (e->state == ML_P_LIVE || e->state == ML_P_ENDING ||
+	    e->state == ML_P_LATE) {     /* MOVING: see move() */
+		r = -EEXIST;    /* a LATE address is held, never handed out:
+		                 * only memlease_adopt() can name it */
 	} else {
 		/* the lease is made under the shard's lock: its expiry
 		 * cannot come before its entry */
@@ -189,8 +232,8 @@ ml_block_free_nested(void *p)
  * program may act on it: LIVE, or expired (TOMB, RECLAIMED), its shard
  * locked in *sp.  Otherwise NULL, the shard unlocked, and *tracked says
  * whether p is ours: false for no entry or a MOVING one (the block at p is
- * not the entry's: see move()), true for ENDING (the program freed it
- * already: "op(p): why" is said).  Inline: it is on every free().
+ * not the entry's: see move()), true for ENDING and LATE (the program
+ * freed it already: "op(p): why" is said).  Inline: it is on every free().
  */
 static inline __attribute__((always_inline)) struct ml_pent *
 take(void *p, struct ml_shard **sp, const char *op, const char *why,
@@ -200,7 +243,7 @@ take(void *p, struct ml_shard **sp, const char *op, const char *why,
 	struct ml_pent *e = ml_ptrmap_find(s, p);
 
 	*tracked = e != NULL && e->state != ML_P_MOVING;
-	if (*tracked && e->state != ML_P_ENDING) {
+	if (*tracked && e->state != ML_P_ENDING && e->state != ML_P_LATE) {
 		*sp = s;
 		return e;
 	}
@@ -235,16 +278,14 @@ ml_block_free(void *p)
 		release_block(&v);
 		return true;
 	}
-	/* expired: freed or reclaimed by memlease */
-	ml_ptrmap_remove(s, e);
+	/* expired: freed or reclaimed by memlease; its address stays held
+	 * for a while yet (see quarantine()) */
+	e->state = ML_P_LATE;
 	ml_ptrmap_unlock(s);
-	if (v.state == ML_P_RECLAIMED)
-		ml_reclaim_free(p, v.maplen, true);
-	else if (v.held)
-		ml_real_free(p);
 	late("free(%p): lease %#llx expired and memlease %s its block; "
 	    "this late free is ignored", p, (unsigned long long)v.h,
 	    v.state == ML_P_RECLAIMED ? "reclaimed" : "freed");
+	quarantine(p);
 	return true;
 }
 
@@ -410,7 +451,8 @@ ml_block_usable_size(void *p, size_t *out)
 		e = ml_ptrmap_find(s, p);
 	}
 	if (e != NULL && (e->kind == ML_KIND_RECLAIM ||
-	    e->state == ML_P_TOMB || e->state == ML_P_RECLAIMED)) {
+	    e->state == ML_P_TOMB || e->state == ML_P_RECLAIMED ||
+	    e->state == ML_P_LATE)) {
 		ours = true;
 		*out = e->state == ML_P_LIVE ? e->maplen : 0;
 	}

@@ -27,6 +27,10 @@ enum ml_kind {
 	ML_KIND_ABORT,          /* tagged, action=abort */
 };
 
+/* The late-freed blocks whose address stays held (block.c): a later free
+ * of one is told from the free of a new block at its address. */
+#define ML_BLOCK_QUARANTINE 1024
+
 /* Track block p (size bytes; maplen: its mapping, kind reclaim) under a
  * new lease of the runtime's, *hp, from now: 0, -EEXIST (p is tracked and
  * live), -ENOMEM (no room in the map), or the lease's failure.  Call

@@ -299,6 +299,9 @@ cmd_list(json_t *req, struct fail *f)
 		    "or released");
 	struct ml_json t = { 0 };
 	if (json_is_true(json_object_get(req, "by_site"))) {
+		if (sort != NULL)
+			return failed(f, "EINVAL", "\"sort\" does not apply "
+			    "to \"by_site\": sites come the most bytes first");
 		ml_listing_sites(c, &fl, now, limit, &t);
 		return raw(&t, f);
 	}
@@ -408,9 +411,11 @@ cmd_rules(json_t *req, struct fail *f)
 		if (text == NULL)
 			return failed(f, "EINVAL", "\"rules\" is required");
 		if (strcmp(op, "add") == 0) {
+			/* each rule in force a line, each line ended: the
+			 * added text starts on the line after the last */
 			char *cur = ml_decide_rules_text();
 			if (cur == NULL ||
-			    ml_mem_asprintf(&now, "%s\n%s", cur, text) < 0)
+			    ml_mem_asprintf(&now, "%s%s", cur, text) < 0)
 				now = NULL;
 			ml_mem_free(cur);
 			if (now == NULL)

@@ -25,6 +25,8 @@ enum ml_pstate {
 	ML_P_TOMB,           /* expired and freed by memlease; see `held` */
 	ML_P_RECLAIMED,      /* expired, pages given back, addresses kept */
 	ML_P_MOVING,         /* in realloc(); h is 0 if it expired meanwhile */
+	ML_P_LATE,           /* TOMB or RECLAIMED, then freed late by the
+	                      * program: its address held (block.c) */
 };
 
 struct ml_pent {

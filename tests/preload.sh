@@ -54,6 +54,21 @@ ok "action=reclaim: late frees are recognised and the program runs on" \
       test "$(count ', reclaimed, allocated at' "$tmp/log")" -eq 8 &&
       grep -q '^done$' "$tmp/out"; echo $?)
 
+# A program that frees a block twice, late: the second free must not free
+# another block that was given the address meanwhile.
+for action in free reclaim; do
+	for size in 64 4096 200000; do
+		under "size=$size ttl=50ms action=$action" "$(pre)" \
+		    "$fx/twice" "$size"
+		ok "action=$action, $size bytes: a second late free is recognised and ignored, the address never handed out again meanwhile" \
+		    $(test "$rc" -eq 0 && grep -qx 'address held' "$tmp/out" &&
+		      grep -qx 'done' "$tmp/out" &&
+		      test "$(count 'this late free is ignored' "$tmp/err")" -eq 8 &&
+		      test "$(count 'freed twice; ignored' "$tmp/err")" -eq 1
+		      echo $?)
+	done
+done
+
 under 'caller=make_log_buffer ttl=50ms action=abort' "$(pre)" \
     "$fx/leaky" 8
 ok "action=abort: the lease is reported, then the program aborts" \

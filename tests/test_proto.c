@@ -19,6 +19,7 @@
 #include "lines.h"
 #include "mem.h"
 #include "proto.h"
+#include "rules.h"
 
 #ifdef __SANITIZE_ADDRESS__
 #include <sanitizer/lsan_interface.h>
@@ -74,6 +75,14 @@ error_code(json_t *o)
 	json_t *e = json_object_get(o, "error");
 	cr_assert(json_is_string(json_object_get(e, "message")));
 	return json_string_value(json_object_get(e, "code"));
+}
+
+/* The message of a request that failed. */
+static const char *
+message(json_t *o)
+{
+	return json_string_value(json_object_get(json_object_get(o, "error"),
+	    "message"));
 }
 
 static json_int_t
@@ -402,6 +411,38 @@ Test(proto, rules_set_add_get_clear)
 	json_decref(o);
 }
 
+/* An error in an added rule is placed by its line in the whole set: the
+ * rule after the N in force is on line N + 1. */
+static void
+add_fails_at(const char *rules, const char *added, const char *at)
+{
+	char req[4096];
+	json_t *o;
+
+	snprintf(req, sizeof req, "{\"cmd\":\"rules\",\"op\":\"set\","
+	    "\"rules\":\"%s\"}", rules);
+	json_decref(ask(req));
+	snprintf(req, sizeof req, "{\"cmd\":\"rules\",\"op\":\"add\","
+	    "\"rules\":\"%s\"}", added);
+	o = ask(req);
+	cr_assert_str_eq(error_code(o), "EINVAL");
+	cr_assert_eq(strncmp(message(o), at, strlen(at)), 0, "%s, not at %s",
+	    message(o), at);
+	json_decref(o);
+}
+
+Test(proto, rules_add_places_an_error_on_the_added_rules_line)
+{
+	char set[2048] = "";
+
+	add_fails_at("", "ttl=5x", "1:1:");
+	add_fails_at("ttl=1s", "ttl=5x", "2:1:");
+	for (int i = 0; i < ML_RULES_MAX; i++)
+		strcat(set, "size=64 ttl=1s\\n");
+	add_fails_at(set, "ttl=5x", "33:1:");
+	add_fails_at(set, "ttl=1s", "33:1: too many rules");
+}
+
 #ifdef __SANITIZE_ADDRESS__
 /* Rules replaced are kept (a thread may still read them), never leaked:
  * LSan's own check at exit comes after the test's result is in. */
@@ -480,6 +521,18 @@ Test(proto, list_by_site_puts_the_most_bytes_first)
 	cr_assert_eq(num(json_array_get(sites, 0), "bytes"), 40000);
 	cr_assert_eq(num(json_array_get(sites, 0), "count"), 40);
 	cr_assert_eq(num(json_array_get(sites, 1), "bytes"), 30);
+	json_decref(o);
+}
+
+Test(proto, list_by_site_refuses_a_sort_it_would_not_honour)
+{
+	void *buf;
+
+	cr_assert_neq(memlease_alloc(10, 0, 1, &buf), 0);
+	json_t *o = ask("{\"cmd\":\"list\",\"by_site\":true,"
+	    "\"sort\":\"age\",\"limit\":5}");
+	cr_assert_str_eq(error_code(o), "EINVAL");
+	cr_assert_not_null(strstr(message(o), "by_site"), "%s", message(o));
 	json_decref(o);
 }
 

@@ -1,7 +1,8 @@
 /*
  * test_tag.c - the tracking layer without the shim: rules decide which
  * allocations become tracked blocks, and each block lives through the
- * states of block.c (LIVE, MOVING, ENDING, TOMB, RECLAIMED) as the program
+ * states of block.c (LIVE, MOVING, ENDING, TOMB, RECLAIMED, LATE) as the
+ * program
  * frees and reallocates it and as its lease ends.  The clock is fake and
  * expiry is driven by hand (MEMLEASE_THREAD=0); each test runs in a
  * process of its own.
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "memlease.h"
+#include "block.h"
 #include "clock.h"
 #include "core.h"
 #include "init.h"
@@ -189,7 +191,7 @@ Test(tag, an_expired_free_block_is_a_tomb_and_a_second_free_is_recognised)
 	cr_assert_eq(entry(p).state, ML_P_TOMB);
 	cr_assert(ml_tag_free(p), "the late free went to the allocator: a "
 	    "double free");
-	cr_assert_eq(entry(p).state, 0);
+	cr_assert_eq(entry(p).state, ML_P_LATE);
 	struct memlease_stats st;
 	memlease_stats(&st);
 	cr_assert_eq(st.expired, 1);
@@ -204,8 +206,55 @@ Test(tag, realloc_of_a_tomb_gives_a_new_zeroed_block)
 	cr_assert(ml_tag_realloc(p, 16, &q));
 	cr_assert_not_null(q);
 	cr_assert_eq(((char *)q)[0], 0);
-	cr_assert_eq(entry(p).state, 0);
+	cr_assert_eq(entry(p).state, ML_P_LATE);
 	ml_real_free(q);
+}
+
+/* The program's second late free of p could be taken for the free of a
+ * new block at p: p's address is held, so that there is none. */
+static void
+second_late_free_is_ignored(const char *rule, size_t n)
+{
+	rules(rule);
+	void *p = alloc(n), *q = NULL;
+	expire_all();
+	cr_assert(ml_tag_free(p));
+	cr_assert(ml_tag_free(p), "the second late free went to the "
+	    "allocator");
+	cr_assert_eq(entry(p).state, ML_P_LATE);
+	cr_assert(ml_tag_realloc(p, 16, &q), "a realloc() after the late "
+	    "free went to the allocator");
+	cr_assert_null(q);
+	cr_assert_eq(errno, ENOMEM);
+	cr_assert_eq(entry(p).state, ML_P_LATE);
+}
+
+Test(tag, a_second_late_free_of_a_tomb_is_recognised_and_ignored)
+{
+	second_late_free_is_ignored("size=64 ttl=1s action=free", 64);
+}
+
+Test(tag, a_second_late_free_of_a_reclaimed_block_is_recognised_and_ignored)
+{
+	second_late_free_is_ignored("size=5000 ttl=1s action=reclaim", 5000);
+}
+
+Test(tag, a_late_freed_address_is_held_for_the_quarantines_later_late_frees)
+{
+	enum { N = ML_BLOCK_QUARANTINE + 1 };
+	static void *p[N];
+
+	rules("size=64 ttl=1s action=free");
+	for (int i = 0; i < N; i++)
+		p[i] = alloc(64);
+	expire_all();
+	for (int i = 0; i < N - 1; i++)
+		cr_assert(ml_tag_free(p[i]));
+	cr_assert_eq(entry(p[0]).state, ML_P_LATE);
+	cr_assert(ml_tag_free(p[N - 1]));
+	cr_assert_eq(entry(p[0]).state, 0, "the oldest is still held");
+	cr_assert_eq(entry(p[1]).state, ML_P_LATE);
+	cr_assert_eq(entry(p[N - 1]).state, ML_P_LATE);
 }
 
 Test(tag, a_reclaim_block_lives_on_its_own_pages_and_is_reclaimed_at_expiry)
@@ -221,7 +270,7 @@ Test(tag, a_reclaim_block_lives_on_its_own_pages_and_is_reclaimed_at_expiry)
 	cr_assert(ml_tag_usable_size(p, &n));
 	cr_assert_eq(n, 0);
 	cr_assert(ml_tag_free(p));
-	cr_assert_eq(entry(p).state, 0);
+	cr_assert_eq(entry(p).state, ML_P_LATE);
 }
 
 Test(tag, adopt_tracks_a_block_once)
