@@ -181,7 +181,7 @@ norm_pytests() {
 	    -e 's/\(itimer() resolution:\) [0-9.]* s/\1 TIME/' \
 	    -e '/^Total duration: /d' -e '/^== cwd: /d' \
 	    -e '/^memlease: socket folder .*; no control socket$/d' \
-	    -e '/^memlease: cannot open MEMLEASE_LOG .*: Permission denied$/d'
+	    -e '/^memlease: cannot open MEMLEASE_LOG .*: Permission denied; reporting to stderr$/d'
 }
 
 # --- redis-server (on jemalloc) under redis-benchmark ---------------------
