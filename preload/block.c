@@ -98,7 +98,7 @@ late(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
-	ml_report_diag("%s%s", line, n == LATE_SHOWN ?
+	ml_report_error("%s%s", line, n == LATE_SHOWN ?
 	    " (further ones are not shown)" : "");
 }
 
@@ -543,7 +543,7 @@ ml_block_ended(const struct ml_ended *end, uint64_t now)
 		diag = NULL;
 		break;
 	case ML_KIND_ABORT:
-		ml_report_diag("lease %#llx expired under action=abort; "
+		ml_report_error("lease %#llx expired under action=abort; "
 		    "aborting", (unsigned long long)v.h);
 		abort();
 	default:                /* report: the block stays the program's */

@@ -12,6 +12,16 @@
  * keeps a copy of the log's descriptor and opens the file again if need
  * be: each table has its log descriptor, rep.d[ml_fd_own].
  *
+ * A log that cannot be opened (MEMLEASE_LOG of a folder that is not
+ * there, or not ours) falls back to stderr, said once.
+ *
+ * The journal: when a descriptor written to is systemd's journal stream
+ * (JOURNAL_STREAM="DEV:INODE", read at start, is its device and inode;
+ * sd_journal_stream_fd(3)), each line starts with its syslog priority,
+ * "<4>" (warning) for reports and diagnostics, "<3>" (error) for late
+ * accesses and aborts, which journald takes off the line and keeps as the
+ * entry's priority (journalctl -p).  Never for a MEMLEASE_LOG file.
+ *
  * Locking: `rep.lock` guards the descriptor and the report buffer.
  * Reports allocate nothing of their own (symbolizing may: callers under the
  * preload hold the recursion guard).
@@ -49,11 +59,16 @@ static struct {
 	} d[2];                       /* [ml_fd_own]: the process's table,
 	                               * memlease's thread's own (fd.h) */
 	bool               said;      /* the open failure was reported */
+	bool               journal;   /* JOURNAL_STREAM is set */
+	struct ml_fd_id    journal_id;   /* ...to this stream */
+	int                prio;      /* of the report rendered: -1 none */
 	char               buf[REPORT_MAX];
 	size_t             len;
 	struct ml_json     w;         /* writing in buf */
 } rep = { .lock = PTHREAD_MUTEX_INITIALIZER, .d = { { .fd = -1 },
-    { .fd = -1 } } };
+    { .fd = -1 } }, .prio = -1 };
+
+enum { PRIO_ERR = 3, PRIO_WARNING = 4 };
 
 static void
 remember(struct log_fd *d, int fd)
@@ -103,29 +118,93 @@ write_all(int fd, const char *p, size_t n)
 	}
 }
 
-void
-ml_report_diag(const char *fmt, ...)
+/* The stream of systemd's journal is fd. */
+static bool
+journal_is(int fd)
+{
+	struct stat st;
+
+	return rep.journal && fd >= 0 && fstat(fd, &st) == 0 &&
+	    (uint64_t)st.st_dev == rep.journal_id.dev &&
+	    (uint64_t)st.st_ino == rep.journal_id.ino;
+}
+
+/* The program's stderr of the moment: memlease's thread writes to it, not
+ * to the number 2 of its own table; put it back with stderr_put(). */
+static int
+stderr_get(void)
+{
+	return ml_fd_own ? ml_fd_fetch(STDERR_FILENO) : STDERR_FILENO;
+}
+
+static void
+stderr_put(int fd)
+{
+	if (fd >= 0 && ml_fd_own)
+		close(fd);
+}
+
+static void
+write_stderr(const char *p, size_t n)
+{
+	int fd = stderr_get();
+
+	if (fd >= 0)
+		write_all(fd, p, n);
+	stderr_put(fd);
+}
+
+static bool
+stderr_journal(void)
+{
+	int fd = stderr_get();
+	bool j = journal_is(fd);
+
+	stderr_put(fd);
+	return j;
+}
+
+static void
+vdiag(int prio, const char *fmt, va_list ap)
 {
 	char line[1024];
 	int errsave = errno;
-	va_list ap;
-	int n;
+	int n = 0;
+	int fd = stderr_get();
 
-	n = snprintf(line, sizeof line, "memlease: ");
-	va_start(ap, fmt);
+	if (fd < 0)
+		goto out;
+	if (journal_is(fd))     /* an fstat(): diagnostics are rare */
+		n = snprintf(line, sizeof line, "<%d>", prio);
+	n += snprintf(line + n, sizeof line - n, "memlease: ");
 	n += vsnprintf(line + n, sizeof line - n - 1, fmt, ap);
-	va_end(ap);
 	if (n > (int)sizeof line - 2)
 		n = sizeof line - 2;
 	line[n++] = '\n';
-	/* memlease's thread writes to the program's stderr of the moment,
-	 * not to the number 2 of its own table */
-	int fd = ml_fd_own ? ml_fd_fetch(STDERR_FILENO) : STDERR_FILENO;
-	if (fd >= 0)
-		write_all(fd, line, (size_t)n);
-	if (fd >= 0 && ml_fd_own)
-		close(fd);
+	write_all(fd, line, (size_t)n);
+out:
+	stderr_put(fd);
 	errno = errsave;
+}
+
+void
+ml_report_diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vdiag(PRIO_WARNING, fmt, ap);
+	va_end(ap);
+}
+
+void
+ml_report_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vdiag(PRIO_ERR, fmt, ap);
+	va_end(ap);
 }
 
 void
@@ -137,6 +216,12 @@ ml_report_init(const char *log, enum ml_log_format format)
 	rep.path = NULL;
 	forget(&rep.d[0]);
 	rep.d[1].fd = -1;       /* no thread yet */
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev = 0, ino = 0;
+	char end;
+	rep.journal = js != NULL &&
+	    sscanf(js, "%llu:%llu%c", &dev, &ino, &end) == 2;
+	rep.journal_id = (struct ml_fd_id){ .dev = dev, .ino = ino };
 	if (log != NULL && *log != '\0' && strcmp(log, "stderr") != 0) {
 		rep.path = ml_mem_strdup(log);
 		if (rep.path == NULL)
@@ -149,7 +234,10 @@ ml_report_init(const char *log, enum ml_log_format format)
 	pthread_mutex_unlock(&rep.lock);
 }
 
-/* The log descriptor, checked; -1 if there is nowhere to write. */
+/* The log descriptor, checked; -1 if there is nowhere to write, STDERR
+ * if the log file cannot be opened (write_stderr()). */
+#define STDERR (-2)
+
 static int
 log_fd(void)
 {
@@ -167,11 +255,11 @@ log_fd(void)
 	    0644);
 	if (fd < 0) {
 		if (!rep.said)
-			ml_report_diag("cannot open MEMLEASE_LOG %s: %s",
-			    rep.path, strerror(errno));
+			ml_report_diag("cannot open MEMLEASE_LOG %s: %s; "
+			    "reporting to stderr", rep.path, strerror(errno));
 		rep.said = true;
 		d->fd = -1;
-		return -1;
+		return STDERR;
 	}
 	remember(d, ml_fd_high(fd));
 	return d->fd;
@@ -207,6 +295,14 @@ put_text_string(const char *s)
 		put("%c", (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
 }
 
+/* A line's syslog priority, for the journal. */
+static void
+put_prio(void)
+{
+	if (rep.prio >= 0)
+		put("<%d>", rep.prio);
+}
+
 static const char *const event_text[] = {
 	[ML_EV_EXPIRED] = "expired",
 	[ML_EV_AT_EXIT] = "is live at exit",
@@ -225,6 +321,7 @@ put_text(const struct ml_ended *e, enum ml_event ev, const char *action,
 	int pid = (int)getpid();
 	struct ml_frame f;
 
+	put_prio();
 	put("memlease[%d]: lease %#" PRIx64, pid, e->h);
 	if (e->label[0] != '\0') {
 		put(" \"");
@@ -238,6 +335,7 @@ put_text(const struct ml_ended *e, enum ml_event ev, const char *action,
 	put(n > 0 ? ", allocated at:\n" : ", no backtrace recorded\n");
 	for (int i = 0; i < n; i++) {
 		ml_stacks_symbolize(ips[i], &f);
+		put_prio();
 		put("memlease[%d]:   #%-2d %s+%#" PRIxPTR " (%s) [%#" PRIxPTR
 		    "]\n", pid, i, f.function, f.offset, f.object, f.ip);
 	}
@@ -253,9 +351,10 @@ render(const struct ml_ended *e, uint64_t now, enum ml_event ev,
 	uint64_t age = now > e->born ? now - e->born : 0;
 
 	rep.w = ml_json_fixed(rep.buf, sizeof rep.buf);
-	if (format == ML_LOG_JSON)
+	if (format == ML_LOG_JSON) {
+		put_prio();
 		ml_json_event(&rep.w, e, event_json[ev], action, age, ips, n);
-	else
+	} else
 		put_text(e, ev, action, age, ips, n);
 	rep.len = rep.w.len;
 	if (rep.w.cut && rep.len > 0)
@@ -269,9 +368,14 @@ ml_report_lease(const struct ml_ended *e, uint64_t now, enum ml_event ev,
 	int errsave = errno;
 
 	pthread_mutex_lock(&rep.lock);
-	render(e, now, ev, action, rep.format);
 	int fd = log_fd();
-	if (fd >= 0)
+	rep.prio = -1;
+	if (rep.path == NULL ? journal_is(fd) : fd == STDERR && stderr_journal())
+		rep.prio = ev == ML_EV_LATE_ACCESS ? PRIO_ERR : PRIO_WARNING;
+	render(e, now, ev, action, rep.format);
+	if (fd == STDERR)
+		write_stderr(rep.buf, rep.len);
+	else if (fd >= 0)
 		write_all(fd, rep.buf, rep.len);
 	pthread_mutex_unlock(&rep.lock);
 	errno = errsave;
@@ -292,6 +396,8 @@ ml_report_text(const struct ml_ended *e, uint64_t now, enum ml_event ev,
 	int errsave = errno;
 
 	pthread_mutex_lock(&rep.lock);
+	/* a late access's text, the fault handler writes to stderr */
+	rep.prio = ev == ML_EV_LATE_ACCESS && stderr_journal() ? PRIO_ERR : -1;
 	render(e, now, ev, action, format);
 	char *text = alloc(rep.len + 1);
 	if (text != NULL) {

@@ -45,6 +45,10 @@ char *ml_report_text(const struct ml_ended *e, uint64_t now,
 /* One diagnostic line on stderr, prefixed "memlease: ". */
 void ml_report_diag(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
+/* A diagnostic of an error (a late access, an abort): the same, but
+ * journald's priority (report.c). */
+void ml_report_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
 
 /* The log's descriptor in the process's table (-1: none), for memlease's
  * thread to keep in its own; then, on that thread, ml_report_own_table()

@@ -60,6 +60,9 @@ static struct {
 	atomic_bool        exiting;        /* ml_runtime_exit() ran */
 	_Atomic uint64_t   forked_at;      /* a fork child's thread waits
 	                                    * (child_waits): ms of the fork */
+	atomic_bool        own_session;    /* this process called setsid():
+	                                    * its fork children start at once
+	                                    * (see "Daemons" below) */
 	atomic_uint_fast64_t reclaimed;    /* expired and freed or given back */
 } rt = {
 	.once = PTHREAD_ONCE_INIT,
@@ -117,8 +120,11 @@ ml_runtime_child(void)
 {
 	pthread_mutex_init(&rt.hook_lock, NULL);
 	/* The child has no thread; a later call starts one for the leases
-	 * it inherited (a thread cannot be started from here). */
-	atomic_store(&rt.forked_at, ml_clock_ms() | 1);
+	 * it inherited (a thread cannot be started from here): after the
+	 * grace of child_waits(), or at once in a daemon's child, when fork()
+	 * returns (ml_runtime_forked()). */
+	bool daemon = atomic_exchange(&rt.own_session, false);
+	atomic_store(&rt.forked_at, daemon ? 0 : ml_clock_ms() | 1);
 	atomic_store(&rt.start_pending, rt.use_thread);
 }
 
@@ -309,6 +315,43 @@ start_pending(void)
 	ml_core_stats(rt.core, &st);
 	if (st.with_deadline != 0 || ml_options_socket() == ML_SOCKET_ON)
 		deadline_set(true);
+}
+
+/*
+ * Daemons.  A program that goes to the background (redis --daemonize, a
+ * double fork) runs on in a fork child, which starts no thread in its
+ * grace and after it only at its first lease or API call: with no rules,
+ * never, and with MEMLEASE_SOCKET=on it would have no socket.  Waiting
+ * for the parent's exit cannot be seen from the child without a thread,
+ * and the child may sleep without allocating.  What a daemon does, and a
+ * short-lived child (fork and exec, a shell's subshell) does not, is make
+ * a session of its own: setsid(), or daemon(3), which calls it.  So
+ * (preload.c interposes them and fork()):
+ *
+ *  - a process that made its own session starts its thread at once, in
+ *    setsid() or daemon(), if a start is pending (a fork child's);
+ *  - the children it forks start theirs as fork() returns in them, with
+ *    no grace: the second fork of a double fork, and the workers a daemon
+ *    forks, are long-lived.  Their own children have the grace again.
+ *
+ * A child that outlives its parent but never calls setsid() keeps the
+ * rule above (memlease(7), CAVEATS).
+ */
+void
+ml_runtime_session(void)
+{
+	if (!rt.use_thread || rt.init_err != 0)
+		return;         /* not initialised, or no thread wanted */
+	atomic_store(&rt.own_session, true);
+	atomic_store(&rt.forked_at, 0);
+	ready();
+}
+
+void
+ml_runtime_forked(void)
+{
+	if (atomic_load(&rt.start_pending) && atomic_load(&rt.forked_at) == 0)
+		ready();
 }
 
 /* Leases. */

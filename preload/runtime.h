@@ -58,6 +58,11 @@ void ml_runtime_on_fork(void (*prepare)(void), void (*parent)(void),
  * MEMLEASE_SOCKET=on, it may also start the loop thread. */
 int        ml_runtime_ready(void);
 
+/* A daemon's start (runtime.c, "Daemons"): setsid() or daemon(3)
+ * succeeded; fork() returned in a child. */
+void       ml_runtime_session(void);
+void       ml_runtime_forked(void);
+
 /* The process-wide core, initialised; NULL if initialisation failed. */
 struct ml_core *ml_runtime_core(void);
 

@@ -240,8 +240,16 @@ ml_tag_exit(void)
 	uint32_t cursor = 0;
 	int n;
 
-	if (!tg.at_exit || !atomic_load(&ml_tag_tracking) ||
-	    (c = ml_runtime_core()) == NULL)
+	if (!tg.at_exit)
+		return;
+	/* decided at exit: rules may be set at run time (memleasectl) */
+	if (!atomic_load(&ml_tag_tracking)) {
+		ml_report_diag("MEMLEASE_REPORT_AT_EXIT: nothing was tagged (no "
+		    "rule of MEMLEASE_RULES or MEMLEASE_CONFIG matched an "
+		    "allocation): nothing to report");
+		return;
+	}
+	if ((c = ml_runtime_core()) == NULL)
 		return;
 	uint64_t now = ml_clock_ms();
 	ml_guard_enter();

@@ -203,5 +203,30 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null &&
 	dir=$root_dir
 fi
 
+# --- a daemon's socket --------------------------------------------------------
+# A program that goes to the background and then sleeps without allocating:
+# with MEMLEASE_SOCKET=on the process that stays answers within a second.
+for how in double setsid daemon; do
+	rm -f "$tmp/bg"
+	MEMLEASE_SOCKET=on MEMLEASE_LOG=$tmp/log LD_PRELOAD=$lib \
+	    "$fx/background" "$how" "$tmp/bg" 3 2>>"$tmp/err"
+	i=0
+	while [ ! -s "$tmp/bg" ] && [ $i -lt 40 ]; do sleep 0.05; i=$((i + 1)); done
+	bg=$(cat "$tmp/bg" 2>/dev/null)
+	pids="$pids $bg"
+	t0=$(date +%s%N)
+	i=0
+	until "$ctl" -p "${bg:-0}" --json stats >"$tmp/out" 2>/dev/null ||
+	    [ $i -ge 20 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	ok "a daemon ($how) that sleeps without allocating answers stats within a second ($ms ms)" \
+	    $(test -n "$bg" && test "$(get pid)" = "$bg" && test "$ms" -lt 1000
+	      echo $?)
+	kill "$bg" 2>/dev/null
+done
+
 echo "1..$n"
 exit $fail

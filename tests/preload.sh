@@ -114,9 +114,11 @@ for rules in '' 'ttl=1h' 'ttl=1h action=free' 'ttl=1h action=reclaim' \
 	*every=2*) lo=3 hi=8 ;;
 	*) lo=9 hi=99 ;;
 	esac
+	# with no rules, MEMLEASE_REPORT_AT_EXIT says nothing was tagged
 	ok "malloc family${rules:+ under '$rules'}: same results as without the preload; $live live at exit" \
 	    $(test "$rc" -eq 0 && cmp -s "$tmp/out" "$tmp/family.want" &&
-	      ! test -s "$tmp/err" && test "$live" -ge "$lo" &&
+	      test "$(grep -cv '^memlease: MEMLEASE_REPORT_AT_EXIT: nothing was tagged' \
+	      "$tmp/err")" -eq 0 && test "$live" -ge "$lo" &&
 	      test "$live" -le "$hi"; echo $?)
 done
 
@@ -234,6 +236,46 @@ under '' "$fx/adopt"
 ok "memlease_adopt: ended by releases, by free(), by expiry; late free ignored" \
     $(test "$rc" -eq 0 && grep -q 'adopt ok' "$tmp/out" &&
       grep -q 'this late free is ignored' "$tmp/err"; echo $?)
+
+# --- the journal -------------------------------------------------------------
+# journal RULES [ENV=VALUE...]: leaky's 2 buffers under RULES, stderr to
+# $tmp/j, with JOURNAL_STREAM naming that file as systemd names its stream
+journal() {
+	rules=$1; shift
+	rm -f "$tmp/j"; : >"$tmp/j"
+	env MEMLEASE_RULES="$rules" MEMLEASE_LOG=stderr \
+	    JOURNAL_STREAM="$(stat -c %d:%i "$tmp/j")" "$@" "$(pre)" \
+	    "$fx/leaky" 2 >/dev/null 2>>"$tmp/j"
+}
+journal 'caller=make_log_buffer ttl=50ms action=free'
+ok "stderr is the journal: report lines start with <4>, late frees with <3>" \
+    $(test "$(count '^<4>memlease\[[0-9]*\]: ' "$tmp/j")" -ge 4 &&
+      test "$(count '^<3>memlease: .*late free is ignored' "$tmp/j")" -eq 2 &&
+      test "$(grep -vc '^<[34]>memlease' "$tmp/j")" -eq 0; echo $?)
+journal 'caller=make_log_buffer ttl=50ms action=abort'
+ok "stderr is the journal: an abort's line starts with <3>" \
+    $(grep -q '^<3>memlease: lease .* action=abort; aborting' "$tmp/j"; echo $?)
+journal 'caller=make_log_buffer ttl=50ms' MEMLEASE_LOG="$tmp/jlog"
+ok "a MEMLEASE_LOG file gets no priorities, though stderr is the journal" \
+    $(test "$(count 'memlease\[' "$tmp/jlog")" -ge 4 &&
+      test "$(count '^<' "$tmp/jlog")" -eq 0; echo $?)
+journal 'caller=make_log_buffer ttl=50ms' JOURNAL_STREAM=1:2
+ok "stderr that is not JOURNAL_STREAM's gets no priorities" \
+    $(test "$(count 'memlease\[' "$tmp/j")" -ge 4 &&
+      test "$(count '^<' "$tmp/j")" -eq 0; echo $?)
+
+# --- messages ------------------------------------------------------------------
+under 'caller=make_log_buffer ttl=50ms' "$(pre)" MEMLEASE_LOG=/nonexistent/log \
+    "$fx/leaky" 2
+ok "a MEMLEASE_LOG that cannot be opened: reports on stderr, said once" \
+    $(test "$(count 'expired: 65536 bytes' "$tmp/err")" -eq 2 &&
+      test "$(count '^memlease: cannot open MEMLEASE_LOG /nonexistent/log: .*; reporting to stderr$' "$tmp/err")" -eq 1
+      echo $?)
+under '' "$(pre)" MEMLEASE_REPORT_AT_EXIT=1 "$fx/leaky" 2
+ok "MEMLEASE_REPORT_AT_EXIT=1 with no rules: says at exit that nothing was tagged" \
+    $(test "$rc" -eq 0 &&
+      test "$(count '^memlease: MEMLEASE_REPORT_AT_EXIT: nothing was tagged' "$tmp/err")" -eq 1
+      echo $?)
 
 echo "1..$n"
 exit $fail

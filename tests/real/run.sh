@@ -52,7 +52,7 @@ now_ms() { date +%s%3N; }
 # A process still running with our token in its environment, wherever it
 # went (a new session or process group escapes `timeout`'s kill).
 leftovers() {
-	grep -lsa "MEMLEASE_REAL_TOKEN=$1" /proc/[0-9]*/environ 2>/dev/null |
+	grep -lsa "REAL_RUN_TOKEN=$1" /proc/[0-9]*/environ 2>/dev/null |
 	    sed 's|/proc/\([0-9]*\)/environ|\1|'
 }
 
@@ -100,9 +100,9 @@ run_mode() {
 		cd "$dir/w" && ulimit -c unlimited &&
 		exec timeout -k 5 "$limit" env -i \
 		    PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$dir/w" \
-		    LC_ALL=C TZ=UTC TERM=dumb MEMLEASE_REAL_TOKEN="$token" \
+		    LC_ALL=C TZ=UTC TERM=dumb REAL_RUN_TOKEN="$token" \
 		    MEMLEASE_SOCKET_DIR="$sock" MEMLEASE_LOG="$dir/log" \
-		    real_dir="$real_dir" "$@" \
+		    real_dir="$real_dir" ctl="$ctl" "$@" \
 		    bash -c ". \"\$real_dir/programs.sh\" && run_$prog"
 	) >"$dir/out" 2>"$dir/err" </dev/null &
 	pid=$!
