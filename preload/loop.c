@@ -47,6 +47,7 @@
 #include "guard.h"
 #include "loop.h"
 #include "fd.h"
+#include "real.h"
 #include "report.h"
 
 static struct {
@@ -337,7 +338,7 @@ ml_loop_ensure(ml_loop_tick_fn tick)
 	atomic_store(&lp.own, false);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = -pthread_create(&lp.tid, NULL, loop_main, lp.loop);
+	r = -ml_real_pthread_create(&lp.tid, NULL, loop_main, lp.loop);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r != 0) {
 		fail_once("pthread_create", -r);

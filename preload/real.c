@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "guard.h"
 #include "real.h"
 
 struct ml_real_fns ml_real;
@@ -269,4 +270,26 @@ const char *
 ml_real_object(void)
 {
 	return object;
+}
+
+/* The C library's pthread_create(), once found: the preload's own is the
+ * program's (threads.c), and memlease's thread is made with this one. */
+int
+ml_real_pthread_create(pthread_t *t, const pthread_attr_t *attr,
+    void *(*fn)(void *), void *arg)
+{
+	static int (*_Atomic create)(pthread_t *, const pthread_attr_t *,
+	    void *(*)(void *), void *);
+	int (*f)(pthread_t *, const pthread_attr_t *, void *(*)(void *),
+	    void *) = atomic_load_explicit(&create, memory_order_acquire);
+
+	if (f == NULL) {
+		ml_guard_enter();       /* dlsym() may allocate */
+		*(void **)&f = dlsym(RTLD_NEXT, "pthread_create");
+		ml_guard_leave();
+		if (f == NULL)
+			return EAGAIN;
+		atomic_store_explicit(&create, f, memory_order_release);
+	}
+	return f(t, attr, fn, arg);
 }

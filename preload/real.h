@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -66,6 +67,11 @@ ml_real_check(void)
 
 /* The object the allocator came from, for diagnostics. */
 const char *ml_real_object(void);
+
+/* The C library's pthread_create(), past the preload's (threads.c): a
+ * thread of memlease's own is not the program's.  0 or an error number. */
+int ml_real_pthread_create(pthread_t *t, const pthread_attr_t *attr,
+        void *(*fn)(void *), void *arg);
 
 /* n * size in *total; false, with errno ENOMEM, if it overflows. */
 static inline bool

@@ -39,7 +39,6 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -60,14 +59,10 @@
 /* How long the last thread waits for others to be gone, at most. */
 #define OTHERS_WAIT_MS 100
 
-typedef int (*create_fn)(pthread_t *, const pthread_attr_t *,
-    void *(*)(void *), void *);
-
 static struct {
 	pthread_key_t    key;
 	bool             counting;     /* ml_threads_init() could count */
 	atomic_int       alive;        /* the program's threads */
-	_Atomic(create_fn) create;     /* the next pthread_create() */
 	char             first, last;  /* the key's values: its two rounds */
 } th;
 
@@ -186,38 +181,21 @@ trampoline(void *p)
 	return s.fn(s.arg);
 }
 
-static create_fn
-next_create(void)
-{
-	create_fn f = atomic_load_explicit(&th.create, memory_order_acquire);
-
-	if (f == NULL) {
-		ml_guard_enter();       /* dlsym() may allocate */
-		*(void **)&f = dlsym(RTLD_NEXT, "pthread_create");
-		ml_guard_leave();
-		atomic_store_explicit(&th.create, f, memory_order_release);
-	}
-	return f;
-}
-
 int
 ml_threads_create(pthread_t *t, const pthread_attr_t *attr,
     void *(*fn)(void *), void *arg)
 {
-	create_fn create = next_create();
 	struct start *s;
 	int r;
 
-	if (create == NULL)
-		return EAGAIN;
 	if (!th.counting || ml_guard_held())
-		return create(t, attr, fn, arg);
+		return ml_real_pthread_create(t, attr, fn, arg);
 	if ((s = ml_real_malloc(sizeof *s)) == NULL)
 		return EAGAIN;
 	s->fn = fn;
 	s->arg = arg;
 	atomic_fetch_add(&th.alive, 1);
-	if ((r = create(t, attr, trampoline, s)) != 0) {
+	if ((r = ml_real_pthread_create(t, attr, trampoline, s)) != 0) {
 		atomic_fetch_sub(&th.alive, 1);  /* the creator still counts */
 		ml_real_free(s);
 	}

@@ -54,22 +54,23 @@ report "only src/ and the core's tests include core-private.h" "$(
 # tag.h).  Every file of preload/ has a rank: a new one fails the test
 # until it is given one.
 ranks='
-0 guard real fd
-1 mem
-2 sites ptrmap rules reclaim stacks
-3 json
-4 report
-5 options
-6 conf loop
-7 runtime threads
-8 decide block
-9 tag
-10 listing
-11 proto
-12 lines
-13 server
-14 init
-15 api shim preload
+0 guard
+1 real fd
+2 mem
+3 sites ptrmap rules reclaim stacks
+4 json
+5 report
+6 options
+7 conf loop
+8 runtime threads
+9 decide block
+10 tag
+11 listing
+12 proto
+13 lines
+14 server
+15 init
+16 api shim preload
 '
 rank_of() {
 	printf '%s\n' "$ranks" | awk -v m="$1" '
