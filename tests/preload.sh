@@ -143,6 +143,14 @@ for wrap in '' "$fx/noshare"; do
 	ok "a program that closes every descriptor, its socket's too, and leaves them closed$how: it runs on, and leases still expire" \
 	    $(test "$rc" -eq 0 && grep -q '^closefds ok 0 [0-9]*$' "$tmp/out" &&
 	      test "$(count 'expired: 200 bytes' "$tmp/log")" -eq 6; echo $?)
+
+	# the wake-up pipe closed with the rest: each new deadline must still
+	# wake the thread (it slept ML_LOOP_MAX_SLEEP_MS, 1 s, meanwhile)
+	under 'size=150 ttl=5ms' "$(pre)" MEMLEASE_SOCKET=on \
+	    MEMLEASE_SOCKET_DIR="$tmp/sock" $wrap "$fx/daemonize" "$tmp/file"
+	late=$(sed -n 's/^daemonize ok 500 //p' "$tmp/file")
+	ok "a program that closes descriptors 0 to 1023, then makes 500 leases of 5 ms$how: all expire on time (the latest ${late:-?} ms late, at most 250)" \
+	    $(test "$rc" -eq 0 && test -n "$late" && test "$late" -le 250; echo $?)
 done
 ok "noshare makes unshare(2) fail" \
     $("$fx/noshare" unshare -U true 2>/dev/null; test $? -ne 0; echo $?)
