@@ -103,20 +103,72 @@ write_all(int fd, const char *p, size_t n)
 	}
 }
 
+/* The length of the UTF-8 character at p (n bytes left) that a terminal
+ * shows as text, or 0: a byte of no valid sequence, or a C1 control
+ * (U+0080 to U+009F, which terminals may take as escape sequences). */
+static size_t
+utf8_printable(const unsigned char *p, size_t n)
+{
+	size_t len = p[0] >= 0xc2 && p[0] <= 0xdf ? 2 :
+	    p[0] >= 0xe0 && p[0] <= 0xef ? 3 :
+	    p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
+
+	if (len == 0 || len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	if ((p[0] == 0xc2 && p[1] < 0xa0) ||    /* C1 control */
+	    (p[0] == 0xe0 && p[1] < 0xa0) ||    /* overlong */
+	    (p[0] == 0xed && p[1] > 0x9f) ||    /* surrogate */
+	    (p[0] == 0xf0 && p[1] < 0x90) ||    /* overlong */
+	    (p[0] == 0xf4 && p[1] > 0x8f))      /* beyond U+10FFFF */
+		return 0;
+	return len;
+}
+
+/* in[0..n) into out (cap bytes, room for \xNN at each byte): control
+ * characters and bytes that are not printable UTF-8 as \xNN, so that a
+ * diagnostic quoting a configuration writes nothing to a terminal but
+ * text.  Its length. */
+static size_t
+escape(const char *in, size_t n, char *out, size_t cap)
+{
+	const unsigned char *p = (const unsigned char *)in;
+	size_t o = 0, len;
+
+	for (size_t i = 0; i < n && o + 5 <= cap; i += len) {
+		len = p[i] >= 0x20 && p[i] < 0x7f ? 1 :
+		    p[i] >= 0x80 ? utf8_printable(p + i, n - i) : 0;
+		if (len == 0) {
+			o += (size_t)snprintf(out + o, cap - o, "\\x%02x",
+			    p[i]);
+			len = 1;
+		} else if (o + len <= cap) {
+			memcpy(out + o, p + i, len);
+			o += len;
+		}
+	}
+	return o;
+}
+
 void
 ml_report_diag(const char *fmt, ...)
 {
-	char line[1024];
+	char raw[1024], line[4 * sizeof raw + 1];
 	int errsave = errno;
 	va_list ap;
 	int n;
 
-	n = snprintf(line, sizeof line, "memlease: ");
 	va_start(ap, fmt);
-	n += vsnprintf(line + n, sizeof line - n - 1, fmt, ap);
+	n = vsnprintf(raw, sizeof raw, fmt, ap);
 	va_end(ap);
-	if (n > (int)sizeof line - 2)
-		n = sizeof line - 2;
+	if (n < 0)
+		n = 0;
+	if (n > (int)sizeof raw - 1)
+		n = sizeof raw - 1;
+	memcpy(line, "memlease: ", 10);
+	n = 10 + (int)escape(raw, (size_t)n, line + 10, sizeof line - 11);
 	line[n++] = '\n';
 	/* memlease's thread writes to the program's stderr of the moment,
 	 * not to the number 2 of its own table */
@@ -163,8 +215,13 @@ log_fd(void)
 		d->fd = -1;     /* stderr was closed: no more reports */
 		return -1;
 	}
-	int fd = open(rep.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-	    0644);
+	/* opened without blocking (at the start, before main(), a FIFO
+	 * without a reader would wait for one), then written as the
+	 * program's files are */
+	int fd = open(rep.path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC, 0644);
+	if (fd >= 0)
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	if (fd < 0) {
 		if (!rep.said)
 			ml_report_diag("cannot open MEMLEASE_LOG %s: %s",
