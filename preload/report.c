@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -49,6 +50,9 @@ static struct {
 	} d[2];                       /* [ml_fd_own]: the process's table,
 	                               * memlease's thread's own (fd.h) */
 	bool               said;      /* the open failure was reported */
+	uint64_t           max;       /* MEMLEASE_LOG_MAX, 0: no limit */
+	uint64_t           written;   /* bytes of reports written */
+	_Atomic uint64_t   dropped;   /* reports counted, not written */
 	char               buf[REPORT_MAX];
 	size_t             len;
 	struct ml_json     w;         /* writing in buf */
@@ -181,10 +185,11 @@ ml_report_diag(const char *fmt, ...)
 }
 
 void
-ml_report_init(const char *log, enum ml_log_format format)
+ml_report_init(const char *log, enum ml_log_format format, uint64_t max)
 {
 	pthread_mutex_lock(&rep.lock);
 	rep.format = format;
+	rep.max = max;
 	ml_mem_free(rep.path);
 	rep.path = NULL;
 	forget(&rep.d[0]);
@@ -326,12 +331,34 @@ ml_report_lease(const struct ml_ended *e, uint64_t now, enum ml_event ev,
 	int errsave = errno;
 
 	pthread_mutex_lock(&rep.lock);
+	if (rep.max != 0 && rep.written >= rep.max) {
+		atomic_fetch_add(&rep.dropped, 1);      /* said once, below */
+		pthread_mutex_unlock(&rep.lock);
+		errno = errsave;
+		return;
+	}
 	render(e, now, ev, action, rep.format);
 	int fd = log_fd();
 	if (fd >= 0)
 		write_all(fd, rep.buf, rep.len);
+	rep.written += rep.len;
+	if (fd >= 0 && rep.max != 0 && rep.written >= rep.max) {
+		char line[200];
+		int n = snprintf(line, sizeof line, rep.format == ML_LOG_JSON ?
+		    "{\"event\":\"log_full\",\"log_max\":%" PRIu64 "}\n" :
+		    "memlease: the log reached MEMLEASE_LOG_MAX=%" PRIu64
+		    ": later reports are counted, not written (memleasectl "
+		    "stats: reports_dropped)\n", rep.max);
+		write_all(fd, line, (size_t)n);
+	}
 	pthread_mutex_unlock(&rep.lock);
 	errno = errsave;
+}
+
+uint64_t
+ml_report_dropped(void)
+{
+	return atomic_load(&rep.dropped);
 }
 
 bool
