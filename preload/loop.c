@@ -53,6 +53,16 @@
 #include "fd.h"
 #include "report.h"
 
+/*
+ * The thread's stack: 1 MiB, where the default is RLIMIT_STACK's (8 MiB,
+ * address space reserved for nothing, counted by RLIMIT_AS).  Its deepest
+ * path is a report: libunwind stepping and reading DWARF (a few tens of
+ * KiB), symbolizing, the report's diagnostics (5 KiB of buffers); the test
+ * suite passes with 128 KiB: eight times that, for libraries and
+ * sanitizers that use more.
+ */
+#define LOOP_STACK (1 << 20)
+
 static struct {
 	pthread_mutex_t  lock;
 	atomic_bool      running;
@@ -376,10 +386,14 @@ ml_loop_ensure(ml_loop_tick_fn tick)
 	atomic_store(&lp.wake_pending, 0);
 	atomic_store(&lp.started, false);
 	atomic_store(&lp.own, false);
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, LOOP_STACK);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = -pthread_create(&lp.tid, NULL, loop_main, lp.loop);
+	r = -pthread_create(&lp.tid, &attr, loop_main, lp.loop);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
 	if (r != 0) {
 		fail_once("pthread_create", -r);
 		loop_free();
