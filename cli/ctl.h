@@ -217,7 +217,8 @@ struct ctl_hello {
 struct ctl_stats {
 	int64_t pid, live_leases, live_bytes, tagged, allocated, released,
 	        expired, reclaimed, pinned, overdue, entry_blocks,
-	        entries_per_block, bookkeeping_bytes, stacks;
+	        entries_per_block, bookkeeping_bytes, stacks,
+	        reports_dropped;
 };
 
 struct ctl_lease {

@@ -167,6 +167,8 @@ const struct ctl_stat_field ctl_reply_stat_fields[] = {
 	STAT(bookkeeping_bytes, "Bytes memlease uses for its own tables.",
 	    false, true),
 	STAT(stacks, "Distinct allocation backtraces recorded.", false, false),
+	STAT(reports_dropped, "Reports counted, not written: the log reached "
+	    "MEMLEASE_LOG_MAX.", true, false),
 };
 const size_t ctl_reply_nstat_fields = sizeof ctl_reply_stat_fields /
     sizeof *ctl_reply_stat_fields;

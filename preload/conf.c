@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -21,35 +22,55 @@
 #include "options.h"
 #include "report.h"
 
-#define CONFIG_MAX   (1 << 20)
+#define CONFIG_MAX   (1 << 20)       /* memlease(7): MEMLEASE_CONFIG */
 
-/* The contents of a file, NUL-terminated, from the next allocator. */
+/*
+ * The contents of a file, NUL-terminated, from the next allocator; NULL
+ * with *why set if it cannot be read.  Only a regular file of at most
+ * CONFIG_MAX bytes: this runs before main(), where nothing may wait (a
+ * FIFO's open waits for a writer, a terminal's read for a line, /dev/zero
+ * never ends), hence O_NONBLOCK, and the type checked on what was opened.
+ */
 static char *
-slurp(const char *path)
+slurp(const char *path, const char **why)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	size_t len = 0;
-	char *text;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	struct stat st;
+	size_t len = 0, size;
+	char *text = NULL;
 
-	if (fd < 0)
+	*why = NULL;
+	if (fd < 0) {
+		*why = strerror(errno);
 		return NULL;
-	if ((text = ml_mem_malloc(CONFIG_MAX + 1)) != NULL) {
-		ssize_t n;
-		while (len < CONFIG_MAX && (n = read(fd, text + len,
-		    CONFIG_MAX - len)) != 0) {
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0) {
-				ml_mem_free(text);
-				text = NULL;
-				break;
-			}
-			len += (size_t)n;
-		}
 	}
-	int err = errno;
+	if (fstat(fd, &st) != 0)
+		*why = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		*why = "not a regular file";
+	else if (st.st_size > CONFIG_MAX)
+		*why = "larger than 1 MiB";
+	else if ((text = ml_mem_malloc((size = (size_t)st.st_size) + 1)) ==
+	    NULL)
+		*why = "out of memory";
+	while (text != NULL && len < size) {
+		ssize_t n = read(fd, text + len, size - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {   /* an error, or the file shrank: read again */
+			*why = n < 0 ? strerror(errno) : "changed as it was read";
+			ml_mem_free(text);
+			text = NULL;
+			break;
+		}
+		len += (size_t)n;
+	}
 	close(fd);
-	errno = err;
+	if (text != NULL && memchr(text, '\0', len) != NULL) {
+		*why = "holds a NUL byte";
+		ml_mem_free(text);
+		text = NULL;
+	}
 	if (text != NULL)
 		text[len] = '\0';
 	return text;
@@ -79,9 +100,10 @@ ml_conf_rules(struct ml_rules *out)
 	if (env != NULL && !parse_source("MEMLEASE_RULES", env, &a))
 		return false;
 	if (path != NULL) {
-		if ((text = slurp(path)) == NULL) {
+		const char *why;
+		if ((text = slurp(path, &why)) == NULL) {
 			ml_report_diag("MEMLEASE_CONFIG=%s: %s; nothing is "
-			    "tagged", path, strerror(errno));
+			    "tagged", path, why);
 			ml_rules_free(&a);
 			return false;
 		}

@@ -21,9 +21,13 @@
  * Programs close descriptors they do not own (daemons close them all), and
  * the number of ours may then be reused for a file of theirs: the pipe's
  * ends are checked to be still ours (device and inode) before every write
- * and read, and never closed unless they are.  When the write end is gone,
- * a thread of the program's makes another pipe as it wakes the loop thread
- * (pipe_again), and the loop thread takes a copy of its read end
+ * and read, and never closed unless they are.  The loop thread keeps both
+ * ends in its own table, so the pipe outlives the program's close: when
+ * the write end is gone from the process's table, a thread of the
+ * program's opens that same pipe again as it wakes the loop thread
+ * (pipe_again: /proc/self/task/TID/fd/N of the loop thread's read end), and
+ * the wake-up arrives at once.  Without /proc, it makes another pipe, and
+ * the loop thread takes a copy of its ends when it next wakes
  * (wake_renew); without a table of its own, the loop thread makes it.  A
  * wake-up lost that way is made up by the timer, which never sleeps longer
  * than ML_LOOP_MAX_SLEEP_MS while the thread runs.
@@ -50,6 +54,16 @@
 #include "real.h"
 #include "report.h"
 
+/*
+ * The thread's stack: 1 MiB, where the default is RLIMIT_STACK's (8 MiB,
+ * address space reserved for nothing, counted by RLIMIT_AS).  Its deepest
+ * path is a report: libunwind stepping and reading DWARF (a few tens of
+ * KiB), symbolizing, the report's diagnostics (5 KiB of buffers); the test
+ * suite passes with 128 KiB: eight times that, for libraries and
+ * sanitizers that use more.
+ */
+#define LOOP_STACK (1 << 20)
+
 static struct {
 	pthread_mutex_t  lock;
 	atomic_bool      running;
@@ -62,6 +76,10 @@ static struct {
 	atomic_int       rfd, wfd;      /* the wake-up pipe's ends */
 	_Atomic uint64_t pipe_dev, pipe_ino;  /* what they must still be */
 	struct ml_fd_id  watched;       /* loop thread: the pipe of wake_w */
+	atomic_int       watch_fd;      /* wake_w's descriptor, in the loop
+	                                 * thread's table */
+	int              keep_w;        /* loop thread, own table: a copy of
+	                                 * the watched pipe's write end */
 	atomic_bool      own;           /* the thread has a table of its own */
 	atomic_bool      remaking;      /* a thread makes the pipe (kick) */
 	ev_io            wake_w;
@@ -72,7 +90,8 @@ static struct {
 	bool             abandoned; /* a stop timed out: the thread may still
 	                             * run on lp.loop, never free or restart */
 	bool             said;
-} lp = { .lock = PTHREAD_MUTEX_INITIALIZER, .rfd = -1, .wfd = -1 };
+} lp = { .lock = PTHREAD_MUTEX_INITIALIZER, .rfd = -1, .wfd = -1,
+	  .watch_fd = -1, .keep_w = -1 };
 
 /* The wake-up pipe that was made. */
 static struct ml_fd_id
@@ -128,6 +147,32 @@ pipe_make(void)
 
 static void wake_cb(struct ev_loop *loop, ev_io *w, int revents);
 
+/* Loop thread, in a table of its own: keep fd, a copy of the write end of
+ * the pipe it watches, so that the pipe lives on (and its read end sees no
+ * end of file) when the program closes its ends, for pipe_again() to open
+ * it again. */
+static void
+keep_write_end(int fd)
+{
+	if (fd >= 0 && !pipe_ours(fd)) {
+		close(fd);
+		fd = -1;
+	}
+	if (lp.keep_w >= 0 && lp.keep_w != fd)
+		close(lp.keep_w);
+	lp.keep_w = fd;
+}
+
+/* Watch fd, a read end of the wake-up pipe, in the loop thread's table. */
+static void
+watch(struct ev_loop *loop, int fd)
+{
+	ml_fd_id(fd, &lp.watched);
+	ev_io_set(&lp.wake_w, fd, EV_READ);
+	ev_io_start(loop, &lp.wake_w);
+	atomic_store(&lp.watch_fd, fd);
+}
+
 /* Loop thread, in a table of its own: a copy of the read end of the pipe
  * a program's thread made again (pipe_again), checked to be that one. */
 static int
@@ -142,6 +187,8 @@ pipe_adopt(void)
 		close(fd);              /* made again meanwhile: next time */
 		return -ESTALE;
 	}
+	if (fd >= 0)
+		keep_write_end(ml_fd_fetch(atomic_load(&lp.wfd)));
 	return fd;
 }
 
@@ -162,9 +209,7 @@ wake_renew(struct ev_loop *loop)
 		return;         /* the timer goes on; try again next time */
 	if (ml_fd_own && old >= 0 && old != fd)
 		close(old);     /* our copy: nobody else reads it */
-	ml_fd_id(fd, &lp.watched);
-	ev_io_set(&lp.wake_w, fd, EV_READ);
-	ev_io_start(loop, &lp.wake_w);
+	watch(loop, fd);
 	atomic_store(&lp.wake_pending, 0);
 }
 
@@ -227,12 +272,15 @@ static void *
 loop_main(void *arg)
 {
 	struct ev_loop *loop = arg;
-	int keep[] = { atomic_load(&lp.rfd), ml_report_fd() };
+	int keep[] = { atomic_load(&lp.rfd), atomic_load(&lp.wfd),
+	    ml_report_fd() };
 
 	ml_guard_enter();
 	atomic_store(&lp.task, (int)gettid());
-	if (ml_fd_unshare(keep, sizeof keep / sizeof *keep))
+	if (ml_fd_unshare(keep, sizeof keep / sizeof *keep)) {
 		ml_report_own_table();
+		keep_write_end(atomic_load(&lp.wfd));
+	}
 	atomic_store(&lp.own, ml_fd_own);
 	if (lp.on_start != NULL)
 		lp.on_start(loop);
@@ -242,6 +290,7 @@ loop_main(void *arg)
 	ev_run(loop, 0);
 	if (lp.on_stop != NULL)
 		lp.on_stop(loop);
+	keep_write_end(-1);
 	return NULL;
 }
 
@@ -286,6 +335,8 @@ loop_make(void)
 	if (fd < 0)
 		return fd;
 	ml_fd_id(fd, &lp.watched);
+	atomic_store(&lp.watch_fd, fd);
+	lp.keep_w = -1;
 	/* libev aborts when its own allocator fails, and its allocator is
 	 * process-wide (the host may use libev): its allocations are not
 	 * fault points, but the loop's making is. */
@@ -336,10 +387,14 @@ ml_loop_ensure(ml_loop_tick_fn tick)
 	atomic_store(&lp.wake_pending, 0);
 	atomic_store(&lp.started, false);
 	atomic_store(&lp.own, false);
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, LOOP_STACK);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = -ml_real_pthread_create(&lp.tid, NULL, loop_main, lp.loop);
+	r = -ml_real_pthread_create(&lp.tid, &attr, loop_main, lp.loop);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
 	if (r != 0) {
 		fail_once("pthread_create", -r);
 		loop_free();
@@ -361,11 +416,54 @@ out:
 	return r;
 }
 
+/* Put the decimal digits of n at the end of buf (no stdio: this runs in
+ * an allocation); where they start. */
+static char *
+put_decimal(char *end, unsigned n)
+{
+	*--end = '\0';
+	do
+		*--end = (char)('0' + n % 10);
+	while ((n /= 10) != 0);
+	return end;
+}
+
+/* The pipe the loop thread watches, opened again through its entry in
+ * /proc (the loop thread keeps both ends in its table): a write end in the
+ * process's table, high and close-on-exec, or -1. */
+static int
+pipe_reopen(void)
+{
+	char path[64] = "/proc/self/task/", num[16], *p;
+	int task = atomic_load(&lp.task), rfd = atomic_load(&lp.watch_fd);
+
+	if (task <= 0 || rfd < 0)
+		return -1;
+	p = put_decimal(num + sizeof num, (unsigned)task);
+	strcat(path, p);
+	strcat(path, "/fd/");
+	strcat(path, put_decimal(num + sizeof num, (unsigned)rfd));
+	/* stat(2) through the link names the pipe itself: nothing else of
+	 * the loop thread's is opened */
+	struct stat st;
+	struct ml_fd_id id = pipe_id();
+	if (stat(path, &st) != 0 || !S_ISFIFO(st.st_mode) ||
+	    (uint64_t)st.st_dev != id.dev || (uint64_t)st.st_ino != id.ino)
+		return -1;
+	int fd = ml_fd_high(open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+	if (fd < 0 || !pipe_ours(fd))
+		return -1;      /* in a moment, the number is the program's */
+	atomic_store(&lp.wfd, fd);
+	return fd;
+}
+
 /*
- * The program closed the pipe: a thread of the program's makes another, in
- * the process's table, when the loop thread has a table of its own (which
- * it cannot make it in); the loop thread takes its copy when it next wakes
- * (wake_renew), within ML_LOOP_MAX_SLEEP_MS.  The new write end, or -1.
+ * The program closed the pipe's write end, when the loop thread has a
+ * table of its own (in which the pipe lives on): a thread of the
+ * program's opens it again.  Failing that (no /proc), it makes another,
+ * in the process's table; the loop thread takes its copy when it next
+ * wakes (wake_renew), within ML_LOOP_MAX_SLEEP_MS.  The new write end, or
+ * -1.
  */
 static int
 pipe_again(void)
@@ -376,7 +474,7 @@ pipe_again(void)
 	    atomic_exchange(&lp.remaking, true))
 		return -1;
 	fd = atomic_load(&lp.wfd);
-	if (!pipe_ours(fd))     /* not made again by another thread meanwhile */
+	if (!pipe_ours(fd) && (fd = pipe_reopen()) < 0)
 		fd = pipe_make() < 0 ? -1 : atomic_load(&lp.wfd);
 	atomic_store(&lp.remaking, false);
 	return fd;

@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -27,8 +28,9 @@
 
 #include "options.h"
 #include "report.h"
+#include "rules.h"
 
-enum type { T_STRING, T_BOOL, T_NUMBER, T_CHOICE };
+enum type { T_STRING, T_BOOL, T_NUMBER, T_CHOICE, T_SIZE };
 
 static const struct option {
 	const char *name;
@@ -42,6 +44,8 @@ static const struct option {
 	[ML_OPT_LOG]            = { "MEMLEASE_LOG", T_STRING, 0, 0, 0, {0} },
 	[ML_OPT_LOG_FORMAT]     = { "MEMLEASE_LOG_FORMAT", T_CHOICE, 0, 0, 0,
 	                            { "text", "json", NULL } },
+	[ML_OPT_LOG_MAX]        = { "MEMLEASE_LOG_MAX", T_SIZE, 1L << 30, 0,
+	                            LONG_MAX, {0} },
 	[ML_OPT_REPORT_AT_EXIT] = { "MEMLEASE_REPORT_AT_EXIT", T_BOOL, 0, 0, 0,
 	                            {0} },
 	[ML_OPT_INHERIT]        = { "MEMLEASE_INHERIT", T_BOOL, 1, 0, 0, {0} },
@@ -92,6 +96,18 @@ parse_number(const struct option *o, const char *v, long *out)
 	return true;
 }
 
+/* A size as the rules' size= takes (k, M, G) */
+static bool
+parse_size(const struct option *o, const char *v, long *out)
+{
+	uint64_t n;
+
+	if (ml_rules_size(v, &n) != 0 || n > (uint64_t)o->max)
+		return false;
+	*out = (long)n;
+	return true;
+}
+
 static bool
 parse_choice(const struct option *o, const char *v, long *out)
 {
@@ -115,6 +131,10 @@ refuse(const struct option *o, const char *v)
 	case T_NUMBER:
 		ml_report_diag("%s=%s: not a number from %ld to %ld; using %ld",
 		    o->name, v, o->min, o->max, o->def);
+		break;
+	case T_SIZE:
+		ml_report_diag("%s=%s: not a size in bytes, or with k, M or G; "
+		    "using %ld", o->name, v, o->def);
 		break;
 	default: {
 		char words[64] = "";
@@ -198,6 +218,7 @@ take(int i, const char *v)
 	case T_BOOL:    ok = parse_bool(v, &opt.num[i]); break;
 	case T_NUMBER:  ok = parse_number(o, v, &opt.num[i]); break;
 	case T_CHOICE:  ok = parse_choice(o, v, &opt.num[i]); break;
+	case T_SIZE:    ok = parse_size(o, v, &opt.num[i]); break;
 	}
 	if (!ok)
 		refuse(o, v);

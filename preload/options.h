@@ -10,6 +10,7 @@ enum ml_option {
 	ML_OPT_CONFIG,          /* string: a path */
 	ML_OPT_LOG,             /* string: "stderr" or a path */
 	ML_OPT_LOG_FORMAT,      /* choice: enum ml_log_format (report.h) */
+	ML_OPT_LOG_MAX,         /* size: bytes of reports, 0 for no limit */
 	ML_OPT_REPORT_AT_EXIT,  /* boolean */
 	ML_OPT_INHERIT,         /* boolean */
 	ML_OPT_SOCKET,          /* choice: enum ml_socket_mode */

@@ -36,6 +36,7 @@
 #include "mem.h"
 #include "proto.h"
 #include "real.h"
+#include "report.h"
 #include "rules.h"
 #include "runtime.h"
 #include "stacks.h"
@@ -272,6 +273,8 @@ cmd_stats(json_t *req, struct fail *f)
 	set(o, "bookkeeping_bytes", json_integer(
 	    (json_int_t)st.bookkeeping_bytes), f);
 	set(o, "stacks", json_integer(ml_stacks_count()), f);
+	set(o, "reports_dropped", json_integer(
+	    (json_int_t)ml_report_dropped()), f);
 	return o;
 }
 

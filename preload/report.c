@@ -31,6 +31,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -62,6 +63,9 @@ static struct {
 	bool               journal;   /* JOURNAL_STREAM is set */
 	struct ml_fd_id    journal_id;   /* ...to this stream */
 	int                prio;      /* of the report rendered: -1 none */
+	uint64_t           max;       /* MEMLEASE_LOG_MAX, 0: no limit */
+	uint64_t           written;   /* bytes of reports written */
+	_Atomic uint64_t   dropped;   /* reports counted, not written */
 	char               buf[REPORT_MAX];
 	size_t             len;
 	struct ml_json     w;         /* writing in buf */
@@ -164,10 +168,59 @@ stderr_journal(void)
 	return j;
 }
 
+/* The length of the UTF-8 character at p (n bytes left) that a terminal
+ * shows as text, or 0: a byte of no valid sequence, or a C1 control
+ * (U+0080 to U+009F, which terminals may take as escape sequences). */
+static size_t
+utf8_printable(const unsigned char *p, size_t n)
+{
+	size_t len = p[0] >= 0xc2 && p[0] <= 0xdf ? 2 :
+	    p[0] >= 0xe0 && p[0] <= 0xef ? 3 :
+	    p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
+
+	if (len == 0 || len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	if ((p[0] == 0xc2 && p[1] < 0xa0) ||    /* C1 control */
+	    (p[0] == 0xe0 && p[1] < 0xa0) ||    /* overlong */
+	    (p[0] == 0xed && p[1] > 0x9f) ||    /* surrogate */
+	    (p[0] == 0xf0 && p[1] < 0x90) ||    /* overlong */
+	    (p[0] == 0xf4 && p[1] > 0x8f))      /* beyond U+10FFFF */
+		return 0;
+	return len;
+}
+
+/* in[0..n) into out (cap bytes, room for \xNN at each byte): control
+ * characters and bytes that are not printable UTF-8 as \xNN, so that a
+ * diagnostic quoting a configuration writes nothing to a terminal but
+ * text.  Its length. */
+static size_t
+escape(const char *in, size_t n, char *out, size_t cap)
+{
+	const unsigned char *p = (const unsigned char *)in;
+	size_t o = 0, len;
+
+	for (size_t i = 0; i < n && o + 5 <= cap; i += len) {
+		len = p[i] >= 0x20 && p[i] < 0x7f ? 1 :
+		    p[i] >= 0x80 ? utf8_printable(p + i, n - i) : 0;
+		if (len == 0) {
+			o += (size_t)snprintf(out + o, cap - o, "\\x%02x",
+			    p[i]);
+			len = 1;
+		} else if (o + len <= cap) {
+			memcpy(out + o, p + i, len);
+			o += len;
+		}
+	}
+	return o;
+}
+
 static void
 vdiag(int prio, const char *fmt, va_list ap)
 {
-	char line[1024];
+	char raw[1024], line[4 * sizeof raw + 1];
 	int errsave = errno;
 	int n = 0;
 	int fd = stderr_get();
@@ -177,9 +230,12 @@ vdiag(int prio, const char *fmt, va_list ap)
 	if (journal_is(fd))     /* an fstat(): diagnostics are rare */
 		n = snprintf(line, sizeof line, "<%d>", prio);
 	n += snprintf(line + n, sizeof line - n, "memlease: ");
-	n += vsnprintf(line + n, sizeof line - n - 1, fmt, ap);
-	if (n > (int)sizeof line - 2)
-		n = sizeof line - 2;
+	int m = vsnprintf(raw, sizeof raw, fmt, ap);
+	if (m < 0)
+		m = 0;
+	if (m > (int)sizeof raw - 1)
+		m = sizeof raw - 1;
+	n += (int)escape(raw, (size_t)m, line + n, sizeof line - n - 1);
 	line[n++] = '\n';
 	write_all(fd, line, (size_t)n);
 out:
@@ -208,10 +264,11 @@ ml_report_error(const char *fmt, ...)
 }
 
 void
-ml_report_init(const char *log, enum ml_log_format format)
+ml_report_init(const char *log, enum ml_log_format format, uint64_t max)
 {
 	pthread_mutex_lock(&rep.lock);
 	rep.format = format;
+	rep.max = max;
 	ml_mem_free(rep.path);
 	rep.path = NULL;
 	forget(&rep.d[0]);
@@ -251,8 +308,13 @@ log_fd(void)
 		d->fd = -1;     /* stderr was closed: no more reports */
 		return -1;
 	}
-	int fd = open(rep.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-	    0644);
+	/* opened without blocking (at the start, before main(), a FIFO
+	 * without a reader would wait for one), then written as the
+	 * program's files are */
+	int fd = open(rep.path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC, 0644);
+	if (fd >= 0)
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	if (fd < 0) {
 		if (!rep.said)
 			ml_report_diag("cannot open MEMLEASE_LOG %s: %s; "
@@ -368,6 +430,12 @@ ml_report_lease(const struct ml_ended *e, uint64_t now, enum ml_event ev,
 	int errsave = errno;
 
 	pthread_mutex_lock(&rep.lock);
+	if (rep.max != 0 && rep.written >= rep.max) {
+		atomic_fetch_add(&rep.dropped, 1);      /* said once, below */
+		pthread_mutex_unlock(&rep.lock);
+		errno = errsave;
+		return;
+	}
 	int fd = log_fd();
 	rep.prio = -1;
 	if (rep.path == NULL ? journal_is(fd) : fd == STDERR && stderr_journal())
@@ -377,8 +445,27 @@ ml_report_lease(const struct ml_ended *e, uint64_t now, enum ml_event ev,
 		write_stderr(rep.buf, rep.len);
 	else if (fd >= 0)
 		write_all(fd, rep.buf, rep.len);
+	rep.written += rep.len;
+	if (fd != -1 && rep.max != 0 && rep.written >= rep.max) {
+		char line[200];
+		int n = snprintf(line, sizeof line, rep.format == ML_LOG_JSON ?
+		    "{\"event\":\"log_full\",\"log_max\":%" PRIu64 "}\n" :
+		    "memlease: the log reached MEMLEASE_LOG_MAX=%" PRIu64
+		    ": later reports are counted, not written (memleasectl "
+		    "stats: reports_dropped)\n", rep.max);
+		if (fd == STDERR)
+			write_stderr(line, (size_t)n);
+		else
+			write_all(fd, line, (size_t)n);
+	}
 	pthread_mutex_unlock(&rep.lock);
 	errno = errsave;
+}
+
+uint64_t
+ml_report_dropped(void)
+{
+	return atomic_load(&rep.dropped);
 }
 
 bool

@@ -17,8 +17,13 @@ struct ml_ended;
 enum ml_log_format { ML_LOG_TEXT, ML_LOG_JSON };
 
 /* The log: log is MEMLEASE_LOG ("stderr" or NULL: a private duplicate of
- * stderr; else a file, appended), format MEMLEASE_LOG_FORMAT's. */
-void ml_report_init(const char *log, enum ml_log_format format);
+ * stderr; else a file, appended), format MEMLEASE_LOG_FORMAT's; after max
+ * bytes of reports (MEMLEASE_LOG_MAX; 0: no limit), one line says so and
+ * later reports are only counted (ml_report_dropped). */
+void ml_report_init(const char *log, enum ml_log_format format,
+         uint64_t max);
+/* Reports not written since the log reached its limit. */
+uint64_t ml_report_dropped(void);
 
 enum ml_event {
 	ML_EV_EXPIRED,          /* its deadline passed */

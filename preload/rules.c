@@ -101,6 +101,12 @@ static const struct unit time_units[] = {
 
 static const struct unit plain[] = { { "", 1 }, { NULL, 0 } };
 
+int
+ml_rules_size(const char *s, uint64_t *out)
+{
+	return parse_number(s, strlen(s), size_units, out);
+}
+
 static int
 parse_size(struct cursor *c, size_t at, const char *v, size_t n,
     struct ml_rule *r)

@@ -65,6 +65,10 @@ size_t ml_rules_format(const struct ml_rules *r, char *buf, size_t len);
 
 const char *ml_action_name(enum ml_action a);
 
+/* A size as size= takes one (a number of bytes, or with k, M or G):
+ * 0, or -1 if s is not one. */
+int ml_rules_size(const char *s, uint64_t *out);
+
 /* Whether a requested size is in the rule's range. */
 static inline bool
 ml_rule_size_ok(const struct ml_rule *r, uint64_t size)

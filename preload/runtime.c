@@ -153,7 +153,8 @@ init_once(void)
 
 	ml_guard_enter();
 	ml_report_init(ml_options_str(ML_OPT_LOG),
-	    (enum ml_log_format)ml_options_num(ML_OPT_LOG_FORMAT));
+	    (enum ml_log_format)ml_options_num(ML_OPT_LOG_FORMAT),
+	    (uint64_t)ml_options_num(ML_OPT_LOG_MAX));
 	if (ml_fault_env() != 0)
 		ml_report_diag("MEMLEASE_FAULT=%s: not every:N, every:N:FIRST, "
 		    "random:ONE_IN:SEED or off; no faults are made",

@@ -133,6 +133,25 @@ ok "export: counters of every process in the text exposition format" \
 
 for p in $pids; do kill "$p" 2>/dev/null; done
 
+# --- MEMLEASE_LOG_MAX: reports beyond it counted, not written -----------------
+rm -f "$tmp/log"
+export MEMLEASE_LOG_MAX=1
+start 'caller=hold_block ttl=50ms' 200 30
+unset MEMLEASE_LOG_MAX
+sleep 0.5
+json stats
+ok "MEMLEASE_LOG_MAX=1: one report written, then one line saying so; the other $(get reports_dropped) counted in stats' reports_dropped" \
+    $(test "$(get expired)" -ge 200 &&
+      test "$(get reports_dropped)" = $(($(get expired) - 1)) &&
+      test "$(grep -c 'expired:' "$tmp/log")" = 1 &&
+      test "$(grep -c 'the log reached MEMLEASE_LOG_MAX=1:' "$tmp/log")" = 1
+      echo $?)
+"$ctl" export >"$tmp/out" 2>&1
+ok "export: memlease_reports_dropped_total" \
+    $(grep -q "^memlease_reports_dropped_total{pid=\"$pid\"[^}]*} [1-9][0-9]*$" "$tmp/out"
+      echo $?)
+kill "$pid" 2>/dev/null
+
 # --- where memleasectl finds nothing: what it says ---------------------------
 sleep 60 &
 plain=$!

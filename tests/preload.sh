@@ -160,6 +160,14 @@ for wrap in '' "$fx/noshare"; do
 	ok "a program that closes every descriptor, its socket's too, and leaves them closed$how: it runs on, and leases still expire" \
 	    $(test "$rc" -eq 0 && grep -q '^closefds ok 0 [0-9]*$' "$tmp/out" &&
 	      test "$(count 'expired: 200 bytes' "$tmp/log")" -eq 6; echo $?)
+
+	# the wake-up pipe closed with the rest: each new deadline must still
+	# wake the thread (it slept ML_LOOP_MAX_SLEEP_MS, 1 s, meanwhile)
+	under 'size=150 ttl=5ms' "$(pre)" MEMLEASE_SOCKET=on \
+	    MEMLEASE_SOCKET_DIR="$tmp/sock" $wrap "$fx/daemonize" "$tmp/file"
+	late=$(sed -n 's/^daemonize ok 500 //p' "$tmp/file")
+	ok "a program that closes descriptors 0 to 1023, then makes 500 leases of 5 ms$how: all expire on time (the latest ${late:-?} ms late, at most 250)" \
+	    $(test "$rc" -eq 0 && test -n "$late" && test "$late" -le 250; echo $?)
 done
 ok "noshare makes unshare(2) fail" \
     $("$fx/noshare" unshare -U true 2>/dev/null; test $? -ne 0; echo $?)
@@ -219,6 +227,39 @@ under '' "$(pre)" MEMLEASE_CONFIG="$tmp/none.conf" "$fx/family"
 ok "MEMLEASE_CONFIG: a missing file is one line, and the program runs on" \
     $(test "$rc" -eq 0 && cmp -s "$tmp/out" "$tmp/family.want" &&
       grep -q 'none.conf: No such file' "$tmp/err"; echo $?)
+
+# MEMLEASE_CONFIG is read before main(), where nothing may wait: only a
+# regular file of at most 1 MiB; anything else is said once, and the
+# program runs on untagged (a FIFO's open waited for a writer forever)
+mkfifo "$tmp/fifo.conf"
+truncate -s 2M "$tmp/huge.conf"
+for conf in "$tmp/fifo.conf:not a regular file" "$tmp:not a regular file" \
+    "/dev/zero:not a regular file" "$tmp/huge.conf:larger than 1 MiB"; do
+	path=${conf%%:*} why=${conf#*:}
+	under 'ttl=1h' MEMLEASE_CONFIG="$path" timeout 10 env "$(pre)" "$fx/family"
+	ok "MEMLEASE_CONFIG=${path#$tmp/}: $why, said once; the program runs on, untagged" \
+	    $(test "$rc" -eq 0 && cmp -s "$tmp/out" "$tmp/family.want" &&
+	      test "$(wc -l <"$tmp/err")" -eq 1 &&
+	      grep -q "^memlease: MEMLEASE_CONFIG=$path: $why; nothing is tagged$" "$tmp/err" &&
+	      ! test -s "$tmp/log"; echo $?)
+done
+
+rm -f "$tmp/err"
+MEMLEASE_RULES='caller=make_log_buffer ttl=50ms' MEMLEASE_LOG="$tmp/fifo.conf" \
+    timeout 10 env "$(pre)" "$fx/leaky" 8 >"$tmp/out" 2>"$tmp/err"
+ok "MEMLEASE_LOG naming a FIFO no one reads: its first report says so once, and waits for no reader" \
+    $(test "$?" -eq 0 && grep -q '^done$' "$tmp/out" &&
+      test "$(wc -l <"$tmp/err")" -eq 1 &&
+      grep -q "^memlease: cannot open MEMLEASE_LOG $tmp/fifo.conf: " "$tmp/err"
+      echo $?)
+
+# a bad rule's bytes quoted escaped: no escape sequence reaches a terminal
+printf 'ttl=1h\nsize=2 ttl=\033[2J\377\302\233x\n' >"$tmp/bad.conf"
+under '' "$(pre)" MEMLEASE_CONFIG="$tmp/bad.conf" "$fx/family"
+ok "MEMLEASE_CONFIG: a bad rule's control characters and invalid UTF-8 are written escaped (\\x1b, \\xff)" \
+    $(test "$rc" -eq 0 && test "$(wc -l <"$tmp/err")" -eq 1 &&
+      grep -qF 'ttl=\x1b[2J\xff\xc2\x9bx: ' "$tmp/err" &&
+      ! LC_ALL=C grep -q "$(printf '[\033\377\302]')" "$tmp/err"; echo $?)
 
 # --- fork children: the thread waits for those that live ------------------
 under 'ttl=1h' "$(pre)" "$fx/forkwait"
