@@ -555,20 +555,6 @@ cmp_pid(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* A dead process's socket: nobody listens, and the process is gone. */
-static bool
-stale(const char *path, pid_t pid)
-{
-	if (kill(pid, 0) == 0 || errno != ESRCH)
-		return false;
-	int fd = connect_path(path);
-	if (fd >= 0) {          /* another pid namespace's, alive */
-		close(fd);
-		return false;
-	}
-	return fd == -ECONNREFUSED;
-}
-
 /*
  * The processes with a socket in dir, by pid, in pids (at most max); the
  * sockets of dead processes are removed.  Returns how many, or -1 (said).
@@ -588,11 +574,14 @@ discover(const char *dir, pid_t *pids, int max)
 	}
 	while ((e = readdir(d)) != NULL && n < max) {
 		char path[PATH_MAX];
+		struct stat st;
 		pid_t pid = ml_wire_sock_pid(e->d_name);
 		if (pid == 0 ||
 		    ml_wire_sock_path(dir, pid, path, sizeof path) != 0)
 			continue;
-		if (stale(path, pid)) {
+		if (lstat(path, &st) != 0 || !S_ISSOCK(st.st_mode))
+			continue;       /* a file, a link: no process's */
+		if (ml_wire_sock_stale(path, pid)) {
 			unlink(path);
 			continue;
 		}

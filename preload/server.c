@@ -6,7 +6,11 @@
  * us and closed to others; the socket is PID.sock, mode 0600; a client
  * whose SO_PEERCRED uid is neither ours nor root's is refused.  That rule
  * is wire.h's, which memleasectl follows too.  Sockets of
- * dead processes in the folder are removed when the socket is made.  The
+ * dead processes in the folder are removed when the socket is made, and
+ * only they: a socket that refuses connections, of a pid that is gone
+ * (wire.h: never a file, a FIFO or a link, never a socket that answers).
+ * If PID.sock is there and answers (a process of another PID namespace
+ * sharing the folder), it is left alone, and there is no socket.  The
  * file goes with its process however it ends but killed: when the loop
  * stops (exit), in _exit() (preload.c), and when the process executes
  * another program (at that program's start, if the preload is in it).
@@ -136,7 +140,8 @@ socket_dir(char *dir, size_t len)
 	return true;
 }
 
-/* Remove the sockets of processes that are gone. */
+/* Remove the sockets of processes that are gone (wire.h: dead sockets
+ * only). */
 static void
 remove_stale(const char *dir)
 {
@@ -154,12 +159,10 @@ remove_stale(const char *dir)
 	}
 	while ((de = readdir(d)) != NULL) {
 		pid_t pid = ml_wire_sock_pid(de->d_name);
-		if (pid == 0 || pid == getpid())
+		if (pid == 0 || pid == getpid() ||
+		    ml_wire_sock_path(dir, pid, path, sizeof path) != 0)
 			continue;
-		if (kill(pid, 0) == 0 || errno != ESRCH)
-			continue;
-		if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) <
-		    (int)sizeof path)
+		if (ml_wire_sock_stale(path, pid))
 			unlink(path);
 	}
 	closedir(d);
@@ -449,6 +452,20 @@ ml_server_start(struct ev_loop *loop)
 		return;
 	remove_stale(dir);
 	ml_wire_sock_path(dir, getpid(), sv.path, sizeof sv.path);
+	switch (ml_wire_sock_probe(sv.path)) {
+	case ML_WIRE_SOCK_NONE:
+		break;
+	case ML_WIRE_SOCK_DEAD:         /* of an earlier process with our pid */
+		unlink(sv.path);
+		break;
+	case ML_WIRE_SOCK_LIVE:
+		say("%s: a socket there answers (a process of another PID "
+		    "namespace?); left alone", sv.path);
+		return;
+	case ML_WIRE_SOCK_OTHER:
+		say("%s: not a socket of ours; left alone", sv.path);
+		return;
+	}
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0);
 	if (fd < 0) {
@@ -463,14 +480,14 @@ ml_server_start(struct ev_loop *loop)
 		return;
 	}
 	memcpy(sa.sun_path, sv.path, strlen(sv.path) + 1);
-	unlink(sv.path);        /* of an earlier process with our pid */
-	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-	    chmod(sv.path, 0600) != 0 || listen(fd, 32) != 0) {
+	bool bound = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+	if (!bound || chmod(sv.path, 0600) != 0 || listen(fd, 32) != 0) {
 		int err = errno;
 		bool ours = ml_fd_still(fd, &sv.lid);
 		if (ours)
 			close(fd);
-		unlink(sv.path);
+		if (bound)              /* not one made there meanwhile */
+			unlink(sv.path);
 		if (!ours || err == EBADF || err == ENOTSOCK)
 			retry_later(loop);      /* closed or taken meanwhile */
 		else
@@ -504,13 +521,13 @@ void
 ml_server_exec(void)
 {
 	char dir[sizeof sv.path - 16], path[sizeof sv.path];
-	struct stat st;
 
+	/* the program before had the socket close-on-exec: it refuses now,
+	 * unless it is another namespace's */
 	if (ml_wire_dir(dir, sizeof dir) != 0)
 		return;
 	ml_wire_sock_path(dir, getpid(), path, sizeof path);
-	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) &&
-	    st.st_uid == geteuid())
+	if (ml_wire_sock_probe(path) == ML_WIRE_SOCK_DEAD)
 		unlink(path);
 }
 

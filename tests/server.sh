@@ -151,13 +151,27 @@ ok "a process that executes another program leaves no socket behind" \
       test "$(ls "$dir" | grep -c '\.sock$')" -eq 0; echo $?)
 
 # --- the folder and who may connect -----------------------------------------
-sh -c 'exit 0' &
-dead=$!
-wait $dead
-: >"$dir/$dead.sock"
+# a socket left by a process killed, and files of pids that are gone
+# named like sockets: only the socket is the sweep's to remove
+start 'ttl=1h' 5 30
+kill -9 "$pid"
+wait "$pid" 2>/dev/null
+dead=$pid
+for f in file fifo link; do
+	sh -c 'exit 0' &
+	eval "$f=\$!"
+	wait $!
+done
+: >"$dir/$file.sock"
+mkfifo "$dir/$fifo.sock"
+ln -s "$dir/$dead.sock" "$dir/$link.sock"
 start 'ttl=1h' 5 2
 ok "the socket of a dead process is removed by the next one" \
-    $(test ! -e "$dir/$dead.sock"; echo $?)
+    $(test ! -e "$dir/$dead.sock" && test ! -L "$dir/$dead.sock"; echo $?)
+ok "a file, a FIFO and a link named like a dead process's socket are left alone" \
+    $(test -f "$dir/$file.sock" && test -p "$dir/$fifo.sock" &&
+      test -L "$dir/$link.sock"; echo $?)
+rm -f "$dir/$file.sock" "$dir/$fifo.sock" "$dir/$link.sock"
 if command -v setpriv >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
 	chmod 755 "$tmp" "$fx" "$fx/.libs" 2>/dev/null
 	setpriv --reuid=nobody --regid=nogroup --clear-groups \
@@ -168,6 +182,17 @@ else
 	ok "a client of another uid is refused (needs root and setpriv)" 1
 fi
 kill "$pid"
+
+# PID.sock there already, and answering (as a process of another PID
+# namespace's would): neither removed nor replaced, said once
+"$fx/bindexec" "$dir" env MEMLEASE_SOCKET=on MEMLEASE_SOCKET_DIR="$dir" \
+    LD_PRELOAD="$lib" "$fx/holder" 1 1 >/dev/null 2>"$tmp/err"
+bound=$(sed -n 's/^bound \(.*\) \([0-9]*\)$/\1 \2/p' "$tmp/err")
+ok "a live socket at the path of the process's own PID.sock is not replaced" \
+    $(test -n "$bound" && test -S "${bound% *}" &&
+      test "$(stat -c %i "${bound% *}")" = "${bound#* }" &&
+      test "$(grep -c 'a socket there answers' "$tmp/err")" -eq 1; echo $?)
+rm -f "${bound% *}"
 
 open=$tmp/open
 mkdir -m 755 "$open"
