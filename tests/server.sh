@@ -81,6 +81,19 @@ ok "malformed JSON gets an error, and the next request an answer" \
 ok "64 clients at once are all answered" \
     $(test "$("$cc" "$sock" many 64)" -eq 64; echo $?)
 
+ok "300 list requests pipelined on one connection are all answered" \
+    $(test "$("$cc" "$sock" pipeline 300 '{"cmd":"list"}')" -eq 300; echo $?)
+
+"$cc" "$sock" hold 128 3 >/dev/null &
+hold=$!
+sleep 0.5
+MEMLEASE_SOCKET_DIR=$dir "$top_builddir/cli/memleasectl" -p "$pid" stats \
+    >/dev/null 2>"$tmp/busy"
+ok "every slot taken: memleasectl says the process is busy, with the count" \
+    $(grep -q "^memleasectl: process $pid: EBUSY: busy: 128 clients connected" \
+	"$tmp/busy"; echo $?)
+wait $hold
+
 "$cc" "$sock" hangup
 "$cc" "$sock" stall 2 &
 stall=$!
@@ -93,6 +106,16 @@ kill "$pid"     # killed: its socket stays, for the next process to remove
 start 'ttl=1h' 5 1
 wait "$pid"
 ok "the socket is removed at exit" $(test ! -e "$sock"; echo $?)
+
+MEMLEASE_SOCKET_IDLE=1
+export MEMLEASE_SOCKET_IDLE
+start 'ttl=1h' 5 10
+closed=$("$cc" "$sock" hold 128 5)
+ok "MEMLEASE_SOCKET_IDLE=1: 128 idle connections are closed, and their slots serve again ($closed closed)" \
+    $(test "$closed" -eq 128 && test "$(field '{"cmd":"stats"}' ok)" = true
+      echo $?)
+unset MEMLEASE_SOCKET_IDLE
+kill "$pid"
 
 # --- rules at run time, watch ----------------------------------------------
 start '' 10 10 --every 444
