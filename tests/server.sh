@@ -114,6 +114,12 @@ closed=$("$cc" "$sock" hold 128 5)
 ok "MEMLEASE_SOCKET_IDLE=1: 128 idle connections are closed, and their slots serve again ($closed closed)" \
     $(test "$closed" -eq 128 && test "$(field '{"cmd":"stats"}' ok)" = true
       echo $?)
+kill "$pid"
+# the first expiry 2 s after the watcher subscribes: twice the timeout
+start 'size=444 ttl=2s' 0 10 --every 444
+"$cc" "$sock" watch 4 >"$tmp/watch"
+ok "MEMLEASE_SOCKET_IDLE=1: a watcher with nothing queued is not idle: it gets the events of 2 s later" \
+    $(grep -q '^{"event":"expired",.*"size":444' "$tmp/watch"; echo $?)
 unset MEMLEASE_SOCKET_IDLE
 kill "$pid"
 
