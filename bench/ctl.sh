@@ -13,6 +13,12 @@
 #             after the listings less before them; then the time of
 #             memleasectl's table of them all.  Targets: < 2 s,
 #             < 32 MiB, < 2 s.
+#   flood     the same host, flooded: 120 clients each send 90 list
+#             requests at once and read nothing, held 3 s (--quick: 2 s);
+#             the host's extra memory meanwhile, its VmHWM after less its
+#             RSS before (the peak reset through /proc/PID/clear_refs),
+#             and a stats request must be answered after.  Target:
+#             <= 32 MiB.
 #   stats     the round trip of a stats request, request to response,
 #             while the host runs bench/churn 2 threads with every block
 #             tagged (ttl=1h): the median of 2000 of them.  Target: < 1 ms.
@@ -58,9 +64,9 @@ args "lib holder ctlclient churn memleasectl" "$@"
 clean_env "a client"
 
 if [ "$quick" -eq 1 ]; then
-	runs=2 leases=100000 requests=500 ops=1000000
+	runs=2 leases=100000 requests=500 ops=1000000 flood_secs=2
 else
-	runs=5 leases=1000000 requests=2000 ops=10000000
+	runs=5 leases=1000000 requests=2000 ops=10000000 flood_secs=3
 fi
 live=10000              # churn's live blocks
 stats_ops=1000000000    # churn for the stats figure: ended when done
@@ -244,6 +250,8 @@ fig_list() {
 		tables="$tables $(((t1 - t0) / 1000))"
 		i=$((i + 1))
 	done
+	flooded=0
+	fig_flood
 	stop_holder || { failed "list" "the holder failed"; return; }
 	[ ! -e "$sock" ] || echo "$me: the holder left its socket" >&2
 
@@ -264,6 +272,36 @@ fig_list() {
 	    'BEGIN { printf "%.1f MiB (%.0f -> %.0f)", (a - b) / 1024,
 	    b / 1024, a / 1024 }')" "" "" "< 32 MiB" \
 	    "$(verdict "$((after - before)) < 32 * 1024")"
+	[ "$flooded" -eq 0 ] || flood_row
+}
+
+# rss PID: its resident set now, in KiB
+rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# fig_flood: the holder of fig_list ($hpid, $sock), flooded by clients
+# that ask and never read
+fig_flood() {
+	f_before=$(rss "$hpid")
+	if ! echo 5 >"/proc/$hpid/clear_refs" 2>/dev/null; then
+		failed "flood" "its peak RSS cannot be reset (clear_refs)"
+		return
+	fi
+	took=$("$ctlclient" "$sock" flood 120 90 "$flood_secs" 9>&-) || took=0
+	f_after=$(hwm "$hpid")
+	if [ "$took" -ne 120 ] || [ "$("$ctlclient" "$sock" ask \
+	    '{"cmd":"stats"}' ok 9>&-)" != true ]; then
+		failed "flood" "$took clients of 120 connected, or no answer after"
+		return
+	fi
+	flooded=1
+}
+
+# flood_row: fig_flood's figure, in the table after the listing's
+flood_row() {
+	row "host's extra RSS, 120x90 flood" "$(awk -v a="$f_after" \
+	    -v b="$f_before" 'BEGIN { printf "%.1f MiB (%.0f -> %.0f)",
+	    (a - b) / 1024, b / 1024, a / 1024 }')" "" "" "<= 32 MiB" \
+	    "$(verdict "$((f_after - f_before)) <= 32 * 1024")"
 }
 
 # --- stats: latency under churn -----------------------------------------------

@@ -123,7 +123,9 @@ connect_path(const char *path)
 	return fd;
 }
 
-/* Write all of buf, waiting at most timeout_ms in all. */
+/* Write all of buf, waiting at most timeout_ms in all: 0; -1 (said); or
+ * -2 if the process closed the connection (not said: it may have said
+ * why, in a line to read). */
 static int
 conn_write(struct ctl_conn *c, const char *buf, size_t len, int timeout_ms)
 {
@@ -143,6 +145,8 @@ conn_write(struct ctl_conn *c, const char *buf, size_t len, int timeout_ms)
 		ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
+		if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
+			return -2;
 		if (n < 0) {
 			ctl_out_warn("%s: %s", c->name, strerror(errno));
 			return -1;
@@ -229,6 +233,12 @@ ctl_client_send(struct ctl_conn *c, const char *cmd, json_t *args,
 	text[*len] = '\n';      /* over the NUL: the buffer has len + 1 */
 	int w = conn_write(c, text, *len + 1, CONN_TIMEOUT_MS);
 	free(text);
+	if (w == -2) {          /* refused (EBUSY): the line says why */
+		if (ctl_client_read_line(c, CONN_TIMEOUT_MS, line, len) == 0)
+			return id;
+		ctl_out_warn("%s: the connection was closed", c->name);
+		return -1;
+	}
 	if (w != 0)
 		return -1;
 	switch (ctl_client_read_line(c, CONN_TIMEOUT_MS, line, len)) {
@@ -255,7 +265,9 @@ ctl_client_reply(struct ctl_conn *c, int64_t id, const char *line,
 		free(e);
 		return -1;
 	}
-	if (r->id != id) {
+	/* id null: the server refused the connection before any request
+	 * (EBUSY with the clients it serves), said below as it says it */
+	if (r->id != id && !(r->id == -1 && !r->ok)) {
 		ctl_out_warn("%s: a response to request %" PRId64 " instead "
 		    "of %" PRId64, c->name, r->id, id);
 		ctl_reply_free(r);
@@ -555,20 +567,6 @@ cmp_pid(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* A dead process's socket: nobody listens, and the process is gone. */
-static bool
-stale(const char *path, pid_t pid)
-{
-	if (kill(pid, 0) == 0 || errno != ESRCH)
-		return false;
-	int fd = connect_path(path);
-	if (fd >= 0) {          /* another pid namespace's, alive */
-		close(fd);
-		return false;
-	}
-	return fd == -ECONNREFUSED;
-}
-
 /*
  * The processes with a socket in dir, by pid, in pids (at most max); the
  * sockets of dead processes are removed.  Returns how many, or -1 (said).
@@ -588,11 +586,14 @@ discover(const char *dir, pid_t *pids, int max)
 	}
 	while ((e = readdir(d)) != NULL && n < max) {
 		char path[PATH_MAX];
+		struct stat st;
 		pid_t pid = ml_wire_sock_pid(e->d_name);
 		if (pid == 0 ||
 		    ml_wire_sock_path(dir, pid, path, sizeof path) != 0)
 			continue;
-		if (stale(path, pid)) {
+		if (lstat(path, &st) != 0 || !S_ISSOCK(st.st_mode))
+			continue;       /* a file, a link: no process's */
+		if (ml_wire_sock_stale(path, pid)) {
 			unlink(path);
 			continue;
 		}

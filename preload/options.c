@@ -53,6 +53,8 @@ static const struct option {
 	                            { "auto", "on", "off", NULL } },
 	[ML_OPT_SOCKET_DIR]     = { "MEMLEASE_SOCKET_DIR", T_STRING, 0, 0, 0,
 	                            {0} },
+	[ML_OPT_SOCKET_IDLE]    = { "MEMLEASE_SOCKET_IDLE", T_NUMBER, 60, 0,
+	                            86400, {0} },
 	[ML_OPT_THREAD]         = { "MEMLEASE_THREAD", T_BOOL, 1, 0, 0, {0} },
 	[ML_OPT_BACKTRACE]      = { "MEMLEASE_BACKTRACE", T_NUMBER, 16, 0, 64,
 	                            {0} },

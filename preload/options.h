@@ -15,6 +15,7 @@ enum ml_option {
 	ML_OPT_INHERIT,         /* boolean */
 	ML_OPT_SOCKET,          /* choice: enum ml_socket_mode */
 	ML_OPT_SOCKET_DIR,      /* string: a path */
+	ML_OPT_SOCKET_IDLE,     /* number: seconds (0: never) */
 	ML_OPT_THREAD,          /* boolean */
 	ML_OPT_BACKTRACE,       /* number */
 	ML_OPT_FAULT,           /* string, parsed by the core (fault.h) */

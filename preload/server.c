@@ -6,18 +6,35 @@
  * us and closed to others; the socket is PID.sock, mode 0600; a client
  * whose SO_PEERCRED uid is neither ours nor root's is refused.  That rule
  * is wire.h's, which memleasectl follows too.  Sockets of
- * dead processes in the folder are removed when the socket is made.  The
+ * dead processes in the folder are removed when the socket is made, and
+ * only they: a socket that refuses connections, of a pid that is gone
+ * (wire.h: never a file, a FIFO or a link, never a socket that answers).
+ * If PID.sock is there and answers (a process of another PID namespace
+ * sharing the folder), it is left alone, and there is no socket.  The
  * file goes with its process however it ends but killed: when the loop
  * stops (exit), in _exit() (preload.c), and when the process executes
  * another program (at that program's start, if the preload is in it).
  *
- * Clients: at most MAX_CLIENTS; each has an input buffer of one request
- * (lines.h: a longer line is refused with E2BIG and skipped) and an output
- * queue.
- * Requests are not read while a client's queue holds more than OUT_SOFT
- * bytes (back-pressure: a listing is produced a page a request), and a
- * client whose queue passes OUT_HARD (a watcher that never reads) is
- * dropped.  Nothing here ever blocks: every descriptor is non-blocking.
+ * Clients: at most MAX_CLIENTS; one more is answered EBUSY with the
+ * count, and closed.  Each has an input buffer of one request (lines.h: a
+ * longer line is refused with E2BIG and skipped) and an output queue.
+ * Memory, bounded whatever clients do (memlease(7)):
+ *   - a client's requests are not read, nor those it sent already served,
+ *     while its queue holds CLIENT_BUDGET bytes or more, until it drains
+ *     (back-pressure: a listing is produced a page a request);
+ *   - nobody's are while all queues together hold TOTAL_BUDGET or more,
+ *     until they drop under it (sv.starved: someone waits for that);
+ *   - every request read is answered: an answer is queued whole, so a
+ *     queue passes its budget by one answer at most;
+ *   - watch's events are not requests: a watcher whose queue would pass
+ *     WATCH_MAX, or all queues TOTAL_MAX, is dropped.
+ * A client is closed after MEMLEASE_SOCKET_IDLE seconds without activity
+ * (a request served, a byte of its answers sent) if it is idle (nothing
+ * queued, no request waiting, not watching) or stalled (answers queued
+ * that it does not read); a watcher with nothing queued waits for events
+ * as long as it likes, and a client whose requests wait for the total
+ * budget is never blamed for it.  Nothing here ever blocks: every
+ * descriptor is non-blocking.
  *
  * Threads: everything runs on memlease's thread (ml_server_start() as it
  * starts, in its own descriptor table: fd.h) but
@@ -57,10 +74,13 @@
 #include "server.h"
 #include "wire.h"
 
-#define MAX_CLIENTS  128
-#define OUT_SOFT     (256 * 1024)
-#define OUT_HARD     (16 * 1024 * 1024)
-#define EVENTS_MAX   4096
+#define MAX_CLIENTS    128
+#define CLIENT_BUDGET  (256 * 1024)
+#define TOTAL_BUDGET   (4 * 1024 * 1024)
+#define WATCH_MAX      (1024 * 1024)
+#define TOTAL_MAX      (8 * 1024 * 1024)
+#define OUT_KEEP       (64 * 1024)      /* a drained queue's buffer kept */
+#define EVENTS_MAX     4096
 
 struct client {
 	int      fd;
@@ -68,7 +88,8 @@ struct client {
 	ev_io    rw, ww;
 	struct ml_lines in;
 	bool     watching;
-	bool     reading;         /* rw is started */
+	bool     paused;          /* over a budget: rw is stopped */
+	ev_tstamp active;         /* a request served, or a byte sent */
 	char    *out;
 	size_t   outlen, outoff, outcap;
 };
@@ -81,6 +102,10 @@ static struct {
 	char             path[sizeof ((struct sockaddr_un *)0)->sun_path];
 	struct client   *c[MAX_CLIENTS];
 	int              n;
+	size_t           queued;        /* in all clients' queues */
+	bool             starved;       /* a client waits for the total */
+	ev_idle          resume;        /* its requests, once it is under */
+	ev_timer         idle;          /* closes idle and stalled clients */
 	atomic_int       watchers;
 	pthread_mutex_t  qlock;
 	char           **q;             /* event lines (mem.h) */
@@ -90,6 +115,8 @@ static struct {
 	ev_timer         retry;         /* the socket again, a while later */
 	unsigned         retries;
 	atomic_int       owner;         /* the pid whose file path is, or 0 */
+	dev_t            made_dev;      /* the file this process bound at */
+	ino_t            made_ino;      /* path (0: none), its own to replace */
 } sv = {
 	.lfd = -1,
 	.qlock = PTHREAD_MUTEX_INITIALIZER,
@@ -136,7 +163,8 @@ socket_dir(char *dir, size_t len)
 	return true;
 }
 
-/* Remove the sockets of processes that are gone. */
+/* Remove the sockets of processes that are gone (wire.h: dead sockets
+ * only). */
 static void
 remove_stale(const char *dir)
 {
@@ -154,18 +182,66 @@ remove_stale(const char *dir)
 	}
 	while ((de = readdir(d)) != NULL) {
 		pid_t pid = ml_wire_sock_pid(de->d_name);
-		if (pid == 0 || pid == getpid())
+		if (pid == 0 || pid == getpid() ||
+		    ml_wire_sock_path(dir, pid, path, sizeof path) != 0)
 			continue;
-		if (kill(pid, 0) == 0 || errno != ESRCH)
-			continue;
-		if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) <
-		    (int)sizeof path)
+		if (ml_wire_sock_stale(path, pid))
 			unlink(path);
 	}
 	closedir(d);
 }
 
+/*
+ * Whether sv.path may be bound: nothing is there, or a dead socket (of an
+ * earlier process with our pid), or the very file this process bound
+ * there before (a program without memlease's own descriptor table closed
+ * the listening socket, but holds a copy of it); each of those removed.
+ * Anything else is left alone, said once (wire.h).
+ */
+static bool
+path_free(void)
+{
+	struct stat st;
+
+	switch (ml_wire_sock_probe(sv.path)) {
+	case ML_WIRE_SOCK_NONE:
+		return true;
+	case ML_WIRE_SOCK_DEAD:
+		unlink(sv.path);
+		return true;
+	case ML_WIRE_SOCK_LIVE:
+		if (sv.made_ino != 0 && lstat(sv.path, &st) == 0 &&
+		    st.st_dev == sv.made_dev && st.st_ino == sv.made_ino) {
+			unlink(sv.path);
+			return true;
+		}
+		say("%s: a socket there answers (a process of another PID "
+		    "namespace?); left alone", sv.path);
+		return false;
+	case ML_WIRE_SOCK_OTHER:
+		break;
+	}
+	say("%s: not a socket of ours; left alone", sv.path);
+	return false;
+}
+
 /* Clients. */
+
+static size_t
+pending(const struct client *c)
+{
+	return c->outlen - c->outoff;
+}
+
+/* n bytes left the queues: the clients waiting for the total budget may
+ * go on once it is under (resume_cb, from the loop, not from here). */
+static void
+unqueued(size_t n)
+{
+	sv.queued -= n;
+	if (sv.starved && sv.queued < TOTAL_BUDGET)
+		ev_idle_start(sv.loop, &sv.resume);
+}
 
 static void
 client_close(struct client *c)
@@ -181,16 +257,18 @@ client_close(struct client *c)
 			sv.c[i] = sv.c[--sv.n];
 			break;
 		}
+	unqueued(pending(c));
 	ml_mem_free(c->out);
 	ml_mem_free(c);
 }
 
-static size_t
-pending(const struct client *c)
+static bool
+over_budget(const struct client *c)
 {
-	return c->outlen - c->outoff;
+	return pending(c) >= CLIENT_BUDGET || sv.queued >= TOTAL_BUDGET;
 }
 
+static void client_pump(struct client *c);
 /* Send what is queued; false if the client is gone (closed). */
 static bool
 flush_out(struct client *c)
@@ -200,6 +278,8 @@ flush_out(struct client *c)
 		    MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w > 0) {
 			c->outoff += (size_t)w;
+			c->active = ev_now(sv.loop);
+			unqueued((size_t)w);
 			continue;
 		}
 		if (w < 0 && errno == EINTR)
@@ -212,21 +292,39 @@ flush_out(struct client *c)
 		return false;
 	}
 	c->outoff = c->outlen = 0;
-	ev_io_stop(sv.loop, &c->ww);
-	if (!c->reading) {              /* back-pressure is over */
-		c->reading = true;
-		ev_io_start(sv.loop, &c->rw);
+	if (c->outcap > OUT_KEEP) {     /* an idle client holds little */
+		ml_mem_free(c->out);
+		c->out = NULL;
+		c->outcap = 0;
 	}
+	ev_io_stop(sv.loop, &c->ww);
 	return true;
 }
 
-/* Queue a line for the client; false if it was dropped (closed). */
-static bool
-queue_out(struct client *c, const char *line, size_t len)
+/* Send what is queued, and serve the client's requests again if that
+ * took it under the budgets (back-pressure is over). */
+static void
+client_send(struct client *c)
 {
-	if (pending(c) + len > OUT_HARD) {
-		client_close(c);        /* it does not read what it asked for */
-		return false;
+	if (flush_out(c) && c->paused && !over_budget(c))
+		client_pump(c);
+}
+
+/* Queue a line for the client, whole; false if it could not be (out of
+ * memory: the client is closed).  A line made for it alone (own) is
+ * taken as the queue itself when the queue is empty: no copy. */
+static bool
+queue_out(struct client *c, char *line, size_t len, bool own)
+{
+	if (pending(c) == 0)
+		c->active = ev_now(sv.loop);    /* it waits from now */
+	if (own && pending(c) == 0) {
+		ml_mem_free(c->out);
+		c->out = line;
+		c->outoff = 0;
+		c->outlen = c->outcap = len;
+		sv.queued += len;
+		return true;
 	}
 	if (c->outoff > 0 && c->outlen + len > c->outcap) {
 		memmove(c->out, c->out + c->outoff, pending(c));
@@ -239,6 +337,8 @@ queue_out(struct client *c, const char *line, size_t len)
 			cap *= 2;
 		char *m = ml_mem_realloc(c->out, cap);
 		if (m == NULL) {
+			if (own)
+				ml_mem_free(line);
 			client_close(c);
 			return false;
 		}
@@ -247,18 +347,29 @@ queue_out(struct client *c, const char *line, size_t len)
 	}
 	memcpy(c->out + c->outlen, line, len);
 	c->outlen += len;
+	sv.queued += len;
+	if (own)
+		ml_mem_free(line);
 	return true;
 }
 
 /* An error line for a client that is refused before any request. */
 static void
-refuse(int fd, const char *code, const char *msg)
+refuse(int fd, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+refuse(int fd, const char *code, const char *fmt, ...)
 {
-	char line[256];
+	char msg[128], line[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
 	int n = snprintf(line, sizeof line, "{\"id\":null,\"ok\":false,"
 	    "\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}\n", code, msg);
-
-	if (n > 0)
+	if (n > 0 && n < (int)sizeof line)
 		(void)!send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(fd);
 }
@@ -270,24 +381,127 @@ static const char nomem[] = "{\"id\":null,\"ok\":false,\"error\":"
     "{\"code\":\"ENOMEM\",\"message\":\"out of memory: the answer "
     "could not be made (what the command does may have been done)\"}}\n";
 
-/* One request line (an ml_lines_fn); false if the client was closed. */
+/* A client being fed its requests: closed, or only stopped? */
+struct feed {
+	struct client *c;
+	bool           closed;
+};
+
+/* One request line (an ml_lines_fn), answered whatever the budgets say
+ * (it was read); false if the client was closed, or is over a budget
+ * now: its next requests wait. */
 static bool
 serve_line(void *arg, const char *line, size_t len)
 {
-	struct client *c = arg;
+	struct feed *f = arg;
+	struct client *c = f->c;
 	char *resp;
 	size_t rlen;
 	int r = ml_proto_handle(line, len, &resp, &rlen);
 
-	if (resp == NULL)
-		return queue_out(c, nomem, sizeof nomem - 1);
+	c->active = ev_now(sv.loop);
 	if (r == ML_PROTO_WATCH && !c->watching) {
 		c->watching = true;
 		atomic_fetch_add(&sv.watchers, 1);
 	}
-	bool ok = queue_out(c, resp, rlen);
-	ml_mem_free(resp);
-	return ok;
+	if (resp != NULL ? !queue_out(c, resp, rlen, true) :
+	    !queue_out(c, (char *)nomem, sizeof nomem - 1, false)) {
+		f->closed = true;
+		return false;
+	}
+	if (!flush_out(c)) {
+		f->closed = true;
+		return false;
+	}
+	return !over_budget(c);
+}
+
+/* Stop reading the client until it is under the budgets again. */
+static void
+client_pause(struct client *c)
+{
+	ev_io_stop(sv.loop, &c->rw);
+	c->paused = true;
+	if (sv.queued >= TOTAL_BUDGET)
+		sv.starved = true;
+}
+
+/*
+ * Serve the requests the client sent, those held first, then what it
+ * sends, while it is under the budgets; then wait for more (rw), or for
+ * the budgets (client_pause).
+ */
+static void
+client_pump(struct client *c)
+{
+	struct feed f = { c, false };
+	size_t room;
+
+	c->paused = false;
+	for (;;) {
+		if (over_budget(c)) {
+			client_pause(c);
+			return;
+		}
+		if (!ml_lines_feed(&c->in, 0, serve_line, &f)) {
+			if (!f.closed)
+				client_pause(c);
+			return;
+		}
+		char *at = ml_lines_room(&c->in, &room);
+		ssize_t n = recv(c->fd, at, room, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0) {
+			client_close(c);        /* gone, or broken */
+			return;
+		}
+		if (!ml_lines_feed(&c->in, (size_t)n, serve_line, &f)) {
+			if (!f.closed)
+				client_pause(c);
+			return;
+		}
+	}
+	ev_io_start(sv.loop, &c->rw);
+}
+
+/* The total went under its budget: the clients that waited for it go
+ * on (from the end: a client closed takes the last one's place). */
+static void
+resume_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	(void)revents;
+	ev_idle_stop(loop, w);
+	sv.starved = false;
+	for (int k = sv.n - 1; k >= 0 && sv.queued < TOTAL_BUDGET; k--) {
+		if (k >= sv.n)
+			continue;
+		struct client *c = sv.c[k];
+		if (c->paused && pending(c) < CLIENT_BUDGET)
+			client_pump(c);
+	}
+}
+
+/* Close the clients idle or stalled for MEMLEASE_SOCKET_IDLE seconds
+ * (see the top); from the end, as resume_cb. */
+static void
+idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	ev_tstamp limit = (ev_tstamp)ml_options_num(ML_OPT_SOCKET_IDLE);
+
+	(void)w;
+	(void)revents;
+	for (int k = sv.n - 1; k >= 0; k--) {
+		if (k >= sv.n)
+			continue;
+		struct client *c = sv.c[k];
+		bool stalled = pending(c) > 0;
+		bool idle = !stalled && !c->watching && !ml_lines_held(&c->in);
+		if ((stalled || idle) && ev_now(loop) - c->active >= limit)
+			client_close(c);
+	}
 }
 
 /* The program closed the client's descriptor (libev says EV_ERROR), or
@@ -305,35 +519,9 @@ client_gone(struct client *c, int revents)
 static void
 client_read(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct client *c = w->data;
-	size_t room;
-
 	(void)loop;
-	if (client_gone(c, revents))
-		return;
-	for (;;) {
-		if (pending(c) > OUT_SOFT) {    /* let it read first */
-			ev_io_stop(sv.loop, &c->rw);
-			c->reading = false;
-			break;
-		}
-		char *at = ml_lines_room(&c->in, &room);
-		ssize_t n = recv(c->fd, at, room, MSG_DONTWAIT);
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
-		    errno != EINTR)) {
-			client_close(c);
-			return;
-		}
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		if (!ml_lines_feed(&c->in, (size_t)n, serve_line, c) ||
-		    !flush_out(c))
-			return;
-	}
-	flush_out(c);
+	if (!client_gone(w->data, revents))
+		client_pump(w->data);
 }
 
 static void
@@ -341,7 +529,7 @@ client_write(struct ev_loop *loop, ev_io *w, int revents)
 {
 	(void)loop;
 	if (!client_gone(w->data, revents))
-		flush_out(w->data);
+		client_send(w->data);
 }
 
 /*
@@ -388,7 +576,8 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			continue;
 		}
 		if (sv.n == MAX_CLIENTS) {
-			refuse(fd, "EBUSY", "too many clients");
+			refuse(fd, "EBUSY", "busy: %d clients connected, the "
+			    "most it serves at once", sv.n);
 			continue;
 		}
 		struct client *c = ml_mem_calloc(1, sizeof *c);
@@ -401,7 +590,7 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		ev_io_init(&c->rw, client_read, fd, EV_READ);
 		ev_io_init(&c->ww, client_write, fd, EV_WRITE);
 		c->rw.data = c->ww.data = c;
-		c->reading = true;
+		c->active = ev_now(loop);
 		ev_io_start(loop, &c->rw);
 		sv.c[sv.n++] = c;
 	}
@@ -449,6 +638,8 @@ ml_server_start(struct ev_loop *loop)
 		return;
 	remove_stale(dir);
 	ml_wire_sock_path(dir, getpid(), sv.path, sizeof sv.path);
+	if (!path_free())
+		return;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0);
 	if (fd < 0) {
@@ -463,33 +654,48 @@ ml_server_start(struct ev_loop *loop)
 		return;
 	}
 	memcpy(sa.sun_path, sv.path, strlen(sv.path) + 1);
-	unlink(sv.path);        /* of an earlier process with our pid */
-	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-	    chmod(sv.path, 0600) != 0 || listen(fd, 32) != 0) {
+	bool bound = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+	if (!bound || chmod(sv.path, 0600) != 0 || listen(fd, 32) != 0) {
 		int err = errno;
 		bool ours = ml_fd_still(fd, &sv.lid);
 		if (ours)
 			close(fd);
-		unlink(sv.path);
+		if (bound)              /* not one made there meanwhile */
+			unlink(sv.path);
 		if (!ours || err == EBADF || err == ENOTSOCK)
 			retry_later(loop);      /* closed or taken meanwhile */
 		else
 			say("%s: %s", sv.path, strerror(err));
 		return;
 	}
+	struct stat st;
+	if (lstat(sv.path, &st) == 0) {
+		sv.made_dev = st.st_dev;
+		sv.made_ino = st.st_ino;
+	}
 	sv.lfd = fd;
 	sv.retries = 0;
 	atomic_store(&sv.owner, (int)getpid());
 	ev_io_init(&sv.lw, accept_cb, fd, EV_READ);
 	ev_io_start(loop, &sv.lw);
+	long idle = ml_options_num(ML_OPT_SOCKET_IDLE);
+	if (idle > 0 && !ev_is_active(&sv.idle)) {
+		/* a client goes at most a quarter late */
+		ev_tstamp every = idle < 60 ? (ev_tstamp)idle / 4 : 15;
+		ev_timer_set(&sv.idle, every, every);
+		ev_timer_start(loop, &sv.idle);
+	}
 }
 
 void
 ml_server_stop(struct ev_loop *loop)
 {
 	ev_timer_stop(loop, &sv.retry);         /* if it is waiting */
+	ev_timer_stop(loop, &sv.idle);
 	while (sv.n > 0)
 		client_close(sv.c[0]);
+	ev_idle_stop(loop, &sv.resume);
+	sv.starved = false;
 	if (sv.lfd < 0)
 		return;
 	ev_io_stop(sv.loop, &sv.lw);
@@ -504,13 +710,13 @@ void
 ml_server_exec(void)
 {
 	char dir[sizeof sv.path - 16], path[sizeof sv.path];
-	struct stat st;
 
+	/* the program before had the socket close-on-exec: it refuses now,
+	 * unless it is another namespace's */
 	if (ml_wire_dir(dir, sizeof dir) != 0)
 		return;
 	ml_wire_sock_path(dir, getpid(), path, sizeof path);
-	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) &&
-	    st.st_uid == geteuid())
+	if (ml_wire_sock_probe(path) == ML_WIRE_SOCK_DEAD)
 		unlink(path);
 }
 
@@ -572,8 +778,13 @@ ml_server_flush(void)
 		size_t len = strlen(q[i]);
 		for (int k = sv.n - 1; k >= 0; k--) {
 			struct client *c = sv.c[k];
-			if (c->watching && queue_out(c, q[i], len))
-				flush_out(c);
+			if (!c->watching)
+				continue;
+			if (pending(c) + len > WATCH_MAX ||
+			    sv.queued + len > TOTAL_MAX)
+				client_close(c);        /* it does not keep up */
+			else if (queue_out(c, q[i], len, false))
+				client_send(c);
 		}
 		ml_mem_free(q[i]);
 	}
@@ -588,6 +799,8 @@ ml_server_register(void)
 		ml_server_event, ml_server_flush,
 	};
 
+	ev_idle_init(&sv.resume, resume_cb);
+	ev_init(&sv.idle, idle_cb);
 	ml_runtime_observe(&watch);
 	ml_loop_hooks(ml_server_start, ml_server_stop);
 }
@@ -617,6 +830,11 @@ ml_server_child(void)
 		ml_mem_free(sv.c[i]);
 	}
 	sv.n = 0;
+	sv.made_ino = 0;                /* the parent's path, not ours */
+	sv.queued = 0;
+	sv.starved = false;
+	ev_idle_init(&sv.resume, resume_cb);    /* the parent's loop's */
+	ev_init(&sv.idle, idle_cb);
 	atomic_store(&sv.watchers, 0);
 	atomic_store(&sv.owner, 0);
 	if (ml_fd_still(sv.lfd, &sv.lid))

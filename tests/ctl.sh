@@ -90,14 +90,22 @@ ok "usage errors exit 2 (an unknown command, a bad option value)" \
 first=$pid
 start '' 5 30 --every 777
 second=$pid
+start '' 5 30
+dead=$pid
+kill -9 "$dead"
+wait "$dead" 2>/dev/null
+pid=$second
 sh -c 'exit 0' &
-dead=$!
-wait $dead
-: >"$dir/$dead.sock"
+gone=$!
+wait $gone
+: >"$dir/$gone.sock"
 "$ctl" ps >"$tmp/out" 2>&1
 ok "ps lists both processes and removes the socket of a dead one" \
     $(grep -q "^ *$first " "$tmp/out" && grep -q "^ *$second " "$tmp/out" &&
       test ! -e "$dir/$dead.sock"; echo $?)
+ok "ps leaves a file named like a dead process's socket alone" \
+    $(test -f "$dir/$gone.sock"; echo $?)
+rm -f "$dir/$gone.sock"
 
 "$ctl" stats >/dev/null 2>"$tmp/err"
 rc=$?

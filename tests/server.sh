@@ -81,6 +81,19 @@ ok "malformed JSON gets an error, and the next request an answer" \
 ok "64 clients at once are all answered" \
     $(test "$("$cc" "$sock" many 64)" -eq 64; echo $?)
 
+ok "300 list requests pipelined on one connection are all answered" \
+    $(test "$("$cc" "$sock" pipeline 300 '{"cmd":"list"}')" -eq 300; echo $?)
+
+"$cc" "$sock" hold 128 3 >/dev/null &
+hold=$!
+sleep 0.5
+MEMLEASE_SOCKET_DIR=$dir "$top_builddir/cli/memleasectl" -p "$pid" stats \
+    >/dev/null 2>"$tmp/busy"
+ok "every slot taken: memleasectl says the process is busy, with the count" \
+    $(grep -q "^memleasectl: process $pid: EBUSY: busy: 128 clients connected" \
+	"$tmp/busy"; echo $?)
+wait $hold
+
 "$cc" "$sock" hangup
 "$cc" "$sock" stall 2 &
 stall=$!
@@ -93,6 +106,22 @@ kill "$pid"     # killed: its socket stays, for the next process to remove
 start 'ttl=1h' 5 1
 wait "$pid"
 ok "the socket is removed at exit" $(test ! -e "$sock"; echo $?)
+
+MEMLEASE_SOCKET_IDLE=1
+export MEMLEASE_SOCKET_IDLE
+start 'ttl=1h' 5 10
+closed=$("$cc" "$sock" hold 128 5)
+ok "MEMLEASE_SOCKET_IDLE=1: 128 idle connections are closed, and their slots serve again ($closed closed)" \
+    $(test "$closed" -eq 128 && test "$(field '{"cmd":"stats"}' ok)" = true
+      echo $?)
+kill "$pid"
+# the first expiry 2 s after the watcher subscribes: twice the timeout
+start 'size=444 ttl=2s' 0 10 --every 444
+"$cc" "$sock" watch 4 >"$tmp/watch"
+ok "MEMLEASE_SOCKET_IDLE=1: a watcher with nothing queued is not idle: it gets the events of 2 s later" \
+    $(grep -q '^{"event":"expired",.*"size":444' "$tmp/watch"; echo $?)
+unset MEMLEASE_SOCKET_IDLE
+kill "$pid"
 
 # --- rules at run time, watch ----------------------------------------------
 start '' 10 10 --every 444
@@ -151,13 +180,27 @@ ok "a process that executes another program leaves no socket behind" \
       test "$(ls "$dir" | grep -c '\.sock$')" -eq 0; echo $?)
 
 # --- the folder and who may connect -----------------------------------------
-sh -c 'exit 0' &
-dead=$!
-wait $dead
-: >"$dir/$dead.sock"
+# a socket left by a process killed, and files of pids that are gone
+# named like sockets: only the socket is the sweep's to remove
+start 'ttl=1h' 5 30
+kill -9 "$pid"
+wait "$pid" 2>/dev/null
+dead=$pid
+for f in file fifo link; do
+	sh -c 'exit 0' &
+	eval "$f=\$!"
+	wait $!
+done
+: >"$dir/$file.sock"
+mkfifo "$dir/$fifo.sock"
+ln -s "$dir/$dead.sock" "$dir/$link.sock"
 start 'ttl=1h' 5 2
 ok "the socket of a dead process is removed by the next one" \
-    $(test ! -e "$dir/$dead.sock"; echo $?)
+    $(test ! -e "$dir/$dead.sock" && test ! -L "$dir/$dead.sock"; echo $?)
+ok "a file, a FIFO and a link named like a dead process's socket are left alone" \
+    $(test -f "$dir/$file.sock" && test -p "$dir/$fifo.sock" &&
+      test -L "$dir/$link.sock"; echo $?)
+rm -f "$dir/$file.sock" "$dir/$fifo.sock" "$dir/$link.sock"
 if command -v setpriv >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
 	chmod 755 "$tmp" "$fx" "$fx/.libs" 2>/dev/null
 	setpriv --reuid=nobody --regid=nogroup --clear-groups \
@@ -168,6 +211,17 @@ else
 	ok "a client of another uid is refused (needs root and setpriv)" 1
 fi
 kill "$pid"
+
+# PID.sock there already, and answering (as a process of another PID
+# namespace's would): neither removed nor replaced, said once
+"$fx/bindexec" "$dir" env MEMLEASE_SOCKET=on MEMLEASE_SOCKET_DIR="$dir" \
+    LD_PRELOAD="$lib" "$fx/holder" 1 1 >/dev/null 2>"$tmp/err"
+bound=$(sed -n 's/^bound \(.*\) \([0-9]*\)$/\1 \2/p' "$tmp/err")
+ok "a live socket at the path of the process's own PID.sock is not replaced" \
+    $(test -n "$bound" && test -S "${bound% *}" &&
+      test "$(stat -c %i "${bound% *}")" = "${bound#* }" &&
+      test "$(grep -c 'a socket there answers' "$tmp/err")" -eq 1; echo $?)
+rm -f "${bound% *}"
 
 open=$tmp/open
 mkdir -m 755 "$open"

@@ -642,13 +642,23 @@ stop(void *arg, const char *line, size_t len)
 	return false;
 }
 
-Test(lines, a_feed_stops_when_the_handler_does)
+Test(lines, a_feed_stops_when_the_handler_does_holding_the_lines_after)
 {
 	static struct ml_lines l;
 	size_t room;
 	int calls = 0;
 
-	memcpy(ml_lines_room(&l, &room), "a\nb\nc\n", 6);
-	cr_assert_not(ml_lines_feed(&l, 6, stop, &calls));
+	memcpy(ml_lines_room(&l, &room), "a\nbb\ncc", 7);
+	cr_assert_not(ml_lines_feed(&l, 7, stop, &calls));
 	cr_assert_eq(calls, 1);
+	cr_assert(ml_lines_held(&l), "b is whole, and not passed on yet");
+	cr_assert(ml_lines_feed(&l, 0, take, NULL));
+	cr_assert_eq(got.n, 1);
+	cr_assert_eq(got.len[0], 2);
+	cr_assert_eq(got.first[0], 'b');
+	cr_assert_not(ml_lines_held(&l), "cc is not whole");
+	memcpy(ml_lines_room(&l, &room), "c\n", 2);
+	cr_assert(ml_lines_feed(&l, 2, take, NULL));
+	cr_assert_eq(got.n, 2);
+	cr_assert_eq(got.len[1], 3, "ccc, kept whole across the stop");
 }

@@ -18,8 +18,11 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "wire.h"
@@ -138,6 +141,36 @@ ml_wire_sock_pid(const char *name)
 			return 0;
 	}
 	return strcmp(p, ".sock") == 0 ? (pid_t)pid : 0;
+}
+
+enum ml_wire_sock
+ml_wire_sock_probe(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	size_t len = strlen(path);
+
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? ML_WIRE_SOCK_NONE : ML_WIRE_SOCK_OTHER;
+	if (!S_ISSOCK(st.st_mode) || len >= sizeof sa.sun_path)
+		return ML_WIRE_SOCK_OTHER;
+	memcpy(sa.sun_path, path, len + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd < 0)
+		return ML_WIRE_SOCK_LIVE;       /* cannot be told */
+	int r = connect(fd, (struct sockaddr *)&sa, sizeof sa), e = errno;
+	close(fd);
+	return r != 0 && e == ECONNREFUSED ? ML_WIRE_SOCK_DEAD :
+	    ML_WIRE_SOCK_LIVE;
+}
+
+bool
+ml_wire_sock_stale(const char *path, pid_t pid)
+{
+	if (kill(pid, 0) == 0 || errno != ESRCH)
+		return false;
+	return ml_wire_sock_probe(path) == ML_WIRE_SOCK_DEAD;
 }
 
 bool

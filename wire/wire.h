@@ -6,9 +6,10 @@
  * trusted, what a socket in it is called, which peer may be talked to.
  *
  * Below both cli/ and preload/: it includes the C library only
- * (tests/layers.sh).  Pure but for the environment and lstat(): no
- * allocation, no global state, so that the server may call it on
- * memlease's own thread with the recursion guard held.
+ * (tests/layers.sh).  Pure but for the environment, lstat() and the
+ * connect() that tells a dead socket: no allocation, no global state, so
+ * that the server may call it on memlease's own thread with the recursion
+ * guard held.
  */
 #ifndef ML_WIRE_H
 #define ML_WIRE_H
@@ -86,6 +87,26 @@ int         ml_wire_sock_path(const char *dir, pid_t pid, char *out,
                 size_t len);
 /* The pid of a socket's file name "PID.sock"; 0 if it is not one. */
 pid_t       ml_wire_sock_pid(const char *name);
+/*
+ * What is at a socket's path, as the sweep of dead sockets must know it
+ * before it removes anything: only a socket that refuses a connection
+ * (ECONNREFUSED: nobody listens) is dead.  A regular file, a FIFO or a
+ * link (lstat: not followed) named like a socket is someone's, not ours
+ * to remove; a socket that answers (a process of another PID namespace
+ * with the same pid, sharing the folder), or whose connect() fails
+ * otherwise (a full backlog: EAGAIN), is alive.  The connect() never
+ * blocks.
+ */
+enum ml_wire_sock {
+	ML_WIRE_SOCK_NONE,              /* nothing there */
+	ML_WIRE_SOCK_DEAD,              /* a socket nobody listens on */
+	ML_WIRE_SOCK_LIVE,              /* a socket that answers, or may */
+	ML_WIRE_SOCK_OTHER,             /* not a socket; or lstat() failed */
+};
+enum ml_wire_sock ml_wire_sock_probe(const char *path);
+/* Whether the socket of pid at path may be removed: pid is gone (ESRCH)
+ * and the socket is dead (above). */
+bool        ml_wire_sock_stale(const char *path, pid_t pid);
 /* Whether a peer of uid (its SO_PEERCRED) may be talked to. */
 bool        ml_wire_peer_ok(uid_t uid, enum ml_wire_role role);
 
