@@ -76,7 +76,7 @@ static void *
 syn_memalign(size_t align, size_t n)
 {
 	void *p = NULL;
-	int r = ml_real.posix_memalign(&p, align < sizeof(void *) ?
+	int r = ml_real.next_posix_memalign(&p, align < sizeof(void *) ?
 	    sizeof(void *) : align, n);
 
 	if (r != 0) {
@@ -93,7 +93,7 @@ syn_posix_memalign(void **pp, size_t align, size_t n)
 
 	if (align < sizeof(void *) || (align & (align - 1)) != 0)
 		return EINVAL;
-	p = ml_real.memalign(align, n);
+	p = ml_real.next_memalign(align, n);
 	if (p == NULL)
 		return ENOMEM;
 	*pp = p;
@@ -107,13 +107,13 @@ syn_aligned_alloc(size_t align, size_t n)
 		errno = EINVAL;
 		return NULL;
 	}
-	return ml_real.memalign(align, n);
+	return ml_real.next_memalign(align, n);
 }
 
 static void *
 syn_valloc(size_t n)
 {
-	return ml_real.memalign(page_size(), n);
+	return ml_real.next_memalign(page_size(), n);
 }
 
 static void *
@@ -126,7 +126,7 @@ syn_pvalloc(size_t n)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return ml_real.memalign(page, rounded ? rounded : page);
+	return ml_real.next_memalign(page, rounded ? rounded : page);
 }
 
 static void *
@@ -137,7 +137,7 @@ syn_calloc(size_t n, size_t size)
 
 	if (!ml_mul_ok(n, size, &total))
 		return NULL;
-	p = ml_real.malloc(total);
+	p = ml_real.next_malloc(total);
 	if (p != NULL)
 		memset(p, 0, total);
 	return p;
@@ -167,9 +167,9 @@ next_from(const char *name, const void *base)
 #define RESOLVE(field, name, synth) do {                                   \
 	void *f_ = next_from(name, base);                                  \
 	if (f_ != NULL)                                                    \
-		*(void **)&fns.field = f_;                                 \
+		*(void **)&fns.next_##field = f_;                          \
 	else                                                               \
-		fns.field = synth;                                         \
+		fns.next_##field = synth;                                  \
 } while (0)
 
 /*
@@ -203,16 +203,16 @@ libc_own(struct ml_real_fns *fns)
 {
 	Dl_info dl;
 
-	fns->malloc = __libc_malloc;
-	fns->free = __libc_free;
-	fns->calloc = __libc_calloc;
-	fns->realloc = __libc_realloc;
-	fns->memalign = __libc_memalign;
-	fns->posix_memalign = syn_posix_memalign;
-	fns->aligned_alloc = __libc_memalign;   /* glibc's is the same */
-	fns->valloc = __libc_valloc;
-	fns->pvalloc = __libc_pvalloc;
-	fns->malloc_usable_size = libc_usable_size;
+	fns->next_malloc = __libc_malloc;
+	fns->next_free = __libc_free;
+	fns->next_calloc = __libc_calloc;
+	fns->next_realloc = __libc_realloc;
+	fns->next_memalign = __libc_memalign;
+	fns->next_posix_memalign = syn_posix_memalign;
+	fns->next_aligned_alloc = __libc_memalign;   /* glibc's is the same */
+	fns->next_valloc = __libc_valloc;
+	fns->next_pvalloc = __libc_pvalloc;
+	fns->next_malloc_usable_size = libc_usable_size;
 	if (dladdr((void *)__libc_malloc, &dl) != 0)
 		object = dl.dli_fname;
 }
@@ -228,35 +228,35 @@ ml_real_resolve(void)
 	if (!atomic_compare_exchange_strong(&resolving, &expected, 1))
 		return;         /* another thread (or this one, in dlsym) */
 	memset(&fns, 0, sizeof fns);
-	*(void **)&fns.malloc = dlsym(RTLD_NEXT, "malloc");
-	if (fns.malloc == NULL) {
+	*(void **)&fns.next_malloc = dlsym(RTLD_NEXT, "malloc");
+	if (fns.next_malloc == NULL) {
 		libc_own(&fns);
 		goto done;
 	}
-	if (dladdr((void *)fns.malloc, &dl) != 0) {
+	if (dladdr((void *)fns.next_malloc, &dl) != 0) {
 		base = dl.dli_fbase;
 		object = dl.dli_fname;
 	}
-	*(void **)&fns.free = next_from("free", base);
-	*(void **)&fns.realloc = next_from("realloc", base);
-	if (fns.free == NULL || fns.realloc == NULL) {
+	*(void **)&fns.next_free = next_from("free", base);
+	*(void **)&fns.next_realloc = next_from("realloc", base);
+	if (fns.next_free == NULL || fns.next_realloc == NULL) {
 		/* an allocator without free or realloc is not one: take the
 		 * first definitions found, whatever their object */
 		base = NULL;
-		*(void **)&fns.free = dlsym(RTLD_NEXT, "free");
-		*(void **)&fns.realloc = dlsym(RTLD_NEXT, "realloc");
+		*(void **)&fns.next_free = dlsym(RTLD_NEXT, "free");
+		*(void **)&fns.next_realloc = dlsym(RTLD_NEXT, "realloc");
 	}
 	RESOLVE(calloc, "calloc", syn_calloc);
 	RESOLVE(posix_memalign, "posix_memalign", syn_posix_memalign);
 	RESOLVE(memalign, "memalign", syn_memalign);
-	if (fns.posix_memalign == syn_posix_memalign && fns.memalign ==
+	if (fns.next_posix_memalign == syn_posix_memalign && fns.next_memalign ==
 	    syn_memalign)
-		*(void **)&fns.memalign = NULL;     /* neither: no alignment */
+		*(void **)&fns.next_memalign = NULL;     /* neither: no alignment */
 	RESOLVE(aligned_alloc, "aligned_alloc", syn_aligned_alloc);
 	RESOLVE(valloc, "valloc", syn_valloc);
 	RESOLVE(pvalloc, "pvalloc", syn_pvalloc);
 	RESOLVE(malloc_usable_size, "malloc_usable_size", syn_usable_size);
-	if (fns.free == NULL || fns.realloc == NULL || fns.memalign == NULL) {
+	if (fns.next_free == NULL || fns.next_realloc == NULL || fns.next_memalign == NULL) {
 		/* a malloc without the rest (dlsym failed for them) */
 		memset(&fns, 0, sizeof fns);
 		libc_own(&fns);

@@ -25,16 +25,16 @@
 #include <string.h>
 
 struct ml_real_fns {
-	void  *(*malloc)(size_t);
-	void   (*free)(void *);
-	void  *(*calloc)(size_t, size_t);
-	void  *(*realloc)(void *, size_t);
-	int    (*posix_memalign)(void **, size_t, size_t);
-	void  *(*aligned_alloc)(size_t, size_t);
-	void  *(*memalign)(size_t, size_t);
-	void  *(*valloc)(size_t);
-	void  *(*pvalloc)(size_t);
-	size_t (*malloc_usable_size)(void *);
+	void  *(*next_malloc)(size_t);
+	void   (*next_free)(void *);
+	void  *(*next_calloc)(size_t, size_t);
+	void  *(*next_realloc)(void *, size_t);
+	int    (*next_posix_memalign)(void **, size_t, size_t);
+	void  *(*next_aligned_alloc)(size_t, size_t);
+	void  *(*next_memalign)(size_t, size_t);
+	void  *(*next_valloc)(size_t);
+	void  *(*next_pvalloc)(size_t);
+	size_t (*next_malloc_usable_size)(void *);
 };
 
 extern struct ml_real_fns ml_real;
@@ -89,14 +89,14 @@ ml_mul_ok(size_t n, size_t size, size_t *total)
 static inline void *
 ml_real_malloc(size_t n)
 {
-	return ml_real_check() ? ml_real.malloc(n) : ml_boot_alloc(16, n);
+	return ml_real_check() ? ml_real.next_malloc(n) : ml_boot_alloc(16, n);
 }
 
 static inline void
 ml_real_free(void *p)
 {
 	if (p != NULL && !ml_boot_owns(p) && ml_real_check())
-		ml_real.free(p);
+		ml_real.next_free(p);
 }
 
 static inline void *
@@ -105,7 +105,7 @@ ml_real_calloc(size_t n, size_t size)
 	size_t total;
 
 	if (ml_real_check())
-		return ml_real.calloc(n, size);
+		return ml_real.next_calloc(n, size);
 	if (!ml_mul_ok(n, size, &total))
 		return NULL;
 	return ml_boot_alloc(16, total);
@@ -121,7 +121,7 @@ ml_real_realloc(void *p, size_t n)
 			memcpy(q, p, old < n ? old : n);
 		return q;
 	}
-	return ml_real_check() ? ml_real.realloc(p, n) : ml_boot_alloc(16, n);
+	return ml_real_check() ? ml_real.next_realloc(p, n) : ml_boot_alloc(16, n);
 }
 
 static inline int
@@ -130,7 +130,7 @@ ml_real_posix_memalign(void **pp, size_t align, size_t n)
 	void *p;
 
 	if (ml_real_check())
-		return ml_real.posix_memalign(pp, align, n);
+		return ml_real.next_posix_memalign(pp, align, n);
 	if (align < sizeof(void *) || (align & (align - 1)) != 0)
 		return EINVAL;
 	if ((p = ml_boot_alloc(align, n)) == NULL)
@@ -154,7 +154,7 @@ static inline void *
 ml_real_aligned_alloc(size_t align, size_t n)
 {
 	if (ml_real_check())
-		return ml_real.aligned_alloc(align, n);
+		return ml_real.next_aligned_alloc(align, n);
 	return ml_boot_aligned(align, n);
 }
 
@@ -162,21 +162,21 @@ static inline void *
 ml_real_memalign(size_t align, size_t n)
 {
 	if (ml_real_check())
-		return ml_real.memalign(align, n);
+		return ml_real.next_memalign(align, n);
 	return ml_boot_aligned(align, n);
 }
 
 static inline void *
 ml_real_valloc(size_t n)
 {
-	return ml_real_check() ? ml_real.valloc(n) :
+	return ml_real_check() ? ml_real.next_valloc(n) :
 	    ml_boot_alloc(4096, n);
 }
 
 static inline void *
 ml_real_pvalloc(size_t n)
 {
-	return ml_real_check() ? ml_real.pvalloc(n) :
+	return ml_real_check() ? ml_real.next_pvalloc(n) :
 	    ml_boot_alloc(4096, (n + 4095) & ~(size_t)4095);
 }
 
@@ -187,7 +187,7 @@ ml_real_usable_size(void *p)
 		return 0;
 	if (ml_boot_owns(p))
 		return ml_boot_usable(p);
-	return ml_real_check() ? ml_real.malloc_usable_size(p) : 0;
+	return ml_real_check() ? ml_real.next_malloc_usable_size(p) : 0;
 }
 
 #endif /* ML_REAL_H */

@@ -1,6 +1,12 @@
 /*
  * server.c - the control socket (see server.h).
  *
+ * Over 800 lines, and one file still: the clients' connections and the
+ * budgets, pauses and timers that bound what they may make the process
+ * hold are one state machine over one table of clients; split, each half
+ * would reach into the other's fields.  (The requests themselves are
+ * proto.c's, the listings listing.c's, the folder's rule wire.c's.)
+ *
  * The folder (MEMLEASE_SOCKET_DIR, else $XDG_RUNTIME_DIR/memlease, else
  * /tmp/memlease-UID) is made 0700 and used only if it is a folder owned by
  * us and closed to others; the socket is PID.sock, mode 0600; a client

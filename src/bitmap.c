@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "bitmap.h"
-#include "core.h"
+#include "alloc.h"
 
 static uint32_t
 words_for(uint32_t bits)
@@ -39,7 +39,7 @@ ml_bitmap_reserve(struct ml_bitmap *b, uint32_t nbits,
 		if (l == ML_BITMAP_LEVELS - 1 && need > 1)
 			return -ENOMEM;   /* 2^30 items: more than a table holds */
 		if (need > b->nwords[l]) {
-			uint64_t *p = a->realloc(b->lv[l], need * sizeof *p);
+			uint64_t *p = a->realloc_fn(b->lv[l], need * sizeof *p);
 			if (p == NULL)
 				return -ENOMEM;
 			memset(p + b->nwords[l], 0,
@@ -64,7 +64,7 @@ ml_bitmap_fini(struct ml_bitmap *b, const struct ml_alloc *a)
 {
 	for (int l = 0; l < ML_BITMAP_LEVELS; l++)
 		if (b->lv[l] != NULL)
-			a->free(b->lv[l]);
+			a->free_fn(b->lv[l]);
 	memset(b, 0, sizeof *b);
 }
 

@@ -183,7 +183,7 @@ static inline void
 ml_core_free_if(struct ml_core *c, void *p)
 {
 	if (p != NULL)
-		c->a.free(p);
+		c->a.free_fn(p);
 }
 
 /* table.c: the entry table.  A handle is (generation << 32) | (index + 1);

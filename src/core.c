@@ -176,13 +176,13 @@ ml_core_fini(struct ml_core *c, void (*free_buf)(void *, unsigned))
 int
 ml_core_new(const struct ml_alloc *a, uint64_t now, struct ml_core **cp)
 {
-	struct ml_core *c = a->realloc(NULL, sizeof *c);
+	struct ml_core *c = a->realloc_fn(NULL, sizeof *c);
 	int r;
 
 	if (c == NULL)
 		return -ENOMEM;
 	if ((r = ml_core_init(c, a, now)) != 0) {
-		a->free(c);
+		a->free_fn(c);
 		return r;
 	}
 	*cp = c;
@@ -192,7 +192,7 @@ ml_core_new(const struct ml_alloc *a, uint64_t now, struct ml_core **cp)
 void
 ml_core_free(struct ml_core *c, void (*free_buf)(void *, unsigned))
 {
-	void (*free_core)(void *) = c->a.free;
+	void (*free_core)(void *) = c->a.free_fn;
 
 	ml_core_fini(c, free_buf);
 	free_core(c);

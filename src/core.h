@@ -29,8 +29,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "memlease.h"
+#include "alloc.h"
 #include "labels.h"
+#include "memlease.h"
 
 #ifndef CONFIG_MEMLEASE_NUM_ENTRIES_PER_BUF
 #define CONFIG_MEMLEASE_NUM_ENTRIES_PER_BUF 32
@@ -44,12 +45,6 @@
 #define ML_TIME_MAX     ((UINT64_C(1) << 40) - 2)  /* 34 years of ms */
 #define ML_NO_DEADLINE  ((UINT64_C(1) << 40) - 1)
 
-/* Allocator for the core's own memory; realloc(NULL, n) allocates and
- * realloc(p, 0) is never called. */
-struct ml_alloc {
-	void *(*realloc)(void *p, size_t n);
-	void  (*free)(void *p);
-};
 
 /* What a caller needs of a lease that has just ended: the buffer to free
  * and, for expiries, what to report.  Every end fills h, buf, size, why

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "core.h"
+#include "alloc.h"
 #include "labels.h"
 
 /*
@@ -42,7 +42,7 @@ static int
 grow_buckets(struct ml_labels *t, const struct ml_alloc *a)
 {
 	uint32_t n = t->nbuckets ? t->nbuckets * 2 : 64;
-	uint32_t *b = a->realloc(NULL, n * sizeof *b);
+	uint32_t *b = a->realloc_fn(NULL, n * sizeof *b);
 
 	if (b == NULL)
 		return -ENOMEM;
@@ -56,7 +56,7 @@ grow_buckets(struct ml_labels *t, const struct ml_alloc *a)
 		b[k] = i + 1;
 	}
 	if (t->buckets != NULL)
-		a->free(t->buckets);
+		a->free_fn(t->buckets);
 	t->buckets = b;
 	t->nbuckets = n;
 	return 0;
@@ -74,7 +74,7 @@ new_record(struct ml_labels *t, uint32_t *idx, const struct ml_alloc *a)
 		return -ENOMEM;
 	if (t->nrecs == t->cap) {
 		uint32_t cap = t->cap ? t->cap * 2 : 16;
-		struct ml_label_rec *r = a->realloc(t->recs, cap * sizeof *r);
+		struct ml_label_rec *r = a->realloc_fn(t->recs, cap * sizeof *r);
 		if (r == NULL)
 			return -ENOMEM;
 		t->recs = r;
@@ -157,9 +157,9 @@ void
 ml_labels_fini(struct ml_labels *t, const struct ml_alloc *a)
 {
 	if (t->recs != NULL)
-		a->free(t->recs);
+		a->free_fn(t->recs);
 	if (t->buckets != NULL)
-		a->free(t->buckets);
+		a->free_fn(t->buckets);
 	memset(t, 0, sizeof *t);
 }
 

@@ -157,7 +157,7 @@ int
 ml_queue_heap_grow(struct ml_core *c)
 {
 	uint32_t cap = c->heapcap ? c->heapcap * 2 : 64;
-	uint32_t *h = c->a.realloc(c->heap, (size_t)cap * sizeof *h);
+	uint32_t *h = c->a.realloc_fn(c->heap, (size_t)cap * sizeof *h);
 
 	if (h == NULL)
 		return -ENOMEM;
@@ -296,17 +296,17 @@ static int
 classes_grow(struct ml_core *c)
 {
 	uint32_t cap = c->clscap ? c->clscap * 2 : 8;
-	struct ml_class *k = c->a.realloc(c->cls, cap * sizeof *k);
+	struct ml_class *k = c->a.realloc_fn(c->cls, cap * sizeof *k);
 
 	if (k == NULL)
 		return -ENOMEM;
 	c->cls = k;
 	memset(k + c->clscap, 0, (cap - c->clscap) * sizeof *k);
-	uint32_t *heap = c->a.realloc(c->cheap, cap * sizeof *heap);
+	uint32_t *heap = c->a.realloc_fn(c->cheap, cap * sizeof *heap);
 	if (heap == NULL)
 		return -ENOMEM;
 	c->cheap = heap;
-	uint32_t *hash = c->a.realloc(NULL, 2 * cap * sizeof *hash);
+	uint32_t *hash = c->a.realloc_fn(NULL, 2 * cap * sizeof *hash);
 	if (hash == NULL)
 		return -ENOMEM;
 	ml_core_free_if(c, c->chash);
@@ -389,7 +389,7 @@ ml_queue_ring_room(struct ml_core *c, struct ml_class *k)
 		return 0;
 	}
 	uint32_t cap = k->cap ? k->cap * 2 : 64;
-	uint32_t *r = c->a.realloc(NULL, (size_t)cap * sizeof *r);
+	uint32_t *r = c->a.realloc_fn(NULL, (size_t)cap * sizeof *r);
 	if (r == NULL)
 		return -ENOMEM;
 	for (uint32_t seq = k->head; seq != k->tail; seq++)

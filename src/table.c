@@ -46,8 +46,8 @@ int
 ml_table_init(struct ml_core *c)
 {
 	c->dircap = 16;
-	c->dir = c->a.realloc(NULL, c->dircap * sizeof *c->dir);
-	c->dir_gen = c->a.realloc(NULL, c->dircap * sizeof *c->dir_gen);
+	c->dir = c->a.realloc_fn(NULL, c->dircap * sizeof *c->dir);
+	c->dir_gen = c->a.realloc_fn(NULL, c->dircap * sizeof *c->dir_gen);
 	if (c->dir == NULL || c->dir_gen == NULL ||
 	    ml_bitmap_reserve(&c->nonfull, c->dircap, &c->a) != 0)
 		return -ENOMEM;
@@ -72,7 +72,7 @@ ml_table_fini(struct ml_core *c, void (*free_buf)(void *, unsigned))
 			if (b->e[s].buf != NULL)
 				free_buf(b->e[s].buf, b->e[s].kind);
 		if (b != &c->first)
-			c->a.free(b);
+			c->a.free_fn(b);
 	}
 	ml_core_free_if(c, c->dir);
 	ml_core_free_if(c, c->dir_gen);
@@ -92,11 +92,11 @@ ml_table_block_new(struct ml_core *c)
 		return -ENOMEM;
 	if (i == c->dircap) {
 		uint32_t cap = c->dircap * 2;
-		struct ml_block **d = c->a.realloc(c->dir, cap * sizeof *d);
+		struct ml_block **d = c->a.realloc_fn(c->dir, cap * sizeof *d);
 		if (d == NULL)
 			return -ENOMEM;
 		c->dir = d;
-		uint32_t *g = c->a.realloc(c->dir_gen, cap * sizeof *g);
+		uint32_t *g = c->a.realloc_fn(c->dir_gen, cap * sizeof *g);
 		if (g == NULL)
 			return -ENOMEM;
 		memset(g + c->dircap, 0, (cap - c->dircap) * sizeof *g);
@@ -105,7 +105,7 @@ ml_table_block_new(struct ml_core *c)
 	}
 	if (ml_bitmap_reserve(&c->nonfull, i + 1, &c->a) != 0)
 		return -ENOMEM;
-	struct ml_block *b = c->a.realloc(NULL, sizeof *b);
+	struct ml_block *b = c->a.realloc_fn(NULL, sizeof *b);
 	if (b == NULL)
 		return -ENOMEM;
 	block_init(b, c->dir_gen[i]);
@@ -130,7 +130,7 @@ ml_table_trim(struct ml_core *c)
 		c->nblocks--;           /* low == i: now nblocks, as it should */
 		if (c->low_b == b)
 			c->low_b = NULL;
-		c->a.free(b);
+		c->a.free_fn(b);
 	}
 }
 
