@@ -69,6 +69,7 @@ MEMLEASE_API int64_t memlease_next_deadline_ms(void);
 MEMLEASE_API int memlease_stats(struct memlease_stats *st);
 MEMLEASE_API memlease_t memlease_adopt(void *p, uint64_t ttl_ms,
     unsigned releases);
+MEMLEASE_API int memlease_trim(void);
 
 #ifdef __cplusplus
 }

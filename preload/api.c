@@ -204,3 +204,13 @@ memlease_stats(struct memlease_stats *st)
 	ml_runtime_stats(st);
 	return 0;
 }
+
+int
+memlease_trim(void)
+{
+	int r;
+
+	if ((r = ready()) != 0)
+		return r;
+	return ml_runtime_trim();
+}

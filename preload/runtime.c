@@ -488,6 +488,12 @@ ml_runtime_stats(struct memlease_stats *st)
 	st->reclaimed = atomic_load(&rt.reclaimed);
 }
 
+int
+ml_runtime_trim(void)
+{
+	return ml_core_trim(rt.core);
+}
+
 void
 ml_runtime_set_hook(memlease_expire_fn fn, void *arg)
 {

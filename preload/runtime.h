@@ -103,6 +103,8 @@ int        ml_runtime_expire(memlease_t h);
 int        ml_runtime_renew(memlease_t h, uint64_t ttl_ms);
 int        ml_runtime_expire_due(void);
 void       ml_runtime_stats(struct memlease_stats *st);
+/* Free the core's spare entry block: how many were freed. */
+int        ml_runtime_trim(void);
 void       ml_runtime_set_hook(memlease_expire_fn fn, void *arg);
 
 /* The process is ending: no new thread starts. */

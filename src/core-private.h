@@ -144,6 +144,8 @@ struct ml_core {
 	                            * will) */
 	struct ml_block *low_b;    /* block low, if it has one; NULL: not
 	                            * known (ask nonfull) */
+	struct ml_block *spare;    /* an empty dynamic block kept for the
+	                            * next one made, or NULL: at most one */
 
 	/* the deadline queue (queue.c) */
 	uint32_t        *heap;     /* entry indices, earliest deadline first */
@@ -195,6 +197,7 @@ int    ml_table_init(struct ml_core *c);
 void   ml_table_fini(struct ml_core *c, void (*free_buf)(void *, unsigned));
 int    ml_table_block_new(struct ml_core *c);
 void   ml_table_trim(struct ml_core *c);
+int    ml_table_free_spare(struct ml_core *c);
 size_t ml_table_bytes(const struct ml_core *c);
 
 /* The block of entry idx. */

@@ -620,6 +620,15 @@ bookkeeping(const struct ml_core *c)
 	    ml_labels_bytes(&c->labels);
 }
 
+int
+ml_core_trim(struct ml_core *c)
+{
+	lock(c);
+	int n = ml_table_free_spare(c);
+	unlock(c);
+	return n;
+}
+
 void
 ml_core_stats(struct ml_core *c, struct memlease_stats *st)
 {
@@ -631,7 +640,7 @@ ml_core_stats(struct ml_core *c, struct memlease_stats *st)
 	st->released = c->released;
 	st->expired = c->expired;
 	st->reclaimed = c->expired;
-	st->entry_blocks = c->nblocks;
+	st->entry_blocks = c->nblocks + (c->spare != NULL);  /* SPEC */
 	st->entries_per_block = ML_PER_BLOCK;
 	st->pinned = c->pinned;
 	st->overdue = c->overdue;

@@ -119,6 +119,8 @@ int64_t ml_core_next_deadline(struct ml_core *c, uint64_t now);
  * lease or renewal wakes it only if its deadline comes first. */
 int64_t ml_core_arm(struct ml_core *c, uint64_t now, int64_t max_ms);
 void  ml_core_stats(struct ml_core *c, struct memlease_stats *st);
+/* Free the spare entry block, if one is kept: how many were freed. */
+int   ml_core_trim(struct ml_core *c);
 /* Live leases of each kind (ML_KIND_MAX + 1 counts). */
 void  ml_core_live_kinds(struct ml_core *c, uint64_t *out);
 int   ml_core_info(struct ml_core *c, memlease_t h, struct ml_info *out);

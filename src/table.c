@@ -5,7 +5,11 @@
  * Entry blocks, as designed in the original: the first block is static;
  * a new block is made when every block is full; when the most recently made
  * dynamic block becomes empty it is freed, and so is each block before it
- * that is empty and becomes the last.  Blocks are a prefix [0, nblocks) of
+ * that is empty and becomes the last.  One of them is kept, empty, as the
+ * spare (SPEC, "Entry blocks"): the next block made is the spare, so a
+ * lease count that hovers at a block boundary allocates nothing after the
+ * first time; the spare is freed when another block empties (never more
+ * than one empty block held) and by memlease_trim().  Blocks are a prefix [0, nblocks) of
  * the directory, so a handle's entry is dir[idx / N]->e[idx % N]: O(1).
  * New leases go to the lowest block with a free slot (c->low, else the
  * bitmap of blocks with room), so that the last blocks drain and can be
@@ -74,6 +78,7 @@ ml_table_fini(struct ml_core *c, void (*free_buf)(void *, unsigned))
 		if (b != &c->first)
 			c->a.free_fn(b);
 	}
+	ml_table_free_spare(c);
 	ml_core_free_if(c, c->dir);
 	ml_core_free_if(c, c->dir_gen);
 	ml_bitmap_fini(&c->nonfull, &c->a);
@@ -105,8 +110,10 @@ ml_table_block_new(struct ml_core *c)
 	}
 	if (ml_bitmap_reserve(&c->nonfull, i + 1, &c->a) != 0)
 		return -ENOMEM;
-	struct ml_block *b = c->a.realloc_fn(NULL, sizeof *b);
-	if (b == NULL)
+	struct ml_block *b = c->spare;
+	if (b != NULL)
+		c->spare = NULL;
+	else if ((b = c->a.realloc_fn(NULL, sizeof *b)) == NULL)
 		return -ENOMEM;
 	block_init(b, c->dir_gen[i]);
 	c->dir[i] = b;
@@ -117,7 +124,8 @@ ml_table_block_new(struct ml_core *c)
 	return 0;
 }
 
-/* Free the trailing empty dynamic blocks. */
+/* Take the trailing empty dynamic blocks out of the table; the last one
+ * taken is kept as the spare, in place of the spare before it. */
 void
 ml_table_trim(struct ml_core *c)
 {
@@ -130,15 +138,28 @@ ml_table_trim(struct ml_core *c)
 		c->nblocks--;           /* low == i: now nblocks, as it should */
 		if (c->low_b == b)
 			c->low_b = NULL;
-		c->a.free_fn(b);
+		ml_table_free_spare(c);
+		c->spare = b;
 	}
+}
+
+/* Free the spare block, if one is kept: how many were freed (0 or 1). */
+int
+ml_table_free_spare(struct ml_core *c)
+{
+	if (c->spare == NULL)
+		return 0;
+	c->a.free_fn(c->spare);
+	c->spare = NULL;
+	return 1;
 }
 
 /* The table's memory beyond the core itself (its static block is in it). */
 size_t
 ml_table_bytes(const struct ml_core *c)
 {
-	return (size_t)(c->nblocks - 1) * sizeof(struct ml_block) +
+	return (size_t)(c->nblocks - 1 + (c->spare != NULL)) *
+	    sizeof(struct ml_block) +
 	    (size_t)c->dircap * (sizeof *c->dir + sizeof *c->dir_gen) +
 	    ml_bitmap_bytes(&c->nonfull);
 }
