@@ -217,6 +217,9 @@ escape(const char *in, size_t n, char *out, size_t cap)
 	return o;
 }
 
+static void vdiag(int prio, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 vdiag(int prio, const char *fmt, va_list ap)
 {
