@@ -18,6 +18,8 @@ static struct ml_core core;
 static int allocs_to_fail = -1;   /* fail the allocation after this many */
 static int poison = -1;           /* fill new entry blocks with this byte */
 
+static unsigned blocks_made;   /* entry blocks the allocator gave */
+
 static void *
 test_realloc(void *p, size_t n)
 {
@@ -26,9 +28,11 @@ test_realloc(void *p, size_t n)
 	if (allocs_to_fail > 0)
 		allocs_to_fail--;
 	void *q = realloc(p, n);
-	if (q != NULL && p == NULL && n == sizeof(struct ml_block) &&
-	    poison >= 0)
-		memset(q, poison, n);
+	if (q != NULL && p == NULL && n == sizeof(struct ml_block)) {
+		blocks_made++;
+		if (poison >= 0)
+			memset(q, poison, n);
+	}
 	return q;
 }
 
@@ -155,6 +159,13 @@ stats(void)
 
 	ml_core_stats(&core, &st);
 	return st;
+}
+
+/* Entry blocks in the table: entry_blocks counts the spare too. */
+static uint64_t
+in_table(void)
+{
+	return stats().entry_blocks - (core.spare != NULL);
 }
 
 /* A new entry's words are made whole (ML_W_*) and read as bit-fields:
@@ -322,11 +333,11 @@ Test(table, stale_after_block_freed_and_recreated)
 	for (uint32_t i = 0; i <= N; i++)
 		h[i] = lease(0, 1);
 	memlease_t in_second = h[N];
-	cr_assert_eq(stats().entry_blocks, 2);
+	cr_assert_eq(in_table(), 2);
 	cr_assert_eq(release(in_second), 1);
-	cr_assert_eq(stats().entry_blocks, 1, "the empty last block is freed");
+	cr_assert_eq(in_table(), 1, "the empty last block is freed");
 	memlease_t again = lease(0, 1);
-	cr_assert_eq(stats().entry_blocks, 2, "and made again");
+	cr_assert_eq(in_table(), 2, "and made again");
 	cr_assert_eq((uint32_t)again, (uint32_t)in_second, "same index");
 	cr_assert_neq(again, in_second);
 	assert_stale(in_second);
@@ -341,15 +352,55 @@ Test(table, lease_past_first_block_makes_a_block_and_its_release_frees_it)
 
 	for (uint32_t i = 0; i < N; i++)
 		h[i] = lease(0, 1);
-	cr_assert_eq(stats().entry_blocks, 1, "%u leases fit the static block",
+	cr_assert_eq(in_table(), 1, "%u leases fit the static block",
 	    N);
 	memlease_t extra = lease(0, 1);
-	cr_assert_eq(stats().entry_blocks, 2);
+	cr_assert_eq(in_table(), 2);
 	cr_assert_eq(release(extra), 1);
-	cr_assert_eq(stats().entry_blocks, 1);
+	cr_assert_eq(in_table(), 1);
 	for (uint32_t i = 0; i < N; i++)
 		cr_assert_eq(release(h[i]), 1);
-	cr_assert_eq(stats().entry_blocks, 1, "the static block stays");
+	cr_assert_eq(in_table(), 1, "the static block stays");
+}
+
+Test(table, lease_count_hovering_at_a_block_boundary_allocates_one_block)
+{
+	memlease_t h[N];
+
+	for (uint32_t i = 0; i < N; i++)
+		h[i] = lease(0, 1);
+	unsigned before = blocks_made;
+	for (int i = 0; i < 1000; i++) {
+		memlease_t past = lease(0, 1);  /* a second block */
+		cr_assert_eq(release(past), 1); /* empty: the spare */
+	}
+	cr_assert_eq(blocks_made - before, 1, "%u blocks made for 1000 "
+	    "crossings", blocks_made - before);
+	cr_assert_eq(stats().entry_blocks, 2, "the static block and the spare");
+	for (uint32_t i = 0; i < N; i++)
+		cr_assert_eq(release(h[i]), 1);
+}
+
+Test(table, no_more_than_one_empty_block_is_held_and_trim_frees_it)
+{
+	memlease_t h[4 * N];
+
+	for (uint32_t i = 0; i < 4 * N; i++)
+		h[i] = lease(0, 1);
+	cr_assert_eq(stats().entry_blocks, 4);
+	for (uint32_t i = 4 * N; i-- > N; )     /* the last three empty */
+		cr_assert_eq(release(h[i]), 1);
+	cr_assert_eq(in_table(), 1);
+	cr_assert_eq(stats().entry_blocks, 2, "one empty block kept, not 3");
+	cr_assert_eq(ml_core_trim(&core), 1);
+	cr_assert_eq(stats().entry_blocks, 1);
+	cr_assert_eq(ml_core_trim(&core), 0, "nothing left to trim");
+	unsigned before = blocks_made;
+	memlease_t past = lease(0, 1);
+	cr_assert_eq(blocks_made - before, 1, "trimmed: a block is made");
+	cr_assert_eq(release(past), 1);
+	for (uint32_t i = 0; i < N; i++)
+		cr_assert_eq(release(h[i]), 1);
 }
 
 Test(table, empty_block_that_is_not_last_is_kept)
@@ -358,15 +409,15 @@ Test(table, empty_block_that_is_not_last_is_kept)
 
 	for (uint32_t i = 0; i < 3 * N; i++)
 		h[i] = lease(0, 1);
-	cr_assert_eq(stats().entry_blocks, 3);
+	cr_assert_eq(in_table(), 3);
 	for (uint32_t i = N; i < 2 * N; i++)       /* empty the middle block */
 		cr_assert_eq(release(h[i]), 1);
-	cr_assert_eq(stats().entry_blocks, 3);
+	cr_assert_eq(in_table(), 3);
 	for (uint32_t i = 2 * N; i < 3 * N - 1; i++)
 		cr_assert_eq(release(h[i]), 1);
-	cr_assert_eq(stats().entry_blocks, 3, "the last still has one lease");
+	cr_assert_eq(in_table(), 3, "the last still has one lease");
 	cr_assert_eq(release(h[3 * N - 1]), 1);
-	cr_assert_eq(stats().entry_blocks, 1,
+	cr_assert_eq(in_table(), 1,
 	    "the last emptied, and the empty one before it went too");
 	for (uint32_t i = 0; i < N; i++)
 		cr_assert_not_null(ml_core_get(&core, h[i], NULL));
@@ -383,7 +434,7 @@ Test(table, new_leases_fill_the_lowest_block_first)
 	cr_assert_eq((uint32_t)again, (uint32_t)h[3]);
 	for (uint32_t i = N; i < 2 * N; i++)
 		cr_assert_eq(release(h[i]), 1);
-	cr_assert_eq(stats().entry_blocks, 1);
+	cr_assert_eq(in_table(), 1);
 }
 
 /* The lowest block with room is remembered between leases: a hole made
@@ -417,18 +468,18 @@ Test(table, a_slot_freed_after_the_last_block_went_is_used_first)
 		h[i] = lease(0, 1);
 	for (int round = 0; round < 3; round++) {
 		memlease_t past = lease(0, 1);   /* a third block, and gone */
-		cr_assert_eq(stats().entry_blocks, 3);
+		cr_assert_eq(in_table(), 3);
 		cr_assert_eq(release(past), 1);
-		cr_assert_eq(stats().entry_blocks, 2);
+		cr_assert_eq(in_table(), 2);
 	}
 	cr_assert_eq(release(h[N + 3]), 1);
 	memlease_t again = lease(0, 1);
 	cr_assert_eq((uint32_t)again, (uint32_t)h[N + 3],
 	    "the new lease went to block %u", ((uint32_t)again - 1) / N);
-	cr_assert_eq(stats().entry_blocks, 2);
+	cr_assert_eq(in_table(), 2);
 	memlease_t third = lease(0, 1);
 	cr_assert_eq(((uint32_t)third - 1) / N, 2);
-	cr_assert_eq(stats().entry_blocks, 3);
+	cr_assert_eq(in_table(), 3);
 }
 
 /* A new lease takes a slot of the lowest block with one, also right after
@@ -446,7 +497,7 @@ Test(table, the_lowest_block_with_room_is_used_first)
 	memlease_t b = lease(0, 1);
 	cr_assert_eq((uint32_t)b, (uint32_t)h[2 * N + 2],
 	    "the new lease went to block %u", ((uint32_t)b - 1) / N);
-	cr_assert_eq(stats().entry_blocks, 3);
+	cr_assert_eq(in_table(), 3);
 	memlease_t c = lease(0, 1);             /* all full: a new block */
 	cr_assert_eq(((uint32_t)c - 1) / N, 3);
 	cr_assert_eq(release(h[1]), 1);
@@ -466,7 +517,7 @@ Test(table, many_blocks_and_every_handle_still_resolves)
 
 	for (int i = 0; i < COUNT; i++)
 		h[i] = lease_at(T0, (size_t)i % 50, 0, 1);
-	cr_assert_eq(stats().entry_blocks, (COUNT + N - 1) / N);
+	cr_assert_eq(in_table(), (COUNT + N - 1) / N);
 	for (int i = 0; i < COUNT; i++) {
 		size_t size;
 		cr_assert_not_null(ml_core_get(&core, h[i], &size));
@@ -474,7 +525,7 @@ Test(table, many_blocks_and_every_handle_still_resolves)
 	}
 	for (int i = COUNT - 1; i >= 0; i--)
 		cr_assert_eq(release(h[i]), 1);
-	cr_assert_eq(stats().entry_blocks, 1);
+	cr_assert_eq(in_table(), 1);
 	cr_assert_eq(stats().live_bytes, 0);
 }
 
@@ -651,7 +702,7 @@ Test(queue, expiry_goes_earliest_first_in_batches)
 	}
 	cr_assert_eq(seen, COUNT);
 	cr_assert_eq(stats().live_leases, 0);
-	cr_assert_eq(stats().entry_blocks, 1);
+	cr_assert_eq(in_table(), 1);
 }
 
 Test(core, expire_one_ends_a_lease_now_unless_pinned)
@@ -771,21 +822,21 @@ Test(table, failed_block_allocation_gives_enomem_and_changes_nothing)
 		    &wake);
 		allocs_to_fail = -1;
 		if (r == 0) {
-			cr_assert_eq(stats().entry_blocks, 2);
+			cr_assert_eq(in_table(), 2);
 			cr_assert_eq(stats().live_leases, N + 1);
 			break;
 		}
 		cr_assert_eq(r, -ENOMEM);
 		struct memlease_stats now = stats();
 		cr_assert_eq(now.live_leases, before.live_leases);
-		cr_assert_eq(now.entry_blocks, 1);
+		cr_assert_eq(now.entry_blocks - (core.spare != NULL), 1);
 		cr_assert_eq(now.allocated, before.allocated);
 	}
 	for (uint32_t i = 0; i < N; i++)
 		cr_assert_not_null(ml_core_get(&core, h[i], NULL));
 	cr_assert_eq(expire(T0 + 100), N, "the static block's leases expire");
 	cr_assert_eq(release(x), 1);
-	cr_assert_eq(stats().entry_blocks, 1);
+	cr_assert_eq(in_table(), 1);
 }
 
 Test(queue, failed_heap_growth_gives_enomem_and_changes_nothing)
