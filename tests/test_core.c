@@ -377,8 +377,7 @@ Test(table, lease_count_hovering_at_a_block_boundary_allocates_one_block)
 	cr_assert_eq(blocks_made - before, 1, "%u blocks made for 1000 "
 	    "crossings", blocks_made - before);
 	cr_assert_eq(stats().entry_blocks, 2, "the static block and the spare");
-	for (uint32_t i = 0; i < N; i++)
-		cr_assert_eq(release(h[i]), 1);
+	(void)h;        /* live: teardown frees them */
 }
 
 Test(table, no_more_than_one_empty_block_is_held_and_trim_frees_it)
@@ -399,8 +398,6 @@ Test(table, no_more_than_one_empty_block_is_held_and_trim_frees_it)
 	memlease_t past = lease(0, 1);
 	cr_assert_eq(blocks_made - before, 1, "trimmed: a block is made");
 	cr_assert_eq(release(past), 1);
-	for (uint32_t i = 0; i < N; i++)
-		cr_assert_eq(release(h[i]), 1);
 }
 
 Test(table, empty_block_that_is_not_last_is_kept)
