@@ -221,7 +221,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (fill[0] != ' ')
 		memset(fill, ' ', sizeof fill);
-	in.len = 0;
+	in.at = in.len = 0;
 	in.discarding = false;
 	k = data[0] & 15;
 	if (k >= size)
