@@ -31,8 +31,10 @@
  * (after a dlopen()), and those the C library makes for itself without
  * pthread_create() (a SIGEV_THREAD timer's): the last thread looks in
  * /proc/self/task for one before it exits, and gives threads counted out
- * just before it OTHERS_WAIT_MS to be gone.  Threads memlease makes (the
- * recursion guard is held) are not the program's.
+ * just before it OTHERS_WAIT_MS to be gone.  Threads memlease makes are
+ * not the program's: its own thread is made with the C library's
+ * pthread_create() (real.h), and one made while the recursion guard is
+ * held (by a library memlease calls) passes uncounted.
  *
  * Cost: an atomic add at each pthread_create() and thread exit, and a
  * small record from the next allocator for the trampoline.

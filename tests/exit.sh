@@ -82,7 +82,7 @@ for m in $modes; do
 	    $(test "$rc" -eq 143 && grep -q '^ready$' "$tmp/out"; echo $?)
 done
 
-# memlease's own end runs once, on its thread: the exit summary
+# memlease's own end runs once, on the last thread: the exit summary
 run 10 "MEMLEASE_RULES=size=4096-8191 ttl=1h" MEMLEASE_REPORT_AT_EXIT=1 \
     "$fx/lastexit" main
 ok "MEMLEASE_REPORT_AT_EXIT=1: the live lease is reported once at exit (status $rc)" \
