@@ -150,11 +150,34 @@ syn_usable_size(void *p)
 	return 0;       /* unknown: callers must not rely on more */
 }
 
+/*
+ * Where the next allocator is looked up: after memlease (RTLD_NEXT) when
+ * memlease is in the process's global scope, preloaded or linked in.
+ * When it is not, it was loaded into a running process (memleasectl
+ * attach, a dlopen() of its own scope), and RTLD_NEXT would name the C
+ * library's even where the program runs on jemalloc: the blocks made
+ * before the attach must go back to the allocator that made them, so the
+ * process's own (RTLD_DEFAULT) is the next.
+ */
+static void *scope;
+
+static void *
+choose_scope(void)
+{
+	void *f = dlsym(RTLD_DEFAULT, "memlease_alloc");
+	Dl_info mine, theirs;
+
+	if (dladdr((void *)choose_scope, &mine) != 0 && (f == NULL ||
+	    (dladdr(f, &theirs) != 0 && mine.dli_fbase != theirs.dli_fbase)))
+		return RTLD_DEFAULT;
+	return RTLD_NEXT;
+}
+
 /* `name` from the object `base`, or NULL if that object lacks it. */
 static void *
 next_from(const char *name, const void *base)
 {
-	void *f = dlsym(RTLD_NEXT, name);
+	void *f = dlsym(scope, name);
 	Dl_info dl;
 
 	if (f == NULL || base == NULL)
@@ -228,7 +251,8 @@ ml_real_resolve(void)
 	if (!atomic_compare_exchange_strong(&resolving, &expected, 1))
 		return;         /* another thread (or this one, in dlsym) */
 	memset(&fns, 0, sizeof fns);
-	*(void **)&fns.next_malloc = dlsym(RTLD_NEXT, "malloc");
+	scope = choose_scope();
+	*(void **)&fns.next_malloc = dlsym(scope, "malloc");
 	if (fns.next_malloc == NULL) {
 		libc_own(&fns);
 		goto done;
@@ -243,8 +267,8 @@ ml_real_resolve(void)
 		/* an allocator without free or realloc is not one: take the
 		 * first definitions found, whatever their object */
 		base = NULL;
-		*(void **)&fns.next_free = dlsym(RTLD_NEXT, "free");
-		*(void **)&fns.next_realloc = dlsym(RTLD_NEXT, "realloc");
+		*(void **)&fns.next_free = dlsym(scope, "free");
+		*(void **)&fns.next_realloc = dlsym(scope, "realloc");
 	}
 	RESOLVE(calloc, "calloc", syn_calloc);
 	RESOLVE(posix_memalign, "posix_memalign", syn_posix_memalign);
