@@ -113,6 +113,18 @@ ml_init_start(void)
 	ml_tag_init();
 }
 
+int
+ml_init_attach(void)
+{
+	int r;
+
+	ml_options_override(ML_OPT_SOCKET, ML_SOCKET_ON);
+	ml_options_override(ML_OPT_THREAD, 1);
+	if ((r = ml_init_ready()) == 0)
+		ml_runtime_deadline(true);      /* the thread, and its socket */
+	return r;
+}
+
 /* The process is ending: no thread starts any more; the live tagged
  * leases are reported if asked; the thread stops. */
 __attribute__((destructor)) static void

@@ -15,4 +15,9 @@ int  ml_init_ready(void);
  * MEMLEASE_SOCKET=on, the rules of the environment put in force. */
 void ml_init_start(void);
 
+/* Loaded into a running process (memleasectl attach): the thread and the
+ * socket started at once, as with MEMLEASE_SOCKET=on, whatever the
+ * environment of the process says.  0 or a negative errno. */
+int  ml_init_attach(void);
+
 #endif /* ML_INIT_H */

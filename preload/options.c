@@ -262,3 +262,10 @@ ml_options_num(enum ml_option o)
 	pthread_once(&opt.once, read_all);
 	return opt.num[o];
 }
+
+void
+ml_options_override(enum ml_option o, long v)
+{
+	pthread_once(&opt.once, read_all);
+	opt.num[o] = v;
+}

@@ -35,6 +35,11 @@ const char *ml_options_str(enum ml_option o);
  * index in its list.  A value that did not parse is its default. */
 long        ml_options_num(enum ml_option o);
 
+/* Give option o the value v, whatever the environment says: for a process
+ * that memlease was loaded into by memleasectl attach, before anything
+ * that reads o runs (the values are not guarded after that). */
+void        ml_options_override(enum ml_option o, long v);
+
 /* MEMLEASE_SOCKET. */
 static inline enum ml_socket_mode
 ml_options_socket(void)

@@ -127,3 +127,18 @@ daemon(int nochdir, int noclose)
 	}
 	return r;
 }
+
+/* Names of memlease's own for these, as shim.c's (attach.c). */
+#if defined(__has_attribute) && __has_attribute(copy)
+#define SAME(name) copy(name),
+#else
+#define SAME(name)
+#endif
+#define ALIAS(name) extern __typeof__(name) ml_preload_##name \
+	__attribute__((alias(#name), SAME(name) visibility("hidden")))
+ALIAS(pthread_create);
+ALIAS(_exit);
+ALIAS(_Exit);
+ALIAS(fork);
+ALIAS(setsid);
+ALIAS(daemon);

@@ -182,3 +182,28 @@ malloc_usable_size(void *p)
 		return n;
 	return ml_real_usable_size(p);
 }
+
+/*
+ * The same functions under names of memlease's own, which only this
+ * object can bind: a reference to `malloc` from inside libmemlease.so may
+ * be bound to the C library's, when memlease was loaded into a running
+ * process (attach.c points the program's calls at these).
+ */
+#if defined(__has_attribute) && __has_attribute(copy)
+#define SAME(name) copy(name),
+#else
+#define SAME(name)
+#endif
+#define ALIAS(name) extern __typeof__(name) ml_shim_##name \
+	__attribute__((alias(#name), SAME(name) visibility("hidden")))
+ALIAS(malloc);
+ALIAS(free);
+ALIAS(calloc);
+ALIAS(realloc);
+ALIAS(reallocarray);
+ALIAS(posix_memalign);
+ALIAS(aligned_alloc);
+ALIAS(memalign);
+ALIAS(valloc);
+ALIAS(pvalloc);
+ALIAS(malloc_usable_size);

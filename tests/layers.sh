@@ -55,7 +55,7 @@ report "only src/ and the core's tests include core-private.h" "$(
 # until it is given one.
 ranks='
 0 guard
-1 real fd
+1 real fd got
 2 mem
 3 sites ptrmap rules reclaim stacks
 4 json
@@ -71,6 +71,7 @@ ranks='
 14 server
 15 init
 16 api shim preload
+17 attach
 '
 rank_of() {
 	printf '%s\n' "$ranks" | awk -v m="$1" '
