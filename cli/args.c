@@ -24,7 +24,7 @@
 enum opt_id {
 	OPT_PID, OPT_SOCKET, OPT_JSON, OPT_HELP, OPT_VERSION,
 	OPT_OLDER, OPT_LABEL, OPT_STATE, OPT_SORT, OPT_LIMIT, OPT_BY_SITE,
-	OPT_FORMAT, OPT_OUTPUT,
+	OPT_FORMAT, OPT_OUTPUT, OPT_RULES, OPT_LIBRARY,
 };
 
 /* The options; those of CTL_CMD_NONE are global. */
@@ -48,6 +48,8 @@ static const struct opt {
 	{ OPT_BY_SITE, "by-site",    0,   false, CTL_CMD_LIST },
 	{ OPT_FORMAT,  "format",     0,   true,  CTL_CMD_EXPORT },
 	{ OPT_OUTPUT,  "output",     'o', true,  CTL_CMD_EXPORT },
+	{ OPT_RULES,   "rules",      0,   true,  CTL_CMD_ATTACH },
+	{ OPT_LIBRARY, "library",    0,   true,  CTL_CMD_ATTACH },
 };
 #define NOPTS (sizeof opts / sizeof *opts)
 
@@ -297,6 +299,18 @@ apply(struct ctl_args *a, const struct opt *o, const char *v, char *err,
 			return usage_error(err, errlen, "-o: an empty path");
 		a->output = v;
 		break;
+	case OPT_RULES:
+		free(a->rules);
+		if ((a->rules = strdup(v)) == NULL)
+			return CTL_EXIT_FAIL;
+		a->rules_op = CTL_RULES_SET;
+		break;
+	case OPT_LIBRARY:
+		if (v[0] != '/')
+			return usage_error(err, errlen, "--library: '%s' is not "
+			    "an absolute path", v);
+		a->library = v;
+		break;
 	}
 	return CTL_EXIT_OK;
 }
@@ -370,6 +384,19 @@ positional(struct ctl_args *a, char *const *pos, size_t n, char *err,
 		if (n >= 2)
 			return join_rules(a, pos + 1, n - 1);
 		break;
+	case CTL_CMD_ATTACH: {
+		uint64_t x;
+		const char *end;
+		if (a->pid != 0 || a->socket != NULL)
+			return usage_error(err, errlen, "attach: give the "
+			    "process as PID, without -p or -S");
+		if (whole(pos[0], INT_MAX, &x, &end) != 0 || *end != '\0' ||
+		    x == 0)
+			return usage_error(err, errlen, "attach: '%s' is not a "
+			    "process id", pos[0]);
+		a->pid = (pid_t)x;
+		break;
+	}
 	default:
 		break;
 	}

@@ -24,6 +24,7 @@ const struct ctl_cmd_entry *const ctl_cmd_table[] = {
 	&ctl_cmd_rules_entry,
 	&ctl_cmd_watch_entry,
 	&ctl_cmd_export_entry,
+	&ctl_cmd_attach_entry,
 	NULL
 };
 

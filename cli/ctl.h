@@ -45,6 +45,7 @@ enum ctl_cmd {
 	CTL_CMD_RULES,
 	CTL_CMD_WATCH,
 	CTL_CMD_EXPORT,
+	CTL_CMD_ATTACH,
 };
 
 enum ctl_sort   { CTL_SORT_NONE, CTL_SORT_AGE, CTL_SORT_SIZE };
@@ -79,6 +80,9 @@ struct ctl_args {
 	/* export */
 	enum ctl_format format;
 	const char     *output;         /* -o: the file to replace; NULL: stdout */
+
+	/* attach: the process in pid, the rules (--rules) in rules */
+	const char     *library;        /* --library; NULL: the installed one */
 };
 
 /*
@@ -411,6 +415,37 @@ void        ctl_client_procs_free(struct ctl_proc *procs, int n);
 /* Say that the socket folder has no process, naming it. */
 void        ctl_client_say_none(void);
 
+/* --- inject.c: calling functions inside another process (ptrace) ------ */
+
+struct ctl_inject;
+
+/*
+ * Stop thread tid (ptrace-seized), keep its registers, FPU state and
+ * signal mask, and block its signals but SIGSEGV: 0 with *in set, or -1
+ * with errno (EPERM...) and what failed in err.  x86-64 only (ENOSYS).
+ */
+int         ctl_inject_begin(struct ctl_inject **in, pid_t tid, char *err,
+                size_t errlen);
+/* Bytes of the process's memory: 0 or -1. */
+int         ctl_inject_read(struct ctl_inject *in, uint64_t at, void *buf,
+                size_t n);
+int         ctl_inject_write(struct ctl_inject *in, uint64_t at,
+                const void *buf, size_t n);
+/* n bytes copied onto the thread's stack, below what it uses: their
+ * address there (0: failed).  Valid until ctl_inject_end(). */
+uint64_t    ctl_inject_push(struct ctl_inject *in, const void *buf, size_t n);
+/* fn(args...) called on the thread, its result in *ret: 0, or -1 (said in
+ * err; the thread is still stopped, for ctl_inject_end). */
+int         ctl_inject_call(struct ctl_inject *in, uint64_t fn,
+                const uint64_t *args, int nargs, uint64_t *ret, char *err,
+                size_t errlen);
+/* The thread put back as it was, and let go: 0, or -1. */
+int         ctl_inject_end(struct ctl_inject *in);
+/* The address of function `name` in the ELF object at path, loaded at
+ * base (its first mapping): 0, or -1 (not found). */
+int         ctl_inject_symbol(const char *path, uint64_t base,
+                const char *name, uint64_t *addr);
+
 /* --- cmd.c: the commands' table, and what several commands do --------- */
 
 /*
@@ -442,6 +477,7 @@ extern const struct ctl_cmd_entry ctl_cmd_expire_entry;
 extern const struct ctl_cmd_entry ctl_cmd_rules_entry;
 extern const struct ctl_cmd_entry ctl_cmd_watch_entry;
 extern const struct ctl_cmd_entry ctl_cmd_export_entry;
+extern const struct ctl_cmd_entry ctl_cmd_attach_entry;
 
 /* Every command, in the order of the help; NULL-terminated. */
 extern const struct ctl_cmd_entry *const ctl_cmd_table[];
