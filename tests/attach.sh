@@ -50,7 +50,8 @@ ok "so are those of a library it dlopen()s after the attach (3 of 888: $n888)" \
 ok "blocks allocated before the attach: usable size, realloc and free go to the C library" \
     $(grep -q '^usable size of an old block: ok$' "$tmp/out" &&
       grep -q '^realloc of an old block kept its bytes: yes$' "$tmp/out" &&
-      grep -q '^freed 8 old blocks$' "$tmp/out" && ! grep -q . "$tmp/err"
+      grep -q '^freed 8 old blocks, their bytes back to the C library: yes$' \
+          "$tmp/out" && ! grep -q . "$tmp/err"
       echo $?)
 ok "errno and the signal mask of the thread it borrowed are as they were" \
     $(grep -q '^errno kept$' "$tmp/out" &&
