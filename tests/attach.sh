@@ -8,7 +8,7 @@
 . "$top_srcdir/tests/ctl-env.sh"
 plugin=$(cd "$fx" && pwd)/.libs/plugin.so
 attach() { "$ctl" attach "$@" --library "$lib"; }
-echo "1..17"
+echo "1..18"
 
 # wait_for PATTERN FILE: until FILE has a line PATTERN (5 s at most)
 wait_for() {
@@ -95,6 +95,22 @@ for delay in 0.1 0.33 0.62 0.9 1.2; do
 done
 ok "a program attached in nanosleep() or in a loop of sums runs on unchanged${bad:+:$bad}" \
     $(test -z "$bad"; echo $?)
+
+# --- threads allocating, freeing and passing blocks while it attaches ---
+MEMLEASE_LOG=$tmp/log "$fx/churn" 3 4000000 >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+pids="$pids $pid"
+rm -f "$tmp/log"
+sleep 0.3
+attach "$pid" --rules 'size=64-4096 every=7 ttl=20ms' >/dev/null 2>>"$tmp/err"
+rc=$?
+tagged=$("$ctl" -p "$pid" --json stats 2>/dev/null |
+    sed -n 's/.*"tagged":\([0-9]*\).*/\1/p')
+wait "$pid"
+crc=$?
+ok "threads churning blocks across the attach run on, some of theirs tagged (${tagged:-none})" \
+    $(test "$rc" -eq 0 && test "$crc" -eq 0 && test "${tagged:-0}" -gt 0 &&
+      grep -q '^churn ok$' "$tmp/out"; echo $?)
 
 # --- refusals -------------------------------------------------------------
 "$fx/attachee" sleep 200 >/dev/null &
