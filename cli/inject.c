@@ -4,6 +4,14 @@
  * call a function of its own (dlopen...) on its own stack, and put back
  * as it was.
  *
+ * Where: a thread that holds a lock of the allocator's or of the dynamic
+ * loader's would deadlock in dlopen().  So the thread is taken inside a
+ * system call, where it holds none as far as can be told: blocked in one
+ * (read, sleep, a wait), or stopped at the entry of its next one (that
+ * call then made from its start when the thread is put back), but not in
+ * those the allocator makes with its lock held (mmap, brk...).  A thread
+ * that makes no system call within SAFE_WAIT_MS is taken where it is.
+ *
  * How a call is made: below the thread's stack pointer and its red zone,
  * the arguments' bytes, then a return address of 0; the registers say
  * where to start and what to pass (System V ABI).  When the function
@@ -38,7 +46,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -123,6 +133,8 @@ done:
 
 #define XSTATE_MAX (64 * 1024)          /* bytes of the FPU/vector state */
 #define ERESTART_RESTARTBLOCK 516       /* the kernel's, not in errno.h */
+#define SYSCALL_STOP (SIGTRAP | 0x80)   /* PTRACE_O_TRACESYSGOOD */
+#define SAFE_WAIT_MS 250                /* for a system call, at most */
 #define RED_ZONE   128
 
 struct ctl_inject {
@@ -168,13 +180,131 @@ next_stop(struct ctl_inject *in, int *sig, int *event, char *err,
 	}
 }
 
+/* Stop the thread where it is (PTRACE_INTERRUPT): 0, or -1.  A signal
+ * that comes first is delivered, as it would have been. */
+static int
+interrupt(struct ctl_inject *in, char *err, size_t errlen)
+{
+	int sig, event;
+
+	if (ptrace(PTRACE_INTERRUPT, in->tid, NULL, NULL) != 0)
+		return failed(err, errlen, "ptrace", errno);
+	for (;;) {
+		if (next_stop(in, &sig, &event, err, errlen) != 0)
+			return -1;
+		if (event == PTRACE_EVENT_STOP)
+			return 0;
+		if (ptrace(PTRACE_CONT, in->tid, NULL, (void *)(intptr_t)
+		    (sig == SYSCALL_STOP ? 0 : sig)) != 0)
+			return failed(err, errlen, "ptrace", errno);
+	}
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/*
+ * Let the thread run to the entry of its next system call: 0, stopped
+ * there, its registers in in->regs; 1, none came before `deadline` (the
+ * thread runs); -1, an error.  Signals on the way are delivered.
+ */
+static int
+next_call(struct ctl_inject *in, int64_t deadline, char *err, size_t errlen)
+{
+	int deliver = 0;
+
+	for (;;) {
+		int st;
+		pid_t r;
+
+		if (ptrace(PTRACE_SYSCALL, in->tid, NULL,
+		    (void *)(intptr_t)deliver) != 0)
+			return failed(err, errlen, "ptrace", errno);
+		deliver = 0;
+		while ((r = waitpid(in->tid, &st, __WALL | WNOHANG)) == 0) {
+			struct timespec ms = { 0, 1000000 };
+			if (now_ms() >= deadline)
+				return 1;
+			nanosleep(&ms, NULL);
+		}
+		if (r < 0)
+			return failed(err, errlen, "waitpid", errno);
+		if (!WIFSTOPPED(st))
+			return failed(err, errlen, "the process ended "
+			    "meanwhile", 0);
+		if (WSTOPSIG(st) == SYSCALL_STOP) {
+			if (ptrace(PTRACE_GETREGS, in->tid, NULL, &in->regs) !=
+			    0)
+				return failed(err, errlen, "ptrace", errno);
+			if ((int64_t)in->regs.rax == -ENOSYS)
+				return 0;       /* an entry, not an exit */
+		} else if (st >> 16 == 0) {
+			deliver = WSTOPSIG(st);
+		}
+	}
+}
+
+/* System calls that the allocator makes while it holds a lock of its own
+ * (growing or trimming its heap). */
+static bool
+allocator_call(uint64_t nr)
+{
+	switch (nr) {
+	case SYS_mmap: case SYS_munmap: case SYS_mremap: case SYS_brk:
+	case SYS_mprotect: case SYS_madvise:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Bring the stopped thread to a point where it holds no lock of the
+ * allocator's or of the dynamic loader's, as far as can be told: inside
+ * a system call (blocked in it, or at its entry), but not one that the
+ * allocator makes with its lock held.  A thread that makes no system
+ * call within SAFE_WAIT_MS is taken where it is.  0, or -1.
+ */
+static int
+safe_point(struct ctl_inject *in, char *err, size_t errlen)
+{
+	int64_t deadline = now_ms() + SAFE_WAIT_MS;
+	int r;
+
+	if (ptrace(PTRACE_GETREGS, in->tid, NULL, &in->regs) != 0)
+		return failed(err, errlen, "ptrace", errno);
+	if ((int64_t)in->regs.orig_rax >= 0 &&
+	    !allocator_call(in->regs.orig_rax))
+		return 0;
+	while ((r = next_call(in, deadline, err, errlen)) == 0) {
+		if (!allocator_call(in->regs.orig_rax)) {
+			/* not made yet: made again from its start when the
+			 * thread is put back */
+			in->regs.rax = in->regs.orig_rax;
+			in->regs.rip -= 2;
+			in->regs.orig_rax = (uint64_t)-1;
+			return 0;
+		}
+	}
+	if (r < 0 || interrupt(in, err, errlen) != 0)
+		return -1;
+	if (ptrace(PTRACE_GETREGS, in->tid, NULL, &in->regs) != 0)
+		return failed(err, errlen, "ptrace", errno);
+	return 0;
+}
+
 int
 ctl_inject_begin(struct ctl_inject **inp, pid_t tid, char *err,
     size_t errlen)
 {
 	struct ctl_inject *in = calloc(1, sizeof *in);
 	uint64_t all = ~(UINT64_C(1) << (SIGSEGV - 1));
-	int sig, event;
 
 	*inp = NULL;
 	if (in == NULL || (in->xstate.iov_base = malloc(XSTATE_MAX)) == NULL) {
@@ -182,27 +312,17 @@ ctl_inject_begin(struct ctl_inject **inp, pid_t tid, char *err,
 		return failed(err, errlen, "out of memory", 0);
 	}
 	in->tid = tid;
-	if (ptrace(PTRACE_SEIZE, tid, NULL, NULL) != 0) {
+	if (ptrace(PTRACE_SEIZE, tid, NULL,
+	    (void *)(intptr_t)PTRACE_O_TRACESYSGOOD) != 0) {
 		int e = errno;
 		free(in->xstate.iov_base);
 		free(in);
 		errno = e;
 		return failed(err, errlen, "ptrace", e);
 	}
-	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) != 0)
-		goto gone;
-	/* the stop of the interrupt; a signal that came first is
-	 * delivered, as it would have been */
-	for (;;) {
-		if (next_stop(in, &sig, &event, err, errlen) != 0)
-			goto fail;
-		if (event == PTRACE_EVENT_STOP)
-			break;
-		if (ptrace(PTRACE_CONT, tid, NULL, (void *)(intptr_t)sig) != 0)
-			goto gone;
-	}
-	if (ptrace(PTRACE_GETREGS, tid, NULL, &in->regs) != 0 ||
-	    ptrace(PTRACE_GETSIGMASK, tid, (void *)sizeof in->mask,
+	if (interrupt(in, err, errlen) != 0 || safe_point(in, err, errlen) != 0)
+		goto fail;
+	if (ptrace(PTRACE_GETSIGMASK, tid, (void *)sizeof in->mask,
 	    &in->mask) != 0)
 		goto gone;
 	in->xstate.iov_len = XSTATE_MAX;
