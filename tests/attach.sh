@@ -8,7 +8,7 @@
 . "$top_srcdir/tests/ctl-env.sh"
 plugin=$(cd "$fx" && pwd)/.libs/plugin.so
 attach() { "$ctl" attach "$@" --library "$lib"; }
-echo "1..18"
+echo "1..19"
 
 # wait_for PATTERN FILE: until FILE has a line PATTERN (5 s at most)
 wait_for() {
@@ -95,6 +95,19 @@ for delay in 0.1 0.33 0.62 0.9 1.2; do
 done
 ok "a program attached in nanosleep() or in a loop of sums runs on unchanged${bad:+:$bad}" \
     $(test -z "$bad"; echo $?)
+
+# a thread that makes no system call is taken where it is, in its sums
+"$fx/attachee" spin 150 >"$tmp/out" &
+pid=$!
+pids="$pids $pid"
+wait_for '^ready$' "$tmp/out"
+attach "$pid" >/dev/null 2>>"$tmp/err"
+rc=$?
+wait "$pid"
+src=$?
+ok "a program attached in a loop that makes no system call runs on unchanged" \
+    $(test "$rc" -eq 0 && test "$src" -eq 0 && grep -q '^sums agree$' "$tmp/out"
+      echo $?)
 
 # --- threads allocating, freeing and passing blocks while it attaches ---
 MEMLEASE_LOG=$tmp/log "$fx/churn" 3 4000000 >"$tmp/out" 2>"$tmp/err" &
