@@ -18,6 +18,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -90,13 +91,20 @@ route(void)
  * The program's dlopen(): the objects it loads (and their dependencies)
  * are routed before it returns, so that their first malloc is memlease's
  * (but for their constructors', which run inside the C library's
- * dlopen()).  A name without a slash is looked up as from memlease, not
- * from the caller: the caller's RUNPATH is not searched (memleasectl(1)).
+ * dlopen()).  The C library's dlopen() takes the search path of its
+ * caller, memlease here: a name without a slash that the caller's
+ * RUNPATH or RPATH finds is given as that path.
  */
 static void *
 routed_dlopen(const char *file, int mode)
 {
-	void *h = atomic_load(&at.dlopen)(file, mode);
+	char path[PATH_MAX];
+	void *h;
+
+	if (ml_got_search(__builtin_return_address(0), file, path,
+	    sizeof path))
+		file = path;
+	h = atomic_load(&at.dlopen)(file, mode);
 
 	if (h != NULL) {
 		int e = errno;

@@ -16,19 +16,28 @@
  * the time it takes, with the page rounding of the loader (which leaves
  * the last partial page writable), and made read-only again.
  *
+ * And the search of the loader for a dlopen() by name, as from the object
+ * that called memlease's dlopen() hook (ml_got_search): the C library's
+ * dlopen() searches as from its caller, which is memlease there.
+ *
  * Never: allocate (this runs inside the dlopen() hook, under the loader's
  * lock, where malloc may be the caller's), or touch the dynamic loader,
  * the vDSO or memlease itself.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
+#include <limits.h>
 #include <link.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "got.h"
 
@@ -53,6 +62,14 @@ holds(const struct dl_phdr_info *info, uintptr_t a)
 	return false;
 }
 
+/* The loader makes most d_ptr values absolute in place; the vDSO's and
+ * those of some loaders stay relative to the object's base. */
+static uintptr_t
+address(uintptr_t base, ElfW(Addr) v)
+{
+	return v < base ? base + v : v;
+}
+
 #if defined(__x86_64__)
 
 /* What an object's dynamic section says of its relocations. */
@@ -65,14 +82,6 @@ struct dyn {
 	uintptr_t         relro, relro_end;
 	bool              opened;       /* the RELRO pages made writable */
 };
-
-/* The loader makes most d_ptr values absolute in place; the vDSO's and
- * those of some loaders stay relative to the object's base. */
-static uintptr_t
-address(uintptr_t base, ElfW(Addr) v)
-{
-	return v < base ? base + v : v;
-}
 
 static bool
 read_dyn(const struct dl_phdr_info *info, uintptr_t page, struct dyn *d)
@@ -238,3 +247,90 @@ ml_got_patch(const struct ml_got_hook *hooks, size_t n, const void *self)
 }
 
 #endif
+
+/* Whether `file` is in a folder of LD_LIBRARY_PATH. */
+static bool
+in_library_path(const char *file)
+{
+	const char *list = getenv("LD_LIBRARY_PATH");
+	char path[PATH_MAX];
+
+	while (list != NULL && *list != '\0') {
+		size_t len = strcspn(list, ":;");
+		if (len > 0 && snprintf(path, sizeof path, "%.*s/%s", (int)len,
+		    list, file) < (int)sizeof path && access(path, F_OK) == 0)
+			return true;
+		list += len + (list[len] != '\0');
+	}
+	return false;
+}
+
+/* The folder of object lm, "$ORIGIN", into out: false if unknown. */
+static bool
+origin(const struct link_map *lm, char *out, size_t n)
+{
+	char *slash;
+	ssize_t len;
+
+	if (lm->l_name != NULL && lm->l_name[0] == '/') {
+		if (snprintf(out, n, "%s", lm->l_name) >= (int)n)
+			return false;
+	} else {        /* the program's own: "" */
+		if ((len = readlink("/proc/self/exe", out, n - 1)) <= 0)
+			return false;
+		out[len] = '\0';
+	}
+	if ((slash = strrchr(out, '/')) == NULL)
+		return false;
+	*slash = '\0';
+	return true;
+}
+
+bool
+ml_got_search(const void *caller, const char *file, char *out, size_t n)
+{
+	struct link_map *lm = NULL;
+	const char *strtab = NULL, *list;
+	size_t rpath = 0, runpath = 0;
+	char dir[PATH_MAX];
+	Dl_info dl;
+
+	if (file == NULL || strchr(file, '/') != NULL ||
+	    dladdr1(caller, &dl, (void **)&lm, RTLD_DL_LINKMAP) == 0 ||
+	    lm == NULL || lm->l_ld == NULL)
+		return false;
+	for (const ElfW(Dyn) *d = lm->l_ld; d->d_tag != DT_NULL; d++) {
+		if (d->d_tag == DT_STRTAB)
+			strtab = (const char *)address(lm->l_addr,
+			    d->d_un.d_ptr);
+		else if (d->d_tag == DT_RPATH)
+			rpath = d->d_un.d_val + 1;
+		else if (d->d_tag == DT_RUNPATH)
+			runpath = d->d_un.d_val + 1;
+	}
+	/* DT_RUNPATH hides DT_RPATH, and comes after LD_LIBRARY_PATH */
+	if (strtab == NULL || (runpath == 0 && rpath == 0) ||
+	    (runpath != 0 && in_library_path(file)))
+		return false;
+	for (list = strtab + (runpath != 0 ? runpath : rpath) - 1;
+	    *list != '\0'; list += *list == ':') {
+		size_t len = strcspn(list, ":");
+		const char *rest = list;
+		int r;
+
+		if (strncmp(list, "$ORIGIN", 7) == 0 ||
+		    strncmp(list, "${ORIGIN}", 9) == 0) {
+			rest = list + (list[1] == '{' ? 9 : 7);
+			if (!origin(lm, dir, sizeof dir))
+				rest = NULL;
+		} else {
+			dir[0] = '\0';
+		}
+		r = rest == NULL ? -1 : snprintf(out, n, "%s%.*s/%s", dir,
+		    (int)(len - (size_t)(rest - list)), rest, file);
+		if (len > 0 && r > 0 && (size_t)r < n && access(out, F_OK) == 0)
+			return true;
+		list += len;
+	}
+	return false;
+}

@@ -6,6 +6,7 @@
 #ifndef ML_GOT_H
 #define ML_GOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* A function of the C library's, and what its callers are to call. */
@@ -26,5 +27,17 @@ struct ml_got_hook {
  */
 int ml_got_patch(const struct ml_got_hook *hooks, size_t n,
         const void *self);
+
+/*
+ * Where the dynamic loader finds `file`, a name without a slash, for a
+ * dlopen() made from the object that holds address `caller`, when that
+ * object's own search path is what finds it: its DT_RPATH, or its
+ * DT_RUNPATH when LD_LIBRARY_PATH does not find it first, $ORIGIN
+ * expanded.  true, the path in out (n bytes); false, the name finds the
+ * same from anywhere (or nothing).  So that a dlopen() made through
+ * memlease's hook finds what the caller's would have.  Does not allocate.
+ */
+bool ml_got_search(const void *caller, const char *file, char *out,
+         size_t n);
 
 #endif /* ML_GOT_H */
