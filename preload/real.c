@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
@@ -152,25 +153,34 @@ syn_usable_size(void *p)
 
 /*
  * Where the next allocator is looked up: after memlease (RTLD_NEXT) when
- * memlease is in the process's global scope, preloaded or linked in.
- * When it is not, it was loaded into a running process (memleasectl
- * attach, a dlopen() of its own scope), and RTLD_NEXT would name the C
- * library's even where the program runs on jemalloc: the blocks made
- * before the attach must go back to the allocator that made them, so the
- * process's own (RTLD_DEFAULT) is the next.
+ * memlease is in the process's global scope, preloaded or linked in, or
+ * built into the program itself (the tests).  When it is not, it was
+ * loaded into a running process (memleasectl attach, a dlopen() of its
+ * own scope), and RTLD_NEXT would name the C library's even where the
+ * program runs on jemalloc: the blocks made before the attach must go
+ * back to the allocator that made them, so the process's own
+ * (RTLD_DEFAULT) is the next.  The global scope is the program's handle's
+ * (a lookup of RTLD_DEFAULT from here would find memlease in its own
+ * scope, after the global one).
  */
 static void *scope;
 
 static void *
 choose_scope(void)
 {
-	void *f = dlsym(RTLD_DEFAULT, "memlease_alloc");
-	Dl_info mine, theirs;
+	void *prog = dlopen(NULL, RTLD_LAZY), *f;
+	struct link_map *mine = NULL, *main_map = NULL;
+	Dl_info dl, theirs;
 
-	if (dladdr((void *)choose_scope, &mine) != 0 && (f == NULL ||
-	    (dladdr(f, &theirs) != 0 && mine.dli_fbase != theirs.dli_fbase)))
-		return RTLD_DEFAULT;
-	return RTLD_NEXT;
+	if (prog == NULL || dladdr1((void *)choose_scope, &dl, (void **)&mine,
+	    RTLD_DL_LINKMAP) == 0 || dlinfo(prog, RTLD_DI_LINKMAP,
+	    &main_map) != 0 || mine == main_map)
+		return RTLD_NEXT;
+	f = dlsym(prog, "memlease_alloc");
+	if (f != NULL && dladdr(f, &theirs) != 0 &&
+	    theirs.dli_fbase == dl.dli_fbase)
+		return RTLD_NEXT;
+	return RTLD_DEFAULT;
 }
 
 /* `name` from the object `base`, or NULL if that object lacks it. */
