@@ -45,6 +45,7 @@ struct target {
 	char          libdl[PATH_MAX];  /* libdl.so.2, where dlopen was */
 	uint64_t      libdl_base;
 	bool          memlease;         /* libmemlease.so is mapped */
+	bool          loader;           /* a dynamic loader is mapped */
 	char          exe[PATH_MAX];
 };
 
@@ -117,6 +118,8 @@ read_maps(struct target *t)
 		const char *name = base_name(file);
 		if (strncmp(name, "libmemlease.so", 14) == 0)
 			t->memlease = true;
+		if (strncmp(name, "ld-linux", 8) == 0)
+			t->loader = true;
 		if (off != 0)
 			continue;
 		if (t->libc[0] == '\0' && (strcmp(name, "libc.so.6") == 0 ||
@@ -240,6 +243,11 @@ refusals(struct target *t, const char *library)
 		return -1;
 	if (t->memlease)
 		return 0;       /* said by the caller */
+	if (t->libc[0] == '\0' && t->loader) {
+		ctl_out_warn("attach: process %d is starting: its C library is "
+		    "not loaded yet; try again", (int)t->pid);
+		return -1;
+	}
 	if (t->libc[0] == '\0') {
 		ctl_out_warn("attach: process %d runs a statically linked "
 		    "program (%s): it has no dynamic loader and no shared C "
