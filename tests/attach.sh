@@ -13,7 +13,7 @@ attach() { "$ctl" attach "$@" --library "$lib"; }
 # a program that ended early must fail the tests that follow, not stop
 # the script as it writes to the fifo it no longer reads
 trap '' PIPE
-echo "1..19"
+echo "1..20"
 
 # wait_for PATTERN FILE: until FILE has a line PATTERN (5 s at most)
 wait_for() {
@@ -85,10 +85,39 @@ rc=$?
 ok "the program ends as it would have, with the same output" \
     $(test "$rc" -eq 0 && cmp -s "$tmp/want" "$tmp/out"; echo $?)
 
+# --- a program on jemalloc: what it made before goes back to jemalloc ----
+jemalloc=$(/sbin/ldconfig -p 2>/dev/null |
+    sed -n 's/^[[:space:]]*libjemalloc\.so\.2 .*=> //p' | head -n 1)
+if [ -z "$jemalloc" ]; then
+	ok "jemalloc is installed (libjemalloc.so.2, Debian package libjemalloc2)" 1
+else
+	printf 'go\nquit\n' | LD_PRELOAD=$jemalloc "$fx/attachee" steps "$name" \
+	    >"$tmp/want"
+	rm -f "$tmp/in"
+	mkfifo "$tmp/in"
+	: >"$tmp/out"
+	LD_PRELOAD=$jemalloc "$fx/attachee" steps "$name" <"$tmp/in" \
+	    >"$tmp/out" 2>"$tmp/err" &
+	pid=$!
+	pids="$pids $pid"
+	exec 3>"$tmp/in"
+	wait_for '^ready$' "$tmp/out"
+	attach "$pid" --rules 'size=777 ttl=1h' >/dev/null 2>>"$tmp/err"
+	rc=$?
+	printf 'go\nquit\n' >&3
+	exec 3>&-
+	wait "$pid"
+	src=$?
+	ok "a program on jemalloc: its blocks from before go back to jemalloc, its output unchanged" \
+	    $(test "$rc" -eq 0 && test "$src" -eq 0 && cmp -s "$tmp/want" "$tmp/out"
+	      echo $?)
+fi
+
 # --- attached while it sleeps or computes, several times over ------------
 "$fx/attachee" sleep 30 >"$tmp/want"
 bad=
 for delay in 0.1 0.33 0.62 0.9 1.2; do
+	: >"$tmp/out"    # not the last run's "ready"
 	"$fx/attachee" sleep 30 >"$tmp/out" 2>"$tmp/err" &
 	pid=$!
 	pids="$pids $pid"
@@ -102,6 +131,7 @@ ok "a program attached in nanosleep() or in a loop of sums runs on unchanged${ba
     $(test -z "$bad"; echo $?)
 
 # a thread that makes no system call is taken where it is, in its sums
+: >"$tmp/out"
 "$fx/attachee" spin 150 >"$tmp/out" &
 pid=$!
 pids="$pids $pid"
