@@ -317,6 +317,37 @@ Test(args, export_output)
 	refused("stats: unknown option '-o'", "stats", "-o", "x");
 }
 
+Test(args, attach_takes_a_pid_rules_and_a_library)
+{
+	parses("attach", "4242");
+	cr_assert_eq(args.pid, 4242);
+	cr_assert_null(args.rules);
+	cr_assert_null(args.library);
+	parses("attach", "7", "--rules", "size=1M- ttl=1m; caller=f ttl=1s",
+	    "--library=/opt/m/libmemlease.so.0");
+	cr_assert_eq(args.pid, 7);
+	cr_assert_eq(args.rules_op, CTL_RULES_SET);
+	cr_assert_str_eq(args.rules, "size=1M- ttl=1m; caller=f ttl=1s");
+	cr_assert_str_eq(args.library, "/opt/m/libmemlease.so.0");
+	ctl_args_free(&args);
+	parses("--json", "attach", "--rules", "a ttl=1s", "--rules", "b ttl=2s",
+	    "9");
+	cr_assert_str_eq(args.rules, "b ttl=2s", "the last --rules wins");
+}
+
+Test(args, attach_misuse)
+{
+	refused("attach: PID", "attach");
+	refused("attach: 'x' is not a process id", "attach", "x");
+	refused("attach: '0' is not a process id", "attach", "0");
+	refused("attach: unexpected argument '2'", "attach", "1", "2");
+	refused("without -p or -S", "-p", "1", "attach", "1");
+	refused("without -p or -S", "-S", "/s", "attach", "1");
+	refused("--library: 'lib.so' is not an absolute path", "attach", "1",
+	    "--library", "lib.so");
+	refused("list: unknown option '--rules'", "list", "--rules", "x");
+}
+
 Test(args, double_dash_makes_words_arguments)
 {
 	refused("unexpected argument '--json'", "stats", "--", "--json");
