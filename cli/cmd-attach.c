@@ -20,6 +20,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -363,6 +364,7 @@ inject(const struct target *t, const char *library, bool *already)
 	uint64_t errno_at = 0;
 	char err[512], msg[512];
 	int saved_errno = 0, rc = -1;
+	sigset_t quiet, mask;
 	pid_t tid = pick_thread(t->pid);
 
 	if (libc_symbol(t, "__errno_location", &errno_fn) != 0 ||
@@ -374,7 +376,17 @@ inject(const struct target *t, const char *library, bool *already)
 		    (int)t->pid, t->libc);
 		return -1;
 	}
+	/* not interrupted while the thread is borrowed: it would be left
+	 * with what it was lent for, and fault */
+	sigemptyset(&quiet);
+	sigaddset(&quiet, SIGINT);
+	sigaddset(&quiet, SIGTERM);
+	sigaddset(&quiet, SIGHUP);
+	sigaddset(&quiet, SIGQUIT);
+	sigaddset(&quiet, SIGTSTP);
+	sigprocmask(SIG_BLOCK, &quiet, &mask);
 	if (ctl_inject_begin(&in, tid, err, sizeof err) != 0) {
+		sigprocmask(SIG_SETMASK, &mask, NULL);
 		if (errno == EPERM)
 			ctl_out_warn("attach: process %d: %s (memleasectl may "
 			    "not trace it: a security module, a container, or "
@@ -441,6 +453,7 @@ fail:
 		    "as it was", (int)tid);
 		rc = -1;
 	}
+	sigprocmask(SIG_SETMASK, &mask, NULL);
 	if (rc != 0)
 		ctl_out_warn("attach: process %d: %s", (int)t->pid, err);
 	return rc;

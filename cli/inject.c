@@ -135,6 +135,7 @@ done:
 #define ERESTART_RESTARTBLOCK 516       /* the kernel's, not in errno.h */
 #define SYSCALL_STOP (SIGTRAP | 0x80)   /* PTRACE_O_TRACESYSGOOD */
 #define SAFE_WAIT_MS 250                /* for a system call, at most */
+#define CALL_WAIT_MS 20000              /* for a call to return, at most */
 #define RED_ZONE   128
 
 struct ctl_inject {
@@ -143,6 +144,7 @@ struct ctl_inject {
 	uint64_t                mask;   /* its signal mask */
 	struct iovec            xstate; /* its FPU/SSE/AVX state */
 	bool                    fp_regs; /* xstate holds user_fpregs_struct */
+	bool                    running; /* a call did not return in time */
 	uint64_t                scratch; /* the next free byte, downwards */
 };
 
@@ -155,33 +157,62 @@ failed(char *err, size_t errlen, const char *what, int e)
 	return -1;
 }
 
-/* Wait for the thread's next stop: 0 with its signal in *sig and the
- * ptrace event in *event, or -1 (it is gone: said in err). */
+static int64_t
+now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* The thread's next stop, waited for until `deadline` (now_ms()'s clock):
+ * 0 with its wait status in *st; 1, none came by then; -1, it ended or
+ * waitpid failed (said in err). */
+static int
+stop_by(struct ctl_inject *in, int64_t deadline, int *st, char *err,
+    size_t errlen)
+{
+	pid_t r;
+
+	while ((r = waitpid(in->tid, st, __WALL | WNOHANG)) == 0) {
+		struct timespec ms = { 0, 1000000 };
+		if (now_ms() >= deadline)
+			return 1;
+		nanosleep(&ms, NULL);
+	}
+	if (r < 0)
+		return failed(err, errlen, "waitpid", errno);
+	if (!WIFSTOPPED(*st))
+		return failed(err, errlen, "the process ended meanwhile", 0);
+	return 0;
+}
+
+/* The thread's next stop, its signal in *sig and its ptrace event in
+ * *event: 0, or -1 (it ended, or did not stop within CALL_WAIT_MS: it
+ * runs, in->running). */
 static int
 next_stop(struct ctl_inject *in, int *sig, int *event, char *err,
     size_t errlen)
 {
-	int st;
+	int st, r = stop_by(in, now_ms() + CALL_WAIT_MS, &st, err, errlen);
 
-	for (;;) {
-		if (waitpid(in->tid, &st, __WALL) < 0) {
-			if (errno == EINTR)
-				continue;
-			return failed(err, errlen, "waitpid", errno);
-		}
-		if (WIFEXITED(st) || WIFSIGNALED(st))
-			return failed(err, errlen, "the process ended "
-			    "meanwhile", 0);
-		if (WIFSTOPPED(st)) {
-			*sig = WSTOPSIG(st);
-			*event = st >> 16;
-			return 0;
-		}
+	if (r > 0) {
+		in->running = true;
+		snprintf(err, errlen, "no answer within %d s (a lock that the "
+		    "thread waits for?)", CALL_WAIT_MS / 1000);
+		return -1;
 	}
+	if (r < 0)
+		return -1;
+	*sig = WSTOPSIG(st);
+	*event = st >> 16;
+	return 0;
 }
 
 /* Stop the thread where it is (PTRACE_INTERRUPT): 0, or -1.  A signal
- * that comes first is delivered, as it would have been. */
+ * that comes first is delivered, as it would have been; but in a call
+ * (in->running), the SIGSEGV of its return, which is a stop as good. */
 static int
 interrupt(struct ctl_inject *in, char *err, size_t errlen)
 {
@@ -192,21 +223,13 @@ interrupt(struct ctl_inject *in, char *err, size_t errlen)
 	for (;;) {
 		if (next_stop(in, &sig, &event, err, errlen) != 0)
 			return -1;
-		if (event == PTRACE_EVENT_STOP)
+		if (event == PTRACE_EVENT_STOP ||
+		    (in->running && sig == SIGSEGV && event == 0))
 			return 0;
 		if (ptrace(PTRACE_CONT, in->tid, NULL, (void *)(intptr_t)
 		    (sig == SYSCALL_STOP ? 0 : sig)) != 0)
 			return failed(err, errlen, "ptrace", errno);
 	}
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 /*
@@ -220,24 +243,14 @@ next_call(struct ctl_inject *in, int64_t deadline, char *err, size_t errlen)
 	int deliver = 0;
 
 	for (;;) {
-		int st;
-		pid_t r;
+		int st, r;
 
 		if (ptrace(PTRACE_SYSCALL, in->tid, NULL,
 		    (void *)(intptr_t)deliver) != 0)
 			return failed(err, errlen, "ptrace", errno);
 		deliver = 0;
-		while ((r = waitpid(in->tid, &st, __WALL | WNOHANG)) == 0) {
-			struct timespec ms = { 0, 1000000 };
-			if (now_ms() >= deadline)
-				return 1;
-			nanosleep(&ms, NULL);
-		}
-		if (r < 0)
-			return failed(err, errlen, "waitpid", errno);
-		if (!WIFSTOPPED(st))
-			return failed(err, errlen, "the process ended "
-			    "meanwhile", 0);
+		if ((r = stop_by(in, deadline, &st, err, errlen)) != 0)
+			return r;
 		if (WSTOPSIG(st) == SYSCALL_STOP) {
 			if (ptrace(PTRACE_GETREGS, in->tid, NULL, &in->regs) !=
 			    0)
@@ -437,8 +450,16 @@ ctl_inject_call(struct ctl_inject *in, uint64_t fn, const uint64_t *args,
 	    ptrace(PTRACE_CONT, in->tid, NULL, NULL) != 0)
 		return failed(err, errlen, "ptrace", errno);
 	for (;;) {
-		if (next_stop(in, &sig, &event, err, errlen) != 0)
+		if (next_stop(in, &sig, &event, err, errlen) != 0) {
+			/* a call that does not return is given up: the
+			 * thread, stopped, goes back to what it was doing
+			 * at the end, whatever the call holds (better than
+			 * a thread stuck, or a fault at address 0) */
+			char why[64];
+			if (in->running && interrupt(in, why, sizeof why) == 0)
+				in->running = false;
 			return -1;
+		}
 		if (sig == SIGSEGV && event == 0) {
 			if (ptrace(PTRACE_GETREGS, in->tid, NULL, &r) != 0)
 				return failed(err, errlen, "ptrace",
