@@ -45,7 +45,8 @@ struct target {
 	uint64_t      libc_base;
 	char          libdl[PATH_MAX];  /* libdl.so.2, where dlopen was */
 	uint64_t      libdl_base;
-	bool          memlease;         /* libmemlease.so is mapped */
+	bool          memlease;         /* libmemlease.so is mapped: */
+	char          mapped[PATH_MAX]; /* its path */
 	bool          loader;           /* a dynamic loader is mapped */
 	char          exe[PATH_MAX];
 };
@@ -117,8 +118,10 @@ read_maps(struct target *t)
 		char *file = line + at;
 		file[strcspn(file, "\n")] = '\0';
 		const char *name = base_name(file);
-		if (strncmp(name, "libmemlease.so", 14) == 0)
+		if (strncmp(name, "libmemlease.so", 14) == 0 && !t->memlease) {
 			t->memlease = true;
+			snprintf(t->mapped, sizeof t->mapped, "%s", file);
+		}
 		if (strncmp(name, "ld-linux", 8) == 0)
 			t->loader = true;
 		if (off != 0)
@@ -218,6 +221,12 @@ refusals(struct target *t, const char *library)
 		    (int)t->pid);
 		return -1;
 	}
+	if (t->state == 'T' || t->state == 't') {
+		ctl_out_warn("attach: process %d is stopped (by a signal or a "
+		    "debugger): continue it first ('kill -CONT %d')",
+		    (int)t->pid, (int)t->pid);
+		return -1;
+	}
 	if (!root && (t->uid[0] != getuid() || t->uid[1] != getuid())) {
 		user_name(t->uid[0], who, sizeof who);
 		ctl_out_warn("attach: process %d belongs to user %s; only %s%s "
@@ -278,12 +287,6 @@ refusals(struct target *t, const char *library)
 		    "memleasectl does (it runs in a container, or another "
 		    "mount namespace): memlease cannot be loaded into it from "
 		    "here", (int)t->pid, library);
-		return -1;
-	}
-	if (t->state == 'T' || t->state == 't') {
-		ctl_out_warn("attach: process %d is stopped (by a signal or a "
-		    "debugger): continue it first ('kill -CONT %d')",
-		    (int)t->pid, (int)t->pid);
 		return -1;
 	}
 	return 0;
@@ -536,17 +539,25 @@ cmd_attach_exec(const struct ctl_args *a, struct ctl_conn *unused)
 	struct target t;
 	const char *library = a->library != NULL ? a->library : LIBRARY;
 	char sock[PATH_MAX];
-	bool already = false;
+	bool already = false, opened = false;
 
 	(void)unused;
 	memset(&t, 0, sizeof t);
 	t.pid = a->pid;
 	if (refusals(&t, library) != 0)
 		return -1;
-	if (t.memlease)
+	if (!t.memlease) {
+		if (inject(&t, library, &already) != 0)
+			return -1;
+	} else if (find_socket(t.pid, sock, sizeof sock) == 0) {
 		already = true;
-	else if (inject(&t, library, &already) != 0)
-		return -1;
+	} else {
+		/* preloaded without a socket (MEMLEASE_SOCKET=auto and
+		 * nothing to expire yet): the copy loaded opens one */
+		if (inject(&t, t.mapped, &already) != 0)
+			return -1;
+		already = opened = true;
+	}
 	if (wait_socket(t.pid, sock, sizeof sock) != 0) {
 		ctl_out_warn("attach: process %d: memlease is %s, but no "
 		    "control socket of its opened (its standard error may say "
@@ -566,7 +577,10 @@ cmd_attach_exec(const struct ctl_args *a, struct ctl_conn *unused)
 		return 0;
 	}
 	char *s = ctl_out_clean(sock);
-	if (already)
+	if (opened)
+		printf("memlease was loaded in process %d without a control "
+		    "socket: it has one now\nsocket: %s\n", (int)t.pid, s);
+	else if (already)
 		printf("memlease is already loaded in process %d: nothing "
 		    "done%s\nsocket: %s\n", (int)t.pid, a->rules != NULL ?
 		    " but the rules set" : "", s);

@@ -13,7 +13,7 @@ attach() { "$ctl" attach "$@" --library "$lib"; }
 # a program that ended early must fail the tests that follow, not stop
 # the script as it writes to the fifo it no longer reads
 trap '' PIPE
-echo "1..20"
+echo "1..22"
 
 # wait_for PATTERN FILE: until FILE has a line PATTERN (5 s at most)
 wait_for() {
@@ -160,6 +160,24 @@ ok "threads churning blocks across the attach run on, some of theirs tagged (${t
     $(test "$rc" -eq 0 && test "$crc" -eq 0 && test "${tagged:-0}" -gt 0 &&
       grep -q '^churn ok$' "$tmp/out"; echo $?)
 
+# --- a program under the preload, with no socket yet: one opens -----------
+: >"$tmp/out"
+LD_PRELOAD=$lib "$fx/attachee" sleep 200 >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+pids="$pids $pid"
+wait_for '^ready$' "$tmp/out"
+test -S "$dir/$pid.sock"
+before=$?
+attach "$pid" --rules 'size=4242 ttl=1h' >"$tmp/said" 2>>"$tmp/err"
+rc=$?
+ok "a program under the preload without a socket: attach opens it and sets the rules" \
+    $(test "$before" -ne 0 && test "$rc" -eq 0 &&
+      grep -q "without a control socket: it has one now" "$tmp/said" &&
+      "$ctl" -p "$pid" rules get 2>>"$tmp/err" | grep -q 'size=4242' &&
+      test "$(awk '/libmemlease/ { print $6 }' "/proc/$pid/maps" |
+          sort -u | wc -l)" -eq 1; echo $?)
+kill "$pid"
+
 # --- refusals -------------------------------------------------------------
 "$fx/attachee" sleep 200 >/dev/null &
 pid=$!
@@ -196,6 +214,14 @@ rc=$?
 ok "a set-user-ID program: said" \
     $(test "$rc" -eq 1 && grep -q "process $upid runs a set-user-ID" "$tmp/err" &&
       ! grep -q libmemlease "/proc/$upid/maps"; echo $?)
+
+kill -STOP "$pid"
+attach "$pid" >/dev/null 2>"$tmp/err"
+rc=$?
+kill -CONT "$pid"
+ok "a stopped process: said, and left alone" \
+    $(test "$rc" -eq 1 && grep -q "process $pid is stopped" "$tmp/err" &&
+      ! grep -q libmemlease "/proc/$pid/maps"; echo $?)
 
 "$ctl" attach "$pid" --library /nonexistent/libmemlease.so >/dev/null 2>"$tmp/err"
 rc=$?
