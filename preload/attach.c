@@ -11,7 +11,8 @@
  * realloc() and malloc_usable_size() to the next allocator, which real.c
  * takes from the process's scope here, as it made them.
  *
- * Locking: one attach per process (an atomic flag).  Never: name malloc
+ * Locking: one attach per process (an atomic flag); one rewrite of the
+ * slots at a time (at.lock, taken around fork()).  Never: name malloc
  * and the rest by their public names here (they may bind to the C
  * library's): the hidden aliases of shim.c and preload.c are memlease's.
  */
@@ -77,14 +78,42 @@ static const struct ml_got_hook hooks[] = {
 #define NHOOKS (sizeof hooks / sizeof *hooks)
 
 static struct {
-	atomic_bool attached;
-	void     *(*_Atomic dlopen)(const char *, int);   /* the C library's */
-} at;
+	atomic_bool     attached;
+	void         *(*_Atomic dlopen)(const char *, int); /* the C library's */
+	pthread_mutex_t lock;           /* one rewrite at a time */
+} at = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
+/* Every object's slots pointed at memlease's.  One at a time: a rewrite
+ * makes an object's RELRO pages writable, then read-only, and another
+ * writing in them meanwhile would fault. */
 static int
 route(void)
 {
-	return ml_got_patch(hooks, NHOOKS, (const void *)route);
+	int r;
+
+	pthread_mutex_lock(&at.lock);
+	r = ml_got_patch(hooks, NHOOKS, (const void *)route);
+	pthread_mutex_unlock(&at.lock);
+	return r;
+}
+
+/* Fork: no rewrite is under way; the child's lock is free. */
+static void
+fork_prepare(void)
+{
+	pthread_mutex_lock(&at.lock);
+}
+
+static void
+fork_parent(void)
+{
+	pthread_mutex_unlock(&at.lock);
+}
+
+static void
+fork_child(void)
+{
+	pthread_mutex_init(&at.lock, NULL);
 }
 
 /*
@@ -132,6 +161,8 @@ memleasectl_attach(void)
 	if ((f = dlsym(RTLD_DEFAULT, "dlopen")) == NULL)
 		return -ENOENT;
 	atomic_store(&at.dlopen, (void *(*)(const char *, int))f);
+	if ((r = pthread_atfork(fork_prepare, fork_parent, fork_child)) != 0)
+		return -r;
 	if ((r = ml_init_attach()) != 0)
 		return r;
 	r = route();
