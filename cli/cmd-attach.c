@@ -10,7 +10,9 @@
  * thread of the process (inject.c): errno kept, dlopen() of the library,
  * memleasectl_attach() of it (which routes the process's malloc family
  * to memlease and starts its socket), errno put back.  Then the socket,
- * found in /proc/PID/net/unix, gets the rules.
+ * found in /proc/PID/net/unix, gets the rules.  A process that has
+ * memlease already is left as it is, but for the socket it may lack: the
+ * copy it has is called the same way, and opens one.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
