@@ -36,7 +36,7 @@
 #define MEMLEASE_LIBDIR "/usr/local/lib"
 #endif
 #define LIBRARY        MEMLEASE_LIBDIR "/libmemlease.so.0"
-#define SOCKET_WAIT_MS 5000
+#define SOCKET_WAIT_MS 10000
 
 /* What /proc/PID/status and /proc/PID/maps say of the process. */
 struct target {

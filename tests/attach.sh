@@ -15,10 +15,10 @@ attach() { "$ctl" attach "$@" --library "$lib"; }
 trap '' PIPE
 echo "1..22"
 
-# wait_for PATTERN FILE: until FILE has a line PATTERN (5 s at most)
+# wait_for PATTERN FILE: until FILE has a line PATTERN (10 s at most)
 wait_for() {
 	i=0
-	while ! grep -q -- "$1" "$2" 2>/dev/null && [ $i -lt 100 ]; do
+	while ! grep -q -- "$1" "$2" 2>/dev/null && [ $i -lt 200 ]; do
 		sleep 0.05
 		i=$((i + 1))
 	done
@@ -73,7 +73,11 @@ ok "a second attach does nothing, and says so" \
 "$ctl" -p "$pid" rules set 'size=555 ttl=50ms' >/dev/null 2>>"$tmp/err"
 echo more >&3
 wait_for '^made 4 more$' "$tmp/out"
-sleep 0.4
+i=0
+while [ "$(count 'expired: 555 bytes' "$tmp/log")" -lt 4 ] && [ $i -lt 100 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
 ok "rules set later: a short lease expires, reported with its stack" \
     $(test "$(count 'expired: 555 bytes' "$tmp/log")" -eq 4 &&
       grep -q 'attach_buffer' "$tmp/log"; echo $?)
