@@ -166,7 +166,7 @@ ok "threads churning blocks across the attach run on, some of theirs tagged (${t
 
 # --- a program under the preload, with no socket yet: one opens -----------
 : >"$tmp/out"
-LD_PRELOAD=$lib "$fx/attachee" sleep 200 >"$tmp/out" 2>"$tmp/err" &
+LD_PRELOAD=$lib "$fx/attachee" sleep 100000 >"$tmp/out" 2>"$tmp/err" &
 pid=$!
 pids="$pids $pid"
 wait_for '^ready$' "$tmp/out"
@@ -183,7 +183,7 @@ ok "a program under the preload without a socket: attach opens it and sets the r
 kill "$pid"
 
 # --- refusals -------------------------------------------------------------
-"$fx/attachee" sleep 200 >/dev/null &
+"$fx/attachee" sleep 100000 >/dev/null &
 pid=$!
 pids="$pids $pid"
 : >"$tmp/out"
@@ -209,7 +209,7 @@ ok "a statically linked program: said" \
 
 cp "$fx/attachee" "$tmp/setuid"
 chmod u+s "$tmp/setuid"
-"$tmp/setuid" sleep 200 >"$tmp/setuid.out" &
+"$tmp/setuid" sleep 100000 >"$tmp/setuid.out" &
 upid=$!
 pids="$pids $upid"
 wait_for '^ready$' "$tmp/setuid.out"
