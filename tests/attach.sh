@@ -148,8 +148,9 @@ ok "a program attached in a loop that makes no system call runs on unchanged" \
     $(test "$rc" -eq 0 && test "$src" -eq 0 && grep -q '^sums agree$' "$tmp/out"
       echo $?)
 
-# --- threads allocating, freeing and passing blocks while it attaches ---
-MEMLEASE_LOG=$tmp/log "$fx/churn" 3 4000000 >"$tmp/out" 2>"$tmp/err" &
+# --- threads allocating, freeing and passing blocks while it attaches, and
+# the main thread forking children that allocate and exit ---------------
+MEMLEASE_LOG=$tmp/log "$fx/churn" 3 4000000 20 >"$tmp/out" 2>"$tmp/err" &
 pid=$!
 pids="$pids $pid"
 rm -f "$tmp/log"
@@ -160,7 +161,7 @@ tagged=$("$ctl" -p "$pid" --json stats 2>/dev/null |
     sed -n 's/.*"tagged":\([0-9]*\).*/\1/p')
 wait "$pid"
 crc=$?
-ok "threads churning blocks across the attach run on, some of theirs tagged (${tagged:-none})" \
+ok "threads churning blocks and forks across the attach run on, some of theirs tagged (${tagged:-none})" \
     $(test "$rc" -eq 0 && test "$crc" -eq 0 && test "${tagged:-0}" -gt 0 &&
       grep -q '^churn ok$' "$tmp/out"; echo $?)
 
