@@ -157,12 +157,12 @@ rm -f "$tmp/log"
 sleep 0.3
 attach "$pid" --rules 'size=64-4096 every=7 ttl=20ms' >/dev/null 2>>"$tmp/err"
 rc=$?
-tagged=$("$ctl" -p "$pid" --json stats 2>/dev/null |
-    sed -n 's/.*"tagged":\([0-9]*\).*/\1/p')
+made=$("$ctl" -p "$pid" --json stats 2>/dev/null |
+    sed -n 's/.*"allocated":\([0-9]*\).*/\1/p')
 wait "$pid"
 crc=$?
-ok "threads churning blocks and forks across the attach run on, some of theirs tagged (${tagged:-none})" \
-    $(test "$rc" -eq 0 && test "$crc" -eq 0 && test "${tagged:-0}" -gt 0 &&
+ok "threads churning blocks and forks across the attach run on, some of theirs tagged (${made:-no} leases)" \
+    $(test "$rc" -eq 0 && test "$crc" -eq 0 && test "${made:-0}" -gt 0 &&
       grep -q '^churn ok$' "$tmp/out"; echo $?)
 
 # --- a program under the preload, with no socket yet: one opens -----------

@@ -10,7 +10,8 @@
 # fixed dates and names for git, sorted output where work runs in
 # parallel.  $real_dir is this folder.
 
-programs="perl sqlite3 bash git make python3 pytests redis redisd xz zstd"
+programs="perl sqlite3 bash git make python3 pytests redis redisd redisattach"
+programs="$programs xz zstd"
 
 # --- perl: a big hash, 200 forks, signal handlers that allocate ----------
 setup_perl() { :; }
@@ -192,12 +193,19 @@ run_redis() {
 	redis-server --port 0 --unixsocket "$PWD/redis.sock" --save '' \
 	    --appendonly no --logfile "$PWD/redis.log" --dir "$PWD" &
 	server=$!
+	redis_up && redis_work && redis_down
+}
+# redis_up: wait for redis-server ($server) to answer on redis.sock
+redis_up() {
 	i=0
 	until redis-cli -s redis.sock ping >/dev/null 2>&1; do
 		i=$((i + 1))
 		[ $i -lt 100 ] || { kill $server; return 1; }
 		sleep 0.1
 	done
+}
+# redis_work: the benchmark and what it left, then the server's end
+redis_work() {
 	redis-benchmark -s redis.sock -n 20000 -c 8 -d 200 --csv \
 	    -t set,get,incr,lpush,rpop,sadd,hset,spop,zadd,lrange_100,mset ||
 	    return 1
@@ -208,11 +216,39 @@ run_redis() {
 	redis-cli -s redis.sock llen mylist
 	redis-cli -s redis.sock get counter:__rand_int__
 	redis-cli -s redis.sock debug digest-value key:__rand_int__
+}
+redis_down() {
 	redis-cli -s redis.sock shutdown nosave
 	wait $server
 }
 # The figures are the machine's: the tests' names (in order) remain.
 norm_redis() { sed -e 's/^\("[^"]*"\),.*/\1/'; }
+
+# --- redis-server started without memlease, attached to ------------------
+# In every mode but base, memleasectl attach loads the mode's preload into
+# a redis-server started without it, its rules those of the environment
+# (MEMLEASE_RULES), before the same benchmark: the same output, and with
+# rules, leases made of the benchmark's allocations.
+setup_redisattach() { :; }
+run_redisattach() {
+	env -u LD_PRELOAD redis-server --port 0 --unixsocket "$PWD/redis.sock" \
+	    --save '' --appendonly no --logfile "$PWD/redis.log" --dir "$PWD" &
+	server=$!
+	redis_up || return 1
+	if [ -n "${LD_PRELOAD-}" ] && ! "$ctl" attach "$server" \
+	    --library "$LD_PRELOAD" >attach.out 2>&1; then
+		echo "attach failed:"
+		cat attach.out
+	fi
+	redis_work || return 1
+	if [ -n "${LD_PRELOAD-}" ] && [ -n "${MEMLEASE_RULES-}" ] &&
+	    ! "$ctl" -p "$server" --json stats 2>&1 |
+	    grep -q '"allocated":[1-9]'; then
+		echo "attached, but nothing tagged"
+	fi
+	redis_down
+}
+norm_redisattach() { norm_redis; }
 
 # --- redis-server --daemonize yes: a daemon's control socket -------------
 # Asked for with MEMLEASE_SOCKET=on, it must answer memleasectl ($ctl)
