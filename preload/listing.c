@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bystack.h"
 #include "core.h"
 #include "json.h"
 #include "listing.h"
@@ -192,6 +193,63 @@ ml_listing_sites(struct ml_core *c, const struct ml_listing_filter *fl,
 	}
 	ml_mem_free(sum);
 	ml_json_put(j, "]}");
+}
+
+/* Stacks, the most bytes first: summed by stored stack as the leases are
+ * visited, then by the stack_id of their frames after skip and depth. */
+void
+ml_listing_stacks(struct ml_core *c, const struct ml_listing_filter *fl,
+    uint64_t now, const struct ml_stackid_skip *skip, int depth,
+    uint64_t limit, struct ml_json *j)
+{
+	struct ml_info page[256];
+	struct ml_bystack by = { 0 }, groups;
+	uint64_t count = 0, bytes = 0;
+	uintptr_t ips[ML_STACK_MAX_DEPTH];
+	char hex[ML_STACKID_HEX];
+	uint32_t cursor = 0;
+	int n;
+
+	while ((n = ml_core_list(c, &cursor, page, 256)) > 0) {
+		for (int i = 0; i < n; i++) {
+			if (!filter_ok(fl, &page[i], now))
+				continue;
+			struct ml_bystack_group *g = ml_bystack_get(&by,
+			    page[i].stack, page[i].stack);
+			if (g == NULL) {
+				ml_bystack_free(&by);
+				j->oom = true;
+				return;
+			}
+			ml_bystack_add(g, page[i].size, page[i].born);
+			count++;
+			bytes += page[i].size;
+		}
+	}
+	if (ml_bystack_regroup(&by, skip, depth, &groups) != 0) {
+		j->oom = true;
+		return;
+	}
+	ml_bystack_sort(&groups);
+	ml_json_put(j, "{\"stacks\":[");
+	for (size_t k = 0; k < groups.n && (limit == 0 || k < limit); k++) {
+		const struct ml_bystack_group *g = &groups.v[k];
+		ml_json_put(j, "%s{\"stack_id\":\"%s\",\"count\":%" PRIu64
+		    ",\"bytes\":%" PRIu64 ",\"oldest_ms\":%" PRIu64
+		    ",\"frames\":[", k ? "," : "", ml_stackid_hex(g->id, hex),
+		    g->count, g->bytes, now > g->born ? now - g->born : 0);
+		n = g->stack != 0 ? ml_stackid_frames(g->stack, skip, depth,
+		    ips) : 0;
+		for (int i = 0; i < n; i++) {
+			if (i > 0)
+				ml_json_put(j, ",");
+			ml_json_frame(j, ips[i]);
+		}
+		ml_json_put(j, "]}");
+	}
+	ml_bystack_free(&groups);
+	ml_json_put(j, "],\"count\":%" PRIu64 ",\"bytes\":%" PRIu64 "}",
+	    count, bytes);
 }
 
 void

@@ -10,6 +10,7 @@
 
 struct ml_core;
 struct ml_json;
+struct ml_stackid_skip;
 
 #define ML_LISTING_PAGE 1000    /* leases in a page */
 
@@ -35,5 +36,13 @@ void ml_listing_sorted(struct ml_core *c, const struct ml_listing_filter *fl,
  * backtrace's first frame), the most bytes first; at most limit (0: all). */
 void ml_listing_sites(struct ml_core *c, const struct ml_listing_filter *fl,
          uint64_t now, uint64_t limit, struct ml_json *j);
+
+/* {"stacks":[{"stack_id","count","bytes","oldest_ms","frames"},...],
+ * "count","bytes"}: per stack (its frames after MEMLEASE_SKIP's and
+ * skip's wrappers, to depth; 0: whole), the most bytes first; at most
+ * limit (0: all); count and bytes of every lease that passed fl. */
+void ml_listing_stacks(struct ml_core *c, const struct ml_listing_filter *fl,
+         uint64_t now, const struct ml_stackid_skip *skip, int depth,
+         uint64_t limit, struct ml_json *j);
 
 #endif /* ML_LISTING_H */

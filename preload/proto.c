@@ -39,6 +39,7 @@
 #include "report.h"
 #include "rules.h"
 #include "runtime.h"
+#include "stackid.h"
 #include "stacks.h"
 #include "block.h"
 #include "decide.h"
@@ -197,6 +198,32 @@ arg_str(json_t *req, const char *key, const char **out, struct fail *f)
 	return true;
 }
 
+/* An optional array of globs, "skip": sk borrows the strings. */
+static bool
+arg_skip(json_t *req, struct ml_stackid_skip *sk, struct fail *f)
+{
+	json_t *v = json_object_get(req, "skip"), *g;
+	size_t i;
+
+	sk->n = 0;
+	if (v == NULL || json_is_null(v))
+		return true;
+	if (!json_is_array(v) || json_array_size(v) > ML_STACKID_SKIP_MAX) {
+		failed(f, "EINVAL", "\"skip\" must be an array of at most %d "
+		    "globs", ML_STACKID_SKIP_MAX);
+		return false;
+	}
+	json_array_foreach(v, i, g) {
+		if (!json_is_string(g)) {
+			failed(f, "EINVAL", "\"skip\" must be an array of "
+			    "strings (globs of function names)");
+			return false;
+		}
+		sk->glob[sk->n++] = json_string_value(g);
+	}
+	return true;
+}
+
 /* A result written as JSON text (json.h), whole: f->raw; or ENOMEM. */
 static json_t *
 raw(struct ml_json *j, struct fail *f)
@@ -301,6 +328,20 @@ cmd_list(json_t *req, struct fail *f)
 		return failed(f, "EINVAL", "\"state\" is live, pinned, overdue "
 		    "or released");
 	struct ml_json t = { 0 };
+	if (json_is_true(json_object_get(req, "by_stack"))) {
+		struct ml_stackid_skip skip;
+		uint64_t depth;
+		if (sort != NULL)
+			return failed(f, "EINVAL", "\"sort\" does not apply "
+			    "to \"by_stack\": stacks come the most bytes first");
+		if (!arg_uint(req, "depth", 0, UINT32_MAX, &depth, f) ||
+		    !arg_skip(req, &skip, f))
+			return NULL;
+		if (depth > ML_STACK_MAX_DEPTH)
+			depth = 0;      /* deeper than any stack kept */
+		ml_listing_stacks(c, &fl, now, &skip, (int)depth, limit, &t);
+		return raw(&t, f);
+	}
 	if (json_is_true(json_object_get(req, "by_site"))) {
 		if (sort != NULL)
 			return failed(f, "EINVAL", "\"sort\" does not apply "

@@ -58,20 +58,21 @@ ranks='
 1 real fd got
 2 mem
 3 sites ptrmap rules reclaim stacks
-4 json
-5 report
-6 options
-7 conf loop
-8 runtime threads
-9 decide block
-10 tag
-11 listing
-12 proto
-13 lines
-14 server
-15 init
-16 api shim preload
-17 attach
+4 stackid
+5 json bystack
+6 report
+7 options
+8 conf loop
+9 runtime threads
+10 decide block
+11 tag
+12 listing
+13 proto
+14 lines
+15 server
+16 init
+17 api shim preload
+18 attach
 '
 rank_of() {
 	printf '%s\n' "$ranks" | awk -v m="$1" '

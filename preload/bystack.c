@@ -1,0 +1,133 @@
+/*
+ * bystack.c - leases summed by stack (see bystack.h).
+ *
+ * Summing a million leases must not name a million stacks: they are
+ * summed by stored stack first (a lookup each), then each stored stack is
+ * named once (its frames after skip and depth, their stack_id) and the
+ * sums merged by that.
+ *
+ * No lock, no state: a table is its caller's.  Allocates from mem.h.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bystack.h"
+#include "mem.h"
+
+static struct ml_bystack_group *
+slot(struct ml_bystack_group *v, size_t cap, uint64_t key)
+{
+	size_t k = (size_t)((key * UINT64_C(0x9e3779b97f4a7c15)) >> 20) &
+	    (cap - 1);
+
+	while (v[k].count != 0 && v[k].id != key)
+		k = (k + 1) & (cap - 1);
+	return &v[k];
+}
+
+static bool
+grow(struct ml_bystack *b)
+{
+	size_t cap = b->cap ? b->cap * 2 : 256;
+	struct ml_bystack_group *v = ml_mem_calloc(cap, sizeof *v);
+
+	if (v == NULL)
+		return false;
+	for (size_t k = 0; k < b->cap; k++)
+		if (b->v[k].count != 0)
+			*slot(v, cap, b->v[k].id) = b->v[k];
+	ml_mem_free(b->v);
+	b->v = v;
+	b->cap = cap;
+	return true;
+}
+
+struct ml_bystack_group *
+ml_bystack_get(struct ml_bystack *b, uint64_t key, uint32_t stack)
+{
+	struct ml_bystack_group *g;
+
+	if (b->cap != 0 && (g = slot(b->v, b->cap, key))->count != 0)
+		return g;
+	if ((b->n + 1) * 2 > b->cap && !grow(b))
+		return NULL;
+	g = slot(b->v, b->cap, key);
+	*g = (struct ml_bystack_group){ .id = key, .stack = stack,
+	    .born = UINT64_MAX };
+	b->n++;
+	return g;
+}
+
+void
+ml_bystack_add(struct ml_bystack_group *g, uint64_t size, uint64_t born)
+{
+	g->count++;
+	g->bytes += size;
+	if (born < g->born)
+		g->born = born;
+}
+
+int
+ml_bystack_regroup(struct ml_bystack *b, const struct ml_stackid_skip *extra,
+    int depth, struct ml_bystack *out)
+{
+	uintptr_t ips[ML_STACK_MAX_DEPTH];
+
+	*out = (struct ml_bystack){ 0 };
+	for (size_t k = 0; k < b->cap; k++) {
+		const struct ml_bystack_group *s = &b->v[k];
+		if (s->count == 0)
+			continue;
+		uint64_t id = s->stack == 0 ? 0 :
+		    depth == 0 && (extra == NULL || extra->n == 0) ?
+		    ml_stackid_of(s->stack) :
+		    ml_stackid_hash(ips, ml_stackid_frames(s->stack, extra,
+		    depth, ips));
+		struct ml_bystack_group *g = ml_bystack_get(out, id, s->stack);
+		if (g == NULL) {
+			ml_bystack_free(b);
+			ml_bystack_free(out);
+			return -ENOMEM;
+		}
+		g->count += s->count;
+		g->bytes += s->bytes;
+		if (s->born < g->born)
+			g->born = s->born;
+	}
+	ml_bystack_free(b);
+	return 0;
+}
+
+static int
+by_bytes(const void *a, const void *b)
+{
+	const struct ml_bystack_group *x = a, *y = b;
+
+	if (x->bytes != y->bytes)
+		return x->bytes < y->bytes ? 1 : -1;
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+void
+ml_bystack_sort(struct ml_bystack *b)
+{
+	size_t used = 0;
+
+	for (size_t k = 0; k < b->cap; k++)
+		if (b->v[k].count != 0)
+			b->v[used++] = b->v[k];
+	if (used > 0)
+		qsort(b->v, used, sizeof *b->v, by_bytes);
+	b->n = used;
+}
+
+void
+ml_bystack_free(struct ml_bystack *b)
+{
+	ml_mem_free(b->v);
+	*b = (struct ml_bystack){ 0 };
+}
