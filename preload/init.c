@@ -24,6 +24,7 @@
 
 #include "block.h"
 #include "decide.h"
+#include "guard.h"
 #include "init.h"
 #include "loop.h"
 #include "options.h"
@@ -131,6 +132,9 @@ __attribute__((destructor)) static void
 init_fini(void)
 {
 	ml_runtime_exit();
+	ml_guard_enter();
+	ml_report_exit();       /* the expiries' summary */
+	ml_guard_leave();
 	ml_tag_exit();
 	ml_loop_stop();
 }

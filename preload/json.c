@@ -22,6 +22,7 @@
 #include "core.h"
 #include "json.h"
 #include "mem.h"
+#include "stackid.h"
 #include "stacks.h"
 #include "wire.h"
 
@@ -183,6 +184,21 @@ put_hex(char *p, uint64_t v)
 	return p;
 }
 
+/* The stack_id of stored stack `stack` in quotes, or null (none): 19
+ * bytes at most. */
+static char *
+put_stack_id(char *p, uint32_t stack)
+{
+	char hex[ML_STACKID_HEX];
+
+	if (stack == 0)
+		return put_str(p, "null");
+	*p++ = '"';
+	p = put_str(p, ml_stackid_hex(ml_stackid_of(stack), hex));
+	*p++ = '"';
+	return p;
+}
+
 /* Bytes either half of a lease takes at most, its label apart: the keys
  * and quotes, numbers of at most 20 digits, hex numbers of at most 18, the
  * state and kind words. */
@@ -230,7 +246,19 @@ ml_json_lease(struct ml_json *j, const struct ml_info *in, uint64_t now,
 	p = put_u64(p, in->releases);
 	p = put_str(p, ",\"addr\":\"");
 	p = put_hex(p, (uintptr_t)in->buf);
-	p = put_str(p, open ? "\"" : "\"}");
+	p = put_str(p, "\",\"stack_id\":");
+	p = put_stack_id(p, in->stack);
+	p = put_str(p, open ? "" : "}");
+	*p = '\0';
+	j->len = (size_t)(p - j->p);
+}
+
+void
+ml_json_stack_id(struct ml_json *j, uint32_t stack)
+{
+	if (!room(j, ML_STACKID_HEX + 2))
+		return;
+	char *p = put_stack_id(j->p + j->len, stack);
 	*p = '\0';
 	j->len = (size_t)(p - j->p);
 }
@@ -258,6 +286,8 @@ ml_json_event(struct ml_json *j, const struct ml_ended *e, const char *event,
 	ml_json_put(j, ",\"size\":%zu,\"addr\":\"%p\",\"age_ms\":%" PRIu64
 	    ",\"action\":", e->size, e->buf, age);
 	ml_json_str(j, action);
+	ml_json_put(j, ",\"stack_id\":");
+	ml_json_stack_id(j, e->stack);
 	ml_json_put(j, ",\"backtrace\":[");
 	for (int i = 0; i < n; i++) {
 		if (i > 0)

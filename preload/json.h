@@ -34,7 +34,7 @@ void ml_json_put(struct ml_json *j, const char *fmt, ...)
 void ml_json_str(struct ml_json *j, const char *s);
 
 /* A lease: {"id","size","age_ms","expires_in_ms","label","state","kind",
- * "pins","releases","addr"}; open: without its closing brace, for the
+ * "pins","releases","addr","stack_id"}; open: without its closing brace, for the
  * caller to add fields (a "backtrace") and close it. */
 void ml_json_lease(struct ml_json *j, const struct ml_info *in, uint64_t now,
          bool open);
@@ -43,11 +43,15 @@ void ml_json_lease(struct ml_json *j, const struct ml_info *in, uint64_t now,
  * overdue, released. */
 const char *ml_json_state(const struct ml_info *in);
 
+/* The stack_id of stored stack `stack` as a JSON string, null if none
+ * (0). */
+void ml_json_stack_id(struct ml_json *j, uint32_t stack);
+
 /* A frame of a backtrace: {"function","offset","object","ip"}. */
 void ml_json_frame(struct ml_json *j, uintptr_t ip);
 
 /* An event: {"event","pid","id","label","size","addr","age_ms","action",
- * "backtrace"}, and a newline. */
+ * "stack_id","backtrace"}, and a newline. */
 void ml_json_event(struct ml_json *j, const struct ml_ended *e,
          const char *event, const char *action, uint64_t age,
          const uintptr_t *ips, int n);

@@ -30,7 +30,7 @@
 #include "report.h"
 #include "rules.h"
 
-enum type { T_STRING, T_BOOL, T_NUMBER, T_CHOICE, T_SIZE };
+enum type { T_STRING, T_BOOL, T_NUMBER, T_CHOICE, T_SIZE, T_AT_EXIT };
 
 static const struct option {
 	const char *name;
@@ -46,8 +46,9 @@ static const struct option {
 	                            { "text", "json", NULL } },
 	[ML_OPT_LOG_MAX]        = { "MEMLEASE_LOG_MAX", T_SIZE, 1L << 30, 0,
 	                            LONG_MAX, {0} },
-	[ML_OPT_REPORT_AT_EXIT] = { "MEMLEASE_REPORT_AT_EXIT", T_BOOL, 0, 0, 0,
-	                            {0} },
+	[ML_OPT_REPORT_AT_EXIT] = { "MEMLEASE_REPORT_AT_EXIT", T_AT_EXIT, 0, 0,
+	                            0, {0} },
+	[ML_OPT_SKIP]           = { "MEMLEASE_SKIP", T_STRING, 0, 0, 0, {0} },
 	[ML_OPT_INHERIT]        = { "MEMLEASE_INHERIT", T_BOOL, 1, 0, 0, {0} },
 	[ML_OPT_SOCKET]         = { "MEMLEASE_SOCKET", T_CHOICE, 0, 0, 0,
 	                            { "auto", "on", "off", NULL } },
@@ -82,6 +83,20 @@ parse_bool(const char *v, long *out)
 			return true;
 		}
 	return false;
+}
+
+/* MEMLEASE_REPORT_AT_EXIT: a boolean (on: grouped by stack), or "each" */
+static bool
+parse_at_exit(const char *v, long *out)
+{
+	if (strcasecmp(v, "each") == 0) {
+		*out = ML_AT_EXIT_EACH;
+		return true;
+	}
+	if (!parse_bool(v, out))
+		return false;
+	*out = *out ? ML_AT_EXIT_STACKS : ML_AT_EXIT_OFF;
+	return true;
 }
 
 static bool
@@ -137,6 +152,10 @@ refuse(const struct option *o, const char *v)
 	case T_SIZE:
 		ml_report_diag("%s=%s: not a size in bytes, or with k, M or G; "
 		    "using %ld", o->name, v, o->def);
+		break;
+	case T_AT_EXIT:
+		ml_report_diag("%s=%s: not 1 (or yes, on, true), 0 (or no, "
+		    "off, false) or each; using 0", o->name, v);
 		break;
 	default: {
 		char words[64] = "";
@@ -221,6 +240,7 @@ take(int i, const char *v)
 	case T_NUMBER:  ok = parse_number(o, v, &opt.num[i]); break;
 	case T_CHOICE:  ok = parse_choice(o, v, &opt.num[i]); break;
 	case T_SIZE:    ok = parse_size(o, v, &opt.num[i]); break;
+	case T_AT_EXIT: ok = parse_at_exit(v, &opt.num[i]); break;
 	}
 	if (!ok)
 		refuse(o, v);

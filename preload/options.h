@@ -11,7 +11,8 @@ enum ml_option {
 	ML_OPT_LOG,             /* string: "stderr" or a path */
 	ML_OPT_LOG_FORMAT,      /* choice: enum ml_log_format (report.h) */
 	ML_OPT_LOG_MAX,         /* size: bytes of reports, 0 for no limit */
-	ML_OPT_REPORT_AT_EXIT,  /* boolean */
+	ML_OPT_REPORT_AT_EXIT,  /* choice: enum ml_at_exit */
+	ML_OPT_SKIP,            /* string: comma-separated globs */
 	ML_OPT_INHERIT,         /* boolean */
 	ML_OPT_SOCKET,          /* choice: enum ml_socket_mode */
 	ML_OPT_SOCKET_DIR,      /* string: a path */
@@ -20,6 +21,12 @@ enum ml_option {
 	ML_OPT_BACKTRACE,       /* number */
 	ML_OPT_FAULT,           /* string, parsed by the core (fault.h) */
 	ML_OPT_COUNT
+};
+
+enum ml_at_exit {
+	ML_AT_EXIT_OFF,
+	ML_AT_EXIT_STACKS,      /* 1: grouped by stack, with a summary */
+	ML_AT_EXIT_EACH,        /* each: a report a lease */
 };
 
 enum ml_socket_mode {

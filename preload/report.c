@@ -41,11 +41,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bystack.h"
 #include "core.h"
 #include "fd.h"
 #include "json.h"
 #include "mem.h"
 #include "report.h"
+#include "stackid.h"
 #include "stacks.h"
 
 #define REPORT_MAX 65536
@@ -379,15 +381,31 @@ static const char *const event_json[] = {
 	[ML_EV_LATE_ACCESS] = "late_access",
 };
 
+/* The frames of a stack, a line each. */
 static void
-put_text(const struct ml_ended *e, enum ml_event ev, const char *action,
-    uint64_t age, const uintptr_t *ips, int n)
+put_frames(const uintptr_t *ips, int n)
 {
 	int pid = (int)getpid();
 	struct ml_frame f;
 
+	for (int i = 0; i < n; i++) {
+		ml_stacks_symbolize(ips[i], &f);
+		put_prio();
+		put("memlease[%d]:   #%-2d %s+%#" PRIxPTR " (%s) [%#" PRIxPTR
+		    "]\n", pid, i, f.function, f.offset, f.object, f.ip);
+	}
+}
+
+/* A report's text: in full (with its frames), or in one line naming the
+ * stack (a later expiry of a stack already reported, flood below). */
+static void
+put_text(const struct ml_ended *e, enum ml_event ev, const char *action,
+    uint64_t age, const uintptr_t *ips, int n, bool full)
+{
+	char hex[ML_STACKID_HEX];
+
 	put_prio();
-	put("memlease[%d]: lease %#" PRIx64, pid, e->h);
+	put("memlease[%d]: lease %#" PRIx64, (int)getpid(), e->h);
 	if (e->label[0] != '\0') {
 		put(" \"");
 		put_text_string(e->label);
@@ -397,59 +415,159 @@ put_text(const struct ml_ended *e, enum ml_event ev, const char *action,
 	    event_text[ev], e->size, e->buf, age / 1000, age % 1000);
 	if (action != NULL)
 		put(", %s", action);
-	put(n > 0 ? ", allocated at:\n" : ", no backtrace recorded\n");
-	for (int i = 0; i < n; i++) {
-		ml_stacks_symbolize(ips[i], &f);
-		put_prio();
-		put("memlease[%d]:   #%-2d %s+%#" PRIxPTR " (%s) [%#" PRIxPTR
-		    "]\n", pid, i, f.function, f.offset, f.object, f.ip);
-	}
+	if (n == 0)
+		put(", no backtrace recorded\n");
+	else if (!full)
+		put(", allocated at stack %s\n", ml_stackid_hex(
+		    ml_stackid_of(e->stack), hex));
+	else
+		put(", allocated at (stack %s):\n", ml_stackid_hex(
+		    ml_stackid_of(e->stack), hex));
+	if (full)
+		put_frames(ips, n);
 }
 
-/* Render a report in rep.buf; the lock is held. */
+/* Start rendering in rep.buf; the lock is held. */
 static void
-render(const struct ml_ended *e, uint64_t now, enum ml_event ev,
-    const char *action, enum ml_log_format format)
+render_begin(void)
 {
-	uintptr_t ips[ML_STACK_MAX_DEPTH];
-	int n = ml_stacks_get(e->stack, ips, ML_STACK_MAX_DEPTH);
-	uint64_t age = now > e->born ? now - e->born : 0;
-
 	rep.w = ml_json_fixed(rep.buf, sizeof rep.buf);
-	if (format == ML_LOG_JSON) {
-		put_prio();
-		ml_json_event(&rep.w, e, event_json[ev], action, age, ips, n);
-	} else
-		put_text(e, ev, action, age, ips, n);
+}
+
+static void
+render_end(void)
+{
 	rep.len = rep.w.len;
 	if (rep.w.cut && rep.len > 0)
 		rep.buf[rep.len - 1] = '\n';    /* cut short: end the line */
 }
 
-void
-ml_report_lease(const struct ml_ended *e, uint64_t now, enum ml_event ev,
-    const char *action)
+/* Render a report in rep.buf; the lock is held. */
+static void
+render(const struct ml_ended *e, uint64_t now, enum ml_event ev,
+    const char *action, enum ml_log_format format, bool full)
 {
-	int errsave = errno;
+	uintptr_t ips[ML_STACK_MAX_DEPTH];
+	int n = ml_stacks_get(e->stack, ips, ML_STACK_MAX_DEPTH);
+	uint64_t age = now > e->born ? now - e->born : 0;
 
-	pthread_mutex_lock(&rep.lock);
-	if (rep.max != 0 && rep.written >= rep.max) {
-		atomic_fetch_add(&rep.dropped, 1);      /* said once, below */
-		pthread_mutex_unlock(&rep.lock);
-		errno = errsave;
-		return;
+	render_begin();
+	if (format == ML_LOG_JSON) {
+		put_prio();
+		ml_json_event(&rep.w, e, event_json[ev], action, age, ips, n);
+	} else
+		put_text(e, ev, action, age, ips, n, full);
+	render_end();
+}
+
+/*
+ * Expiry reports in a flood, in the text log: the first expiry of a stack
+ * is reported in full, later ones of the same stack (by stack_id) in one
+ * line.  Beyond FLOOD_FULL full reports and FLOOD_LINES lines in a second
+ * of the clock, reports are counted, not written, and a line says how many
+ * before the next one written.  Every expiry is summed by stack: the
+ * summary at exit (ml_report_exit) counts them all.  The JSON log keeps
+ * every event in full.  Under rep.lock.
+ */
+#define FLOOD_FULL  8
+#define FLOOD_LINES 16
+#define SUMMARY_TOP 20          /* stacks named in the expiries' summary */
+
+static struct {
+	struct ml_bystack by;           /* expiries by stack_id */
+	uint64_t          second;       /* of the clock, now / 1000 */
+	unsigned          full, lines;  /* written in that second */
+	uint64_t          hidden, hidden_bytes; /* not written, not said */
+	uint64_t          condensed;    /* not written in full */
+} flood;
+
+enum shape { SHAPE_FULL, SHAPE_LINE, SHAPE_NONE };
+
+static enum shape
+flood_shape(const struct ml_ended *e, uint64_t now, bool full_log)
+{
+	struct ml_bystack_group *g = ml_bystack_get(&flood.by,
+	    ml_stackid_of(e->stack), e->stack);
+
+	if (g == NULL)
+		return SHAPE_FULL;      /* out of memory: as if alone */
+	ml_bystack_add(g, e->size, e->born);
+	if (full_log)
+		return SHAPE_NONE;      /* counted as dropped */
+	if (now / 1000 != flood.second) {
+		flood.second = now / 1000;
+		flood.full = flood.lines = 0;
 	}
+	if (g->shown == 0 && flood.full < FLOOD_FULL) {
+		g->shown = 1;
+		flood.full++;
+		return SHAPE_FULL;
+	}
+	flood.condensed++;
+	if (g->shown != 0 && flood.lines < FLOOD_LINES) {
+		flood.lines++;
+		return SHAPE_LINE;
+	}
+	flood.hidden++;
+	flood.hidden_bytes += e->size;
+	return SHAPE_NONE;
+}
+
+/* "s" for a count other than 1. */
+static const char *
+s_of(uint64_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
+/* The line saying how many reports were not written, if any. */
+static void
+put_hidden(void)
+{
+	if (flood.hidden == 0)
+		return;
+	put_prio();
+	put("memlease[%d]: %" PRIu64 " expiry report%s (%" PRIu64 " bytes) not "
+	    "written: more than %d a second; the summary at exit counts them\n",
+	    (int)getpid(), flood.hidden, s_of(flood.hidden),
+	    flood.hidden_bytes, FLOOD_LINES);
+	flood.hidden = flood.hidden_bytes = 0;
+}
+
+/* The log's descriptor for a report (STDERR, or -1: nowhere), the
+ * journal's priority set for it; the lock is held. */
+static int
+log_begin(enum ml_event ev)
+{
 	int fd = log_fd();
+
 	rep.prio = -1;
 	if (rep.path == NULL ? journal_is(fd) : fd == STDERR && stderr_journal())
 		rep.prio = ev == ML_EV_LATE_ACCESS ? PRIO_ERR : PRIO_WARNING;
-	render(e, now, ev, action, rep.format);
+	return fd;
+}
+
+/* The log is full (MEMLEASE_LOG_MAX): reports are counted in
+ * rep.dropped, not written; the lock is held. */
+static bool
+log_full(void)
+{
+	return rep.max != 0 && rep.written >= rep.max;
+}
+
+/* Write what is in rep.buf to fd (log_begin()'s), and say once when the
+ * log reaches its limit; the lock is held. */
+static void
+log_write(int fd)
+{
+	bool was_full = log_full();
+
 	if (fd == STDERR)
 		write_stderr(rep.buf, rep.len);
 	else if (fd >= 0)
 		write_all(fd, rep.buf, rep.len);
 	rep.written += rep.len;
-	if (fd != -1 && rep.max != 0 && rep.written >= rep.max) {
+	if (fd != -1 && !was_full && log_full()) {
 		char line[200];
 		int n = snprintf(line, sizeof line, rep.format == ML_LOG_JSON ?
 		    "{\"event\":\"log_full\",\"log_max\":%" PRIu64 "}\n" :
@@ -461,6 +579,161 @@ ml_report_lease(const struct ml_ended *e, uint64_t now, enum ml_event ev,
 		else
 			write_all(fd, line, (size_t)n);
 	}
+}
+
+void
+ml_report_lease(const struct ml_ended *e, uint64_t now, enum ml_event ev,
+    const char *action)
+{
+	int errsave = errno;
+	enum shape shape = SHAPE_FULL;
+
+	pthread_mutex_lock(&rep.lock);
+	bool full = log_full();
+	if (ev == ML_EV_EXPIRED && rep.format == ML_LOG_TEXT)
+		shape = flood_shape(e, now, full);
+	if (full) {
+		atomic_fetch_add(&rep.dropped, 1);  /* said once, log_write() */
+	} else if (shape != SHAPE_NONE) {
+		int fd = log_begin(ev);
+		if (flood.hidden != 0) {
+			render_begin();
+			put_hidden();
+			render_end();
+			log_write(fd);
+		}
+		render(e, now, ev, action, rep.format, shape == SHAPE_FULL);
+		log_write(fd);
+	}
+	pthread_mutex_unlock(&rep.lock);
+	errno = errsave;
+}
+
+/* Totals of sorted groups. */
+static void
+totals(const struct ml_bystack *b, uint64_t *count, uint64_t *bytes)
+{
+	*count = *bytes = 0;
+	for (size_t k = 0; k < b->n; k++) {
+		*count += b->v[k].count;
+		*bytes += b->v[k].bytes;
+	}
+}
+
+void
+ml_report_exit(void)
+{
+	uintptr_t ips[ML_STACK_MAX_DEPTH];
+	char hex[ML_STACKID_HEX];
+	struct ml_frame f;
+	uint64_t count, bytes;
+	int pid = (int)getpid(), errsave = errno;
+
+	pthread_mutex_lock(&rep.lock);
+	if (rep.format != ML_LOG_TEXT || flood.condensed == 0)
+		goto out;       /* every expiry was reported in full */
+	ml_bystack_sort(&flood.by);
+	totals(&flood.by, &count, &bytes);
+	int fd = log_begin(ML_EV_EXPIRED);
+	render_begin();
+	put_hidden();
+	put_prio();
+	put("memlease[%d]: expired leases by stack, the most bytes first:\n",
+	    pid);
+	for (size_t k = 0; k < flood.by.n && k < SUMMARY_TOP; k++) {
+		const struct ml_bystack_group *g = &flood.by.v[k];
+		put_prio();
+		put("memlease[%d]:   %" PRIu64 " lease%s, %" PRIu64 " bytes, "
+		    "stack %s", pid, g->count, s_of(g->count), g->bytes,
+		    ml_stackid_hex(g->id, hex));
+		if (ml_stackid_frames(g->stack, NULL, 0, ips) > 0) {
+			ml_stacks_symbolize(ips[0], &f);
+			put(", at %s+%#" PRIxPTR " (%s)", f.function, f.offset,
+			    f.object);
+		}
+		put("\n");
+	}
+	if (flood.by.n > SUMMARY_TOP) {
+		uint64_t c = 0, b = 0;
+		for (size_t k = SUMMARY_TOP; k < flood.by.n; k++) {
+			c += flood.by.v[k].count;
+			b += flood.by.v[k].bytes;
+		}
+		put_prio();
+		put("memlease[%d]:   and %zu more stacks: %" PRIu64 " lease%s, %"
+		    PRIu64 " bytes\n", pid, flood.by.n - SUMMARY_TOP, c, s_of(c),
+		    b);
+	}
+	put_prio();
+	put("memlease: SUMMARY: %" PRIu64 " bytes in %" PRIu64 " lease%s "
+	    "expired, from %zu stack%s\n", bytes, count, s_of(count),
+	    flood.by.n, s_of(flood.by.n));
+	render_end();
+	log_write(fd);
+out:
+	ml_bystack_free(&flood.by);
+	flood.condensed = 0;
+	pthread_mutex_unlock(&rep.lock);
+	errno = errsave;
+}
+
+/* A group of the live leases at exit, in rep.buf. */
+static void
+put_group(const struct ml_bystack_group *g, uint64_t now)
+{
+	uintptr_t ips[ML_STACK_MAX_DEPTH];
+	char hex[ML_STACKID_HEX];
+	int n = ml_stackid_frames(g->stack, NULL, 0, ips);
+	uint64_t age = now > g->born ? now - g->born : 0;
+
+	put_prio();
+	if (rep.format == ML_LOG_JSON) {
+		put("{\"event\":\"live_at_exit_stack\",\"pid\":%d,\"stack_id\":"
+		    "\"%s\",\"count\":%" PRIu64 ",\"bytes\":%" PRIu64 ","
+		    "\"oldest_ms\":%" PRIu64 ",\"backtrace\":[", (int)getpid(),
+		    ml_stackid_hex(g->id, hex), g->count, g->bytes, age);
+		for (int i = 0; i < n; i++) {
+			if (i > 0)
+				put(",");
+			ml_json_frame(&rep.w, ips[i]);
+		}
+		put("]}\n");
+		return;
+	}
+	put("memlease[%d]: %" PRIu64 " lease%s live at exit, %" PRIu64 " bytes, "
+	    "oldest %" PRIu64 ".%03" PRIu64 " s, allocated at (stack %s):\n",
+	    (int)getpid(), g->count, s_of(g->count), g->bytes, age / 1000,
+	    age % 1000, ml_stackid_hex(g->id, hex));
+	put_frames(ips, n);
+}
+
+void
+ml_report_groups(const struct ml_bystack *groups, uint64_t now)
+{
+	uint64_t count, bytes;
+	int errsave = errno;
+
+	totals(groups, &count, &bytes);
+	pthread_mutex_lock(&rep.lock);
+	int fd = log_begin(ML_EV_AT_EXIT);
+	for (size_t k = 0; k < groups->n; k++) {
+		render_begin();
+		put_group(&groups->v[k], now);
+		render_end();
+		log_write(fd);
+	}
+	render_begin();
+	put_prio();
+	if (rep.format == ML_LOG_JSON)
+		put("{\"event\":\"live_at_exit_summary\",\"pid\":%d,\"bytes\":%"
+		    PRIu64 ",\"leases\":%" PRIu64 ",\"stacks\":%zu}\n",
+		    (int)getpid(), bytes, count, groups->n);
+	else
+		put("memlease: SUMMARY: %" PRIu64 " bytes in %" PRIu64 " lease%s "
+		    "live at exit, from %zu stack%s\n", bytes, count,
+		    s_of(count), groups->n, s_of(groups->n));
+	render_end();
+	log_write(fd);
 	pthread_mutex_unlock(&rep.lock);
 	errno = errsave;
 }
@@ -488,7 +761,7 @@ ml_report_text(const struct ml_ended *e, uint64_t now, enum ml_event ev,
 	pthread_mutex_lock(&rep.lock);
 	/* a late access's text, the fault handler writes to stderr */
 	rep.prio = ev == ML_EV_LATE_ACCESS && stderr_journal() ? PRIO_ERR : -1;
-	render(e, now, ev, action, format);
+	render(e, now, ev, action, format, true);
 	char *text = alloc(rep.len + 1);
 	if (text != NULL) {
 		memcpy(text, rep.buf, rep.len);
@@ -515,4 +788,7 @@ void
 ml_report_reinit_lock(void)
 {
 	pthread_mutex_init(&rep.lock, NULL);
+	/* a child's summary counts its own expiries, not its parent's */
+	ml_bystack_free(&flood.by);
+	flood.hidden = flood.hidden_bytes = flood.condensed = 0;
 }

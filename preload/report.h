@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 struct ml_ended;
+struct ml_bystack;
 
 enum ml_log_format { ML_LOG_TEXT, ML_LOG_JSON };
 
@@ -40,6 +41,18 @@ void  ml_report_lease(const struct ml_ended *e, uint64_t now,
  * the runtime's: false, the loop thread has nothing to do for it). */
 bool  ml_report_expired(const struct ml_ended *e, uint64_t now,
           const char *action);
+
+/* At exit: the summary of the expiry reports by stack (text log only: the
+ * JSON log has every event in full), ending in a line "memlease: SUMMARY:
+ * B bytes in N leases expired, from S stacks"; nothing if every expiry
+ * was reported in full. */
+void  ml_report_exit(void);
+
+/* The live leases at exit grouped by stack (sorted, ml_bystack_sort()):
+ * each group's count, bytes, oldest age and stack, then a line "memlease:
+ * SUMMARY: B bytes in N leases live at exit, from S stacks" (JSON: events
+ * "live_at_exit_stack", then "live_at_exit_summary"). */
+void  ml_report_groups(const struct ml_bystack *groups, uint64_t now);
 
 /* The same report, as text or a JSON line, in a string from alloc (NULL
  * if it fails). */

@@ -30,6 +30,7 @@
 #include "options.h"
 #include "report.h"
 #include "runtime.h"
+#include "stackid.h"
 #include "stacks.h"
 
 __thread int ml_guard_depth __attribute__((tls_model("initial-exec")));
@@ -155,6 +156,10 @@ init_once(void)
 	ml_report_init(ml_options_str(ML_OPT_LOG),
 	    (enum ml_log_format)ml_options_num(ML_OPT_LOG_FORMAT),
 	    (uint64_t)ml_options_num(ML_OPT_LOG_MAX));
+	if ((r = ml_stackid_set_skip(ml_options_str(ML_OPT_SKIP))) != 0)
+		ml_report_diag("MEMLEASE_SKIP=%s: %s; no frame is skipped",
+		    ml_options_str(ML_OPT_SKIP), r == -EINVAL ?
+		    "more than 32 globs" : strerror(-r));
 	if (ml_fault_env() != 0)
 		ml_report_diag("MEMLEASE_FAULT=%s: not every:N, every:N:FIRST, "
 		    "random:ONE_IN:SEED or off; no faults are made",

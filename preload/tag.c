@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "block.h"
+#include "bystack.h"
 #include "clock.h"
 #include "conf.h"
 #include "core.h"
@@ -33,7 +34,7 @@
 atomic_bool ml_tag_tracking;
 
 static struct {
-	bool at_exit;                   /* MEMLEASE_REPORT_AT_EXIT */
+	enum ml_at_exit at_exit;        /* MEMLEASE_REPORT_AT_EXIT */
 } tg;
 
 /*
@@ -222,7 +223,7 @@ ml_tag_init(void)
 	ml_fault_env();         /* the rules read here are memlease's too */
 	if (!ml_options_num(ML_OPT_INHERIT))
 		ml_conf_uninherit();
-	tg.at_exit = ml_options_num(ML_OPT_REPORT_AT_EXIT);
+	tg.at_exit = (enum ml_at_exit)ml_options_num(ML_OPT_REPORT_AT_EXIT);
 	if (ml_conf_rules(&r)) {
 		int err = ml_decide_install(&r);
 		if (err != 0)
@@ -232,27 +233,45 @@ ml_tag_init(void)
 	ml_guard_leave();
 }
 
-void
-ml_tag_exit(void)
+/* The live tagged leases, grouped by stack, reported. */
+static void
+exit_grouped(struct ml_core *c, uint64_t now)
 {
-	struct ml_core *c;
+	struct ml_info info[64];
+	struct ml_bystack by = { 0 }, groups;
+	uint32_t cursor = 0;
+	int n;
+
+	while ((n = ml_core_list(c, &cursor, info, 64)) > 0) {
+		for (int i = 0; i < n; i++) {
+			if (info[i].kind == ML_KIND_BUFFER)
+				continue;
+			struct ml_bystack_group *g = ml_bystack_get(&by,
+			    info[i].stack, info[i].stack);
+			if (g == NULL)
+				goto oom;
+			ml_bystack_add(g, info[i].size, info[i].born);
+		}
+	}
+	if (ml_bystack_regroup(&by, NULL, 0, &groups) != 0)
+		goto oom;
+	ml_bystack_sort(&groups);
+	ml_report_groups(&groups, now);
+	ml_bystack_free(&groups);
+	return;
+oom:
+	ml_bystack_free(&by);
+	ml_report_diag("MEMLEASE_REPORT_AT_EXIT: out of memory; no summary");
+}
+
+/* The live tagged leases, one report each. */
+static void
+exit_each(struct ml_core *c, uint64_t now)
+{
 	struct ml_info info[64];
 	uint32_t cursor = 0;
 	int n;
 
-	if (!tg.at_exit)
-		return;
-	/* decided at exit: rules may be set at run time (memleasectl) */
-	if (!atomic_load(&ml_tag_tracking)) {
-		ml_report_diag("MEMLEASE_REPORT_AT_EXIT: nothing was tagged (no "
-		    "rule of MEMLEASE_RULES or MEMLEASE_CONFIG matched an "
-		    "allocation): nothing to report");
-		return;
-	}
-	if ((c = ml_runtime_core()) == NULL)
-		return;
-	uint64_t now = ml_clock_ms();
-	ml_guard_enter();
 	while ((n = ml_core_list(c, &cursor, info, 64)) > 0) {
 		for (int i = 0; i < n; i++) {
 			if (info[i].kind == ML_KIND_BUFFER)
@@ -268,5 +287,29 @@ ml_tag_exit(void)
 			ml_report_lease(&e, now, ML_EV_AT_EXIT, NULL);
 		}
 	}
+}
+
+void
+ml_tag_exit(void)
+{
+	struct ml_core *c;
+
+	if (tg.at_exit == ML_AT_EXIT_OFF)
+		return;
+	/* decided at exit: rules may be set at run time (memleasectl) */
+	if (!atomic_load(&ml_tag_tracking)) {
+		ml_report_diag("MEMLEASE_REPORT_AT_EXIT: nothing was tagged (no "
+		    "rule of MEMLEASE_RULES or MEMLEASE_CONFIG matched an "
+		    "allocation): nothing to report");
+		return;
+	}
+	if ((c = ml_runtime_core()) == NULL)
+		return;
+	uint64_t now = ml_clock_ms();
+	ml_guard_enter();
+	if (tg.at_exit == ML_AT_EXIT_EACH)
+		exit_each(c, now);
+	else
+		exit_grouped(c, now);
 	ml_guard_leave();
 }

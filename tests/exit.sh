@@ -87,8 +87,9 @@ run 10 "MEMLEASE_RULES=size=4096-8191 ttl=1h" MEMLEASE_REPORT_AT_EXIT=1 \
     "$fx/lastexit" main
 ok "MEMLEASE_REPORT_AT_EXIT=1: the live lease is reported once at exit (status $rc)" \
     $(test "$rc" -eq 0 &&
-      test "$(count 'is live at exit: 5000 bytes' "$tmp/log")" -eq 1
-      echo $?)
+      test "$(count '1 lease live at exit, 5000 bytes' "$tmp/log")" -eq 1 &&
+      test "$(count '^memlease: SUMMARY: .* live at exit, from' "$tmp/log")" \
+      -eq 1; echo $?)
 
 echo "1..$n"
 exit $fail

@@ -108,7 +108,7 @@ done
 for rules in 'ttl=1h' 'object=late.so ttl=1ms action=free' \
     'object=late.so ttl=1h action=reclaim'; do
 	run "$rules" LD_PRELOAD="$lib $so/late.so" MEMLEASE_LOG= \
-	    MEMLEASE_REPORT_AT_EXIT=1 "$fx/hostile" nested 0
+	    MEMLEASE_REPORT_AT_EXIT=each "$fx/hostile" nested 0
 	first_late=$(grep -n '^late ' "$tmp/err" | head -n 1 | cut -d: -f1)
 	last_report=$(grep -n 'is live at exit' "$tmp/err" | tail -n 1 |
 	    cut -d: -f1)
@@ -181,7 +181,7 @@ ok "jemalloc after memlease, nothing tagged: the family runs, on jemalloc" \
       LD_PRELOAD="$pair" cat /proc/self/maps | grep -q libjemalloc; echo $?)
 for rules in 'ttl=1h' 'ttl=1h action=free' 'ttl=1h action=reclaim' \
     'size=100-5000 every=2 ttl=1h'; do
-	run "$rules" LD_PRELOAD="$pair" MEMLEASE_REPORT_AT_EXIT=1 "$fx/family"
+	run "$rules" LD_PRELOAD="$pair" MEMLEASE_REPORT_AT_EXIT=each "$fx/family"
 	ok "jemalloc after memlease, the family under '$rules': same results as untagged; $(count 'is live at exit' "$tmp/log") live at exit" \
 	    $(test "$rc" -eq 0 && ! test -s "$tmp/err" &&
 	      nonzero "$tmp/out" | cmp -s - "$tmp/jemalloc.want" &&

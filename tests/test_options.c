@@ -135,3 +135,33 @@ ParameterizedTest(struct spelling *s, options,
 	cr_assert_eq(ml_options_num(ML_OPT_THREAD), s->value, "%s", s->text);
 	cr_assert_str_eq(said(), "");
 }
+
+Test(options, report_at_exit_is_a_boolean_or_each)
+{
+	setenv("MEMLEASE_REPORT_AT_EXIT", "each", 1);
+	cr_assert_eq(ml_options_num(ML_OPT_REPORT_AT_EXIT), ML_AT_EXIT_EACH);
+	cr_assert_str_eq(said(), "");
+}
+
+Test(options, report_at_exit_of_a_true_boolean_groups_by_stack)
+{
+	setenv("MEMLEASE_REPORT_AT_EXIT", "yes", 1);
+	cr_assert_eq(ml_options_num(ML_OPT_REPORT_AT_EXIT), ML_AT_EXIT_STACKS);
+}
+
+Test(options, report_at_exit_of_another_word_is_refused_saying_what_would_do)
+{
+	setenv("MEMLEASE_REPORT_AT_EXIT", "every", 1);
+	cr_assert_eq(ml_options_num(ML_OPT_REPORT_AT_EXIT), ML_AT_EXIT_OFF);
+	const char *err = said();
+	cr_assert(strstr(err, "MEMLEASE_REPORT_AT_EXIT=every: not 1") != NULL,
+	    "%s", err);
+	cr_assert(strstr(err, "or each; using 0") != NULL, "%s", err);
+}
+
+Test(options, skip_is_a_string)
+{
+	setenv("MEMLEASE_SKIP", "zmalloc,xmalloc", 1);
+	cr_assert_str_eq(ml_options_str(ML_OPT_SKIP), "zmalloc,xmalloc");
+	cr_assert_str_eq(said(), "");
+}

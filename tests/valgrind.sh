@@ -39,7 +39,7 @@ ok "memcheck: action=reclaim, expiries and late frees" \
     $(test "$rc" -eq 0 && test "$(count 'reclaimed, allocated at' "$tmp/log")" -eq 4
       echo $?)
 
-export MEMLEASE_REPORT_AT_EXIT=1
+export MEMLEASE_REPORT_AT_EXIT=each
 memcheck 'ttl=1h' "$fx/family" --valgrind
 unset MEMLEASE_REPORT_AT_EXIT
 ok "memcheck: the malloc family tagged (but what valgrind refuses), reported at exit" \
