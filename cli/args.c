@@ -24,7 +24,8 @@
 enum opt_id {
 	OPT_PID, OPT_SOCKET, OPT_JSON, OPT_HELP, OPT_VERSION,
 	OPT_OLDER, OPT_LABEL, OPT_STATE, OPT_SORT, OPT_LIMIT, OPT_BY_SITE,
-	OPT_FORMAT, OPT_OUTPUT, OPT_RULES, OPT_LIBRARY,
+	OPT_BY_STACK, OPT_DEPTH, OPT_SKIP, OPT_FORMAT, OPT_OUTPUT, OPT_RULES,
+	OPT_LIBRARY,
 };
 
 /* The options; those of CTL_CMD_NONE are global. */
@@ -46,6 +47,9 @@ static const struct opt {
 	{ OPT_SORT,    "sort",       0,   true,  CTL_CMD_LIST },
 	{ OPT_LIMIT,   "limit",      0,   true,  CTL_CMD_LIST },
 	{ OPT_BY_SITE, "by-site",    0,   false, CTL_CMD_LIST },
+	{ OPT_BY_STACK, "by-stack",  0,   false, CTL_CMD_LIST },
+	{ OPT_DEPTH,   "depth",      0,   true,  CTL_CMD_LIST },
+	{ OPT_SKIP,    "skip",       0,   true,  CTL_CMD_LIST },
 	{ OPT_FORMAT,  "format",     0,   true,  CTL_CMD_EXPORT },
 	{ OPT_OUTPUT,  "output",     'o', true,  CTL_CMD_EXPORT },
 	{ OPT_RULES,   "rules",      0,   true,  CTL_CMD_ATTACH },
@@ -285,6 +289,19 @@ apply(struct ctl_args *a, const struct opt *o, const char *v, char *err,
 	case OPT_BY_SITE:
 		a->by_site = true;
 		break;
+	case OPT_BY_STACK:
+		a->by_stack = true;
+		break;
+	case OPT_DEPTH:
+		if (whole(v, CTL_DEPTH_MAX, &a->depth, &end) != 0 ||
+		    *end != '\0')
+			return usage_error(err, errlen, "--depth: '%s' is not "
+			    "a number from 0 (the whole stack) to %d", v,
+			    CTL_DEPTH_MAX);
+		break;
+	case OPT_SKIP:
+		a->skip = v;
+		break;
 	case OPT_FORMAT:
 		if (strcmp(v, "prometheus") == 0)
 			a->format = CTL_FORMAT_PROMETHEUS;
@@ -412,6 +429,13 @@ consistent(const struct ctl_args *a, char *err, size_t errlen)
 	if (a->by_site && a->sort != CTL_SORT_NONE)
 		return usage_error(err, errlen, "list: --by-site and --sort: "
 		    "sites are listed by bytes");
+	if (a->by_stack && (a->by_site || a->sort != CTL_SORT_NONE))
+		return usage_error(err, errlen, "list: --by-stack and %s: "
+		    "stacks are listed by bytes", a->by_site ? "--by-site" :
+		    "--sort");
+	if (!a->by_stack && (a->depth != 0 || a->skip != NULL))
+		return usage_error(err, errlen, "list: %s goes with "
+		    "--by-stack", a->skip != NULL ? "--skip" : "--depth");
 	if (a->sort != CTL_SORT_NONE && a->limit > CTL_TOP_MAX)
 		return usage_error(err, errlen, "list: --limit with --sort is "
 		    "at most %d", CTL_TOP_MAX);

@@ -2,10 +2,13 @@
  * cmd-list.c - memleasectl list: the live leases of one process, read
  * page by page and printed as they come, so that a process with a
  * million leases does not make the client hold them all; or sorted (one
- * request, the top N); or their count and bytes per allocation site.
+ * request, the top N); or their count and bytes per allocation site, or
+ * per stack.
  */
+#define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ctl.h"
 
@@ -203,6 +206,122 @@ out:
 	return rc;
 }
 
+/* The globs of --skip as a JSON array (NULL, said, if one is not
+ * UTF-8). */
+static json_t *
+skip_globs(const char *list)
+{
+	json_t *arr = json_array(), *g;
+	const char *p = list;
+
+	while (*p != '\0') {
+		size_t n = strcspn(p, ",");
+		char *w = strndup(p, n);
+		if (w == NULL || n == 0) {
+			free(w);
+		} else if ((g = ctl_cmd_arg_string(w, "--skip")) == NULL) {
+			free(w);
+			json_decref(arr);
+			return NULL;
+		} else {
+			json_array_append_new(arr, g);
+			free(w);
+		}
+		p += n + (p[n] == ',');
+	}
+	return arr;
+}
+
+/* One stack of list --by-stack: a row, then its frames. */
+static int
+stack_rows(const struct ctl_conn *c, json_t *s, struct ctl_table *t)
+{
+	char count[CTL_FMT_UNIT], bytes[CTL_FMT_UNIT], oldest[CTL_FMT_UNIT];
+	json_t *id = json_object_get(s, "stack_id");
+	json_t *frames = json_object_get(s, "frames");
+	int64_t n[3];
+	static const char *const keys[] = { "count", "bytes", "oldest_ms" };
+
+	if (!json_is_object(s) || !json_is_string(id) || !json_is_array(frames))
+		return ctl_client_malformed(c, "a stack without a \"stack_id\" "
+		    "or \"frames\"");
+	for (int i = 0; i < 3; i++) {
+		json_t *v = json_object_get(s, keys[i]);
+		n[i] = json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
+	}
+	const char *row[] = {
+		ctl_fmt_count(n[0], count), ctl_fmt_size(n[1], bytes),
+		ctl_fmt_duration(n[2], oldest), json_string_value(id),
+	};
+	if (ctl_fmt_table_add(t, row) != 0) {
+		ctl_out_warn("out of memory");
+		return -1;
+	}
+	if (ctl_out_table(t) != 0)
+		return -1;
+	return ctl_cmd_backtrace(c, frames, "    ");
+}
+
+/* list --by-stack: the stacks, the most bytes first, each with its
+ * frames; then the totals of every lease listed. */
+static int
+list_by_stack(const struct ctl_args *a, struct ctl_conn *c)
+{
+	static const struct ctl_col cols[] = {
+		{ "COUNT", true, false, false },
+		{ "BYTES", true, false, false },
+		{ "OLDEST", true, false, false },
+		{ "STACK", false, false, false },
+	};
+	char count[CTL_FMT_UNIT], bytes[CTL_FMT_UNIT];
+	struct ctl_reply r;
+	struct ctl_table t;
+	json_t *req = list_filters(a), *skip = NULL, *v;
+	size_t i;
+	int rc;
+
+	json_object_set_new(req, "by_stack", json_true());
+	if (a->depth != 0)
+		json_object_set_new(req, "depth", json_integer(
+		    (json_int_t)a->depth));
+	if (a->skip != NULL) {
+		if ((skip = skip_globs(a->skip)) == NULL) {
+			json_decref(req);
+			return -1;
+		}
+		json_object_set_new(req, "skip", skip);
+	}
+	if (a->limit != 0)
+		json_object_set_new(req, "limit", json_integer(
+		    (json_int_t)a->limit));
+	if ((rc = ctl_cmd_ask(c, a, "list", req, &r)) != 0)
+		return rc < 0 ? -1 : 0;
+	json_t *stacks = json_object_get(r.result, "stacks");
+	if (!json_is_array(stacks)) {
+		ctl_reply_free(&r);
+		return ctl_client_malformed(c, "a listing without \"stacks\"");
+	}
+	if (ctl_fmt_table_init(&t, cols, 4) != 0) {
+		ctl_reply_free(&r);
+		ctl_out_warn("out of memory");
+		return -1;
+	}
+	json_array_foreach(stacks, i, v)
+		if ((rc = stack_rows(c, v, &t)) != 0)
+			break;
+	if (rc == 0) {
+		json_t *tc = json_object_get(r.result, "count");
+		json_t *tb = json_object_get(r.result, "bytes");
+		printf("in all: %s leases, %s\n", ctl_fmt_count(json_is_integer(
+		    tc) ? (int64_t)json_integer_value(tc) : -1, count),
+		    ctl_fmt_size(json_is_integer(tb) ?
+		    (int64_t)json_integer_value(tb) : -1, bytes));
+	}
+	ctl_fmt_table_free(&t);
+	ctl_reply_free(&r);
+	return rc;
+}
+
 /* list --sort: one request, the top N. */
 static int
 list_sorted(const struct ctl_args *a, struct ctl_conn *c)
@@ -359,6 +478,8 @@ cmd_list_exec(const struct ctl_args *a, struct ctl_conn *c)
 	json_decref(filters);
 	if (a->by_site)
 		return list_by_site(a, c);
+	if (a->by_stack)
+		return list_by_stack(a, c);
 	if (a->sort != CTL_SORT_NONE)
 		return list_sorted(a, c);
 	return list_paged(a, c);
@@ -368,8 +489,9 @@ const struct ctl_cmd_entry ctl_cmd_list_entry = {
 	.cmd = CTL_CMD_LIST,
 	.name = "list",
 	.args = "[--older-than D] [--label L] [--state S] [--sort age|size]\n"
-	    "         [--limit N] [--by-site]",
-	.summary = "live leases, or their bytes per allocation site",
+	    "         [--limit N] [--by-site | --by-stack [--depth N] "
+	    "[--skip GLOBS]]",
+	.summary = "live leases, or their bytes per allocation site or stack",
 	.options =
 	    "  --older-than D   leases at least D old (250ms, 30s, 5m, 1h, "
 	    "2d)\n"
@@ -379,7 +501,15 @@ const struct ctl_cmd_entry ctl_cmd_list_entry = {
 	    "10000,\n"
 	    "                   or the top N with --limit)\n"
 	    "  --limit N        at most N leases (sorted: 1 to 10000)\n"
-	    "  --by-site        count and bytes per allocation site\n",
+	    "  --by-site        count and bytes per allocation site\n"
+	    "  --by-stack       count, bytes and oldest age per stack, the "
+	    "stack's\n"
+	    "                   frames below (--limit: the N largest stacks)\n"
+	    "  --depth N        --by-stack: group by the first N frames (0: "
+	    "all)\n"
+	    "  --skip GLOBS     --by-stack: drop allocation wrappers matching "
+	    "these\n"
+	    "                   comma-separated globs from the top of stacks\n",
 	.more = NULL,
 	.min_pos = 0,
 	.max_pos = 0,

@@ -31,6 +31,7 @@
 
 #define CTL_TOP_MAX     ML_WIRE_TOP_MAX /* "limit" of a sorted listing */
 #define CTL_TTL_MAX     ((UINT64_C(1) << 40) - 1)  /* ms: ~34 years */
+#define CTL_DEPTH_MAX   1000            /* list --depth */
 
 /* --- args.c: the command line, parsed into a struct ---------------------- */
 
@@ -68,6 +69,9 @@ struct ctl_args {
 	enum ctl_sort   sort;
 	uint64_t        limit;          /* 0: none */
 	bool            by_site;
+	bool            by_stack;
+	uint64_t        depth;          /* by_stack: frames kept, 0: all */
+	const char     *skip;           /* by_stack: globs, comma-separated */
 
 	/* show, renew, expire */
 	uint64_t        lease;

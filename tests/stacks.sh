@@ -94,6 +94,34 @@ ok "stack_id names the frames grouped: whole, cut, skipped stacks differ" \
     $(test "$(cat "$tmp/whole" "$tmp/d1" "$tmp/skip" | awk '$1 != "total" {
 	  print $3 }' | sort -u | wc -l)" -eq 7; echo $?)
 
+# memleasectl list --by-stack: the same stacks, as a table and as JSON
+"$ctl" -p "$pid" list --by-stack >"$tmp/out" 2>"$tmp/err"
+rc=$?
+want=$tmp/out
+ok "memleasectl list --by-stack: count, bytes, oldest and stack_id, the frames below, the totals" \
+    $(test "$rc" -eq 0 && ! test -s "$tmp/err" &&
+      test "$(head -n 1 "$tmp/out" | tr -s ' ')" = "COUNT BYTES OLDEST STACK" &&
+      test "$(awk 'NF == 4 && $4 ~ /^[0-9a-f]+$/ { print $1, $4 }' "$tmp/out")" = \
+	  "$(awk '$1 != "total" { print $1, $3 }' "$tmp/whole")" &&
+      test "$(grep -c '^    #0  wrap_alloc+0x[0-9a-f]* (.*/stacks) \[0x[0-9a-f]*\]$' \
+	  "$tmp/out")" -eq 2 &&
+      test "$(tail -n 1 "$tmp/out")" = "in all: 6 leases, 11KiB"; echo $?)
+"$ctl" -p "$pid" --json list --by-stack --depth 1 --skip 'nothing,wrap_*' \
+    >"$tmp/out" 2>"$tmp/err"
+ok "memleasectl --json list --by-stack --depth 1 --skip GLOBS: the protocol's result" \
+    $($py -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+got = [(s["count"], s["bytes"], s["stack_id"], [f["function"] for f in
+       s["frames"]]) for s in r["stacks"]]
+want = [l.split() for l in open(sys.argv[2]) if not l.startswith("total")]
+sys.exit(not (r["count"] == 6 and r["bytes"] == 11500 and
+    [(str(c), str(b), i, ",".join(f)) for c, b, i, f in got] ==
+    [tuple(w) for w in want]))' "$tmp/out" "$tmp/skip"; echo $?)
+"$ctl" -p "$pid" list --depth 2 >"$tmp/out" 2>"$tmp/err"
+ok "memleasectl list --depth without --by-stack: a usage error" \
+    $(test $? -eq 2 && grep -q 'goes with --by-stack' "$tmp/err"; echo $?)
+
 ips() { "$cc" "$sock" ask '{"cmd":"list","by_stack":true}' |
     sed 's/"ip":"\(0x[0-9a-f]*\)"/\n\1\n/g' | grep '^0x' | sort -u; }
 ips >"$tmp/ips1"

@@ -231,6 +231,32 @@ Test(args, list_edge_values)
 	cr_assert(args.by_site);
 }
 
+Test(args, list_by_stack_takes_a_depth_and_globs_to_skip)
+{
+	parses("list", "--by-stack");
+	cr_assert(args.by_stack);
+	cr_assert_eq(args.depth, 0);
+	cr_assert_null(args.skip);
+	parses("list", "--by-stack", "--depth", "4", "--skip=zmalloc,xmalloc",
+	    "--limit", "10");
+	cr_assert_eq(args.depth, 4);
+	cr_assert_str_eq(args.skip, "zmalloc,xmalloc");
+	cr_assert_eq(args.limit, 10);
+	parses("list", "--by-stack", "--depth", "1000");
+	cr_assert_eq(args.depth, 1000);
+}
+
+Test(args, list_by_stack_options_checked)
+{
+	refused("--depth: '1001'", "list", "--by-stack", "--depth", "1001");
+	refused("--depth: '-1'", "list", "--by-stack", "--depth", "-1");
+	refused("--by-stack and --sort", "list", "--by-stack", "--sort", "age");
+	refused("--by-stack and --by-site", "list", "--by-stack",
+	    "--by-site");
+	refused("--depth goes with --by-stack", "list", "--depth", "2");
+	refused("--skip goes with --by-stack", "list", "--skip", "xmalloc");
+}
+
 Test(args, show_renew_expire_take_a_lease_id)
 {
 	parses("show", "0x100000001");
