@@ -1,8 +1,8 @@
 /*
  * bystack.h - leases summed by stack: count, bytes and the oldest birth
- * of each group, for "list" by_stack, the summary at exit and the
- * expiries' summary.  Memory grows with the stacks, never with the
- * leases.
+ * of each group, for "list" by_stack (and by_site), the summary at exit
+ * and the expiries' summary.  Memory grows with the stacks, never with
+ * the leases.
  */
 #ifndef ML_BYSTACK_H
 #define ML_BYSTACK_H
@@ -28,8 +28,8 @@ struct ml_bystack {
 	size_t                   n, cap;
 };
 
-/* The group of key (a stack_id, or a stored stack while summing by
- * those), made with its sums 0 and `stack` if new; NULL when out of
+/* The group of key (a stack_id, a stored stack while summing by those,
+ * or a site's address), made with its sums 0 and `stack` if new; NULL when out of
  * memory.  Give it a count at once: a count of 0 marks a free slot. */
 struct ml_bystack_group *ml_bystack_get(struct ml_bystack *b, uint64_t key,
                              uint32_t stack);

@@ -1,9 +1,10 @@
 /*
  * listing.c - the leases of "list", as JSON text (see listing.h): a page
  * in table order, the top leases by size or age, the sums per allocation
- * site.  A million leases never become one document: a page holds at most
- * ML_LISTING_PAGE, a sorted listing at most its limit, kept in a bounded
- * heap while every lease is visited.
+ * site or per stack.  A million leases never become one document: a page
+ * holds at most ML_LISTING_PAGE, a sorted listing at most its limit, kept
+ * in a bounded heap while every lease is visited, sums one entry a site or
+ * a stack.
  *
  * Runs on memlease's thread (the recursion guard held), reading the core
  * through ml_core_list(), which takes the core's lock a batch at a time:
@@ -101,55 +102,14 @@ top_cmp_age(const void *a, const void *b)
 	return x->born > y->born ? 1 : x->born < y->born ? -1 : 0;
 }
 
-/* Per allocation site (the first frame of the backtrace): count, bytes. */
-struct site_sum {
-	uintptr_t ip;
-	uint64_t  count, bytes;
-};
-
-static int
-sum_cmp(const void *a, const void *b)
-{
-	const struct site_sum *x = a, *y = b;
-
-	return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : 0;
-}
-
-static struct site_sum *
-site_slot(struct site_sum *t, size_t cap, uintptr_t ip)
-{
-	size_t k = (size_t)((ip * 0x9e3779b97f4a7c15u) >> 20) & (cap - 1);
-
-	while (t[k].count != 0 && t[k].ip != ip)
-		k = (k + 1) & (cap - 1);
-	return &t[k];
-}
-
-static bool
-sites_grow(struct site_sum **t, size_t *cap)
-{
-	size_t ncap = *cap ? *cap * 2 : 256;
-	struct site_sum *nt = ml_mem_calloc(ncap, sizeof *nt);
-
-	if (nt == NULL)
-		return false;
-	for (size_t k = 0; k < *cap; k++)
-		if ((*t)[k].count != 0)
-			*site_slot(nt, ncap, (*t)[k].ip) = (*t)[k];
-	ml_mem_free(*t);
-	*t = nt;
-	*cap = ncap;
-	return true;
-}
-
-/* Sites, the most bytes first. */
+/* Sites (the first frame of the backtrace), the most bytes first: sums
+ * by stack (bystack.h), keyed by that frame's address. */
 void
 ml_listing_sites(struct ml_core *c, const struct ml_listing_filter *fl,
     uint64_t now, uint64_t limit, struct ml_json *j)
 {
 	struct ml_info page[256];
-	struct site_sum *sum = NULL;    /* open addressing by ip; count 0: free */
-	size_t nsum = 0, cap = 0;
+	struct ml_bystack by = { 0 };
 	uint32_t cursor = 0;
 	int n;
 
@@ -159,39 +119,27 @@ ml_listing_sites(struct ml_core *c, const struct ml_listing_filter *fl,
 			if (!filter_ok(fl, &page[i], now))
 				continue;
 			ml_stacks_get(page[i].stack, &ip, 1);
-			if ((nsum + 1) * 2 > cap && !sites_grow(&sum, &cap)) {
-				ml_mem_free(sum);
+			struct ml_bystack_group *g = ml_bystack_get(&by, ip, 0);
+			if (g == NULL) {
+				ml_bystack_free(&by);
 				j->oom = true;
 				return;
 			}
-			struct site_sum *x = site_slot(sum, cap, ip);
-			if (x->count == 0) {
-				x->ip = ip;
-				nsum++;
-			}
-			x->count++;
-			x->bytes += page[i].size;
+			ml_bystack_add(g, page[i].size, page[i].born);
 		}
 	}
-	/* the used slots to the front, then the biggest first (none: sum is
-	 * NULL, which qsort() must not be given) */
-	size_t used = 0;
-	for (size_t k = 0; k < cap; k++)
-		if (sum[k].count != 0)
-			sum[used++] = sum[k];
-	if (nsum > 0)
-		qsort(sum, nsum, sizeof *sum, sum_cmp);
+	ml_bystack_sort(&by);
 	ml_json_put(j, "{\"sites\":[");
-	for (size_t k = 0; k < nsum && (limit == 0 || k < limit); k++) {
+	for (size_t k = 0; k < by.n && (limit == 0 || k < limit); k++) {
 		ml_json_put(j, "%s{\"count\":%" PRIu64 ",\"bytes\":%" PRIu64
-		    ",\"site\":", k ? "," : "", sum[k].count, sum[k].bytes);
-		if (sum[k].ip != 0)
-			ml_json_frame(j, sum[k].ip);
+		    ",\"site\":", k ? "," : "", by.v[k].count, by.v[k].bytes);
+		if (by.v[k].id != 0)
+			ml_json_frame(j, (uintptr_t)by.v[k].id);
 		else
 			ml_json_put(j, "null");
 		ml_json_put(j, "}");
 	}
-	ml_mem_free(sum);
+	ml_bystack_free(&by);
 	ml_json_put(j, "]}");
 }
 

@@ -28,6 +28,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <link.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -47,8 +48,9 @@ struct obj {
 };
 
 struct objs {
-	int        n, cap;
-	struct obj v[];
+	int                n, cap;
+	unsigned long long adds, subs;  /* dl_iterate_phdr()'s counts */
+	struct obj         v[];
 };
 
 static _Atomic(struct objs *) objects;
@@ -105,7 +107,11 @@ collect(struct dl_phdr_info *info, size_t size, void *arg)
 	static const char me = 0;       /* an address in this object */
 	struct obj o = { UINTPTR_MAX, 0, info->dlpi_addr, 0, false };
 
-	(void)size;
+	if (t->n == 0 && size >= offsetof(struct dl_phdr_info, dlpi_subs) +
+	    sizeof info->dlpi_subs) {
+		t->adds = info->dlpi_adds;
+		t->subs = info->dlpi_subs;
+	}
 	if (t->n == t->cap)
 		return 1;
 	for (int i = 0; i < info->dlpi_phnum; i++) {
@@ -128,6 +134,20 @@ collect(struct dl_phdr_info *info, size_t size, void *arg)
 	o.own = name != exe && (uintptr_t)&me >= o.lo && (uintptr_t)&me < o.hi;
 	t->v[t->n++] = o;
 	return 0;
+}
+
+/* The loader's counts of objects loaded and unloaded, in *t. */
+static int
+counts(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct objs *t = arg;
+
+	if (size >= offsetof(struct dl_phdr_info, dlpi_subs) +
+	    sizeof info->dlpi_subs) {
+		t->adds = info->dlpi_adds;
+		t->subs = info->dlpi_subs;
+	}
+	return 1;       /* the first object is enough */
 }
 
 /* The objects loaded now, published; NULL if out of memory. */
@@ -156,17 +176,26 @@ objects_load(void)
 	}
 }
 
-/* The object of address ip, NULL if none. */
+/* The object of address ip, NULL if none.  An address of no object
+ * known reloads the table only if objects were loaded or unloaded since
+ * (code made at run time belongs to none). */
 static const struct obj *
 object_of(uintptr_t ip)
 {
-	struct objs *t = atomic_load(&objects);
+	struct objs *t = atomic_load(&objects), now = { 0 };
 
 	for (int pass = 0; pass < 2; pass++) {
 		for (int i = 0; t != NULL && i < t->n; i++)
 			if (ip >= t->v[i].lo && ip < t->v[i].hi)
 				return &t->v[i];
-		if (pass == 0 && (t = objects_load()) == NULL)
+		if (pass == 1)
+			break;
+		if (t != NULL) {
+			dl_iterate_phdr(counts, &now);
+			if (now.adds == t->adds && now.subs == t->subs)
+				return NULL;
+		}
+		if ((t = objects_load()) == NULL)
 			return NULL;
 	}
 	return NULL;
