@@ -29,8 +29,9 @@ struct ml_bystack {
 };
 
 /* The group of key (a stack_id, a stored stack while summing by those,
- * or a site's address), made with its sums 0 and `stack` if new; NULL when out of
- * memory.  Give it a count at once: a count of 0 marks a free slot. */
+ * or a site's address), made with its sums 0 and `stack` if new; NULL
+ * when out of memory.  Give it a count at once: a count of 0 marks a free
+ * slot. */
 struct ml_bystack_group *ml_bystack_get(struct ml_bystack *b, uint64_t key,
                              uint32_t stack);
 
