@@ -174,6 +174,17 @@ ok "MEMLEASE_REPORT_AT_EXIT=1: the groups' stack_ids are the listing's" \
     $(test "$(sed -n 's/.*allocated at (stack \([0-9a-f]*\)):$/\1/p' "$tmp/log")" = \
 	  "$(awk '$1 != "total" { print $3 }' "$tmp/whole")"; echo $?)
 
+# the executable elsewhere: the same build-id, the same stacks
+mkdir "$tmp/elsewhere"
+cp "$fx/stacks" "$tmp/elsewhere/"
+fx_saved=$fx fx=$tmp/elsewhere
+atexit MEMLEASE_REPORT_AT_EXIT=1
+fx=$fx_saved
+ok "stack_id is of the objects' build-ids, not their paths: a copy of the program gives the same" \
+    $(grep -q "($tmp/elsewhere/stacks)" "$tmp/log" &&
+      test "$(sed -n 's/.*allocated at (stack \([0-9a-f]*\)):$/\1/p' "$tmp/log")" = \
+	  "$(awk '$1 != "total" { print $3 }' "$tmp/whole")"; echo $?)
+
 atexit MEMLEASE_REPORT_AT_EXIT=yes MEMLEASE_SKIP=wrap_alloc
 ok "MEMLEASE_REPORT_AT_EXIT=yes is 1; MEMLEASE_SKIP applies to its groups" \
     $(test "$(heads | wc -l)" -eq 3 &&
