@@ -547,6 +547,134 @@ Test(proto, list_by_site_with_no_lease_matching_is_empty)
 	json_decref(o);
 }
 
+/* Leases made through a wrapper from two sites, and one from a third. */
+static __attribute__((noinline)) memlease_t
+wrap_lease(size_t size)
+{
+	void *buf;
+	memlease_t h = memlease_alloc(size, 0, 1, &buf);
+
+	__asm__ volatile("" ::: "memory");      /* not a tail call */
+	return h;
+}
+
+static __attribute__((noinline)) void
+site_small(void)
+{
+	for (int i = 0; i < 3; i++)
+		cr_assert_neq(wrap_lease(100), 0);
+	__asm__ volatile("");
+}
+
+static __attribute__((noinline)) void
+site_large(void)
+{
+	for (int i = 0; i < 2; i++)
+		cr_assert_neq(wrap_lease(1000), 0);
+	__asm__ volatile("");
+}
+
+static void
+three_sites(void)
+{
+	site_small();
+	site_large();
+	lease(50, 0, "direct");
+}
+
+/* The function of frame i of stack s. */
+static const char *
+frame_function(json_t *s, size_t i)
+{
+	return json_string_value(json_object_get(json_array_get(
+	    json_object_get(s, "frames"), i), "function"));
+}
+
+Test(proto, list_by_stack_sums_whole_stacks_the_most_bytes_first)
+{
+	three_sites();
+	json_t *o = ask("{\"cmd\":\"list\",\"by_stack\":true}");
+	json_t *r = result(o), *st = json_object_get(r, "stacks");
+
+	cr_assert_eq(json_array_size(st), 3);
+	cr_assert_eq(num(json_array_get(st, 0), "bytes"), 2000);
+	cr_assert_eq(num(json_array_get(st, 0), "count"), 2);
+	cr_assert_str_eq(frame_function(json_array_get(st, 0), 0), "wrap_lease");
+	cr_assert_str_eq(frame_function(json_array_get(st, 0), 1), "site_large");
+	cr_assert_eq(num(json_array_get(st, 1), "bytes"), 300);
+	cr_assert_str_eq(frame_function(json_array_get(st, 1), 1), "site_small");
+	cr_assert_eq(num(json_array_get(st, 2), "bytes"), 50);
+	cr_assert_str_eq(frame_function(json_array_get(st, 2), 0), "lease");
+	for (size_t i = 0; i < 3; i++) {
+		const char *id = json_string_value(json_object_get(
+		    json_array_get(st, i), "stack_id"));
+		cr_assert_not_null(id);
+		cr_assert_eq(strspn(id, "0123456789abcdef"), 16, "%s", id);
+		cr_assert_eq(strlen(id), 16);
+		cr_assert(json_is_integer(json_object_get(json_array_get(st, i),
+		    "oldest_ms")));
+	}
+	cr_assert_eq(num(r, "count"), 6);
+	cr_assert_eq(num(r, "bytes"), 2350);
+	json_decref(o);
+}
+
+Test(proto, list_by_stack_cuts_to_a_depth_and_skips_wrappers)
+{
+	three_sites();
+	json_t *o = ask("{\"cmd\":\"list\",\"by_stack\":true,\"depth\":1}");
+	json_t *st = json_object_get(result(o), "stacks");
+
+	cr_assert_eq(json_array_size(st), 2, "wrap_lease's, lease's");
+	cr_assert_eq(num(json_array_get(st, 0), "count"), 5);
+	cr_assert_eq(json_array_size(json_object_get(json_array_get(st, 0),
+	    "frames")), 1);
+	json_decref(o);
+	o = ask("{\"cmd\":\"list\",\"by_stack\":true,\"depth\":1,"
+	    "\"skip\":[\"wrap_*\"]}");
+	st = json_object_get(result(o), "stacks");
+	cr_assert_eq(json_array_size(st), 3);
+	cr_assert_str_eq(frame_function(json_array_get(st, 0), 0), "site_large");
+	cr_assert_str_eq(frame_function(json_array_get(st, 1), 0), "site_small");
+	json_decref(o);
+}
+
+Test(proto, a_leases_stack_id_is_its_whole_stacks)
+{
+	three_sites();
+	json_t *o = ask("{\"cmd\":\"list\",\"by_stack\":true,"
+	    "\"label\":\"direct\"}");
+	json_t *st = json_object_get(result(o), "stacks");
+	cr_assert_eq(json_array_size(st), 1);
+	const char *id = json_string_value(json_object_get(json_array_get(st,
+	    0), "stack_id"));
+	json_t *l = ask("{\"cmd\":\"list\",\"label\":\"direct\"}");
+	json_t *lease0 = json_array_get(json_object_get(result(l), "leases"), 0);
+
+	cr_assert_str_eq(json_string_value(json_object_get(lease0,
+	    "stack_id")), id);
+	json_decref(l);
+	json_decref(o);
+}
+
+Test(proto, list_by_stack_refuses_sort_and_bad_arguments)
+{
+	static const char *const bad[] = {
+		"{\"cmd\":\"list\",\"by_stack\":true,\"sort\":\"age\","
+		    "\"limit\":5}",
+		"{\"cmd\":\"list\",\"by_stack\":true,\"depth\":-1}",
+		"{\"cmd\":\"list\",\"by_stack\":true,\"skip\":\"x\"}",
+		"{\"cmd\":\"list\",\"by_stack\":true,\"skip\":[1]}",
+	};
+
+	lease(10, 0, NULL);
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		json_t *o = ask(bad[i]);
+		cr_assert_str_eq(error_code(o), "EINVAL", "%s", bad[i]);
+		json_decref(o);
+	}
+}
+
 /* The message of an error that quotes the request is still text: bytes of
  * the request that are not UTF-8, or a character cut by a length limit. */
 Test(proto, an_error_quoting_bad_text_still_has_a_message)
