@@ -1,5 +1,6 @@
 /*
- * cmd-show.c - memleasectl show: one lease, a line a field, and its backtrace.
+ * cmd-show.c - memleasectl show: one lease, a line a field (its stack_id
+ * too), and its backtrace.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,11 @@ cmd_show_exec(const struct ctl_args *a, struct ctl_conn *c)
 		free(s);
 	}
 	printf("%-11s %s\n", "releases", ctl_fmt_count(l.releases, n));
+	json_t *id = json_object_get(r.result, "stack_id");
+	char *s = ctl_out_clean(json_is_string(id) ? json_string_value(id) :
+	    NULL);
+	printf("%-11s %s\n", "stack", s);
+	free(s);
 	printf("backtrace:\n");
 	rc = ctl_cmd_backtrace(c, json_object_get(r.result, "backtrace"),
 	    "  ");

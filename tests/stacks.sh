@@ -118,6 +118,15 @@ want = [l.split() for l in open(sys.argv[2]) if not l.startswith("total")]
 sys.exit(not (r["count"] == 6 and r["bytes"] == 11500 and
     [(str(c), str(b), i, ",".join(f)) for c, b, i, f in got] ==
     [tuple(w) for w in want]))' "$tmp/out" "$tmp/skip"; echo $?)
+id=$("$cc" "$sock" ask '{"cmd":"list","limit":1}' | $py -c '
+import json, sys
+l = json.load(sys.stdin)["result"]["leases"][0]
+print(l["id"], l["stack_id"])')
+"$ctl" -p "$pid" show "${id% *}" >"$tmp/out" 2>"$tmp/err"
+ok "memleasectl show: the lease's stack_id, that of its stack in the listing" \
+    $(grep -qx "stack       ${id#* }" "$tmp/out" &&
+      awk '$1 != "total" { print $3 }' "$tmp/whole" | grep -qx "${id#* }"
+      echo $?)
 "$ctl" -p "$pid" list --depth 2 >"$tmp/out" 2>"$tmp/err"
 ok "memleasectl list --depth without --by-stack: a usage error" \
     $(test $? -eq 2 && grep -q 'goes with --by-stack' "$tmp/err"; echo $?)
