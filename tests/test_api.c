@@ -18,6 +18,7 @@
 #include "memlease.h"
 #include "clock.h"
 #include "core.h"
+#include "report.h"
 
 static volatile uint64_t fake_now = 5000000;
 static char log_path[] = "/tmp/memlease-test-log-XXXXXX";
@@ -482,6 +483,37 @@ Test(api, bad_environment_is_reported_and_defaults_used)
 	const char *log = log_text();
 	cr_assert(strstr(log, "make_log_buffer+") != NULL, "text, 16 frames");
 	cr_assert(strstr(log, "#1 ") != NULL);
+}
+
+/* How many times needle is in haystack. */
+static int
+occurrences(const char *haystack, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = haystack; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+Test(api, later_expiries_of_a_stack_take_a_line_and_are_summed_at_exit)
+{
+	volatile int three = 3;         /* one call, not three made of it */
+
+	for (int i = 0; i < three; i++)
+		make_log_buffer(8, 10);
+	make_log_buffer(100, 10);       /* another line: another stack */
+	fake_now += 10;
+	cr_assert_eq(memlease_expire_due(), 4);
+	const char *t = log_text();
+	cr_assert_eq(occurrences(t, ", allocated at (stack "), 2, "%s", t);
+	cr_assert_eq(occurrences(t, ", allocated at stack "), 2, "%s", t);
+	cr_assert_eq(occurrences(t, "expired: 8 bytes"), 3, "%s", t);
+	ml_report_exit();
+	t = log_text();
+	cr_assert(strstr(t, "]:   3 leases, 24 bytes, stack ") != NULL, "%s", t);
+	cr_assert(strstr(t, "\nmemlease: SUMMARY: 124 bytes in 4 leases expired, "
+	    "from 2 stacks\n") != NULL, "%s", t);
 }
 
 Test(api, log_file_removed_is_made_again)
