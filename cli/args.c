@@ -54,6 +54,7 @@ static const struct opt {
 	{ OPT_OUTPUT,  "output",     'o', true,  CTL_CMD_EXPORT },
 	{ OPT_RULES,   "rules",      0,   true,  CTL_CMD_ATTACH },
 	{ OPT_LIBRARY, "library",    0,   true,  CTL_CMD_ATTACH },
+	{ OPT_OUTPUT,  "output",     'o', true,  CTL_CMD_FLAMEGRAPH },
 };
 #define NOPTS (sizeof opts / sizeof *opts)
 
@@ -307,9 +308,11 @@ apply(struct ctl_args *a, const struct opt *o, const char *v, char *err,
 			a->format = CTL_FORMAT_PROMETHEUS;
 		else if (strcmp(v, "openmetrics") == 0)
 			a->format = CTL_FORMAT_OPENMETRICS;
+		else if (strcmp(v, "folded") == 0)
+			a->format = CTL_FORMAT_FOLDED;
 		else
 			return usage_error(err, errlen, "--format: '%s': give "
-			    "prometheus or openmetrics", v);
+			    "prometheus, openmetrics or folded", v);
 		break;
 	case OPT_OUTPUT:
 		if (v[0] == '\0')
@@ -414,6 +417,14 @@ positional(struct ctl_args *a, char *const *pos, size_t n, char *err,
 		a->pid = (pid_t)x;
 		break;
 	}
+	case CTL_CMD_REPORT:
+		if (n == 0)
+			break;
+		if ((a->files = calloc(n, sizeof *a->files)) == NULL)
+			return CTL_EXIT_FAIL;
+		memcpy(a->files, pos, n * sizeof *pos);
+		a->nfiles = n;
+		break;
 	default:
 		break;
 	}
@@ -507,4 +518,7 @@ ctl_args_free(struct ctl_args *a)
 {
 	free(a->rules);
 	a->rules = NULL;
+	free(a->files);
+	a->files = NULL;
+	a->nfiles = 0;
 }

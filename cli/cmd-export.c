@@ -2,7 +2,9 @@
  * cmd-export.c - memleasectl export: the counters of every process (or
  * the one of -p or -S) in Prometheus's text exposition format, or in
  * OpenMetrics's; on standard output, or (-o) in a file replaced whole, as
- * node_exporter's textfile collector wants it.
+ * node_exporter's textfile collector wants it.  --format folded: the live
+ * bytes of one process by stack, as flamegraph.pl, inferno and speedscope
+ * read them (cmd-flamegraph.c).
  */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -82,6 +84,20 @@ print_export(FILE *f, bool om, const struct ctl_proc *procs, int n)
 		fputs("# EOF\n", f);
 }
 
+/* --format folded: the stacks of one process, as flamegraph draws them. */
+static int
+export_folded(const struct ctl_args *a)
+{
+	struct ctl_conn c;
+	int rc;
+
+	if (ctl_client_open_one(a, &c) != 0)
+		return -1;
+	rc = ctl_cmd_folded(a, &c);
+	ctl_client_close(&c);
+	return rc;
+}
+
 static int
 cmd_export_exec(const struct ctl_args *a, struct ctl_conn *c)
 {
@@ -90,6 +106,8 @@ cmd_export_exec(const struct ctl_args *a, struct ctl_conn *c)
 	int n, rc;
 
 	(void)c;                /* export talks to every process itself */
+	if (a->format == CTL_FORMAT_FOLDED)
+		return export_folded(a);
 	if (a->output != NULL &&
 	    ctl_out_file_open(&out, "export", a->output) != 0)
 		return -1;
@@ -111,11 +129,13 @@ cmd_export_exec(const struct ctl_args *a, struct ctl_conn *c)
 const struct ctl_cmd_entry ctl_cmd_export_entry = {
 	.cmd = CTL_CMD_EXPORT,
 	.name = "export",
-	.args = "[--format prometheus|openmetrics] [-o FILE]",
+	.args = "[--format prometheus|openmetrics|folded] [-o FILE]",
 	.summary = "counters of every process, in Prometheus text exposition "
 	    "format",
 	.options =
-	    "  --format F       prometheus (the default) or openmetrics\n"
+	    "  --format F       prometheus (the default), openmetrics, or\n"
+	    "                   folded: the live bytes of one process (-p, -S\n"
+	    "                   or the only one) by stack, a line each\n"
 	    "  -o, --output F   write file F whole or not at all (a temporary\n"
 	    "                   file beside it, renamed over it), as\n"
 	    "                   node_exporter's textfile collector wants\n",

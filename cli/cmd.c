@@ -25,6 +25,8 @@ const struct ctl_cmd_entry *const ctl_cmd_table[] = {
 	&ctl_cmd_watch_entry,
 	&ctl_cmd_export_entry,
 	&ctl_cmd_attach_entry,
+	&ctl_cmd_flamegraph_entry,
+	&ctl_cmd_report_entry,
 	NULL
 };
 

@@ -4,7 +4,8 @@
  * format.c, inbuf.c, reply.c) are tested without a socket
  * (tests/test_ctl.c); out.c writes, client.c talks to the sockets, cmd.c
  * holds the table of the commands, one file cmd-NAME.c each, and
- * memleasectl.c has main().
+ * memleasectl.c has main().  flame.c (flame graphs, folded stacks) and
+ * group.c (a log's events by stack) are pure too (tests/test_flame.c).
  *
  * The client talks to the control socket of a process only through the
  * JSON protocol (memlease(7)): it includes neither the core nor the preload,
@@ -47,12 +48,15 @@ enum ctl_cmd {
 	CTL_CMD_WATCH,
 	CTL_CMD_EXPORT,
 	CTL_CMD_ATTACH,
+	CTL_CMD_FLAMEGRAPH,
+	CTL_CMD_REPORT,
 };
 
 enum ctl_sort   { CTL_SORT_NONE, CTL_SORT_AGE, CTL_SORT_SIZE };
 enum ctl_rules  { CTL_RULES_GET, CTL_RULES_SET, CTL_RULES_ADD,
                   CTL_RULES_CLEAR };
-enum ctl_format { CTL_FORMAT_PROMETHEUS, CTL_FORMAT_OPENMETRICS };
+enum ctl_format { CTL_FORMAT_PROMETHEUS, CTL_FORMAT_OPENMETRICS,
+                  CTL_FORMAT_FOLDED };
 
 struct ctl_args {
 	enum ctl_cmd    cmd;
@@ -81,12 +85,16 @@ struct ctl_args {
 	enum ctl_rules  rules_op;
 	char           *rules;          /* set, add: the words joined (malloc) */
 
-	/* export */
+	/* export, flamegraph */
 	enum ctl_format format;
 	const char     *output;         /* -o: the file to replace; NULL: stdout */
 
 	/* attach: the process in pid, the rules (--rules) in rules */
 	const char     *library;        /* --library; NULL: the installed one */
+
+	/* report */
+	char          **files;          /* nfiles words of argv (malloc) */
+	size_t          nfiles;         /* 0: standard input */
 };
 
 /*
@@ -235,8 +243,17 @@ struct ctl_lease {
 };
 
 struct ctl_frame {
-	const char *function, *object, *ip;
-	int64_t     offset;
+	const char *function, *object, *ip, *file;
+	int64_t     offset, object_offset, line;
+	bool        inlined;
+};
+
+/* A stack of list --by-stack (and of report): its frames innermost
+ * first, an array (NULL: none). */
+struct ctl_stack {
+	const char *stack_id;
+	int64_t     count, bytes, oldest_ms;
+	json_t     *frames;
 };
 
 struct ctl_site {
@@ -272,6 +289,9 @@ int         ctl_reply_lease(json_t *o, struct ctl_lease *l, char *err,
 int         ctl_reply_frame(json_t *o, struct ctl_frame *fr, char *err,
                 size_t errlen);
 int         ctl_reply_site(json_t *o, struct ctl_site *s, char *err,
+                size_t errlen);
+/* A stack, its frames checked (ctl_reply_frame) too. */
+int         ctl_reply_stack(json_t *o, struct ctl_stack *s, char *err,
                 size_t errlen);
 int         ctl_reply_event(json_t *o, struct ctl_event *ev, char *err,
                 size_t errlen);
@@ -317,6 +337,56 @@ int         ctl_reply_lease_next(const struct ctl_page_text *pg,
 /* The "rules" text of a rules result ("" if null). */
 int         ctl_reply_rules(json_t *o, const char **text, char *err,
                 size_t errlen);
+
+/* --- flame.c: stacks as a flame graph or as folded lines ---------------- */
+
+/*
+ * stacks: the "stacks" of a list --by-stack result (or of report's), each
+ * checked with ctl_reply_stack; their frames innermost first.  A frame is
+ * named by its function, or OBJECT+0xOFFSET (the object's basename) when
+ * it has none; the C library's start-up frames at the outer end of a
+ * stack are left out, as text output leaves them.  Both return 0, -1 with
+ * what is malformed in err, or -1 with errno set (out of memory).
+ */
+
+/* One line a stack, outermost frame first and its bytes last, "main;f;g
+ * 4096": the folded format of flamegraph.pl, inferno and speedscope. */
+int         ctl_flame_folded(FILE *f, json_t *stacks, char *err,
+                size_t errlen);
+/*
+ * A flame graph of the stacks' bytes: one SVG document, self-contained
+ * (its style and script inline), under a title (NULL: none).
+ */
+int         ctl_flame_svg(FILE *f, json_t *stacks, const char *title,
+                char *err, size_t errlen);
+/* The name of a frame in a flame graph and in folded lines, in buf. */
+const char *ctl_flame_name(const struct ctl_frame *fr, char *buf, size_t n);
+
+/* --- group.c: the events of a JSON log, grouped by stack ----------------- */
+
+/*
+ * Events (a line of MEMLEASE_LOG_FORMAT=json each) go in, one at a time;
+ * a lease is counted once, however many events name it (an expiry, then
+ * a late access, then its report at exit), with its greatest age.  A
+ * stack is its events' "stack_id", or, without one, its frames' objects
+ * and offsets.
+ */
+struct ctl_group {
+	json_t  *stacks;                /* key: {stack_id, count, bytes,
+	                                 * oldest_ms, frames} */
+	json_t  *leases;                /* "pid id": the key of its stack */
+	int64_t  count, bytes;
+};
+
+int         ctl_group_init(struct ctl_group *g);
+/* 0: taken; 1: not about a lease (log_full), left; -1: malformed (err),
+ * or out of memory (errno set). */
+int         ctl_group_add(struct ctl_group *g, json_t *event, char *err,
+                size_t errlen);
+/* {"stacks":[...],"count":N,"bytes":N}, the shape of list --by-stack's
+ * result, the most bytes first; NULL when out of memory. */
+json_t     *ctl_group_result(const struct ctl_group *g);
+void        ctl_group_free(struct ctl_group *g);
 
 /* --- out.c: what memleasectl writes -------------------------------------- */
 
@@ -482,6 +552,8 @@ extern const struct ctl_cmd_entry ctl_cmd_rules_entry;
 extern const struct ctl_cmd_entry ctl_cmd_watch_entry;
 extern const struct ctl_cmd_entry ctl_cmd_export_entry;
 extern const struct ctl_cmd_entry ctl_cmd_attach_entry;
+extern const struct ctl_cmd_entry ctl_cmd_flamegraph_entry;
+extern const struct ctl_cmd_entry ctl_cmd_report_entry;
 
 /* Every command, in the order of the help; NULL-terminated. */
 extern const struct ctl_cmd_entry *const ctl_cmd_table[];
@@ -502,6 +574,9 @@ json_t     *ctl_cmd_lease_arg(uint64_t lease);
 /* "name+0x12" of a frame, in buf. */
 const char *ctl_cmd_frame_where(const struct ctl_frame *fr, char *buf,
                 size_t n);
+/* export --format folded (cmd-flamegraph.c): the stacks of c's process
+ * as folded lines, to -o's file or stdout; 0, or -1 (said). */
+int         ctl_cmd_folded(const struct ctl_args *a, struct ctl_conn *c);
 /* Print a backtrace, a frame a line, indented; -1 if malformed. */
 int         ctl_cmd_backtrace(const struct ctl_conn *c, json_t *bt,
                 const char *indent);

@@ -211,12 +211,21 @@ ctl_reply_lease(json_t *o, struct ctl_lease *l, char *err, size_t errlen)
 int
 ctl_reply_frame(json_t *o, struct ctl_frame *fr, char *err, size_t errlen)
 {
+	json_t *inl;
+
 	if (need_object(o, "a frame", err, errlen) != 0 ||
 	    get_str(o, "function", &fr->function, err, errlen) != 0 ||
 	    get_str(o, "object", &fr->object, err, errlen) != 0 ||
 	    get_str(o, "ip", &fr->ip, err, errlen) != 0 ||
-	    get_int(o, "offset", &fr->offset, err, errlen) != 0)
+	    get_str(o, "file", &fr->file, err, errlen) != 0 ||
+	    get_int(o, "offset", &fr->offset, err, errlen) != 0 ||
+	    get_int(o, "object_offset", &fr->object_offset, err, errlen) != 0 ||
+	    get_int(o, "line", &fr->line, err, errlen) != 0)
 		return -1;
+	inl = json_object_get(o, "inlined");
+	if (inl != NULL && !json_is_boolean(inl) && !json_is_null(inl))
+		return bad(err, errlen, "\"inlined\" is not true or false");
+	fr->inlined = json_is_true(inl);
 	return 0;
 }
 
@@ -235,6 +244,33 @@ ctl_reply_site(json_t *o, struct ctl_site *s, char *err, size_t errlen)
 		return 0;
 	s->known = true;
 	return ctl_reply_frame(site, &s->site, err, errlen);
+}
+
+int
+ctl_reply_stack(json_t *o, struct ctl_stack *s, char *err, size_t errlen)
+{
+	struct ctl_frame fr;
+	json_t *v;
+	size_t i;
+
+	memset(s, 0, sizeof *s);
+	if (need_object(o, "a stack", err, errlen) != 0 ||
+	    get_str(o, "stack_id", &s->stack_id, err, errlen) != 0 ||
+	    get_int(o, "count", &s->count, err, errlen) != 0 ||
+	    get_int(o, "bytes", &s->bytes, err, errlen) != 0 ||
+	    get_int(o, "oldest_ms", &s->oldest_ms, err, errlen) != 0)
+		return -1;
+	s->frames = json_object_get(o, "frames");
+	if (s->frames == NULL || json_is_null(s->frames)) {
+		s->frames = NULL;
+		return 0;
+	}
+	if (!json_is_array(s->frames))
+		return bad(err, errlen, "\"frames\" is not a list");
+	json_array_foreach(s->frames, i, v)
+		if (ctl_reply_frame(v, &fr, err, errlen) != 0)
+			return -1;
+	return 0;
 }
 
 int

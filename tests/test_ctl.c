@@ -104,14 +104,16 @@ Test(args, help_texts_name_every_command)
 
 	ctl_args_help(f, CTL_CMD_NONE);
 	fclose(f);
-	for (int c = CTL_CMD_PS; c <= CTL_CMD_EXPORT; c++) {
+	for (int c = CTL_CMD_PS; ctl_cmd_find((enum ctl_cmd)c) != NULL;
+	    c++) {
 		char want[32];
 		snprintf(want, sizeof want, "\n  %s ",
 		    ctl_args_cmd_name((enum ctl_cmd)c));
 		cr_assert(strstr(buf, want) != NULL, "no %s", want);
 	}
 	free(buf);
-	for (int c = CTL_CMD_PS; c <= CTL_CMD_EXPORT; c++) {
+	for (int c = CTL_CMD_PS; ctl_cmd_find((enum ctl_cmd)c) != NULL;
+	    c++) {
 		f = open_memstream(&buf, &len);
 		ctl_args_help(f, (enum ctl_cmd)c);
 		fclose(f);
@@ -164,7 +166,7 @@ Test(args, socket_and_json)
 Test(args, commands_without_arguments)
 {
 	static const char *const names[] = { "ps", "stats", "watch",
-	    "export" };
+	    "export", "flamegraph" };
 
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
 		parses(names[i]);
@@ -372,6 +374,34 @@ Test(args, attach_misuse)
 	refused("--library: 'lib.so' is not an absolute path", "attach", "1",
 	    "--library", "lib.so");
 	refused("list: unknown option '--rules'", "list", "--rules", "x");
+}
+
+Test(args, export_folded_and_flamegraph_output)
+{
+	parses("export", "--format", "folded", "-o", "f.txt");
+	cr_assert_eq(args.format, CTL_FORMAT_FOLDED);
+	cr_assert_str_eq(args.output, "f.txt");
+	parses("flamegraph");
+	cr_assert_null(args.output);
+	parses("-p", "7", "flamegraph", "--output=leases.svg");
+	cr_assert_str_eq(args.output, "leases.svg");
+	refused("-o: an empty path", "flamegraph", "-o", "");
+	refused("flamegraph: unknown option '--format'", "flamegraph",
+	    "--format", "folded");
+}
+
+Test(args, report_takes_files_or_none)
+{
+	parses("report");
+	cr_assert_eq(args.nfiles, 0);
+	parses("--json", "report", "a.json", "-", "--", "-b.json");
+	cr_assert(args.json);
+	cr_assert_eq(args.nfiles, 3);
+	cr_assert_str_eq(args.files[0], "a.json");
+	cr_assert_str_eq(args.files[1], "-");
+	cr_assert_str_eq(args.files[2], "-b.json");
+	ctl_args_free(&args);
+	refused("report: unknown option '-o'", "report", "-o", "x");
 }
 
 Test(args, double_dash_makes_words_arguments)
