@@ -22,6 +22,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,13 +197,24 @@ check_stacks(json_t *stacks, char *err, size_t errlen)
 	json_t *v;
 	size_t i;
 
+	int64_t bytes = 0, count = 0;
+
 	if (!json_is_array(stacks)) {
 		snprintf(err, errlen, "\"stacks\" is not a list");
 		return -1;
 	}
-	json_array_foreach(stacks, i, v)
+	json_array_foreach(stacks, i, v) {
 		if (ctl_reply_stack(v, &s, err, errlen) != 0)
 			return -1;
+		/* summed in the root frame */
+		if (s.bytes > INT64_MAX - bytes || s.count > INT64_MAX - count) {
+			snprintf(err, errlen, "stacks whose bytes or counts add "
+			    "up past 2^63");
+			return -1;
+		}
+		bytes += s.bytes > 0 ? s.bytes : 0;
+		count += s.count > 0 ? s.count : 0;
+	}
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +152,8 @@ ctl_group_add(struct ctl_group *g, json_t *ev, char *err, size_t errlen)
 		return 1;
 	if (e.size < 0)
 		return bad(err, errlen, "an event without a \"size\"");
+	if (e.size > INT64_MAX - g->bytes)
+		return bad(err, errlen, "a \"size\" too large to add up");
 	sid = json_object_get(ev, "stack_id");
 	if (sid != NULL && !json_is_null(sid) &&
 	    (stack_id = json_string_value(sid)) == NULL)

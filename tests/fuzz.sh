@@ -6,7 +6,7 @@
 n=0 fail=0
 plan=$(find "$top_srcdir/tests/fuzz/corpus" -type f ! -name '.*' | wc -l)
 echo "1..$plan"
-for name in rules proto args reply; do
+for name in rules proto args reply stacks; do
 	for seed in "$top_srcdir/tests/fuzz/corpus/$name"/*; do
 		[ -f "$seed" ] || continue
 		n=$((n + 1))
