@@ -179,6 +179,9 @@ Test(flame, malformed_stacks_are_refused_with_a_reason)
 	cr_assert_null(written("[{\"frames\":[{\"inlined\":1}]}]", true, err,
 	    sizeof err));
 	cr_assert_str_eq(err, "\"inlined\" is not true or false");
+	cr_assert_null(written("[{\"bytes\":9223372036854775807},"
+	    "{\"bytes\":1}]", true, err, sizeof err));
+	cr_assert_str_eq(err, "stacks whose bytes or counts add up past 2^63");
 }
 
 Test(flame, no_stack_is_an_empty_graph)
@@ -312,7 +315,10 @@ Test(group, malformed_events_are_refused_with_a_reason)
 	cr_assert_str_eq(err, "a frame is not a JSON object");
 	cr_assert_eq(add(EV(1, "0x1", 1, 1, ",\"stack_id\":4"), err), -1);
 	cr_assert_str_eq(err, "\"stack_id\" is not a string");
+	cr_assert_eq(add(EV(1, "0x2", 9223372036854775807, 1, ""), err), 0);
+	cr_assert_eq(add(EV(1, "0x3", 1, 1, ""), err), -1);
+	cr_assert_str_eq(err, "a \"size\" too large to add up");
 	json_t *r = result();
-	cr_assert_eq(json_integer_value(json_object_get(r, "count")), 0);
+	cr_assert_eq(json_integer_value(json_object_get(r, "count")), 1);
 	json_decref(r);
 }
