@@ -44,6 +44,7 @@ struct node {
 	char    *name;              /* clean, from malloc */
 	char    *object;            /* basename, clean (NULL: none) */
 	bool     named;             /* by a function, not OBJECT+0xOFFSET */
+	bool     inlined;           /* inlined into its caller, somewhere */
 	int64_t  bytes, count;
 	size_t   first, next;       /* children, siblings; 0: none */
 	size_t   last;              /* the last child, to append */
@@ -259,6 +260,7 @@ tree_build(struct tree *t, json_t *stacks, char *err, size_t errlen)
 			}
 			t->v[at].bytes += bytes;
 			t->v[at].count += count;
+			t->v[at].inlined |= n > 0 && fr[k].inlined;
 		}
 	}
 	free(fr);
@@ -474,6 +476,8 @@ put_title(FILE *f, const struct tree *t, const struct node *nd)
 		fputs(", in ", f);
 		put_xml(f, nd->object);
 	}
+	if (nd->inlined)
+		fputs(", inlined", f);
 }
 
 static void

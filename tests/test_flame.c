@@ -116,6 +116,9 @@ Test(flame, svg_root_holds_every_byte_and_frames_merge_by_name)
 	/* main, the only child of the root with frames, holds both stacks */
 	cr_assert_eq(attr_of(svg, "f1", "data-b"), 4000);
 	cr_assert_eq(attr_of(svg, "f1", "data-n"), 5);
+	/* the frame inlined says so; main, called, does not */
+	cr_assert_not_null(strstr(svg, "2 leases, in prog, inlined</title>"));
+	cr_assert_not_null(strstr(svg, "5 leases, in prog</title>"));
 	cr_assert_null(strstr(svg, "__libc_start_main"));
 	cr_assert_null(strstr(svg, ">_start"));
 	free(svg);
