@@ -130,8 +130,8 @@ const struct ctl_cmd_entry ctl_cmd_export_entry = {
 	.cmd = CTL_CMD_EXPORT,
 	.name = "export",
 	.args = "[--format prometheus|openmetrics|folded] [-o FILE]",
-	.summary = "counters of every process, in Prometheus text exposition "
-	    "format",
+	.summary = "counters of every process in Prometheus's text format, "
+	    "or one's stacks folded",
 	.options =
 	    "  --format F       prometheus (the default), openmetrics, or\n"
 	    "                   folded: the live bytes of one process (-p, -S\n"
