@@ -267,13 +267,13 @@ tree_build(struct tree *t, json_t *stacks, char *err, size_t errlen)
 	return 0;
 }
 
-static struct tree *sorting;    /* the tree whose nodes cmp_node compares */
-
+/* By name: qsort_r's comparison of two nodes of tree t. */
 static int
-cmp_node(const void *a, const void *b)
+cmp_node(const void *a, const void *b, void *t)
 {
-	return strcmp(sorting->v[*(const size_t *)a].name,
-	    sorting->v[*(const size_t *)b].name);
+	const struct node *v = ((const struct tree *)t)->v;
+
+	return strcmp(v[*(const size_t *)a].name, v[*(const size_t *)b].name);
 }
 
 /*
@@ -288,19 +288,17 @@ tree_layout(struct tree *t)
 
 	if (kids == NULL)
 		return -1;
-	sorting = t;
 	for (size_t p = 0; p < t->n; p++) {
 		size_t nk = 0;
 		for (size_t c = t->v[p].first; c != 0; c = t->v[c].next)
 			kids[nk++] = c;
-		qsort(kids, nk, sizeof *kids, cmp_node);
+		qsort_r(kids, nk, sizeof *kids, cmp_node, t);
 		int64_t at = t->v[p].start;
 		for (size_t k = 0; k < nk; k++) {
 			t->v[kids[k]].start = at;
 			at += t->v[kids[k]].bytes;
 		}
 	}
-	sorting = NULL;
 	free(kids);
 	return 0;
 }
