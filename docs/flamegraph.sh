@@ -2,7 +2,8 @@
 # docs/flamegraph.sh - make docs/flamegraph.png, the README's flame graph,
 # from a real run: perl under the preload, every block of 1 KiB or more
 # tagged, drawn by memleasectl flamegraph and photographed by chromium,
-# headless (Debian's chromium; python3 crops the picture to the graph).
+# headless (Debian's chromium; tests/png.py crops the picture to the
+# graph).
 #
 #   sh docs/flamegraph.sh [BUILD]   BUILD: the build tree (_build/default)
 set -eu
@@ -34,49 +35,6 @@ HOME=$tmp chromium --headless $sandbox --disable-gpu --no-first-run \
     "file://$tmp/perl.svg" 2>/dev/null
 
 # the top 1200 x height pixels, as an RGB PNG
-/usr/bin/python3 - "$tmp/shot.png" "$height" "$top/docs/flamegraph.png" <<'EOF'
-import struct, sys, zlib
-
-def chunks(data):
-    pos = 8
-    while pos < len(data):
-        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        yield kind, data[pos + 8:pos + 8 + n]
-        pos += 12 + n
-
-data = open(sys.argv[1], "rb").read()
-idat = b""
-for kind, body in chunks(data):
-    if kind == b"IHDR":
-        w, h, depth, colour = struct.unpack(">IIBB", body[:10])
-        bpp = {2: 3, 6: 4}[colour]
-    elif kind == b"IDAT":
-        idat += body
-raw, rows, prev, i = zlib.decompress(idat), [], bytearray(w * bpp), 0
-for y in range(h):
-    f, line = raw[i], bytearray(raw[i + 1:i + 1 + w * bpp])
-    i += 1 + w * bpp
-    for x in range(len(line)):
-        a = line[x - bpp] if x >= bpp else 0
-        b, c = prev[x], prev[x - bpp] if x >= bpp else 0
-        if f == 1: line[x] = (line[x] + a) & 255
-        elif f == 2: line[x] = (line[x] + b) & 255
-        elif f == 3: line[x] = (line[x] + (a + b) // 2) & 255
-        elif f == 4:
-            p = a + b - c
-            pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-            line[x] = (line[x] + (a if pa <= pb and pa <= pc else
-                                  b if pb <= pc else c)) & 255
-    rows.append(line)
-    prev = line
-height = min(int(sys.argv[2]), h)
-out = b"".join(b"\0" + bytes(r[x] for x in range(w * bpp) if x % bpp < 3)
-               for r in rows[:height])
-def chunk(kind, body):
-    return (struct.pack(">I", len(body)) + kind + body +
-            struct.pack(">I", zlib.crc32(kind + body) & 0xffffffff))
-open(sys.argv[3], "wb").write(b"\x89PNG\r\n\x1a\n" +
-    chunk(b"IHDR", struct.pack(">IIBBBBB", w, height, 8, 2, 0, 0, 0)) +
-    chunk(b"IDAT", zlib.compress(out, 9)) + chunk(b"IEND", b""))
-EOF
+/usr/bin/python3 "$top/tests/png.py" crop "$tmp/shot.png" "$height" \
+    "$top/docs/flamegraph.png"
 echo "docs/flamegraph.png: 1200x$height"

@@ -183,51 +183,8 @@ chrome --screenshot="$tmp/shot.png" --window-size="1200,$((height + 400))" "$url
     >/dev/null || echo "chromium failed" >>"$tmp/err"
 # pixels: of the whole, those not of the background, and the root frame's
 # colour in its middle
-"$py" - "$tmp/shot.png" "$height" >"$tmp/pixels" 2>>"$tmp/err" <<'EOF'
-import struct, sys, zlib
-
-def png(path):
-    data = open(path, "rb").read()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-    pos, idat, w = 8, b"", 0
-    while pos < len(data):
-        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + n]
-        if kind == b"IHDR":
-            w, h, depth, colour = struct.unpack(">IIBB", body[:10])
-            assert depth == 8 and colour in (2, 6), "not 8-bit RGB(A)"
-            bpp = 3 if colour == 2 else 4
-        elif kind == b"IDAT":
-            idat += body
-        pos += 12 + n
-    raw, rows, prev, i = zlib.decompress(idat), [], bytearray(w * bpp), 0
-    for y in range(h):
-        f, line = raw[i], bytearray(raw[i + 1:i + 1 + w * bpp])
-        i += 1 + w * bpp
-        for x in range(len(line)):
-            a = line[x - bpp] if x >= bpp else 0
-            b, c = prev[x], prev[x - bpp] if x >= bpp else 0
-            if f == 1: line[x] = (line[x] + a) & 255
-            elif f == 2: line[x] = (line[x] + b) & 255
-            elif f == 3: line[x] = (line[x] + (a + b) // 2) & 255
-            elif f == 4:
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                pr = a if pa <= pb and pa <= pc else b if pb <= pc else c
-                line[x] = (line[x] + pr) & 255
-        rows.append(line)
-        prev = line
-    return w, h, bpp, rows
-
-w, h, bpp, rows = png(sys.argv[1])
-height = int(sys.argv[2])
-px = lambda x, y: tuple(rows[y][x * bpp:x * bpp + 3])
-bg = px(2, 2)
-painted = sum(1 for y in range(min(h, height)) for x in range(w)
-              if px(x, y) != bg and px(x, y) != (255, 255, 255))
-root = px(w // 2, height - 30 - 16 + 7)
-print(w, h, painted, "%d,%d,%d" % root)
-EOF
+"$py" "$top_srcdir/tests/png.py" pixels "$tmp/shot.png" "$height" \
+    >"$tmp/pixels" 2>>"$tmp/err"
 read -r pw ph painted rootpx <"$tmp/pixels"
 ok "chromium: the picture is drawn, the root frame grey across the width" \
     $(test "${pw:-0}" -eq 1200 && test "${painted:-0}" -ge 50000 &&
