@@ -237,21 +237,17 @@ static int
 stack_rows(const struct ctl_conn *c, json_t *s, struct ctl_table *t)
 {
 	char count[CTL_FMT_UNIT], bytes[CTL_FMT_UNIT], oldest[CTL_FMT_UNIT];
-	json_t *id = json_object_get(s, "stack_id");
-	json_t *frames = json_object_get(s, "frames");
-	int64_t n[3];
-	static const char *const keys[] = { "count", "bytes", "oldest_ms" };
+	char err[256];
+	struct ctl_stack st;
 
-	if (!json_is_object(s) || !json_is_string(id) || !json_is_array(frames))
+	if (ctl_reply_stack(s, &st, err, sizeof err) != 0)
+		return ctl_client_malformed(c, err);
+	if (st.stack_id == NULL || st.frames == NULL)
 		return ctl_client_malformed(c, "a stack without a \"stack_id\" "
 		    "or \"frames\"");
-	for (int i = 0; i < 3; i++) {
-		json_t *v = json_object_get(s, keys[i]);
-		n[i] = json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
-	}
 	const char *row[] = {
-		ctl_fmt_count(n[0], count), ctl_fmt_size(n[1], bytes),
-		ctl_fmt_duration(n[2], oldest), json_string_value(id),
+		ctl_fmt_count(st.count, count), ctl_fmt_size(st.bytes, bytes),
+		ctl_fmt_duration(st.oldest_ms, oldest), st.stack_id,
 	};
 	if (ctl_fmt_table_add(t, row) != 0) {
 		ctl_out_warn("out of memory");
@@ -259,7 +255,7 @@ stack_rows(const struct ctl_conn *c, json_t *s, struct ctl_table *t)
 	}
 	if (ctl_out_table(t) != 0)
 		return -1;
-	return ctl_cmd_backtrace(c, frames, "    ");
+	return ctl_cmd_backtrace(c, st.frames, "    ");
 }
 
 /* list --by-stack: the stacks, the most bytes first, each with its
