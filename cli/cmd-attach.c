@@ -177,9 +177,9 @@ ptrace_scope(void)
 	return v;
 }
 
-/* What Yama's setting v forbids a user of euid to do: said, -1; or 0. */
-static int
-check_scope(pid_t pid, int v, bool root)
+/* What Yama's setting v forbids a user (root or not) to do: said, -1; or 0. */
+int
+ctl_attach_check_scope(pid_t pid, int v, bool root)
 {
 	if (v == 1 && !root)
 		ctl_out_warn("attach: process %d: kernel.yama.ptrace_scope "
@@ -249,7 +249,7 @@ refusals(struct target *t, const char *library)
 		    "for them", (int)t->pid, t->exe[0] ? t->exe : "?");
 		return -1;
 	}
-	if (check_scope(t->pid, ptrace_scope(), root) != 0)
+	if (ctl_attach_check_scope(t->pid, ptrace_scope(), root) != 0)
 		return -1;
 	if (read_maps(t) != 0)
 		return -1;

@@ -555,6 +555,11 @@ extern const struct ctl_cmd_entry ctl_cmd_attach_entry;
 extern const struct ctl_cmd_entry ctl_cmd_flamegraph_entry;
 extern const struct ctl_cmd_entry ctl_cmd_report_entry;
 
+/* attach's refusal for Yama's kernel.yama.ptrace_scope of value v (-1: no
+ * Yama) when memleasectl runs as root or not: -1 after saying why and what
+ * to do, or 0 when v forbids nothing. */
+int ctl_attach_check_scope(pid_t pid, int v, bool root);
+
 /* Every command, in the order of the help; NULL-terminated. */
 extern const struct ctl_cmd_entry *const ctl_cmd_table[];
 /* The entry of cmd, or NULL (CTL_CMD_NONE). */

@@ -13,7 +13,7 @@ attach() { "$ctl" attach "$@" --library "$lib"; }
 # a program that ended early must fail the tests that follow, not stop
 # the script as it writes to the fifo it no longer reads
 trap '' PIPE
-echo "1..22"
+echo "1..21"
 
 # wait_for PATTERN FILE: until FILE has a line PATTERN (10 s at most)
 wait_for() {
@@ -221,6 +221,11 @@ ok "a set-user-ID program: said" \
       ! grep -q libmemlease "/proc/$upid/maps"; echo $?)
 
 kill -STOP "$pid"
+# the signal is delivered a moment later: wait until the process shows it
+for i in $(seq 100); do
+	grep -q '^State:[[:space:]]*T' "/proc/$pid/status" && break
+	sleep 0.05
+done
 attach "$pid" >/dev/null 2>"$tmp/err"
 rc=$?
 kill -CONT "$pid"
@@ -254,15 +259,7 @@ else
 	echo "ok $n # SKIP another user's process: needs root and setpriv"
 fi
 
-# Yama: this kernel's value, and what memleasectl says of it when it forbids
-scope=$(cat /proc/sys/kernel/yama/ptrace_scope 2>/dev/null)
-if [ -n "$scope" ] && [ "$scope" -ge 1 ] && [ "$(id -u)" -ne 0 ]; then
-	attach "$pid" >/dev/null 2>"$tmp/err"
-	ok "kernel.yama.ptrace_scope=$scope: says which value, and what to do" \
-	    $(grep -q "kernel.yama.ptrace_scope is $scope" "$tmp/err"; echo $?)
-else
-	n=$((n + 1))
-	echo "ok $n # SKIP kernel.yama.ptrace_scope forbids nothing here (${scope:-no Yama})"
-fi
+# Yama's ptrace_scope: each value's message is tested in test_ctl, with the
+# values given (CI's kernels may have no Yama to refuse anything).
 exec 4>&-
 exit $fail

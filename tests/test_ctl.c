@@ -363,6 +363,57 @@ Test(args, attach_takes_a_pid_rules_and_a_library)
 	cr_assert_str_eq(args.rules, "b ttl=2s", "the last --rules wins");
 }
 
+/* What ctl_attach_check_scope(pid, v, root) writes on stderr, in out. */
+static int
+scope_said(int v, bool root, char *out, size_t size)
+{
+	FILE *f = tmpfile();
+	int saved = dup(2), r;
+	size_t n;
+
+	cr_assert_not_null(f);
+	cr_assert_geq(saved, 0);
+	fflush(stderr);
+	cr_assert_geq(dup2(fileno(f), 2), 0);
+	r = ctl_attach_check_scope(42, v, root);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rewind(f);
+	n = fread(out, 1, size - 1, f);
+	out[n] = '\0';
+	fclose(f);
+	return r;
+}
+
+/* Each value of Yama's ptrace_scope that forbids the attach is named with
+ * what to do; those that do not, say nothing.  (The kernels CI runs on may
+ * have no Yama, so the values are given here, not read.) */
+Test(attach, ptrace_scope_refusals_say_the_value_and_what_to_do)
+{
+	char said[512];
+
+	cr_assert_eq(scope_said(1, false, said, sizeof said), -1);
+	cr_assert(strstr(said, "process 42: kernel.yama.ptrace_scope is 1") !=
+	    NULL && strstr(said, "sysctl kernel.yama.ptrace_scope=0") != NULL,
+	    "%s", said);
+	cr_assert_eq(scope_said(2, false, said, sizeof said), -1);
+	cr_assert(strstr(said, "ptrace_scope is 2: only root") != NULL &&
+	    strstr(said, "Run memleasectl as root") != NULL, "%s", said);
+	cr_assert_eq(scope_said(3, true, said, sizeof said), -1);
+	cr_assert(strstr(said, "ptrace_scope is 3: no process may be traced "
+	    "until the next boot") != NULL, "%s", said);
+	for (int v = -1; v <= 2; v++) {
+		cr_assert_eq(scope_said(v, true, said, sizeof said), 0,
+		    "root refused at %d", v);
+		cr_assert_str_empty(said);
+	}
+	for (int v = -1; v <= 0; v++) {
+		cr_assert_eq(scope_said(v, false, said, sizeof said), 0);
+		cr_assert_str_empty(said);
+	}
+}
+
 Test(args, attach_misuse)
 {
 	refused("attach: PID", "attach");
