@@ -64,16 +64,43 @@ typedef json_t *(*cmd_fn)(json_t *req, struct fail *f);
  * functions are the next allocator's (mem.h), as the C library's are
  * underneath, so blocks made before this runs are freed alike.
  */
+static __thread bool json_failed;
+
 static void *
 json_alloc(size_t n)
 {
-	return ml_guard_held() ? ml_mem_malloc(n) : ml_real_malloc(n);
+	void *p = ml_guard_held() ? ml_mem_malloc(n) : ml_real_malloc(n);
+
+	if (p == NULL)
+		json_failed = true;
+	return p;
+}
+
+/*
+ * Whether an allocation of jansson's failed since the last call.  Its
+ * parser drops a byte of a string it cannot grow its buffer for and goes
+ * on: "ttl=1s" would be read as "ttl=s" and refused as if the client had
+ * sent that, so a request parsed through a failure is out of memory.
+ */
+static bool
+json_alloc_failed(void)
+{
+	bool r = json_failed;
+
+	json_failed = false;
+	return r;
 }
 
 __attribute__((constructor)) static void
 json_faults(void)
 {
 	json_set_alloc_funcs(json_alloc, ml_mem_free);
+}
+#else
+static bool
+json_alloc_failed(void)
+{
+	return false;
 }
 #endif
 
@@ -592,13 +619,15 @@ ml_proto_handle(const char *req, size_t len, char **resp, size_t *resp_len)
 	if (len >= ML_PROTO_MAX_LINE) {
 		failed(&f, "E2BIG", "a request is at most %d bytes",
 		    ML_PROTO_MAX_LINE - 1);
-	} else if ((o = json_loadb(req, len, JSON_REJECT_DUPLICATES,
-	    &jerr)) == NULL) {
+	} else if ((void)json_alloc_failed(), (o = json_loadb(req, len,
+	    JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
 		if (parse_nomem(&jerr))
 			f.nomem = true;
 		else
 			failed(&f, "EINVAL", "not JSON: %s (column %d)",
 			    jerr.text, jerr.column);
+	} else if (json_alloc_failed()) {
+		f.nomem = true;
 	} else if (!json_is_object(o)) {
 		failed(&f, "EINVAL", "a request is a JSON object");
 	} else {
