@@ -46,6 +46,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -57,6 +58,7 @@
 #include "clock.h"
 #include "core.h"
 #include "guard.h"
+#include "heap.h"
 #include "mem.h"
 #include "ptrmap.h"
 #include "real.h"
@@ -76,11 +78,20 @@ _Static_assert(ML_KIND_BUFFER == ML_RUNTIME_BUFFER &&
     ML_KIND_RECLAIM == (int)ML_WIRE_TAGGED_RECLAIM &&
     ML_KIND_ABORT == (int)ML_WIRE_TAGGED_ABORT, "kinds agree");
 
+#define LATER 1024              /* tombs waiting to be shrunk, at most */
+
 static struct {
 	atomic_uint late;               /* late frees and reallocs */
 	atomic_uint next;               /* the quarantine's next slot */
 	_Atomic uintptr_t held[ML_BLOCK_QUARANTINE];    /* LATE, or 0 */
-} bk;
+	/* tombs memlease's thread made, to be shrunk (shrink_later()): a
+	 * ring it fills, a program's thread empties under `drain` */
+	_Atomic uintptr_t later[LATER];
+	atomic_uint       later_in, later_out;
+	pthread_mutex_t   drain;
+} bk = { .drain = PTHREAD_MUTEX_INITIALIZER };
+
+atomic_uint ml_block_later;     /* in the ring */
 
 /* Diagnostics of late frees: the first LATE_SHOWN, then a count. */
 static void
@@ -482,23 +493,81 @@ shrinks_in_place(void)
  * The shard is locked.
  */
 static void
-tomb(struct ml_pent *e)
+give_pages(const struct ml_pent *e)
 {
-	e->state = ML_P_TOMB;
-	e->held = 1;
-	if (!shrinks_in_place()) {
-		size_t page = ml_reclaim_page();
-		uintptr_t a = (e->p + page - 1) & ~(uintptr_t)(page - 1);
-		uintptr_t b = (e->p + e->size) & ~(uintptr_t)(page - 1);
-		if (b > a)
-			madvise((void *)a, b - a, MADV_DONTNEED);
-		return;
-	}
+	size_t page = ml_reclaim_page();
+	uintptr_t a = (e->p + page - 1) & ~(uintptr_t)(page - 1);
+	uintptr_t b = (e->p + e->size) & ~(uintptr_t)(page - 1);
+
+	if (b > a)
+		madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
+/* Shrink a held block to its remnant; the shard is locked. */
+static void
+shrink(struct ml_pent *e)
+{
 	void *q = ml_real_realloc((void *)e->p, 1);
 	if (q != (void *)e->p && q != NULL) {
 		e->held = 0;    /* moved after all: the address may come back */
 		ml_real_free(q);
 	}
+}
+
+/*
+ * Memlease's thread never calls the next allocator (heap.h): a tomb it
+ * makes keeps its block whole, its whole pages given back, and is shrunk
+ * by the program's next thread through here (ml_block_settle()); if the
+ * record of it cannot be made, it stays whole.
+ */
+static void
+shrink_later(const struct ml_pent *e)
+{
+	unsigned in = atomic_load(&bk.later_in);
+
+	give_pages(e);
+	if (in - atomic_load(&bk.later_out) == LATER)
+		return;         /* full: this one stays whole */
+	atomic_store(&bk.later[in % LATER], e->p);
+	atomic_store(&bk.later_in, in + 1);
+	atomic_fetch_add(&ml_block_later, 1);
+}
+
+/* Never waits for another thread that drains (nor, so, for itself in a
+ * signal handler): that one drains. */
+void
+ml_block_settle_slow(void)
+{
+	if (pthread_mutex_trylock(&bk.drain) != 0)
+		return;
+	unsigned out = atomic_load(&bk.later_out), in = atomic_load(&bk.later_in);
+	for (; out != in; out++) {
+		void *p = (void *)atomic_load(&bk.later[out % LATER]);
+		struct ml_shard *s = ml_ptrmap_lock(p);
+		struct ml_pent *e = ml_ptrmap_find(s, p);
+		/* still a held tomb (late-freed or not); a block of the
+		 * program's there now is not one */
+		if (e != NULL && e->held && e->kind == ML_KIND_FREE &&
+		    (e->state == ML_P_TOMB || e->state == ML_P_LATE))
+			shrink(e);
+		ml_ptrmap_unlock(s);
+		atomic_store(&bk.later_out, out + 1);
+		atomic_fetch_sub(&ml_block_later, 1);
+	}
+	pthread_mutex_unlock(&bk.drain);
+}
+
+static void
+tomb(struct ml_pent *e)
+{
+	e->state = ML_P_TOMB;
+	e->held = 1;
+	if (!shrinks_in_place())
+		give_pages(e);
+	else if (ml_heap_self)
+		shrink_later(e);
+	else
+		shrink(e);
 }
 
 void
@@ -584,6 +653,7 @@ ml_block_parent(void)
 void
 ml_block_child(void)
 {
+	pthread_mutex_init(&bk.drain, NULL);
 	ml_reclaim_child();
 	ml_ptrmap_reinit_locks();
 }

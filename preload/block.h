@@ -10,6 +10,7 @@
 #ifndef ML_BLOCK_H
 #define ML_BLOCK_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -57,6 +58,12 @@ void ml_block_ended(const struct ml_ended *e, uint64_t now);
 void ml_block_register(void);
 
 /* Fork handlers: the map's shards, then the reclaim records. */
+/* Tombs that memlease's thread made, which a thread of the program's
+ * shrinks (see block.c): ml_block_settle_slow() when ml_block_later is
+ * not 0, with the guard held and no lock of memlease's. */
+extern atomic_uint ml_block_later;
+void ml_block_settle_slow(void);
+
 void ml_block_prepare(void);
 void ml_block_parent(void);
 void ml_block_child(void);

@@ -25,6 +25,7 @@
 #include "block.h"
 #include "decide.h"
 #include "guard.h"
+#include "heap.h"
 #include "init.h"
 #include "loop.h"
 #include "options.h"
@@ -42,7 +43,8 @@
  * written, or a stack being stored, may free() a block, and free() may
  * take a shard of the map); the rules'; the map's shards and the reclaim
  * records' (shards are taken before the core's by tagged allocations);
- * the core's.  The child re-makes them all.
+ * the core's; the heap of memlease's thread (heap.h: a leaf, taken by any
+ * free() of its blocks).  The child re-makes them all.
  */
 static const struct fork_step {
 	void (*prepare)(void), (*parent)(void), (*child)(void);
@@ -56,6 +58,7 @@ static const struct fork_step {
 	{ ml_block_prepare, ml_block_parent, ml_block_child },
 	{ ml_runtime_core_prepare, ml_runtime_core_parent,
 	  ml_runtime_core_child },
+	{ ml_heap_prepare, ml_heap_parent, ml_heap_child },
 };
 #define FORK_STEPS (sizeof fork_steps / sizeof *fork_steps)
 

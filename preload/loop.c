@@ -49,6 +49,7 @@
 
 #include "fault.h"
 #include "guard.h"
+#include "heap.h"
 #include "loop.h"
 #include "fd.h"
 #include "real.h"
@@ -276,6 +277,7 @@ loop_main(void *arg)
 	    ml_report_fd() };
 
 	ml_guard_enter();
+	ml_heap_thread();       /* before anything allocates */
 	atomic_store(&lp.task, (int)gettid());
 	if (ml_fd_unshare(keep, sizeof keep / sizeof *keep)) {
 		ml_report_own_table();

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "guard.h"
+#include "heap.h"
 #include "init.h"
 #include "runtime.h"
 #include "server.h"
@@ -28,6 +29,7 @@
 __attribute__((constructor)) static void
 preload_init(void)
 {
+	ml_heap_enable();       /* memlease's thread never makes an arena */
 	ml_init_start();
 }
 

@@ -300,6 +300,38 @@ done:
 	__atomic_store_n(&ml_real_ready, 1, __ATOMIC_RELEASE);
 }
 
+void
+ml_real_settle_slow(void)
+{
+	void *p = ml_heap_take(), *next;
+
+	for (; p != NULL; p = next) {
+		memcpy(&next, p, sizeof next);
+		ml_real.next_free(p);
+	}
+}
+
+void *
+ml_real_move(void *p, size_t n)
+{
+	size_t had;
+	void *q;
+
+	if (n == 0) {           /* as glibc's realloc() */
+		ml_heap_defer(p);
+		return NULL;
+	}
+	if (!ml_real_check())
+		return NULL;
+	if ((had = ml_real.next_malloc_usable_size(p)) == 0)
+		return ml_real.next_realloc(p, n);   /* size unknown */
+	if ((q = ml_heap_alloc(0, n)) == NULL)
+		return NULL;
+	memcpy(q, p, had < n ? had : n);
+	ml_heap_defer(p);
+	return q;
+}
+
 const char *
 ml_real_object(void)
 {

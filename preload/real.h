@@ -11,8 +11,15 @@
  * recognise.  If dlsym cannot name the allocator, the set is the C
  * library's own (__libc_malloc...): the arena would soon run out.
  *
- * The ml_real_* functions never return to the shim, never lock, never
- * allocate but through the next allocator or the arena.
+ * Memlease's own thread never calls the next allocator (heap.h): on it,
+ * the ml_real_* functions allocate from the heap, and hand the blocks of
+ * the next allocator that it frees to the program's threads, whose next
+ * ml_real_malloc() or ml_real_free() frees them.  A block of the heap's is
+ * the heap's to free, on any thread.
+ *
+ * The ml_real_* functions never return to the shim, never lock (but the
+ * heap's, on memlease's thread or for its blocks), never allocate but
+ * through the next allocator, the heap or the arena.
  */
 #ifndef ML_REAL_H
 #define ML_REAL_H
@@ -23,6 +30,8 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "heap.h"
 
 struct ml_real_fns {
 	void  *(*next_malloc)(size_t);
@@ -86,24 +95,63 @@ ml_mul_ok(size_t n, size_t size, size_t *total)
 
 /* The entry points: the next allocator once resolved, else the arena.
  * Inline: under the preload they are the whole cost of an untagged call. */
+
+/* Free the blocks memlease's thread handed over (heap.h). */
+void ml_real_settle_slow(void);
+
+/* Not memlease's thread: the blocks it handed over are freed first.  Cost:
+ * one relaxed load. */
+static inline void
+ml_real_settle(void)
+{
+	if (__builtin_expect(atomic_load_explicit(&ml_heap_deferred,
+	    memory_order_relaxed) != NULL, 0))
+		ml_real_settle_slow();
+}
+
+/* On memlease's thread: its heap's.  Cost elsewhere: a thread-local
+ * load. */
+static inline bool
+ml_real_own(void)
+{
+	return __builtin_expect(ml_heap_self, 0);
+}
+
 static inline void *
 ml_real_malloc(size_t n)
 {
+	if (ml_real_own())
+		return ml_heap_alloc(0, n);
+	ml_real_settle();
 	return ml_real_check() ? ml_real.next_malloc(n) : ml_boot_alloc(16, n);
 }
 
 static inline void
 ml_real_free(void *p)
 {
-	if (p != NULL && !ml_boot_owns(p) && ml_real_check())
+	if (p == NULL || ml_boot_owns(p))
+		return;
+	if (ml_heap_owns(p))
+		ml_heap_free(p);
+	else if (ml_real_own())
+		ml_heap_defer(p);
+	else if (ml_real_check()) {
+		ml_real_settle();
 		ml_real.next_free(p);
+	}
 }
+
+/* Memlease's thread: a block of the next allocator's resized, into the
+ * heap. */
+void *ml_real_move(void *p, size_t n);
 
 static inline void *
 ml_real_calloc(size_t n, size_t size)
 {
 	size_t total;
 
+	if (ml_real_own())
+		return ml_heap_calloc(n, size);
 	if (ml_real_check())
 		return ml_real.next_calloc(n, size);
 	if (!ml_mul_ok(n, size, &total))
@@ -121,6 +169,10 @@ ml_real_realloc(void *p, size_t n)
 			memcpy(q, p, old < n ? old : n);
 		return q;
 	}
+	if (p != NULL && ml_heap_owns(p))
+		return ml_heap_realloc(p, n);
+	if (ml_real_own())
+		return p == NULL ? ml_heap_alloc(0, n) : ml_real_move(p, n);
 	return ml_real_check() ? ml_real.next_realloc(p, n) : ml_boot_alloc(16, n);
 }
 
@@ -129,11 +181,12 @@ ml_real_posix_memalign(void **pp, size_t align, size_t n)
 {
 	void *p;
 
-	if (ml_real_check())
+	if (!ml_real_own() && ml_real_check())
 		return ml_real.next_posix_memalign(pp, align, n);
 	if (align < sizeof(void *) || (align & (align - 1)) != 0)
 		return EINVAL;
-	if ((p = ml_boot_alloc(align, n)) == NULL)
+	if ((p = ml_real_own() ? ml_heap_alloc(align, n) :
+	    ml_boot_alloc(align, n)) == NULL)
 		return ENOMEM;
 	*pp = p;
 	return 0;
@@ -147,13 +200,13 @@ ml_boot_aligned(size_t align, size_t n)
 		errno = EINVAL;
 		return NULL;
 	}
-	return ml_boot_alloc(align, n);
+	return ml_real_own() ? ml_heap_alloc(align, n) : ml_boot_alloc(align, n);
 }
 
 static inline void *
 ml_real_aligned_alloc(size_t align, size_t n)
 {
-	if (ml_real_check())
+	if (!ml_real_own() && ml_real_check())
 		return ml_real.next_aligned_alloc(align, n);
 	return ml_boot_aligned(align, n);
 }
@@ -161,7 +214,7 @@ ml_real_aligned_alloc(size_t align, size_t n)
 static inline void *
 ml_real_memalign(size_t align, size_t n)
 {
-	if (ml_real_check())
+	if (!ml_real_own() && ml_real_check())
 		return ml_real.next_memalign(align, n);
 	return ml_boot_aligned(align, n);
 }
@@ -169,6 +222,8 @@ ml_real_memalign(size_t align, size_t n)
 static inline void *
 ml_real_valloc(size_t n)
 {
+	if (ml_real_own())
+		return ml_heap_alloc(4096, n);
 	return ml_real_check() ? ml_real.next_valloc(n) :
 	    ml_boot_alloc(4096, n);
 }
@@ -176,6 +231,8 @@ ml_real_valloc(size_t n)
 static inline void *
 ml_real_pvalloc(size_t n)
 {
+	if (ml_real_own())
+		return ml_heap_alloc(4096, (n + 4095) & ~(size_t)4095);
 	return ml_real_check() ? ml_real.next_pvalloc(n) :
 	    ml_boot_alloc(4096, (n + 4095) & ~(size_t)4095);
 }
@@ -187,6 +244,8 @@ ml_real_usable_size(void *p)
 		return 0;
 	if (ml_boot_owns(p))
 		return ml_boot_usable(p);
+	if (ml_heap_owns(p))
+		return ml_heap_usable(p);
 	return ml_real_check() ? ml_real.next_malloc_usable_size(p) : 0;
 }
 

@@ -5,9 +5,12 @@
  * tracking layer (tag.h).  No policy here.
  *
  * Untagged cost: two relaxed loads (ml_tag_may(): the sizes the rules may
- * tag), and of the guard, a TLS word, in front of the next allocator;
- * free() adds one load of ml_tag_tracking and, once something was
- * tracked, one filter load.
+ * tag), and of the guard, a TLS word, in front of the next allocator,
+ * and real.h's: a TLS word (memlease's thread allocates from its heap) and
+ * a relaxed load (blocks that thread handed over); free() adds one load
+ * of ml_tag_tracking and, once something was tracked, one filter load,
+ * and real.h's: one load (the heap's mappings, a compare each once
+ * memlease's thread ran), a TLS word and a relaxed load.
  *
  * Built only into libmemlease.so, never into the unit tests' library.
  */

@@ -49,6 +49,20 @@ interrupted(void)
 	return ml_lock_depth > 0 || ml_core_depth > 0;
 }
 
+/* The tombs memlease's thread made are shrunk by the program's next free()
+ * or tagged allocation (block.h).  Cost: one relaxed load. */
+static inline void
+settle(void)
+{
+	if (__builtin_expect(atomic_load_explicit(&ml_block_later,
+	    memory_order_relaxed) != 0, 0) && !interrupted() &&
+	    !ml_guard_held()) {
+		ml_guard_enter();
+		ml_block_settle_slow();
+		ml_guard_leave();
+	}
+}
+
 /* Allocating. */
 
 static void *
@@ -154,6 +168,7 @@ ml_tag_alloc(enum ml_alloc_fn fn, size_t align, size_t n, const void *ra)
 {
 	struct ml_ruleset *rs = ml_decide_rules();
 
+	settle();
 	/* in a signal handler (see interrupted()): a lease would wait for a
 	 * lock this thread holds; untagged */
 	if (rs == NULL || n < rs->size_min || n > rs->size_max ||
@@ -167,6 +182,7 @@ ml_tag_alloc(enum ml_alloc_fn fn, size_t align, size_t n, const void *ra)
 bool
 ml_tag_free(void *p)
 {
+	settle();
 	if (!ml_ptrmap_maybe(p))
 		return false;
 	if (interrupted())
