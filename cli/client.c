@@ -33,6 +33,8 @@
 
 #define CONN_TIMEOUT_MS  5000           /* connect, and each response */
 #define MAX_PROCS        4096           /* sockets a folder may hold */
+#define YOUNG_MS         1000           /* a process this young may not */
+#define RETRY_MS         20             /* have opened its socket yet */
 
 static uint64_t
 now_ms(void)
@@ -457,6 +459,58 @@ explain_missing(pid_t pid, const char *path, int err)
 		    strerror(err));
 }
 
+/* Milliseconds since pid started, or -1 if unknown. */
+static long
+age_ms(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long long start;
+	double up;
+	long tick = sysconf(_SC_CLK_TCK);
+	FILE *f;
+	int n;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	n = (int)fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n > 0 ? n : 0] = '\0';
+	/* "PID (COMM) S" then starttime, the 22nd field; COMM may hold ')' */
+	char *p = strrchr(buf, ')');
+	for (int field = 2; p != NULL && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL || sscanf(p, "%llu", &start) != 1 || tick <= 0 ||
+	    (f = fopen("/proc/uptime", "re")) == NULL)
+		return -1;
+	n = fscanf(f, "%lf", &up);
+	fclose(f);
+	if (n != 1)
+		return -1;
+	return (long)(up * 1000) - (long)(start * 1000 / (unsigned long long)tick);
+}
+
+/*
+ * Connect to pid's socket at path: memlease opens it on its thread, a
+ * moment after the process started (the program does not wait for it), so
+ * a process younger than YOUNG_MS is given until it is that old.  The fd,
+ * or -errno.
+ */
+static int
+connect_pid(const char *path, pid_t pid)
+{
+	int fd = connect_path(path);
+	long age;
+
+	while ((fd == -ENOENT || fd == -ECONNREFUSED) &&
+	    (age = age_ms(pid)) >= 0 && age < YOUNG_MS) {
+		struct timespec ts = { 0, RETRY_MS * 1000000L };
+		nanosleep(&ts, NULL);
+		fd = connect_path(path);
+	}
+	return fd;
+}
+
 /* Explain why connecting to -S path failed with err: it is not a socket,
  * another user's, or nobody listens there. */
 static void
@@ -511,7 +565,8 @@ conn_open(struct ctl_conn *c, const char *path, pid_t pid)
 		snprintf(c->name, sizeof c->name, "process %d", (int)pid);
 	else
 		snprintf(c->name, sizeof c->name, "%s", path);
-	if ((c->fd = connect_path(path)) < 0) {
+	c->fd = pid != 0 ? connect_pid(path, pid) : connect_path(path);
+	if (c->fd < 0) {
 		int e = -c->fd;
 		c->fd = -1;
 		if (pid != 0 && (e == ENOENT || e == ECONNREFUSED ||

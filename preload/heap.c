@@ -54,6 +54,12 @@ ml_heap_enable(void)
 	hp.on = true;
 }
 
+bool
+ml_heap_on(void)
+{
+	return hp.on;
+}
+
 void
 ml_heap_thread(void)
 {

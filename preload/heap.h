@@ -64,6 +64,7 @@ ml_heap_owns(const void *p)
 
 /* The preload: memlease's thread allocates from the heap. */
 void   ml_heap_enable(void);
+bool   ml_heap_on(void);
 /* Memlease's thread, as it starts: from now on, it allocates here. */
 void   ml_heap_thread(void);
 

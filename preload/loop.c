@@ -65,6 +65,9 @@
  */
 #define LOOP_STACK (1 << 20)
 
+/* How long the thread sleeps at most while it has no wake-up pipe. */
+#define LOST_SLEEP_MS 10
+
 static struct {
 	pthread_mutex_t  lock;
 	atomic_bool      running;
@@ -237,6 +240,15 @@ rearm(struct ev_loop *loop)
 	ev_timer_stop(loop, &lp.timer_w);
 	if (next < 0 || next > ML_LOOP_MAX_SLEEP_MS)
 		next = ML_LOOP_MAX_SLEEP_MS;
+	if (!ev_is_active(&lp.wake_w)) {
+		/* no pipe to be woken through (the program closed it, maybe
+		 * before this thread took its copy as it started): the next
+		 * wake-up makes one (kick), and this thread looks for it
+		 * soon */
+		atomic_store(&lp.wake_pending, 0);
+		if (next > LOST_SLEEP_MS)
+			next = LOST_SLEEP_MS;
+	}
 	ev_now_update(loop);
 	ev_timer_set(&lp.timer_w, (double)next / 1000.0, 0.);
 	ev_timer_start(loop, &lp.timer_w);
@@ -289,7 +301,11 @@ loop_main(void *arg)
 	rearm(loop);
 	ev_run(loop, EVRUN_NOWAIT);     /* libev sizes its arrays here */
 	atomic_store(&lp.started, true);
-	ev_run(loop, 0);
+	/* asked to stop already (the process ends as the thread starts): an
+	 * ev_break() before ev_run() is forgotten; one after comes through
+	 * the pipe */
+	if (!atomic_load(&lp.stopping))
+		ev_run(loop, 0);
 	if (lp.on_stop != NULL)
 		lp.on_stop(loop);
 	keep_write_end(-1);
@@ -389,6 +405,7 @@ ml_loop_ensure(ml_loop_tick_fn tick)
 	atomic_store(&lp.wake_pending, 0);
 	atomic_store(&lp.started, false);
 	atomic_store(&lp.own, false);
+	atomic_store(&lp.task, 0);
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, LOOP_STACK);
@@ -403,11 +420,19 @@ ml_loop_ensure(ml_loop_tick_fn tick)
 		goto out;
 	}
 	pthread_setname_np(lp.tid, "memlease");   /* named before we return */
-	/* Wait (a little) until the thread is in its loop: what it does as it
-	 * starts (the C library and sanitizers allocate) is over before the
-	 * caller can fork(), so a child never inherits an allocator lock that
-	 * the new thread held; and its socket is open when this returns. */
-	for (int i = 0; i < 2000 && !atomic_load(&lp.started); i++) {
+	/*
+	 * No waiting for the thread, so that a program that starts it before
+	 * main() (MEMLEASE_SOCKET=on) does not wait: its socket opens a moment
+	 * later (memleasectl retries), and a fork() meanwhile copies no lock
+	 * the thread holds, for the thread takes only memlease's locks, which
+	 * the fork takes first, and allocates only from its heap, whose lock
+	 * is one of them (heap.h).  Where it allocates from the next allocator
+	 * (a test program's thread, under a sanitizer maybe, whose allocator
+	 * a fork may copy locked), this waits, a little, until the thread is
+	 * in its loop.
+	 */
+	for (int i = 0; i < 2000 && !ml_heap_on() &&
+	    !atomic_load(&lp.started); i++) {
 		struct timespec ts = { 0, 100 * 1000 };
 		nanosleep(&ts, NULL);
 	}
@@ -511,7 +536,14 @@ ml_loop_running(void)
 pid_t
 ml_loop_task(void)
 {
-	return atomic_load(&lp.running) ? atomic_load(&lp.task) : 0;
+	if (!atomic_load(&lp.running))
+		return 0;
+	/* the thread says it as it starts, a moment after it was made */
+	for (int i = 0; i < 10000 && atomic_load(&lp.task) == 0; i++) {
+		struct timespec ts = { 0, 100 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	return atomic_load(&lp.task);
 }
 
 bool

@@ -35,7 +35,8 @@ void ml_loop_stop(void);
 
 bool ml_loop_running(void);
 bool ml_loop_is_self(void);
-/* The thread's kernel thread id while it runs, else 0. */
+/* The thread's kernel thread id while it runs (waiting, a moment, for
+ * a thread just made to say it), else 0. */
 pid_t ml_loop_task(void);
 
 /* Times the loop thread has looked at the deadlines, for tests. */

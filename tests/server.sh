@@ -8,6 +8,7 @@
 dir=$tmp/sock
 mkdir -m 700 "$dir"
 cc=$fx/ctlclient
+ctl=$top_builddir/cli/memleasectl
 pids=
 trap 'for p in $pids; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
 
@@ -151,6 +152,31 @@ done
 ms=$((($(date +%s%N) - t0) / 1000000))
 ok "MEMLEASE_SOCKET=on: a process does not stall as it starts (5 in $ms ms)" \
     $(test "$ms" -lt 1000; echo $?)
+
+# Nor does it wait for memlease's thread at all, made before main() with
+# the socket on: the main thread never sleeps before main() writes its
+# first line (it used to nap until the thread was in its loop).  strace
+# -f: every thread's sleeps and writes, each line led by its thread id.
+strace -f -qq -e trace=nanosleep,clock_nanosleep,write -o "$tmp/strace" \
+    env MEMLEASE_SOCKET=on MEMLEASE_SOCKET_DIR="$dir" LD_PRELOAD="$lib" \
+    "$fx/holder" 0 0 >/dev/null 2>"$tmp/err"
+slept=$(awk '/write\(1, "holder ready/ { main = $1; exit } { line[NR] = $0 }
+    END { n = 0; for (i in line) { split(line[i], f, " ")
+        if (f[1] == main && line[i] ~ /nanosleep\(/) n++ }; print main ? n : -1 }' \
+    "$tmp/strace")
+ok "MEMLEASE_SOCKET=on: the program's main thread waits for nothing before main() ($slept sleeps)" \
+    $(test "$slept" = 0; echo $?)
+
+# and memleasectl -p PID, run as the process starts, finds its socket
+# (opened a moment later) rather than saying it has none
+MEMLEASE_SOCKET=on MEMLEASE_SOCKET_DIR=$dir LD_PRELOAD=$lib "$fx/holder" 0 1 \
+    >/dev/null &
+started=$!
+MEMLEASE_SOCKET_DIR=$dir "$ctl" -p "$started" stats >"$tmp/out" 2>"$tmp/err"
+rc=$?
+wait "$started"
+ok "memleasectl -p PID of a process that has just started connects to it" \
+    $(test "$rc" -eq 0 && grep -q "^pid  *$started" "$tmp/out"; echo $?)
 
 # --- fork --------------------------------------------------------------------
 rm -f "$dir"/*.sock     # of the processes killed above
