@@ -9,6 +9,8 @@
 #   clean_env WHAT   clears the MEMLEASE_* variables, LSAN_OPTIONS and
 #                    LD_PRELOAD (saying so: WHAT runs without it), and
 #                    checks that date +%s%N gives nanoseconds
+#   scratch          $tmp, a scratch folder removed at exit (an interrupt
+#                    exits 130)
 
 die() {
 	echo "$me: $*" >&2
@@ -49,4 +51,10 @@ clean_env() {
 		echo "$me: LD_PRELOAD is set; $1 runs without it" >&2
 		unset LD_PRELOAD
 	fi
+}
+
+scratch() {
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/memlease-bench.XXXXXX")
+	trap 'rm -rf "$tmp"' EXIT
+	trap 'exit 130' INT TERM
 }

@@ -52,9 +52,7 @@ args "lib churn" "$@"
 [ -x "$churn" ] || die "no churn program at '$churn' (--churn)"
 clean_env "the baseline"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/memlease-bench.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 130' INT TERM
+scratch
 
 if [ "$quick" -eq 1 ]; then
 	runs=2 ops=1000000 live=10000
