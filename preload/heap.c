@@ -205,9 +205,12 @@ ml_heap_free(void *p)
 	char *c = (char *)p - h->delta;
 
 	if (n >= GIVE_BACK) {
-		/* the first page keeps the list's link */
-		size_t page = (size_t)sysconf(_SC_PAGESIZE);
-		madvise(c + page, n - page, MADV_DONTNEED);
+		/* its whole pages, but for the list's link in front */
+		uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+		uintptr_t from = ((uintptr_t)c + sizeof(void *) + page - 1) &
+		    ~(page - 1), to = ((uintptr_t)c + n) & ~(page - 1);
+		if (to > from)
+			madvise((void *)from, to - from, MADV_DONTNEED);
 	}
 	pthread_mutex_lock(&hp.lock);
 	push(k, c);

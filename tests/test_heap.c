@@ -8,6 +8,8 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "heap.h"
 
@@ -123,6 +125,22 @@ Test(heap, large_blocks_map_and_come_back)
 	cr_assert_eq(before - live, (size_t)4 << 20);
 	cr_assert_eq(ml_heap_alloc(0, 3 << 20), p, "kept for reuse");
 	ml_heap_free(p);
+}
+
+Test(heap, a_large_free_block_gives_its_pages_back)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), n = 100 << 10;
+	unsigned char vec[16];
+	char *p;
+
+	ml_heap_free(ml_heap_alloc(0, 100));    /* cut at no page boundary */
+	p = ml_heap_alloc(0, n);
+	memset(p, 1, n);
+	ml_heap_free(p);
+	char *from = (char *)(((uintptr_t)p + 2 * page) & ~(page - 1));
+	cr_assert_eq(mincore(from, 16 * page, vec), 0);
+	for (int i = 0; i < 16; i++)
+		cr_assert_eq(vec[i] & 1, 0, "page %d still resident", i);
 }
 
 static void *
