@@ -93,9 +93,6 @@ ml_mul_ok(size_t n, size_t size, size_t *total)
 	return true;
 }
 
-/* The entry points: the next allocator once resolved, else the arena.
- * Inline: under the preload they are the whole cost of an untagged call. */
-
 /* Free the blocks memlease's thread handed over (heap.h). */
 void ml_real_settle_slow(void);
 
@@ -117,6 +114,9 @@ ml_real_own(void)
 	return __builtin_expect(ml_heap_self, 0);
 }
 
+/* The entry points: the next allocator once resolved, else the arena (on
+ * memlease's thread, its heap).  Inline: under the preload they are the
+ * whole cost of an untagged call. */
 static inline void *
 ml_real_malloc(size_t n)
 {
