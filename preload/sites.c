@@ -1,8 +1,10 @@
 /*
  * sites.c - cached verdicts (see sites.h).
  *
- * Sites: a fixed open-addressing table of 64Ki slots, claimed by
- * compare-and-swap and never freed; a lookup probes at most PROBES slots.
+ * Sites: a fixed open-addressing table of 64Ki slots (1 MiB), made when a
+ * first verdict is put (a process whose rules tag nothing never has one:
+ * no address space taken), claimed by compare-and-swap and never freed; a
+ * lookup probes at most PROBES slots.
  * Stacks: ids are dense (1, 2, ...), so verdicts sit in chunks of 4096
  * indexed by id, made on first use.  A verdict word is gen << 32 | mask
  * (generations start at 1: 0 means none).
@@ -25,7 +27,7 @@ struct site {
 	_Atomic uint64_t  v;
 };
 
-static struct site sites[1u << SITE_BITS];      /* bss: free until used */
+static _Atomic(struct site *) sites;
 static _Atomic(_Atomic uint64_t *) chunks[NCHUNKS];
 
 static inline uint32_t
@@ -43,23 +45,45 @@ verdict(uint64_t v, uint32_t gen, uint32_t *mask)
 	return true;
 }
 
+/* The table, made if make is set; NULL if none. */
+static struct site *
+site_table(bool make)
+{
+	struct site *t = atomic_load_explicit(&sites, memory_order_acquire);
+
+	if (t == NULL && make) {
+		struct site *fresh = ml_mem_calloc(1u << SITE_BITS,
+		    sizeof *fresh);
+		if (fresh == NULL)
+			return NULL;
+		if (atomic_compare_exchange_strong(&sites, &t, fresh))
+			t = fresh;
+		else
+			ml_mem_free(fresh);    /* another thread made it */
+	}
+	return t;
+}
+
 /* The slot of ra, claimed if claim is set; NULL if none. */
 static struct site *
 site_slot(uintptr_t ra, bool claim)
 {
+	struct site *t = site_table(claim);
 	uint32_t i = site_hash(ra);
 
+	if (t == NULL)
+		return NULL;
 	for (int n = 0; n < PROBES; n++, i = (i + 1) & ((1u << SITE_BITS) - 1)) {
-		uintptr_t cur = atomic_load_explicit(&sites[i].ra,
+		uintptr_t cur = atomic_load_explicit(&t[i].ra,
 		    memory_order_acquire);
 		if (cur == ra)
-			return &sites[i];
+			return &t[i];
 		if (cur == 0) {
 			if (!claim)
 				return NULL;
-			if (atomic_compare_exchange_strong(&sites[i].ra, &cur,
+			if (atomic_compare_exchange_strong(&t[i].ra, &cur,
 			    ra) || cur == ra)
-				return &sites[i];
+				return &t[i];
 		}
 	}
 	return NULL;
