@@ -515,10 +515,10 @@ shrink(struct ml_pent *e)
 }
 
 /*
- * Memlease's thread never calls the next allocator (heap.h): a tomb it
+ * Memlease's thread does not call the next allocator (heap.h): a tomb it
  * makes keeps its block whole, its whole pages given back, and is shrunk
- * by the program's next thread through here (ml_block_settle()); if the
- * record of it cannot be made, it stays whole.
+ * by the program's next thread through here (tag.c's settle()); when
+ * LATER tombs wait already, it stays whole.
  */
 static void
 shrink_later(const struct ml_pent *e)

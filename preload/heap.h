@@ -7,11 +7,11 @@
  * (counted by RLIMIT_AS): that was nearly all the address space memlease
  * took.  So memlease's thread (the loop, the control server, libev,
  * jansson and the C library on it) allocates from a few mappings of its
- * own, made as they are needed (256 KiB first), and never calls the next
- * allocator at all: a block of the next allocator's that it frees is
- * handed to the program's threads (ml_heap_defer()), whose next call to
- * the allocator frees it (real.h).  The program's own allocations, and its
- * arenas, are untouched.
+ * own, made as they are needed (256 KiB first), and does not call the
+ * next allocator (but when the heap can map no more: real.h): a block of
+ * the next allocator's that it frees is handed to the program's threads
+ * (ml_heap_defer()), whose next call to the allocator frees it (real.h).
+ * The program's own allocations, and its arenas, are untouched.
  *
  * Blocks of this heap are freed, reallocated and measured by any thread
  * (real.h asks ml_heap_owns(), a range check on the mappings, which are

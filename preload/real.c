@@ -326,9 +326,60 @@ ml_real_move(void *p, size_t n)
 	if ((had = ml_real.next_malloc_usable_size(p)) == 0)
 		return ml_real.next_realloc(p, n);   /* size unknown */
 	if ((q = ml_heap_alloc(0, n)) == NULL)
-		return NULL;
+		return ml_real.next_realloc(p, n);     /* see ml_real_own_alloc() */
 	memcpy(q, p, had < n ? had : n);
 	ml_heap_defer(p);
+	return q;
+}
+
+/*
+ * When the heap can map no more (the address space is used up, or its
+ * table of mappings is full), memlease's thread takes the block from the
+ * next allocator after all: the C library then gives the thread an arena
+ * if the address space has room for one, or shares another's; either is
+ * better than failing libev, which aborts the process when it cannot
+ * allocate.
+ */
+void *
+ml_real_own_alloc(size_t align, size_t n)
+{
+	int err = errno;
+	void *p = ml_heap_alloc(align, n);
+
+	if (p != NULL || errno == EINVAL || !ml_real_check())
+		return p;
+	errno = err;
+	return align == 0 ? ml_real.next_malloc(n) :
+	    ml_real.next_memalign(align, n);
+}
+
+void *
+ml_real_own_calloc(size_t n, size_t size)
+{
+	int err = errno;
+	void *p = ml_heap_calloc(n, size);
+	size_t total;
+
+	if (p != NULL || __builtin_mul_overflow(n, size, &total) ||
+	    !ml_real_check())
+		return p;
+	errno = err;
+	return ml_real.next_calloc(n, size);
+}
+
+void *
+ml_real_heap_realloc(void *p, size_t n)
+{
+	void *q = ml_heap_realloc(p, n);
+	size_t had;
+
+	if (q != NULL || n == 0)
+		return q;
+	if ((q = ml_real_malloc(n)) != NULL) {
+		had = ml_heap_usable(p);
+		memcpy(q, p, had < n ? had : n);
+		ml_heap_free(p);
+	}
 	return q;
 }
 

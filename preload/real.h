@@ -11,9 +11,10 @@
  * recognise.  If dlsym cannot name the allocator, the set is the C
  * library's own (__libc_malloc...): the arena would soon run out.
  *
- * Memlease's own thread never calls the next allocator (heap.h): on it,
- * the ml_real_* functions allocate from the heap, and hand the blocks of
- * the next allocator that it frees to the program's threads, whose next
+ * Memlease's own thread does not call the next allocator (heap.h): on it,
+ * the ml_real_* functions allocate from the heap (from the next allocator
+ * only when the heap can map no more), and hand the blocks of the next
+ * allocator that it frees to the program's threads, whose next
  * ml_real_malloc() or ml_real_free() frees them.  A block of the heap's is
  * the heap's to free, on any thread.
  *
@@ -114,6 +115,14 @@ ml_real_own(void)
 	return __builtin_expect(ml_heap_self, 0);
 }
 
+/* Memlease's thread: n bytes aligned to align (0: the usual) from its
+ * heap, or from the next allocator when the heap can map no more. */
+void *ml_real_own_alloc(size_t align, size_t n);
+void *ml_real_own_calloc(size_t n, size_t size);
+/* A block of the heap's resized (any thread): in the heap, or moved to
+ * ml_real_malloc()'s when the heap can map no more. */
+void *ml_real_heap_realloc(void *p, size_t n);
+
 /* The entry points: the next allocator once resolved, else the arena (on
  * memlease's thread, its heap).  Inline: under the preload they are the
  * whole cost of an untagged call. */
@@ -121,7 +130,7 @@ static inline void *
 ml_real_malloc(size_t n)
 {
 	if (ml_real_own())
-		return ml_heap_alloc(0, n);
+		return ml_real_own_alloc(0, n);
 	ml_real_settle();
 	return ml_real_check() ? ml_real.next_malloc(n) : ml_boot_alloc(16, n);
 }
@@ -151,7 +160,7 @@ ml_real_calloc(size_t n, size_t size)
 	size_t total;
 
 	if (ml_real_own())
-		return ml_heap_calloc(n, size);
+		return ml_real_own_calloc(n, size);
 	if (ml_real_check())
 		return ml_real.next_calloc(n, size);
 	if (!ml_mul_ok(n, size, &total))
@@ -170,9 +179,10 @@ ml_real_realloc(void *p, size_t n)
 		return q;
 	}
 	if (p != NULL && ml_heap_owns(p))
-		return ml_heap_realloc(p, n);
+		return ml_real_heap_realloc(p, n);
 	if (ml_real_own())
-		return p == NULL ? ml_heap_alloc(0, n) : ml_real_move(p, n);
+		return p == NULL ? ml_real_own_alloc(0, n) :
+		    ml_real_move(p, n);
 	return ml_real_check() ? ml_real.next_realloc(p, n) : ml_boot_alloc(16, n);
 }
 
@@ -185,7 +195,7 @@ ml_real_posix_memalign(void **pp, size_t align, size_t n)
 		return ml_real.next_posix_memalign(pp, align, n);
 	if (align < sizeof(void *) || (align & (align - 1)) != 0)
 		return EINVAL;
-	if ((p = ml_real_own() ? ml_heap_alloc(align, n) :
+	if ((p = ml_real_own() ? ml_real_own_alloc(align, n) :
 	    ml_boot_alloc(align, n)) == NULL)
 		return ENOMEM;
 	*pp = p;
@@ -200,7 +210,7 @@ ml_boot_aligned(size_t align, size_t n)
 		errno = EINVAL;
 		return NULL;
 	}
-	return ml_real_own() ? ml_heap_alloc(align, n) : ml_boot_alloc(align, n);
+	return ml_real_own() ? ml_real_own_alloc(align, n) : ml_boot_alloc(align, n);
 }
 
 static inline void *
@@ -223,7 +233,7 @@ static inline void *
 ml_real_valloc(size_t n)
 {
 	if (ml_real_own())
-		return ml_heap_alloc(4096, n);
+		return ml_real_own_alloc(4096, n);
 	return ml_real_check() ? ml_real.next_valloc(n) :
 	    ml_boot_alloc(4096, n);
 }
@@ -232,7 +242,7 @@ static inline void *
 ml_real_pvalloc(size_t n)
 {
 	if (ml_real_own())
-		return ml_heap_alloc(4096, (n + 4095) & ~(size_t)4095);
+		return ml_real_own_alloc(4096, (n + 4095) & ~(size_t)4095);
 	return ml_real_check() ? ml_real.next_pvalloc(n) :
 	    ml_boot_alloc(4096, (n + 4095) & ~(size_t)4095);
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "heap.h"
+#include "real.h"
 
 TestSuite(heap);
 
@@ -183,4 +184,26 @@ Test(heap, only_an_enabled_process_gives_its_thread_the_heap)
 	ml_heap_enable();
 	ml_heap_thread();
 	cr_assert(ml_heap_self);
+}
+
+Test(heap, when_it_can_map_no_more_the_next_allocator_serves_its_thread)
+{
+	void *p, *q;
+
+	while (ml_heap_alloc(0, 1 << 20) != NULL)       /* a mapping each */
+		;
+	cr_assert_eq(errno, ENOMEM);
+	ml_heap_self = true;
+	q = ml_real_malloc(1 << 20);
+	cr_assert_not_null(q);
+	cr_assert_not(ml_heap_owns(q));
+	memset(q, 1, 1 << 20);
+	ml_real_free(q);                /* handed over, not freed here */
+	cr_assert_eq(ml_heap_take(), q);
+	p = ml_real_calloc(1, 1 << 20);
+	cr_assert_not_null(p);
+	cr_assert_not(ml_heap_owns(p));
+	ml_heap_self = false;
+	ml_real_free(p);
+	ml_real_free(q);
 }
