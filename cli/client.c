@@ -35,6 +35,7 @@
 #define MAX_PROCS        4096           /* sockets a folder may hold */
 #define YOUNG_MS         1000           /* a process this young may not */
 #define RETRY_MS         20             /* have opened its socket yet */
+#define REFUSED_TRIES    3
 
 static uint64_t
 now_ms(void)
@@ -102,9 +103,9 @@ proc_cmdline(pid_t pid, char *buf, size_t n)
 
 /* --- a connection ------------------------------------------------------- */
 
-/* Connect to path within CONN_TIMEOUT_MS: the fd, or -errno. */
+/* Connect to path once within CONN_TIMEOUT_MS: the fd, or -errno. */
 static int
-connect_path(const char *path)
+connect_once(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct timeval tv = { CONN_TIMEOUT_MS / 1000, 0 };
@@ -457,6 +458,25 @@ explain_missing(pid_t pid, const char *path, int err)
 		    "thread, never with MEMLEASE_SOCKET=off), or it was given "
 		    "another MEMLEASE_SOCKET_DIR", (int)pid, path,
 		    strerror(err));
+}
+
+/*
+ * Connect to path: the fd, or -errno.  A socket that refuses may be one
+ * that is being made (memlease binds it, then listens): asked again,
+ * REFUSED_TRIES times RETRY_MS apart, before it is taken for the socket
+ * of a process that ended.
+ */
+static int
+connect_path(const char *path)
+{
+	int fd = connect_once(path);
+
+	for (int i = 0; fd == -ECONNREFUSED && i < REFUSED_TRIES; i++) {
+		struct timespec ts = { 0, RETRY_MS * 1000000L };
+		nanosleep(&ts, NULL);
+		fd = connect_once(path);
+	}
+	return fd;
 }
 
 /* Milliseconds since pid started, or -1 if unknown. */
