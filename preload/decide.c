@@ -152,12 +152,14 @@ ml_decide_cross(const struct ml_ruleset *rs, size_t n)
 		uint64_t seed = atomic_load(&dc.seed);
 		if (seed == 0) {
 			struct timespec ts;
+			int err = errno;        /* malloc keeps the program's */
 			if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) !=
 			    sizeof seed) {
 				clock_gettime(CLOCK_MONOTONIC, &ts);
 				seed = (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec
 				    << 32 ^ (uint64_t)getpid() << 16;
 			}
+			errno = err;
 			seed |= 1;
 			uint64_t none = 0;
 			if (!atomic_compare_exchange_strong(&dc.seed, &none,
