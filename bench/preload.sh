@@ -136,9 +136,10 @@ fi
 # --- the workloads --------------------------------------------------------
 
 # timed COMMAND...: COMMAND run by GNU time, its peak RSS (KiB) on the
-# last line of $tmp/rss ("-" without GNU time: install time).  Every
-# configuration reaches its command through env, the base too, so that
-# each runs the same chain of programs.
+# last line of $tmp/rss ("-" without GNU time: install time).  The
+# configurations reach their command through env, the base too, so that
+# each runs the same chain of programs; but heaptrack, which traces the
+# program it starts and none that this one executes.
 if [ -x /usr/bin/time ] && /usr/bin/time -f %M -o /dev/null true 2>/dev/null
 then
 	timed() {
@@ -162,7 +163,7 @@ under() {
 	    MEMLEASE_LOG=/dev/null "$@" ;;
 	sample) timed env LD_PRELOAD="$lib" \
 	    MEMLEASE_RULES='sample=512k ttl=1h' MEMLEASE_LOG=/dev/null "$@" ;;
-	heaptrack) timed heaptrack -o "$tmp/heaptrack" env "$@" ;;
+	heaptrack) timed heaptrack -o "$tmp/heaptrack" "$@" ;;
 	lsan) timed env LD_PRELOAD=liblsan.so.0 LSAN_OPTIONS=exitcode=0 "$@" ;;
 	jeprof) timed env LD_PRELOAD=libjemalloc.so.2 \
 	    MALLOC_CONF=prof:true,lg_prof_sample:0 "$@" ;;
@@ -178,8 +179,8 @@ workload() {
 	deep-2t) under "$2" "$churn" 2 "$deep_ops" "$live" deep ;;
 	manylive) under "$2" "$shapes" manylive "$many" ;;
 	realloc) under "$2" "$shapes" realloc "$grows" ;;
-	python3) under "$2" PYTHONMALLOC=malloc "$py" "$tmp/work.py" \
-	    "$py_rounds" ;;
+	python3) (export PYTHONMALLOC=malloc
+	    under "$2" "$py" "$tmp/work.py" "$py_rounds") ;;
 	sqlite3) under "$2" "$sqlite" -batch -init /dev/null "$tmp/db" \
 	    <"$tmp/inserts.sql" ;;
 	esac
