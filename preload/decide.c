@@ -45,6 +45,7 @@ static struct {
 
 __thread struct ml_sampler ml_decide_sampler
     __attribute__((tls_model("initial-exec")));
+atomic_bool ml_decide_sampling;
 
 /* Rules. */
 
@@ -99,6 +100,8 @@ ml_decide_install(struct ml_rules *r)
 	    SIZE_MAX, memory_order_relaxed);
 	atomic_store_explicit(&ml_decide_span, rs != NULL ? rs->size_max -
 	    rs->size_min : 0, memory_order_relaxed);
+	atomic_store_explicit(&ml_decide_sampling, rs != NULL &&
+	    rs->sampled_only, memory_order_relaxed);
 	pthread_mutex_unlock(&dc.lock);
 	return 0;
 }

@@ -57,6 +57,21 @@ ml_decide_may(size_t n)
 extern __thread struct ml_sampler ml_decide_sampler
     __attribute__((tls_model("initial-exec")));
 
+/* Every rule in force has sample= (a relaxed load, on every allocation of
+ * their sizes). */
+extern atomic_bool ml_decide_sampling;
+
+/* With sample= in every rule in force: whether an allocation of n bytes
+ * stays before this thread's countdown (n is taken off it), and so is not
+ * sampled; false otherwise (the tracking layer decides).  One relaxed
+ * load, a compare and a subtraction on a thread-local. */
+static inline bool
+ml_decide_unsampled(size_t n)
+{
+	return atomic_load_explicit(&ml_decide_sampling,
+	    memory_order_relaxed) && ml_sample_skip(&ml_decide_sampler, n);
+}
+
 /* The crossing of this thread's countdown (seeded at its first). */
 bool  ml_decide_cross(const struct ml_ruleset *rs, size_t n);
 

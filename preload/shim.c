@@ -6,8 +6,9 @@
  *
  * Untagged cost: two relaxed loads (ml_tag_may(): the sizes the rules may
  * tag), and of the guard, a TLS word, in front of the next allocator;
- * free() adds one load of ml_tag_tracking and, once something was
- * tracked, one filter load.
+ * with sample= in every rule, one more relaxed load and a compare and a
+ * subtraction on a TLS word (ml_tag_unsampled()); free() adds one load of
+ * ml_tag_tracking and, once something was tracked, one filter load.
  *
  * Built only into libmemlease.so, never into the unit tests' library.
  */
@@ -26,11 +27,13 @@
 #define EXPORT __attribute__((visibility("default")))
 #define RA     __builtin_return_address(0)
 
-/* An allocation of n bytes that no rule tags, or made by memlease. */
+/* An allocation of n bytes that no rule tags, made by memlease, or that
+ * byte sampling passes by. */
 static inline bool
 passthrough(size_t n)
 {
-	return __builtin_expect(!ml_tag_may(n), 1) || ml_guard_held();
+	return __builtin_expect(!ml_tag_may(n), 1) || ml_guard_held() ||
+	    ml_tag_unsampled(n);
 }
 
 static inline bool

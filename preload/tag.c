@@ -163,8 +163,10 @@ ml_tag_alloc(enum ml_alloc_fn fn, size_t align, size_t n, const void *ra)
 	    interrupted())
 		return plain(fn, align, n);
 	/* byte sampling: the bytes of every allocation in the rules' sizes
-	 * count down this thread's sampler; with sample= in every rule, one
-	 * that does not cross it (almost all) goes no further */
+	 * count down this thread's sampler; with sample= in every rule, the
+	 * shim passed by those that do not cross it (ml_tag_unsampled()),
+	 * and one that comes here anyway (the rules changed meanwhile) goes
+	 * no further */
 	bool sampled = false;
 	if (rs->sample != 0 && !(sampled = ml_decide_sampled(rs, n)) &&
 	    rs->sampled_only)
