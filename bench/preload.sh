@@ -4,6 +4,9 @@
 #
 #   bench/preload.sh --lib LIBMEMLEASE.SO --churn BENCH/CHURN
 #                    --shapes BENCH/SHAPES --floors BENCH/FLOORS [--quick]
+#                    [--workloads 'NAME...'] [--configs 'NAME...']
+#
+# --workloads and --configs run some of them only (the base always).
 #
 # Workloads, each a whole process, timed from outside (date +%s%N), its
 # peak RSS from GNU time (%M):
@@ -72,10 +75,12 @@ usage() {
 	echo "  the preload's overhead beside heaptrack, LSan and jemalloc's"
 	echo "  profiler; prints a table"
 	echo "  --quick  fewer workloads and tools, smaller, 2 pairs"
+	echo "  --workloads 'NAME...', --configs 'NAME...'  some of them only"
 }
 
-lib='' churn='' shapes='' floors='' quick=0
-args "lib churn shapes floors" "$@"
+lib='' churn='' shapes='' floors='' quick=0 workloads='' configs=''
+args "lib churn shapes floors workloads configs" "$@"
+only_w=$workloads only_c=$configs
 [ -f "$lib" ] || die "no preload library at '$lib' (--lib)"
 [ -x "$churn" ] || die "no churn program at '$churn' (--churn)"
 [ -x "$shapes" ] || die "no shapes program at '$shapes' (--shapes)"
@@ -98,6 +103,7 @@ else
 	    sqlite3"
 	configs="norules tag-all sample heaptrack lsan jeprof"
 fi
+workloads=${only_w:-$workloads} configs=${only_c:-$configs}
 
 # --- the tools: what a missing one leaves ---------------------------------
 
