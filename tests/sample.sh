@@ -63,6 +63,12 @@ ok "list --by-site --json: estimated true, each site its estimated_count and est
     $(test "$("$jf" estimated <"$tmp/out")" = true &&
       near "$("$jf" sites 0 estimated_bytes <"$tmp/out")" 40960000 10000000 &&
       test "$("$jf" sites 0 estimated_count <"$tmp/out")" != missing; echo $?)
+"$ctl" -p "$pid" --json list --by-stack >"$tmp/out" 2>"$tmp/err"
+ok "list --by-stack --json: estimated true, make_big's stack first with its estimates" \
+    $(test "$("$jf" estimated <"$tmp/out")" = true &&
+      near "$("$jf" stacks 0 estimated_bytes <"$tmp/out")" 40960000 10000000 &&
+      "$jf" stacks 0 frames 0 function <"$tmp/out" | grep -q make_big
+      echo $?)
 "$ctl" -p "$pid" --json list --limit 1 >"$tmp/out" 2>"$tmp/err"
 ok "list --json: a sampled lease gives its sample and weights" \
     $(test "$("$jf" leases 0 sample <"$tmp/out")" = 65536 &&
