@@ -4,7 +4,7 @@
  * A plain program: it knows nothing of memlease, and the preload, or
  * another tool, is put under it by the environment.
  *
- *   bench/churn THREADS OPS LIVE
+ *   bench/churn THREADS OPS LIVE [deep]
  *
  * LIVE blocks stay allocated, split between the threads (each owns its
  * share of slots, all filled before the first operation), and a shared
@@ -15,6 +15,10 @@
  *   2 in 8  hand over: malloc a block, atomic_exchange it into a random
  *           entry of the shared array, free the block that comes out,
  *           allocated by whichever thread put it there.
+ * With `deep`, every allocation is made through 8 real, non-inlined frames
+ * (frames.h), as in a program's own code, and each operation is a free
+ * and a malloc: 88% replace, 12% hand over (no realloc), so that with 2
+ * threads about 6% of the frees are of a block the other thread made.
  * Sizes are 16..4096, uniform; each thread draws from a fixed-seed PRNG,
  * so a run is the same sequence of calls every time (with 2 threads, but
  * for which block each hand-over finds).  Every block carries a mark in
@@ -25,16 +29,18 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "frames.h"
 
 #define MAX_THREADS 64
 #define SHARED      256
 #define SIZE_MIN    16
 #define SIZE_SPAN   (4096 - SIZE_MIN + 1)
-#define MARK        0xa5
-#define SEED        UINT64_C(0x6d656d6c65617365)   /* "memlease" */
 
 struct worker {
 	pthread_t      thread;
@@ -45,33 +51,12 @@ struct worker {
 };
 
 static _Atomic(unsigned char *) shared[SHARED];
-
-static uint64_t
-next(uint64_t *x)      /* xorshift64* */
-{
-	*x ^= *x >> 12;
-	*x ^= *x << 25;
-	*x ^= *x >> 27;
-	return *x * UINT64_C(0x2545f4914f6cdd1d);
-}
+static bool deep;
 
 static unsigned char *
 make(size_t n)
 {
-	unsigned char *p = malloc(n);
-
-	if (p == NULL)
-		abort();
-	p[0] = MARK;
-	return p;
-}
-
-static void
-drop(unsigned char *p)
-{
-	if (p != NULL && p[0] != MARK)
-		abort();
-	free(p);
+	return deep ? alloc_deep(NULL, n) : marked(malloc(n));
 }
 
 static void *
@@ -85,6 +70,16 @@ work(void *arg)
 		size_t n = SIZE_MIN + (size_t)((r >> 32) % SIZE_SPAN);
 		unsigned char *p;
 
+		if (deep) {             /* 12% hand over, 88% replace */
+			if ((r & 1023) < 123) {
+				drop(atomic_exchange(&shared[(r >> 16) %
+				    SHARED], make(n)));
+			} else {
+				drop(w->slot[s]);
+				w->slot[s] = make(n);
+			}
+			continue;
+		}
 		switch ((r >> 61) & 7) {
 		case 0: case 1: case 2: case 3:
 			drop(w->slot[s]);
@@ -113,11 +108,12 @@ main(int argc, char **argv)
 	int nthreads;
 	long ops, live;
 
-	if (argc != 4 || (nthreads = atoi(argv[1])) < 1 ||
+	deep = argc == 5 && strcmp(argv[4], "deep") == 0;
+	if (argc != 4 + deep || (nthreads = atoi(argv[1])) < 1 ||
 	    nthreads > MAX_THREADS || (ops = atol(argv[2])) < 0 ||
 	    (live = atol(argv[3])) < nthreads) {
-		fputs("usage: churn THREADS(1..64) OPS LIVE(>= THREADS)\n",
-		    stderr);
+		fputs("usage: churn THREADS(1..64) OPS LIVE(>= THREADS) "
+		    "[deep]\n", stderr);
 		return 2;
 	}
 	for (int t = 0; t < nthreads; t++) {

@@ -53,6 +53,7 @@
 #include "clock.h"
 #include "core.h"
 #include "memlease.h"
+#include "timing.h"
 
 #define MAX_REPS     15
 #define SEED         UINT64_C(0x6d656d6c65617365)   /* "memlease" */
@@ -93,34 +94,6 @@ die(const char *fmt, ...)
 	exit(1);
 }
 
-/* Timing. */
-
-static double
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double
-median(const double *v, int n)
-{
-	double s[MAX_REPS];
-
-	memcpy(s, v, n * sizeof *s);
-	qsort(s, n, sizeof *s, cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
 
 /* Keep the compiler from eliding a malloc+free pair. */
 static inline void

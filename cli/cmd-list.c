@@ -114,11 +114,14 @@ list_filters(const struct ctl_args *a)
 	return o;
 }
 
+/* A site's bytes, estimated where the process gives the estimate. */
 static int64_t
 site_bytes(json_t *o)
 {
-	json_t *v = json_object_get(o, "bytes");
+	json_t *v = json_object_get(o, "estimated_bytes");
 
+	if (!json_is_integer(v))
+		v = json_object_get(o, "bytes");
 	return json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
 }
 
@@ -131,13 +134,23 @@ cmp_site(const void *a, const void *b)
 	return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* list --by-site: every site, the most bytes first, at most --limit. */
+/* list --by-site: every site, the most bytes first, at most --limit.
+ * Where byte sampling chose leases ("estimated"), the sampled count and
+ * bytes and the estimates of all, under headings that say so. */
 static int
 list_by_site(const struct ctl_args *a, struct ctl_conn *c)
 {
-	static const struct ctl_col cols[] = {
+	static const struct ctl_col exact[] = {
 		{ "COUNT", true, false, false },
 		{ "BYTES", true, false, false },
+		{ "SITE", false, true, false },
+		{ "OBJECT", false, true, true },
+	};
+	static const struct ctl_col estimated[] = {
+		{ "SAMPLED", true, false, false },
+		{ "SAMPLED BYTES", true, false, false },
+		{ "EST. COUNT", true, false, false },
+		{ "EST. BYTES", true, false, false },
 		{ "SITE", false, true, false },
 		{ "OBJECT", false, true, true },
 	};
@@ -158,8 +171,9 @@ list_by_site(const struct ctl_args *a, struct ctl_conn *c)
 		return -1;
 	}
 	size_t n = json_array_size(sites);
+	bool est = json_is_true(json_object_get(r.result, "estimated"));
 	if ((v = calloc(n + 1, sizeof *v)) == NULL ||
-	    ctl_fmt_table_init(&t, cols, 4) != 0) {
+	    ctl_fmt_table_init(&t, est ? estimated : exact, est ? 6 : 4) != 0) {
 		free(v);
 		ctl_out_warn("out of memory");
 		ctl_reply_free(&r);
@@ -182,6 +196,7 @@ list_by_site(const struct ctl_args *a, struct ctl_conn *c)
 	for (size_t i = 0; i < n; i++) {
 		struct ctl_site s;
 		char count[CTL_FMT_UNIT], bytes[CTL_FMT_UNIT], where[512];
+		char ecount[CTL_FMT_UNIT], ebytes[CTL_FMT_UNIT];
 		if (ctl_reply_site(v[i], &s, err, sizeof err) != 0) {
 			ctl_client_malformed(c, err);
 			goto out;
@@ -189,10 +204,16 @@ list_by_site(const struct ctl_args *a, struct ctl_conn *c)
 		const char *row[] = {
 			ctl_fmt_count(s.count, count),
 			ctl_fmt_size(s.bytes, bytes),
+			ctl_fmt_count(s.est_count, ecount),
+			ctl_fmt_size(s.est_bytes, ebytes),
 			s.known ? ctl_cmd_frame_where(&s.site, where,
 			    sizeof where) : "?",
 			s.known && s.site.object != NULL ? s.site.object : "?",
 		};
+		if (!est) {             /* no estimates: the two columns go */
+			row[2] = row[4];
+			row[3] = row[5];
+		}
 		if (ctl_fmt_table_add(&t, row) != 0) {
 			ctl_out_warn("out of memory");
 			goto out;

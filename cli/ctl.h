@@ -234,7 +234,7 @@ struct ctl_stats {
 	int64_t pid, live_leases, live_bytes, tagged, allocated, released,
 	        expired, reclaimed, pinned, overdue, entry_blocks,
 	        entries_per_block, bookkeeping_bytes, stacks,
-	        reports_dropped;
+	        reports_dropped, sampled, estimated_bytes, estimated_leases;
 };
 
 struct ctl_lease {
@@ -258,6 +258,7 @@ struct ctl_stack {
 
 struct ctl_site {
 	int64_t          count, bytes;
+	int64_t          est_count, est_bytes;  /* weighed (sample=) */
 	bool             known;         /* site is not null */
 	struct ctl_frame site;
 };

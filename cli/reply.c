@@ -154,6 +154,12 @@ const struct ctl_stat_field ctl_reply_stat_fields[] = {
 	STAT(live_leases, "Leases alive now.", false, false),
 	STAT(live_bytes, "Bytes in live leases.", false, true),
 	STAT(tagged, "Live leases made by the preload's rules.", false, false),
+	STAT(sampled, "Live leases chosen by byte sampling (sample=).", false,
+	    false),
+	STAT(estimated_leases, "An estimate: live leases, each sampled one "
+	    "counted as the allocations it stands for.", false, false),
+	STAT(estimated_bytes, "An estimate: bytes in live leases, each sampled "
+	    "one counted as the bytes it stands for.", false, true),
 	STAT(pinned, "Live leases pinned now.", false, false),
 	STAT(overdue, "Pinned leases past their deadline.", false, false),
 	STAT(allocated, "Leases ever made.", true, false),
@@ -237,7 +243,9 @@ ctl_reply_site(json_t *o, struct ctl_site *s, char *err, size_t errlen)
 	memset(s, 0, sizeof *s);
 	if (need_object(o, "a site", err, errlen) != 0 ||
 	    get_int(o, "count", &s->count, err, errlen) != 0 ||
-	    get_int(o, "bytes", &s->bytes, err, errlen) != 0)
+	    get_int(o, "bytes", &s->bytes, err, errlen) != 0 ||
+	    get_int(o, "estimated_count", &s->est_count, err, errlen) != 0 ||
+	    get_int(o, "estimated_bytes", &s->est_bytes, err, errlen) != 0)
 		return -1;
 	site = json_object_get(o, "site");
 	if (site == NULL || json_is_null(site))

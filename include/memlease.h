@@ -50,7 +50,10 @@ struct memlease_stats {
 	uint64_t overdue;           /* pinned leases past their deadline */
 	uint64_t with_deadline;     /* live leases waiting for a deadline */
 	uint64_t bookkeeping_bytes; /* memory of the lease table itself */
-	uint64_t reserved[12];      /* zero; room for new counters */
+	uint64_t sampled;           /* live leases chosen by sample=BYTES */
+	uint64_t estimated_bytes;   /* live_bytes and live_leases, each */
+	uint64_t estimated_leases;  /* sampled lease weighed (memlease(7)) */
+	uint64_t reserved[9];       /* zero; room for new counters */
 };
 
 MEMLEASE_API memlease_t memlease_alloc(size_t size, uint64_t ttl_ms,

@@ -160,7 +160,7 @@ quarantine(void *p)
 int
 ml_block_track(void *p, size_t size, size_t maplen, unsigned kind,
     uint64_t now, uint64_t ttl_ms, unsigned releases, uint32_t stack,
-    const char *label, bool *wake, memlease_t *hp)
+    const char *label, uint64_t sample, bool *wake, memlease_t *hp)
 {
 	int r = 0;
 	struct ml_shard *s = ml_ptrmap_lock(p);
@@ -179,7 +179,7 @@ ml_block_track(void *p, size_t size, size_t maplen, unsigned kind,
 		/* the lease is made under the shard's lock: its expiry
 		 * cannot come before its entry */
 		*hp = ml_runtime_add(now, p, size, ttl_ms, releases, kind,
-		    stack, label, wake);
+		    stack, label, sample, wake);
 		if (*hp == 0) {
 			r = -errno;
 			ml_ptrmap_remove(s, e);

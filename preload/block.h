@@ -33,12 +33,13 @@ enum ml_kind {
 #define ML_BLOCK_QUARANTINE 1024
 
 /* Track block p (size bytes; maplen: its mapping, kind reclaim) under a
- * new lease of the runtime's, *hp, from now: 0, -EEXIST (p is tracked and
+ * new lease of the runtime's, *hp, from now (sample: the mean of the byte
+ * sampling that chose it, 0: none): 0, -EEXIST (p is tracked and
  * live), -ENOMEM (no room in the map), or the lease's failure.  Call
  * ml_runtime_deadline(*wake) after when ttl_ms is not 0. */
 int  ml_block_track(void *p, size_t size, size_t maplen, unsigned kind,
          uint64_t now, uint64_t ttl_ms, unsigned releases, uint32_t stack,
-         const char *label, bool *wake, memlease_t *hp);
+         const char *label, uint64_t sample, bool *wake, memlease_t *hp);
 
 /* free(p): true if p was ours (handled). */
 bool ml_block_free(void *p);

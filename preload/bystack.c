@@ -15,6 +15,7 @@
 
 #include "bystack.h"
 #include "mem.h"
+#include "sample.h"
 
 static struct ml_bystack_group *
 slot(struct ml_bystack_group *v, size_t cap, uint64_t key)
@@ -61,10 +62,14 @@ ml_bystack_get(struct ml_bystack *b, uint64_t key, uint32_t stack)
 }
 
 void
-ml_bystack_add(struct ml_bystack_group *g, uint64_t size, uint64_t born)
+ml_bystack_add(struct ml_bystack_group *g, uint64_t size, uint64_t born,
+    uint64_t sample)
 {
 	g->count++;
 	g->bytes += size;
+	g->est_count += ml_sample_count(size, sample);
+	g->est_bytes += ml_sample_bytes(size, sample);
+	g->sampled += sample != 0;
 	if (born < g->born)
 		g->born = born;
 }
@@ -93,6 +98,9 @@ ml_bystack_regroup(struct ml_bystack *b, const struct ml_stackid_skip *extra,
 		}
 		g->count += s->count;
 		g->bytes += s->bytes;
+		g->est_count += s->est_count;
+		g->est_bytes += s->est_bytes;
+		g->sampled += s->sampled;
 		if (s->born < g->born)
 			g->born = s->born;
 	}
@@ -105,6 +113,8 @@ by_bytes(const void *a, const void *b)
 {
 	const struct ml_bystack_group *x = a, *y = b;
 
+	if (x->est_bytes != y->est_bytes)
+		return x->est_bytes < y->est_bytes ? 1 : -1;
 	if (x->bytes != y->bytes)
 		return x->bytes < y->bytes ? 1 : -1;
 	if (x->count != y->count)

@@ -17,8 +17,11 @@ struct ml_bystack_group {
 	uint32_t stack;         /* a stored stack of the group */
 	uint64_t count, bytes;
 	uint64_t born;          /* the oldest lease's birth, ms */
-	/* sampled leases (sample=) will add their weight here: estimated
-	 * count and bytes beside the exact ones */
+	/* the estimates (sample.h): each lease byte sampling chose weighed
+	 * as the allocations and bytes it stands for, the others as
+	 * themselves; sampled: how many were chosen so */
+	double   est_count, est_bytes;
+	uint64_t sampled;
 	uint64_t shown;         /* of the reports' own: lines written */
 };
 
@@ -35,9 +38,10 @@ struct ml_bystack {
 struct ml_bystack_group *ml_bystack_get(struct ml_bystack *b, uint64_t key,
                              uint32_t stack);
 
-/* Add one lease of `size` bytes born at `born` to g. */
+/* Add one lease of `size` bytes born at `born` to g; sample: the mean of
+ * the byte sampling that chose it (ml_info's), 0 if none. */
 void     ml_bystack_add(struct ml_bystack_group *g, uint64_t size,
-             uint64_t born);
+             uint64_t born, uint64_t sample);
 
 /*
  * A table summed by stored stack (key: the stack) grouped anew by the
@@ -48,8 +52,8 @@ int      ml_bystack_regroup(struct ml_bystack *b,
              const struct ml_stackid_skip *extra, int depth,
              struct ml_bystack *out);
 
-/* The groups to the front of b->v, the most bytes first: b is a list of
- * b->n groups after, no longer a table. */
+/* The groups to the front of b->v, the most (estimated) bytes first: b
+ * is a list of b->n groups after, no longer a table. */
 void     ml_bystack_sort(struct ml_bystack *b);
 
 void     ml_bystack_free(struct ml_bystack *b);

@@ -4,7 +4,9 @@
  * The rules in force are one immutable snapshot, swapped whole when they
  * change (old snapshots are never freed: another thread may still read
  * one).  A size range read from the snapshot rejects most allocations with
- * two compares; then the verdict of the call site (object=, cached per
+ * two compares; byte sampling (sample=, one countdown a thread) then
+ * rejects most of the rest with one more when every rule samples; then
+ * the verdict of the call site (object=, cached per
  * return address) and, for rules with caller=, of the allocation's stack
  * (cached per stack id) pick the first rule that accepts it; every=
  * samples last.  Unwinding happens only for allocations that a rule may
@@ -19,6 +21,9 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+#include <time.h>
 
 #include "decide.h"
 #include "guard.h"
@@ -33,7 +38,14 @@ static struct {
 	struct ml_ruleset *retired;  /* kept (still read, maybe), not leaked */
 	pthread_mutex_t    lock;
 	uint32_t           gen;
-} dc = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	_Atomic uint64_t   seed;     /* of the samplers: entropy, then one */
+	atomic_uint        seeds;    /* per thread seeded */
+	atomic_uint        epoch;    /* of the seeds: a fork child's is new */
+} dc = { .lock = PTHREAD_MUTEX_INITIALIZER, .epoch = 1 };
+
+__thread struct ml_sampler ml_decide_sampler
+    __attribute__((tls_model("initial-exec")));
+atomic_bool ml_decide_sampling;
 
 /* Rules. */
 
@@ -55,8 +67,13 @@ ml_decide_install(struct ml_rules *r)
 		rs->r = *r;
 		rs->size_min = UINT64_MAX;
 		rs->depth = ml_runtime_depth();
+		rs->sampled_only = true;
 		for (int i = 0; i < r->n; i++) {
 			const struct ml_rule *x = &r->v[i];
+			if (x->sample != 0)
+				rs->sample = x->sample;  /* the same in all */
+			else
+				rs->sampled_only = false;
 			if (x->size_min < rs->size_min)
 				rs->size_min = x->size_min;
 			if (x->size_max > rs->size_max)
@@ -83,6 +100,8 @@ ml_decide_install(struct ml_rules *r)
 	    SIZE_MAX, memory_order_relaxed);
 	atomic_store_explicit(&ml_decide_span, rs != NULL ? rs->size_max -
 	    rs->size_min : 0, memory_order_relaxed);
+	atomic_store_explicit(&ml_decide_sampling, rs != NULL &&
+	    rs->sampled_only, memory_order_relaxed);
 	pthread_mutex_unlock(&dc.lock);
 	return 0;
 }
@@ -119,6 +138,45 @@ ml_decide_rules_text(void)
 	if (text != NULL)
 		ml_rules_format(r, text, len);
 	return text;
+}
+
+/* Byte sampling. */
+
+/* A thread's first crossing seeds its sampler (and again in a fork
+ * child, whose samplers would repeat the parent's): from the process's
+ * seed, drawn once from the kernel, and how many threads were seeded. */
+bool
+ml_decide_cross(const struct ml_ruleset *rs, size_t n)
+{
+	struct ml_sampler *s = &ml_decide_sampler;
+	unsigned epoch = atomic_load_explicit(&dc.epoch, memory_order_relaxed);
+
+	if (s->epoch != epoch) {
+		uint64_t seed = atomic_load(&dc.seed);
+		if (seed == 0) {
+			struct timespec ts;
+			int err = errno;        /* malloc keeps the program's */
+			if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) !=
+			    sizeof seed) {
+				clock_gettime(CLOCK_MONOTONIC, &ts);
+				seed = (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec
+				    << 32 ^ (uint64_t)getpid() << 16;
+			}
+			errno = err;
+			seed |= 1;
+			uint64_t none = 0;
+			if (!atomic_compare_exchange_strong(&dc.seed, &none,
+			    seed))
+				seed = none;
+		}
+		/* a thread's seed: the process's, plus an odd multiple of its
+		 * number (splitmix64 mixes it) */
+		seed += (uint64_t)(atomic_fetch_add(&dc.seeds, 1) + 1) *
+		    UINT64_C(0xd1342543de82ef95);
+		ml_sample_seed(s, rs->sample, seed);
+		s->epoch = epoch;
+	}
+	return ml_sample_cross(s, rs->sample, n);
 }
 
 /* The rules whose object= accepts the code at ra; *whole is cleared if
@@ -160,12 +218,14 @@ stack_verdict(const struct ml_ruleset *rs, uint32_t stack, bool *whole)
 }
 
 int
-ml_decide_choose(struct ml_ruleset *rs, size_t n, const void *ra, uint32_t *stack)
+ml_decide_choose(struct ml_ruleset *rs, size_t n, const void *ra,
+    bool sampled, uint32_t *stack)
 {
 	uint32_t cand = 0, site, callers;
 
 	for (int i = 0; i < rs->r.n; i++)
-		if (ml_rule_size_ok(&rs->r.v[i], n))
+		if (ml_rule_size_ok(&rs->r.v[i], n) &&
+		    (sampled || rs->r.v[i].sample == 0))
 			cand |= 1u << i;
 	if (cand == 0)
 		return -1;
@@ -214,4 +274,6 @@ void
 ml_decide_child(void)
 {
 	pthread_mutex_init(&dc.lock, NULL);
+	atomic_store(&dc.seed, 0);
+	atomic_fetch_add(&dc.epoch, 1);
 }

@@ -22,6 +22,7 @@
 #include "core.h"
 #include "json.h"
 #include "mem.h"
+#include "sample.h"
 #include "stackid.h"
 #include "stacks.h"
 #include "wire.h"
@@ -248,6 +249,16 @@ ml_json_lease(struct ml_json *j, const struct ml_info *in, uint64_t now,
 	p = put_hex(p, (uintptr_t)in->buf);
 	p = put_str(p, "\",\"stack_id\":");
 	p = put_stack_id(p, in->stack);
+	if (in->sample != 0) {
+		/* chosen by byte sampling: what it stands for, estimates */
+		*p = '\0';
+		j->len = (size_t)(p - j->p);
+		ml_json_put(j, ",\"sample\":%" PRIu64 ",\"estimated_bytes\":"
+		    "%.0f,\"estimated_count\":%.3f%s", in->sample,
+		    ml_sample_bytes(in->size, in->sample),
+		    ml_sample_count(in->size, in->sample), open ? "" : "}");
+		return;
+	}
 	p = put_str(p, open ? "" : "}");
 	*p = '\0';
 	j->len = (size_t)(p - j->p);

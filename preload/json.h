@@ -34,7 +34,9 @@ void ml_json_put(struct ml_json *j, const char *fmt, ...)
 void ml_json_str(struct ml_json *j, const char *s);
 
 /* A lease: {"id","size","age_ms","expires_in_ms","label","state","kind",
- * "pins","releases","addr","stack_id"}; open: without its closing brace, for the
+ * "pins","releases","addr","stack_id"}, and if byte sampling chose it,
+ * "sample" (the mean) and its weights, "estimated_bytes" and
+ * "estimated_count"; open: without its closing brace, for the
  * caller to add fields (a "backtrace") and close it. */
 void ml_json_lease(struct ml_json *j, const struct ml_info *in, uint64_t now,
          bool open);

@@ -102,14 +102,15 @@ top_cmp_age(const void *a, const void *b)
 	return x->born > y->born ? 1 : x->born < y->born ? -1 : 0;
 }
 
-/* Sites (the first frame of the backtrace), the most bytes first: sums
- * by stack (bystack.h), keyed by that frame's address. */
+/* Sites (the first frame of the backtrace), the most (estimated) bytes
+ * first: sums by stack (bystack.h), keyed by that frame's address. */
 void
 ml_listing_sites(struct ml_core *c, const struct ml_listing_filter *fl,
     uint64_t now, uint64_t limit, struct ml_json *j)
 {
 	struct ml_info page[256];
 	struct ml_bystack by = { 0 };
+	bool sampled = false;
 	uint32_t cursor = 0;
 	int n;
 
@@ -125,14 +126,18 @@ ml_listing_sites(struct ml_core *c, const struct ml_listing_filter *fl,
 				j->oom = true;
 				return;
 			}
-			ml_bystack_add(g, page[i].size, page[i].born);
+			ml_bystack_add(g, page[i].size, page[i].born,
+			    page[i].sample);
+			sampled |= page[i].sample != 0;
 		}
 	}
 	ml_bystack_sort(&by);
 	ml_json_put(j, "{\"sites\":[");
 	for (size_t k = 0; k < by.n && (limit == 0 || k < limit); k++) {
 		ml_json_put(j, "%s{\"count\":%" PRIu64 ",\"bytes\":%" PRIu64
-		    ",\"site\":", k ? "," : "", by.v[k].count, by.v[k].bytes);
+		    ",\"estimated_count\":%.0f,\"estimated_bytes\":%.0f,"
+		    "\"site\":", k ? "," : "", by.v[k].count, by.v[k].bytes,
+		    by.v[k].est_count, by.v[k].est_bytes);
 		if (by.v[k].id != 0)
 			ml_json_frame(j, (uintptr_t)by.v[k].id);
 		else
@@ -140,7 +145,7 @@ ml_listing_sites(struct ml_core *c, const struct ml_listing_filter *fl,
 		ml_json_put(j, "}");
 	}
 	ml_bystack_free(&by);
-	ml_json_put(j, "]}");
+	ml_json_put(j, "],\"estimated\":%s}", sampled ? "true" : "false");
 }
 
 /* Stacks, the most bytes first: summed by stored stack as the leases are
@@ -153,6 +158,7 @@ ml_listing_stacks(struct ml_core *c, const struct ml_listing_filter *fl,
 	struct ml_info page[256];
 	struct ml_bystack by = { 0 }, groups;
 	uint64_t count = 0, bytes = 0;
+	bool sampled = false;
 	uintptr_t ips[ML_STACK_MAX_DEPTH];
 	char hex[ML_STACKID_HEX];
 	uint32_t cursor = 0;
@@ -169,7 +175,9 @@ ml_listing_stacks(struct ml_core *c, const struct ml_listing_filter *fl,
 				j->oom = true;
 				return;
 			}
-			ml_bystack_add(g, page[i].size, page[i].born);
+			ml_bystack_add(g, page[i].size, page[i].born,
+			    page[i].sample);
+			sampled |= page[i].sample != 0;
 			count++;
 			bytes += page[i].size;
 		}
@@ -183,9 +191,11 @@ ml_listing_stacks(struct ml_core *c, const struct ml_listing_filter *fl,
 	for (size_t k = 0; k < groups.n && (limit == 0 || k < limit); k++) {
 		const struct ml_bystack_group *g = &groups.v[k];
 		ml_json_put(j, "%s{\"stack_id\":\"%s\",\"count\":%" PRIu64
-		    ",\"bytes\":%" PRIu64 ",\"oldest_ms\":%" PRIu64
+		    ",\"bytes\":%" PRIu64 ",\"estimated_count\":%.0f,"
+		    "\"estimated_bytes\":%.0f,\"oldest_ms\":%" PRIu64
 		    ",\"frames\":[", k ? "," : "", ml_stackid_hex(g->id, hex),
-		    g->count, g->bytes, now > g->born ? now - g->born : 0);
+		    g->count, g->bytes, g->est_count, g->est_bytes,
+		    now > g->born ? now - g->born : 0);
 		n = g->stack != 0 ? ml_stackid_frames(g->stack, skip, depth,
 		    ips) : 0;
 		for (int i = 0; i < n; i++) {
@@ -196,8 +206,8 @@ ml_listing_stacks(struct ml_core *c, const struct ml_listing_filter *fl,
 		ml_json_put(j, "]}");
 	}
 	ml_bystack_free(&groups);
-	ml_json_put(j, "],\"count\":%" PRIu64 ",\"bytes\":%" PRIu64 "}",
-	    count, bytes);
+	ml_json_put(j, "],\"count\":%" PRIu64 ",\"bytes\":%" PRIu64
+	    ",\"estimated\":%s}", count, bytes, sampled ? "true" : "false");
 }
 
 void

@@ -32,15 +32,20 @@ void ml_listing_page(struct ml_core *c, const struct ml_listing_filter *fl,
 void ml_listing_sorted(struct ml_core *c, const struct ml_listing_filter *fl,
          uint64_t now, bool by_size, uint64_t limit, struct ml_json *j);
 
-/* {"sites":[{"count","bytes","site"},...]}: per allocation site (a
- * backtrace's first frame), the most bytes first; at most limit (0: all). */
+/* {"sites":[{"count","bytes","estimated_count","estimated_bytes","site"},
+ * ...],"estimated":BOOL}: per allocation site (a backtrace's first frame),
+ * the most estimated bytes first; at most limit (0: all).  The estimates
+ * weigh the leases byte sampling chose (sample.h), "estimated": some were;
+ * without them they are the count and the bytes. */
 void ml_listing_sites(struct ml_core *c, const struct ml_listing_filter *fl,
          uint64_t now, uint64_t limit, struct ml_json *j);
 
-/* {"stacks":[{"stack_id","count","bytes","oldest_ms","frames"},...],
- * "count","bytes"}: per stack (its frames after MEMLEASE_SKIP's and
- * skip's wrappers, to depth; 0: whole), the most bytes first; at most
- * limit (0: all); count and bytes of every lease that passed fl. */
+/* {"stacks":[{"stack_id","count","bytes","estimated_count",
+ * "estimated_bytes","oldest_ms","frames"},...],"count","bytes",
+ * "estimated"}: per stack (its frames after MEMLEASE_SKIP's and skip's
+ * wrappers, to depth; 0: whole), the most (estimated) bytes first; at
+ * most limit (0: all); count and bytes of every lease that passed fl;
+ * the estimates as by site. */
 void ml_listing_stacks(struct ml_core *c, const struct ml_listing_filter *fl,
          uint64_t now, const struct ml_stackid_skip *skip, int depth,
          uint64_t limit, struct ml_json *j);

@@ -315,6 +315,12 @@ cmd_stats(json_t *req, struct fail *f)
 	set(o, "live_leases", json_integer((json_int_t)st.live_leases), f);
 	set(o, "live_bytes", json_integer((json_int_t)st.live_bytes), f);
 	set(o, "tagged", json_integer((json_int_t)tagged), f);
+	set(o, "sampled", json_integer((json_int_t)st.sampled), f);
+	set(o, "estimated", json_boolean(st.sampled != 0), f);
+	set(o, "estimated_leases", json_integer(
+	    (json_int_t)st.estimated_leases), f);
+	set(o, "estimated_bytes", json_integer(
+	    (json_int_t)st.estimated_bytes), f);
 	set(o, "allocated", json_integer((json_int_t)st.allocated), f);
 	set(o, "released", json_integer((json_int_t)st.released), f);
 	set(o, "expired", json_integer((json_int_t)st.expired), f);

@@ -491,7 +491,7 @@ flood_shape(const struct ml_ended *e, uint64_t now, bool full_log)
 
 	if (g == NULL)
 		return SHAPE_FULL;      /* out of memory: as if alone */
-	ml_bystack_add(g, e->size, e->born);
+	ml_bystack_add(g, e->size, e->born, 0);
 	if (full_log)
 		return SHAPE_NONE;      /* counted as dropped */
 	if (now / 1000 != flood.second) {
@@ -734,6 +734,25 @@ ml_report_groups(const struct ml_bystack *groups, uint64_t now)
 		    s_of(count), groups->n, s_of(groups->n));
 	render_end();
 	log_write(fd);
+	pthread_mutex_unlock(&rep.lock);
+	errno = errsave;
+}
+
+void
+ml_report_line(const char *text, const char *json)
+{
+	int errsave = errno;
+
+	pthread_mutex_lock(&rep.lock);
+	int fd = log_fd();
+	int n = snprintf(rep.buf, sizeof rep.buf, "%s\n",
+	    rep.format == ML_LOG_JSON ? json : text);
+	size_t len = n < 0 ? 0 : (size_t)n < sizeof rep.buf ? (size_t)n :
+	    sizeof rep.buf - 1;
+	if (fd == STDERR)
+		write_stderr(rep.buf, len);
+	else if (fd >= 0)
+		write_all(fd, rep.buf, len);
 	pthread_mutex_unlock(&rep.lock);
 	errno = errsave;
 }

@@ -60,6 +60,10 @@ char *ml_report_text(const struct ml_ended *e, uint64_t now,
           enum ml_event ev, const char *action, void *(*alloc)(size_t),
           enum ml_log_format format);
 
+/* One line of the log's own (a summary), text or a JSON object as
+ * MEMLEASE_LOG_FORMAT says, without its newline. */
+void  ml_report_line(const char *text, const char *json);
+
 /* One diagnostic line on stderr, prefixed "memlease: ". */
 void ml_report_diag(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));

@@ -14,6 +14,7 @@
 
 #include "mem.h"
 #include "rules.h"
+#include "sample.h"
 
 static const char *const action_names[] = {
 	[ML_ACT_REPORT] = "report",
@@ -35,6 +36,7 @@ struct cursor {
 	int                    line;
 	size_t                 line_start;
 	size_t                 rule_at;    /* where the last rule's words began */
+	uint64_t               sample;     /* the first rule's sample=, or 0 */
 	struct ml_rules_error *err;
 };
 
@@ -150,11 +152,12 @@ dup_value(const char *v, size_t n)
 	return s;
 }
 
-enum key { K_CALLER, K_OBJECT, K_SIZE, K_EVERY, K_TTL, K_ACTION, K_LABEL,
-    K_DEPTH, K_COUNT };
+enum key { K_CALLER, K_OBJECT, K_SIZE, K_EVERY, K_SAMPLE, K_TTL, K_ACTION,
+    K_LABEL, K_DEPTH, K_COUNT };
 
 static const char *const key_names[K_COUNT] = {
-	"caller", "object", "size", "every", "ttl", "action", "label", "depth",
+	"caller", "object", "size", "every", "sample", "ttl", "action", "label",
+	"depth",
 };
 
 /* One key=value word at c->at, n bytes long. */
@@ -178,7 +181,7 @@ parse_word(struct cursor *c, size_t n, struct ml_rule *r, unsigned *seen)
 			break;
 	if (k == K_COUNT)
 		return fail(c, c->at, "unknown key '%.*s' (keys: caller, object, "
-		    "size, every, ttl, action, label, depth)", (int)kn, w);
+		    "size, every, sample, ttl, action, label, depth)", (int)kn, w);
 	if (*seen & 1u << k)
 		return fail(c, c->at, "%s= given twice", key_names[k]);
 	*seen |= 1u << k;
@@ -203,6 +206,18 @@ parse_word(struct cursor *c, size_t n, struct ml_rule *r, unsigned *seen)
 			return fail(c, at, "every=%.*s: give a number from 1",
 			    (int)vn, v);
 		r->every = (uint32_t)x;
+		return 0;
+	case K_SAMPLE:
+		if (parse_number(v, vn, size_units, &x) != 0 || x == 0 ||
+		    x > ML_SAMPLE_MAX)
+			return fail(c, at, "sample=%.*s: give the mean bytes "
+			    "between samples, from 1 to 1024G (512k, 2M)",
+			    (int)vn, v);
+		if (c->sample != 0 && x != c->sample)
+			return fail(c, at, "sample=%.*s: another rule has "
+			    "sample=%" PRIu64 " (one sampling process: give "
+			    "every rule the same)", (int)vn, v, c->sample);
+		r->sample = c->sample = x;
 		return 0;
 	case K_TTL:
 		if (parse_number(v, vn, time_units, &r->ttl_ms) != 0)
@@ -303,7 +318,7 @@ int
 ml_rules_parse(const char *text, struct ml_rules *out,
     struct ml_rules_error *err)
 {
-	struct cursor c = { text ? text : "", 0, 1, 0, 0, err };
+	struct cursor c = { text ? text : "", 0, 1, 0, 0, 0, err };
 	struct ml_rule rule;
 
 	out->v = NULL;
@@ -395,6 +410,8 @@ ml_rules_format(const struct ml_rules *rs, char *buf, size_t len)
 			    r->size_max == UINT64_MAX ? 0 : r->size_max);
 		if (r->every > 1)
 			append(buf, len, &used, "every=%" PRIu32 " ", r->every);
+		if (r->sample != 0)
+			append(buf, len, &used, "sample=%" PRIu64 " ", r->sample);
 		append(buf, len, &used, "ttl=%" PRIu64 "ms", r->ttl_ms);
 		if (r->action != ML_ACT_REPORT)
 			append(buf, len, &used, " action=%s",

@@ -4,7 +4,9 @@
  * A rule is whitespace-separated key=value words; rules are separated by
  * ';' or newlines, and '#' starts a comment that runs to the end of the
  * line.  Matchers (all given must match): caller=GLOB, object=GLOB,
- * size=N|MIN-MAX|MIN-|-MAX, every=N.  Options: ttl=DURATION (required),
+ * size=N|MIN-MAX|MIN-|-MAX, every=N, sample=BYTES (byte sampling,
+ * sample.h: one sampling process a thread, so every rule that has it
+ * gives the same BYTES).  Options: ttl=DURATION (required),
  * action=report|free|reclaim|abort, label=NAME, depth=N.
  *
  * The parser is a pure function: text in, rules or one error (with its
@@ -35,6 +37,7 @@ struct ml_rule {
 	uint64_t       size_min;        /* 0 */
 	uint64_t       size_max;        /* UINT64_MAX */
 	uint32_t       every;           /* 1: every allocation */
+	uint64_t       sample;          /* byte sampling's mean, 0: none */
 	uint32_t       depth;           /* frames searched by caller= */
 	uint64_t       ttl_ms;          /* 0: no timeout */
 	enum ml_action action;

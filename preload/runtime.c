@@ -393,11 +393,12 @@ ml_runtime_capture(const void *from)
  * must learn of a new earliest deadline (ml_runtime_deadline). */
 static memlease_t
 add(uint64_t now, void *buf, size_t size, uint64_t ttl_ms, unsigned releases,
-    unsigned kind, uint32_t stack, const char *label, bool *wake)
+    unsigned kind, uint32_t stack, const char *label, uint64_t sample,
+    bool *wake)
 {
 	memlease_t h;
-	int r = ml_core_add_labeled(rt.core, now, buf, size, ttl_ms,
-	    releases, stack, kind, label, &h, wake);
+	int r = ml_core_add_sampled(rt.core, now, buf, size, ttl_ms,
+	    releases, stack, kind, label, sample, &h, wake);
 
 	if (r != 0) {
 		errno = -r;
@@ -409,7 +410,7 @@ add(uint64_t now, void *buf, size_t size, uint64_t ttl_ms, unsigned releases,
 memlease_t
 ml_runtime_add(uint64_t now, void *buf, size_t size, uint64_t ttl_ms,
     unsigned releases, unsigned kind, uint32_t stack, const char *label,
-    bool *wake)
+    uint64_t sample, bool *wake)
 {
 	*wake = false;
 	/* Initialised, but not restarted in a fork child: callers hold a
@@ -419,7 +420,8 @@ ml_runtime_add(uint64_t now, void *buf, size_t size, uint64_t ttl_ms,
 		errno = -rt.init_err;
 		return 0;
 	}
-	return add(now, buf, size, ttl_ms, releases, kind, stack, label, wake);
+	return add(now, buf, size, ttl_ms, releases, kind, stack, label, sample,
+	    wake);
 }
 
 memlease_t
@@ -428,7 +430,7 @@ ml_runtime_add_now(void *buf, size_t size, uint64_t ttl_ms,
 {
 	bool wake;
 	memlease_t h = add(ml_clock_ms_ceil(), buf, size, ttl_ms, releases,
-	    kind, stack, NULL, &wake);
+	    kind, stack, NULL, 0, &wake);
 
 	if (h != 0 && ttl_ms != 0)
 		deadline_set(wake);

@@ -72,13 +72,15 @@ int        ml_runtime_depth(void);
 uint32_t   ml_runtime_capture(const void *from);
 
 /* A lease for a block, starting at now (from clock.h: ml_clock_ms_ceil()
- * or ml_clock_ms_late()); 0 with errno set on failure.  Initialises, but
+ * or ml_clock_ms_late()), chosen by byte sampling of mean `sample` (0: not
+ * sampled); 0 with errno set on failure.  Initialises, but
  * never starts the thread: callers may hold a lock of the map.  Call
  * ml_runtime_deadline(*wake) after, with no lock held, when ttl_ms is not
  * 0. */
 memlease_t ml_runtime_add(uint64_t now, void *buf, size_t size,
                uint64_t ttl_ms, unsigned releases, unsigned kind,
-               uint32_t stack, const char *label, bool *wake);
+               uint32_t stack, const char *label, uint64_t sample,
+               bool *wake);
 void       ml_runtime_deadline(bool wake);
 
 /* ml_runtime_add() from now, and ml_runtime_deadline(), for the API's own

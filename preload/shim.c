@@ -7,10 +7,12 @@
  * Untagged cost: two relaxed loads (ml_tag_may(): the sizes the rules may
  * tag), and of the guard, a TLS word, in front of the next allocator,
  * and real.h's: a TLS word (memlease's thread allocates from its heap) and
- * a relaxed load (blocks that thread handed over); free() adds one load
- * of ml_tag_tracking and, once something was tracked, one filter load,
- * and real.h's: one load (the heap's mappings, a compare each once
- * memlease's thread ran), a TLS word and a relaxed load.
+ * a relaxed load (blocks that thread handed over); with sample= in every
+ * rule, one more relaxed load and a compare and a subtraction on a TLS
+ * word (ml_tag_unsampled()).  free() adds one load of ml_tag_tracking
+ * and, once something was tracked, one filter load, and real.h's: one
+ * load (the heap's mappings, a compare each once memlease's thread ran),
+ * a TLS word and a relaxed load.
  *
  * Built only into libmemlease.so, never into the unit tests' library.
  */
@@ -29,11 +31,13 @@
 #define EXPORT __attribute__((visibility("default")))
 #define RA     __builtin_return_address(0)
 
-/* An allocation of n bytes that no rule tags, or made by memlease. */
+/* An allocation of n bytes that no rule tags, made by memlease, or that
+ * byte sampling passes by. */
 static inline bool
 passthrough(size_t n)
 {
-	return __builtin_expect(!ml_tag_may(n), 1) || ml_guard_held();
+	return __builtin_expect(!ml_tag_may(n), 1) || ml_guard_held() ||
+	    ml_tag_unsampled(n);
 }
 
 static inline bool

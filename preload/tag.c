@@ -12,8 +12,11 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "block.h"
 #include "bystack.h"
@@ -120,7 +123,7 @@ tagged(const struct ml_rule *r, enum ml_alloc_fn fn, size_t align, size_t n,
 	/* tagged blocks are many: their deadlines are counted from the
 	 * coarse clock, two ticks late at most (memlease(7)) */
 	if (ml_block_track(p, n, maplen, kind, ml_clock_ms_late(), r->ttl_ms,
-	    1, stack, r->label, &wake, &h) != 0) {
+	    1, stack, r->label, r->sample, &wake, &h) != 0) {
 		/* no lease: the block stays untagged */
 		if (kind != ML_KIND_RECLAIM)
 			return p;
@@ -137,7 +140,7 @@ tagged(const struct ml_rule *r, enum ml_alloc_fn fn, size_t align, size_t n,
  * frame, a backtrace's frames and saved registers. */
 static __attribute__((noinline)) void *
 alloc_ruled(struct ml_ruleset *rs, enum ml_alloc_fn fn, size_t align, size_t n,
-    const void *ra)
+    const void *ra, bool sampled)
 {
 	uint32_t stack = 0;
 
@@ -147,7 +150,7 @@ alloc_ruled(struct ml_ruleset *rs, enum ml_alloc_fn fn, size_t align, size_t n,
 	int err = errno;
 	void *p;
 	ml_guard_enter();
-	int i = ml_decide_choose(rs, n, ra, &stack);
+	int i = ml_decide_choose(rs, n, ra, sampled, &stack);
 	if (i < 0) {
 		errno = err;
 		p = plain(fn, align, n);
@@ -174,7 +177,16 @@ ml_tag_alloc(enum ml_alloc_fn fn, size_t align, size_t n, const void *ra)
 	if (rs == NULL || n < rs->size_min || n > rs->size_max ||
 	    interrupted())
 		return plain(fn, align, n);
-	return alloc_ruled(rs, fn, align, n, ra);
+	/* byte sampling: the bytes of every allocation in the rules' sizes
+	 * count down this thread's sampler; with sample= in every rule, the
+	 * shim passed by those that do not cross it (ml_tag_unsampled()),
+	 * and one that comes here anyway (the rules changed meanwhile) goes
+	 * no further */
+	bool sampled = false;
+	if (rs->sample != 0 && !(sampled = ml_decide_sampled(rs, n)) &&
+	    rs->sampled_only)
+		return plain(fn, align, n);
+	return alloc_ruled(rs, fn, align, n, ra, sampled);
 }
 
 /* Freeing. */
@@ -221,7 +233,7 @@ ml_tag_adopt(void *p, uint64_t ttl_ms, unsigned releases, uint32_t stack,
 	atomic_store(&ml_tag_tracking, true);
 	ml_guard_enter();
 	int r = ml_block_track(p, ml_real_usable_size(p), 0, ML_KIND_FREE,
-	    ml_clock_ms_ceil(), ttl_ms, releases, stack, NULL, &wake, hp);
+	    ml_clock_ms_ceil(), ttl_ms, releases, stack, NULL, 0, &wake, hp);
 	ml_guard_leave();
 	if (r == 0 && ttl_ms != 0)
 		ml_runtime_deadline(wake);
@@ -249,6 +261,31 @@ ml_tag_init(void)
 	ml_guard_leave();
 }
 
+/* At exit, when byte sampling chose leases: what the live ones stand
+ * for, one line that says it is an estimate. */
+static void
+exit_estimates(struct ml_core *c)
+{
+	struct memlease_stats st;
+	char text[300], json[300];
+
+	ml_core_stats(c, &st);
+	if (st.sampled == 0)
+		return;
+	snprintf(text, sizeof text, "memlease: at exit: %" PRIu64 " live "
+	    "leases, %" PRIu64 " bytes, %" PRIu64 " of them chosen by sample=; "
+	    "estimated: %" PRIu64 " leases, %" PRIu64 " bytes",
+	    st.live_leases, st.live_bytes, st.sampled, st.estimated_leases,
+	    st.estimated_bytes);
+	snprintf(json, sizeof json, "{\"event\":\"estimate_at_exit\",\"pid\":"
+	    "%d,\"sampled\":%" PRIu64 ",\"live_leases\":%" PRIu64
+	    ",\"live_bytes\":%" PRIu64 ",\"estimated\":true,"
+	    "\"estimated_leases\":%" PRIu64 ",\"estimated_bytes\":%" PRIu64
+	    "}", (int)getpid(), st.sampled, st.live_leases, st.live_bytes,
+	    st.estimated_leases, st.estimated_bytes);
+	ml_report_line(text, json);
+}
+
 /* The live tagged leases, grouped by stack, reported. */
 static void
 exit_grouped(struct ml_core *c, uint64_t now)
@@ -266,7 +303,8 @@ exit_grouped(struct ml_core *c, uint64_t now)
 			    info[i].stack, info[i].stack);
 			if (g == NULL)
 				goto oom;
-			ml_bystack_add(g, info[i].size, info[i].born);
+			ml_bystack_add(g, info[i].size, info[i].born,
+			    info[i].sample);
 		}
 	}
 	if (ml_bystack_regroup(&by, NULL, 0, &groups) != 0)
@@ -327,5 +365,6 @@ ml_tag_exit(void)
 		exit_each(c, now);
 	else
 		exit_grouped(c, now);
+	exit_estimates(c);
 	ml_guard_leave();
 }

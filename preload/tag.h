@@ -26,6 +26,13 @@ ml_tag_may(size_t n)
 {
 	return ml_decide_may(n);
 }
+/* With sample= in every rule: an allocation of n bytes that byte sampling
+ * passes by (decide.h), its bytes counted down. */
+static inline bool
+ml_tag_unsampled(size_t n)
+{
+	return ml_decide_unsampled(n);
+}
 /* Some block was ever tracked: free() must look (a relaxed load). */
 extern atomic_bool ml_tag_tracking;
 

@@ -170,6 +170,10 @@ struct ml_core {
 	uint64_t         live, live_bytes, allocated, released, expired;
 	uint64_t         pinned, overdue;
 	uint64_t         live_kind[ML_KIND_MAX + 1];   /* live leases a kind */
+	/* live leases chosen by byte sampling (sample.h): how many, their
+	 * bytes, and the sums of their weights (bytes; allocations in
+	 * ML_SAMPLE_ONE ths) */
+	uint64_t         sampled, sampled_bytes, est_bytes, est_count;
 
 	struct ml_block  first;    /* the static block */
 };

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "core-private.h"
+#include "sample.h"
 #include "wordlock.h"
 
 static inline uint64_t
@@ -60,6 +61,28 @@ unlock(struct ml_core *c)
 	ml_wordlock_unlock(&c->lock);
 	atomic_signal_fence(memory_order_seq_cst);
 	ml_core_depth--;
+}
+
+/* Sampled leases (sample.h): their weights in the estimates, added
+ * (sign 1) or taken out (-1), from the lease's size and the mean of the
+ * sampling that chose it.  Out of line: few leases are sampled. */
+static void __attribute__((noinline))
+weigh(struct ml_core *c, uint64_t size, uint64_t sample, int sign)
+{
+	uint64_t bytes, count;
+
+	ml_sample_weights(size, sample, &bytes, &count);
+	if (sign > 0) {
+		c->sampled++;
+		c->sampled_bytes += size;
+		c->est_bytes += bytes;
+		c->est_count += count;
+	} else {
+		c->sampled--;
+		c->sampled_bytes -= size;
+		c->est_bytes -= bytes;
+		c->est_count -= count;
+	}
 }
 
 /* Ending a lease. */
@@ -106,8 +129,12 @@ end_slot_inline(struct ml_core *c, uint32_t idx, enum ml_end why,
 		c->released++;
 	else
 		c->expired++;
-	if (labeled)
+	if (labeled) {
+		uint64_t sample = ml_labels_sample(&c->labels, e->origin);
+		if (sample != 0)
+			weigh(c, e->size, sample, -1);
 		ml_labels_put(&c->labels, e->origin);
+	}
 	/* after the reads of its words: the ring's clears a bit of one, and a
 	 * wider read soon after would wait for that store to drain */
 	if (ml_queue_queued(e))
@@ -214,7 +241,7 @@ ml_core_block_bytes(void)
 static inline __attribute__((always_inline)) int
 add(struct ml_core *c, uint64_t now, void *buf, size_t size,
     uint64_t ttl_ms, unsigned releases, uint32_t stack, unsigned kind,
-    const char *label, memlease_t *hp, bool *wake)
+    const char *label, uint64_t sample, memlease_t *hp, bool *wake)
 {
 	uint32_t origin = stack;
 	struct ml_class *k;
@@ -231,8 +258,9 @@ add(struct ml_core *c, uint64_t now, void *buf, size_t size,
 		return -EINVAL;
 
 	lock(c);
-	if (label != NULL && *label != '\0' && (r = ml_labels_intern(
-	    &c->labels, stack, label, &origin, &c->a)) != 0)
+	if (((label != NULL && *label != '\0') || sample != 0) &&
+	    (r = ml_labels_intern(&c->labels, stack, label, sample, &origin,
+	    &c->a)) != 0)
 		goto out;
 	uint64_t t = rel_time(c, now);
 	uint64_t deadline = deadline_at(t, ttl_ms);
@@ -253,6 +281,8 @@ add(struct ml_core *c, uint64_t now, void *buf, size_t size,
 	c->live_kind[kind]++;
 	c->live_bytes += size;
 	c->allocated++;
+	if (sample != 0)
+		weigh(c, size, sample, 1);
 	*hp = ml_table_handle(idx, e->gen);
 	goto out;
 undo:
@@ -267,8 +297,8 @@ ml_core_add(struct ml_core *c, uint64_t now, void *buf, size_t size,
     uint64_t ttl_ms, unsigned releases, uint32_t stack, unsigned kind,
     memlease_t *hp, bool *wake)
 {
-	return add(c, now, buf, size, ttl_ms, releases, stack, kind, NULL, hp,
-	    wake);
+	return add(c, now, buf, size, ttl_ms, releases, stack, kind, NULL, 0,
+	    hp, wake);
 }
 
 /* As ml_core_add(), with a label. */
@@ -277,8 +307,22 @@ ml_core_add_labeled(struct ml_core *c, uint64_t now, void *buf, size_t size,
     uint64_t ttl_ms, unsigned releases, uint32_t stack, unsigned kind,
     const char *label, memlease_t *hp, bool *wake)
 {
-	return add(c, now, buf, size, ttl_ms, releases, stack, kind, label, hp,
-	    wake);
+	return add(c, now, buf, size, ttl_ms, releases, stack, kind, label, 0,
+	    hp, wake);
+}
+
+/* As ml_core_add_labeled(), for a lease that byte sampling of mean
+ * `sample` chose (0: not sampled): the estimates weigh it (sample.h). */
+int
+ml_core_add_sampled(struct ml_core *c, uint64_t now, void *buf,
+    size_t size, uint64_t ttl_ms, unsigned releases, uint32_t stack,
+    unsigned kind, const char *label, uint64_t sample, memlease_t *hp,
+    bool *wake)
+{
+	if (sample > ML_SAMPLE_MAX)
+		return -EINVAL;
+	return add(c, now, buf, size, ttl_ms, releases, stack, kind, label,
+	    sample, hp, wake);
 }
 
 void *
@@ -431,6 +475,11 @@ ml_core_move(struct ml_core *c, memlease_t h, void *buf, size_t size)
 	if (e == NULL) {
 		r = -ESTALE;
 	} else {
+		uint64_t sample = ml_labels_sample(&c->labels, e->origin);
+		if (sample != 0) {
+			weigh(c, e->size, sample, -1);
+			weigh(c, size, sample, 1);
+		}
 		c->live_bytes += size - e->size;
 		e->buf = buf;
 		e->size = size;
@@ -502,10 +551,11 @@ ml_core_set_label(struct ml_core *c, memlease_t h, const char *label)
 		goto out;
 	}
 	uint32_t stack = ml_labels_stack(&c->labels, e->origin);
-	if (label == NULL || *label == '\0')
+	uint64_t sample = ml_labels_sample(&c->labels, e->origin);
+	if ((label == NULL || *label == '\0') && sample == 0)
 		origin = stack;
-	else if ((r = ml_labels_intern(&c->labels, stack, label, &origin,
-	    &c->a)) != 0)
+	else if ((r = ml_labels_intern(&c->labels, stack, label, sample,
+	    &origin, &c->a)) != 0)
 		goto out;
 	ml_labels_put(&c->labels, e->origin);
 	e->origin = origin;
@@ -646,6 +696,10 @@ ml_core_stats(struct ml_core *c, struct memlease_stats *st)
 	st->overdue = c->overdue;
 	st->with_deadline = c->nheap + c->nringed;
 	st->bookkeeping_bytes = bookkeeping(c);
+	st->sampled = c->sampled;
+	st->estimated_bytes = c->live_bytes - c->sampled_bytes + c->est_bytes;
+	st->estimated_leases = c->live - c->sampled +
+	    (c->est_count + ML_SAMPLE_ONE / 2) / ML_SAMPLE_ONE;
 	unlock(c);
 }
 
@@ -661,6 +715,7 @@ info_fill(const struct ml_core *c, uint32_t idx, struct ml_info *out)
 	out->born = abs_time(c, e->born);
 	out->deadline = e->zombie ? ML_NO_DEADLINE : abs_time(c, e->deadline);
 	out->stack = ml_labels_stack(&c->labels, e->origin);
+	out->sample = ml_labels_sample(&c->labels, e->origin);
 	out->pins = e->pins;
 	out->releases = e->zombie ? 0 : e->releases;
 	out->report = e->report;

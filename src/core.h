@@ -72,6 +72,9 @@ struct ml_info {
 	uint64_t   born;
 	uint64_t   deadline;
 	uint32_t   stack;
+	uint64_t   sample;     /* sample=BYTES that chose it, 0: not sampled;
+	                        * its weights: ml_sample_bytes(size, sample),
+	                        * ml_sample_count(size, sample) (sample.h) */
 	uint32_t   pins;
 	uint32_t   releases;
 	bool       report;
@@ -97,6 +100,10 @@ int   ml_core_add(struct ml_core *c, uint64_t now, void *buf, size_t size,
 int   ml_core_add_labeled(struct ml_core *c, uint64_t now, void *buf,
           size_t size, uint64_t ttl_ms, unsigned releases, uint32_t stack,
           unsigned kind, const char *label, memlease_t *hp, bool *wake);
+int   ml_core_add_sampled(struct ml_core *c, uint64_t now, void *buf,
+          size_t size, uint64_t ttl_ms, unsigned releases, uint32_t stack,
+          unsigned kind, const char *label, uint64_t sample, memlease_t *hp,
+          bool *wake);
 void *ml_core_get(struct ml_core *c, memlease_t h, size_t *sizep);
 void *ml_core_pin(struct ml_core *c, memlease_t h, size_t *sizep);
 int   ml_core_unpin(struct ml_core *c, memlease_t h, uint64_t now,

@@ -1,5 +1,5 @@
 /*
- * labels.c - interned (stack, label) origins (see labels.h).  Called by the
+ * labels.c - interned (stack, label, sample) origins (see labels.h).  Called by the
  * core with its lock held; allocates only through the core's allocator.
  */
 #include <errno.h>
@@ -29,9 +29,10 @@ ml_label_copy(char *dst, const char *src)
 }
 
 static uint32_t
-hash(uint32_t stack, const char *name)
+hash(uint32_t stack, const char *name, uint64_t sample)
 {
-	uint32_t h = 2166136261u ^ stack;
+	uint32_t h = (2166136261u ^ stack) * 16777619u ^ (uint32_t)sample ^
+	    (uint32_t)(sample >> 32);
 
 	for (; *name != '\0'; name++)
 		h = (h ^ (unsigned char)*name) * 16777619u;
@@ -51,7 +52,7 @@ grow_buckets(struct ml_labels *t, const struct ml_alloc *a)
 		struct ml_label_rec *r = &t->recs[i];
 		if (r->refs == 0)
 			continue;
-		uint32_t k = hash(r->stack, r->name) & (n - 1);
+		uint32_t k = hash(r->stack, r->name, r->sample) & (n - 1);
 		r->next = b[k];
 		b[k] = i + 1;
 	}
@@ -84,23 +85,24 @@ new_record(struct ml_labels *t, uint32_t *idx, const struct ml_alloc *a)
 	return 0;
 }
 
-/* Take a reference on the origin (stack, name); name is cut to
- * ML_LABEL_MAX bytes. */
+/* Take a reference on the origin (stack, name, sample); name (NULL: none)
+ * is cut to ML_LABEL_MAX bytes. */
 int
 ml_labels_intern(struct ml_labels *t, uint32_t stack, const char *name,
-    uint32_t *origin, const struct ml_alloc *a)
+    uint64_t sample, uint32_t *origin, const struct ml_alloc *a)
 {
 	char cut[ML_LABEL_MAX + 1];
 	uint32_t h, i, idx;
 	int r;
 
-	ml_label_copy(cut, name);
-	h = hash(stack, cut);
+	ml_label_copy(cut, name != NULL ? name : "");
+	h = hash(stack, cut, sample);
 	if (t->nbuckets != 0) {
 		for (i = t->buckets[h & (t->nbuckets - 1)]; i != 0;
 		    i = t->recs[i - 1].next) {
 			struct ml_label_rec *rec = &t->recs[i - 1];
-			if (rec->stack == stack && strcmp(rec->name, cut) == 0) {
+			if (rec->stack == stack && rec->sample == sample &&
+			    strcmp(rec->name, cut) == 0) {
 				rec->refs++;
 				*origin = ML_LABELED + i - 1;
 				return 0;
@@ -113,6 +115,7 @@ ml_labels_intern(struct ml_labels *t, uint32_t stack, const char *name,
 		return r;
 	struct ml_label_rec *rec = &t->recs[idx];
 	rec->stack = stack;
+	rec->sample = sample;
 	rec->refs = 1;
 	memcpy(rec->name, cut, sizeof cut);
 	uint32_t k = h & (t->nbuckets - 1);
@@ -132,7 +135,7 @@ ml_labels_put(struct ml_labels *t, uint32_t origin)
 	struct ml_label_rec *rec = &t->recs[idx];
 	if (--rec->refs != 0)
 		return;
-	uint32_t *link = &t->buckets[hash(rec->stack, rec->name) &
+	uint32_t *link = &t->buckets[hash(rec->stack, rec->name, rec->sample) &
 	    (t->nbuckets - 1)];
 	while (*link != idx + 1)
 		link = &t->recs[*link - 1].next;
@@ -147,10 +150,18 @@ ml_labels_stack(const struct ml_labels *t, uint32_t origin)
 	return origin < ML_LABELED ? origin : t->recs[origin - ML_LABELED].stack;
 }
 
+/* The label, NULL if none. */
 const char *
 ml_labels_name(const struct ml_labels *t, uint32_t origin)
 {
-	return origin < ML_LABELED ? NULL : t->recs[origin - ML_LABELED].name;
+	return origin < ML_LABELED || t->recs[origin - ML_LABELED].name[0] ==
+	    '\0' ? NULL : t->recs[origin - ML_LABELED].name;
+}
+
+uint64_t
+ml_labels_sample(const struct ml_labels *t, uint32_t origin)
+{
+	return origin < ML_LABELED ? 0 : t->recs[origin - ML_LABELED].sample;
 }
 
 void

@@ -361,7 +361,7 @@ Test(fault, a_tagged_lease_has_its_label_or_is_not_made)
 		ml_fault_set(every, 0, 0);
 		errno = 0;
 		memlease_t h = ml_runtime_add(ml_clock_ms_ceil(), block,
-		    sizeof block, 0, 1, ML_KIND_REPORT, 0, "rule-label",
+		    sizeof block, 0, 1, ML_KIND_REPORT, 0, "rule-label", 0,
 		    &wake);
 		faults_off();
 		memlease_stats(&st);

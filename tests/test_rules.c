@@ -206,6 +206,33 @@ Test(rules, at_most_32_rules)
 	refused(text, 1, 193, "too many rules (at most 32)");
 }
 
+Test(rules, sample_takes_a_size)
+{
+	parses("sample=512k ttl=1h", 1);
+	cr_assert_eq(rules.v[0].sample, 512 * 1024);
+	ml_rules_free(&rules);
+	parses("sample=1 ttl=1h; size=1M- sample=1 ttl=1s; ttl=5s", 3);
+	cr_assert_eq(rules.v[0].sample, 1);
+	cr_assert_eq(rules.v[1].sample, 1);
+	cr_assert_eq(rules.v[2].sample, 0, "no sample=: not sampled");
+	ml_rules_free(&rules);
+	parses("sample=1024G ttl=1", 1);
+	cr_assert_eq(rules.v[0].sample, UINT64_C(1) << 40);
+}
+
+Test(rules, bad_samples)
+{
+	refused("ttl=1 sample=0", 1, 7, "sample=0: give the mean bytes");
+	refused("ttl=1 sample=-4k", 1, 7, "sample=-4k");
+	refused("ttl=1 sample=lots", 1, 7, "sample=lots");
+	refused("ttl=1 sample=4x", 1, 7, "sample=4x");
+	refused("ttl=1 sample=1025G", 1, 7, "from 1 to 1024G");
+	refused("ttl=1 sample=99999999999999999999", 1, 7, "sample=9999");
+	refused("ttl=1 sample=18446744073709551615k", 1, 7, "sample=1844");
+	refused("sample=64k ttl=1;\n ttl=2 sample=128k", 2, 8,
+	    "another rule has sample=65536");
+}
+
 Test(rules, canonical_text_reads_back_the_same)
 {
 	char buf[1024];
@@ -213,19 +240,21 @@ Test(rules, canonical_text_reads_back_the_same)
 	struct ml_rules_error e2;
 
 	parses("caller=f* object=libc.so.6 size=-64 every=3 ttl=1h "
-	    "action=free label=L depth=4; size=1k- ttl=0; size=7 ttl=2s", 3);
+	    "action=free label=L depth=4; size=1k- sample=64k ttl=0; size=7 "
+	    "ttl=2s", 3);
 	size_t n = ml_rules_format(&rules, buf, sizeof buf);
 	cr_assert_eq(n, strlen(buf));
 	cr_assert_str_eq(buf,
 	    "caller=f* object=libc.so.6 size=-64 every=3 ttl=3600000ms "
 	    "action=free label=L depth=4\n"
-	    "size=1024- ttl=0ms\n"
+	    "size=1024- sample=65536 ttl=0ms\n"
 	    "size=7 ttl=2000ms\n");
 	cr_assert_eq(ml_rules_parse(buf, &again, &e2), 0, "%s", e2.msg);
 	cr_assert_eq(again.n, 3);
 	cr_assert_eq(again.v[0].size_max, 64);
 	cr_assert_eq(again.v[1].size_min, 1024);
 	cr_assert_eq(again.v[1].size_max, UINT64_MAX);
+	cr_assert_eq(again.v[1].sample, 65536);
 	ml_rules_free(&again);
 	cr_assert_eq(ml_rules_format(&rules, buf, 10), n, "needed length");
 	cr_assert_eq(strlen(buf), 9, "cut, and terminated");
