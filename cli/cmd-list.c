@@ -227,6 +227,15 @@ out:
 	return rc;
 }
 
+/* A whole number of o's, -1 if it has none. */
+static int64_t
+whole(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
+}
+
 /* The globs of --skip as a JSON array (NULL, said, if one is not
  * UTF-8). */
 static json_t *
@@ -253,11 +262,14 @@ skip_globs(const char *list)
 	return arr;
 }
 
-/* One stack of list --by-stack: a row, then its frames. */
+/* One stack of list --by-stack: a row, then its frames; with est, the
+ * estimates after the sampled count and bytes. */
 static int
-stack_rows(const struct ctl_conn *c, json_t *s, struct ctl_table *t)
+stack_rows(const struct ctl_conn *c, json_t *s, bool est,
+    struct ctl_table *t)
 {
 	char count[CTL_FMT_UNIT], bytes[CTL_FMT_UNIT], oldest[CTL_FMT_UNIT];
+	char ecount[CTL_FMT_UNIT], ebytes[CTL_FMT_UNIT];
 	char err[256];
 	struct ctl_stack st;
 
@@ -268,8 +280,14 @@ stack_rows(const struct ctl_conn *c, json_t *s, struct ctl_table *t)
 		    "or \"frames\"");
 	const char *row[] = {
 		ctl_fmt_count(st.count, count), ctl_fmt_size(st.bytes, bytes),
+		ctl_fmt_count(st.est_count, ecount),
+		ctl_fmt_size(st.est_bytes, ebytes),
 		ctl_fmt_duration(st.oldest_ms, oldest), st.stack_id,
 	};
+	if (!est) {             /* no estimates: the two columns go */
+		row[2] = row[4];
+		row[3] = row[5];
+	}
 	if (ctl_fmt_table_add(t, row) != 0) {
 		ctl_out_warn("out of memory");
 		return -1;
@@ -284,9 +302,17 @@ stack_rows(const struct ctl_conn *c, json_t *s, struct ctl_table *t)
 static int
 list_by_stack(const struct ctl_args *a, struct ctl_conn *c)
 {
-	static const struct ctl_col cols[] = {
+	static const struct ctl_col exact[] = {
 		{ "COUNT", true, false, false },
 		{ "BYTES", true, false, false },
+		{ "OLDEST", true, false, false },
+		{ "STACK", false, false, false },
+	};
+	static const struct ctl_col estimated[] = {
+		{ "SAMPLED", true, false, false },
+		{ "SAMPLED BYTES", true, false, false },
+		{ "EST. COUNT", true, false, false },
+		{ "EST. BYTES", true, false, false },
 		{ "OLDEST", true, false, false },
 		{ "STACK", false, false, false },
 	};
@@ -318,21 +344,25 @@ list_by_stack(const struct ctl_args *a, struct ctl_conn *c)
 		ctl_reply_free(&r);
 		return ctl_client_malformed(c, "a listing without \"stacks\"");
 	}
-	if (ctl_fmt_table_init(&t, cols, 4) != 0) {
+	bool est = json_is_true(json_object_get(r.result, "estimated"));
+	if (ctl_fmt_table_init(&t, est ? estimated : exact, est ? 6 : 4) != 0) {
 		ctl_reply_free(&r);
 		ctl_out_warn("out of memory");
 		return -1;
 	}
 	json_array_foreach(stacks, i, v)
-		if ((rc = stack_rows(c, v, &t)) != 0)
+		if ((rc = stack_rows(c, v, est, &t)) != 0)
 			break;
 	if (rc == 0) {
-		json_t *tc = json_object_get(r.result, "count");
-		json_t *tb = json_object_get(r.result, "bytes");
-		printf("in all: %s leases, %s\n", ctl_fmt_count(json_is_integer(
-		    tc) ? (int64_t)json_integer_value(tc) : -1, count),
-		    ctl_fmt_size(json_is_integer(tb) ?
-		    (int64_t)json_integer_value(tb) : -1, bytes));
+		printf("in all: %s leases, %s", ctl_fmt_count(whole(r.result,
+		    "count"), count), ctl_fmt_size(whole(r.result, "bytes"),
+		    bytes));
+		if (est)
+			printf(" sampled; estimated: %s leases, %s",
+			    ctl_fmt_count(whole(r.result, "estimated_count"),
+			    count), ctl_fmt_size(whole(r.result,
+			    "estimated_bytes"), bytes));
+		putchar('\n');
 	}
 	ctl_fmt_table_free(&t);
 	ctl_reply_free(&r);

@@ -253,6 +253,7 @@ struct ctl_frame {
 struct ctl_stack {
 	const char *stack_id;
 	int64_t     count, bytes, oldest_ms;
+	int64_t     est_count, est_bytes;   /* weighed (sample=); -1: absent */
 	json_t     *frames;
 };
 

@@ -266,7 +266,9 @@ ctl_reply_stack(json_t *o, struct ctl_stack *s, char *err, size_t errlen)
 	    get_str(o, "stack_id", &s->stack_id, err, errlen) != 0 ||
 	    get_int(o, "count", &s->count, err, errlen) != 0 ||
 	    get_int(o, "bytes", &s->bytes, err, errlen) != 0 ||
-	    get_int(o, "oldest_ms", &s->oldest_ms, err, errlen) != 0)
+	    get_int(o, "oldest_ms", &s->oldest_ms, err, errlen) != 0 ||
+	    get_int(o, "estimated_count", &s->est_count, err, errlen) != 0 ||
+	    get_int(o, "estimated_bytes", &s->est_bytes, err, errlen) != 0)
 		return -1;
 	s->frames = json_object_get(o, "frames");
 	if (s->frames == NULL || json_is_null(s->frames)) {

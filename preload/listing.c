@@ -22,6 +22,7 @@
 #include "json.h"
 #include "listing.h"
 #include "mem.h"
+#include "sample.h"
 #include "stacks.h"
 
 static bool
@@ -158,6 +159,7 @@ ml_listing_stacks(struct ml_core *c, const struct ml_listing_filter *fl,
 	struct ml_info page[256];
 	struct ml_bystack by = { 0 }, groups;
 	uint64_t count = 0, bytes = 0;
+	double est_count = 0, est_bytes = 0;
 	bool sampled = false;
 	uintptr_t ips[ML_STACK_MAX_DEPTH];
 	char hex[ML_STACKID_HEX];
@@ -180,6 +182,10 @@ ml_listing_stacks(struct ml_core *c, const struct ml_listing_filter *fl,
 			sampled |= page[i].sample != 0;
 			count++;
 			bytes += page[i].size;
+			est_count += ml_sample_count(page[i].size,
+			    page[i].sample);
+			est_bytes += ml_sample_bytes(page[i].size,
+			    page[i].sample);
 		}
 	}
 	if (ml_bystack_regroup(&by, skip, depth, &groups) != 0) {
@@ -207,7 +213,9 @@ ml_listing_stacks(struct ml_core *c, const struct ml_listing_filter *fl,
 	}
 	ml_bystack_free(&groups);
 	ml_json_put(j, "],\"count\":%" PRIu64 ",\"bytes\":%" PRIu64
-	    ",\"estimated\":%s}", count, bytes, sampled ? "true" : "false");
+	    ",\"estimated_count\":%.0f,\"estimated_bytes\":%.0f"
+	    ",\"estimated\":%s}", count, bytes, est_count, est_bytes,
+	    sampled ? "true" : "false");
 }
 
 void

@@ -69,6 +69,14 @@ ok "list --by-stack --json: estimated true, make_big's stack first with its esti
       near "$("$jf" stacks 0 estimated_bytes <"$tmp/out")" 40960000 10000000 &&
       "$jf" stacks 0 frames 0 function <"$tmp/out" | grep -q make_big
       echo $?)
+eb=$("$jf" estimated_bytes <"$tmp/out")
+ok "list --by-stack --json: the totals' estimated_bytes ($eb) within 5 sd" \
+    $(near "$eb" $bytes 10835000; echo $?)
+"$ctl" -p "$pid" list --by-stack >"$tmp/out" 2>"$tmp/err"
+ok "list --by-stack: headings say SAMPLED and EST.; the totals line gives the estimates" \
+    $(head -1 "$tmp/out" | grep -q '^ *SAMPLED  *SAMPLED BYTES  *EST. COUNT  *EST. BYTES  *OLDEST  *STACK' &&
+      tail -n 1 "$tmp/out" | grep -q '^in all: .* sampled; estimated: .* leases, '
+      echo $?)
 "$ctl" -p "$pid" --json list --limit 1 >"$tmp/out" 2>"$tmp/err"
 ok "list --json: a sampled lease gives its sample and weights" \
     $(test "$("$jf" leases 0 sample <"$tmp/out")" = 65536 &&
