@@ -30,6 +30,7 @@
 #include "mem.h"
 #include "runtime.h"
 #include "sites.h"
+#include "symbols.h"
 
 _Atomic size_t ml_decide_min = SIZE_MAX, ml_decide_span;
 _Atomic(struct ml_ruleset *) ml_decide_rs;
@@ -179,18 +180,16 @@ ml_decide_cross(const struct ml_ruleset *rs, size_t n)
 	return ml_sample_cross(s, rs->sample, n);
 }
 
-/* The rules whose object= accepts the code at ra; *whole is cleared if
- * a name was not known (out of memory): the verdict is not to be kept. */
+/* The rules whose object= accepts the code at ra (its object only: no
+ * function is named on the allocation path). */
 static uint32_t
-site_verdict(const struct ml_ruleset *rs, const void *ra, bool *whole)
+site_verdict(const struct ml_ruleset *rs, const void *ra)
 {
-	struct ml_frame f;
+	const char *object = ml_symbols_object((uintptr_t)ra);
 	uint32_t mask = 0;
 
-	if (!ml_stacks_symbolize((uintptr_t)ra, &f))
-		*whole = false;
 	for (int i = 0; i < rs->r.n; i++)
-		if (ml_rule_object_ok(&rs->r.v[i], f.object))
+		if (ml_rule_object_ok(&rs->r.v[i], object))
 			mask |= 1u << i;
 	return mask;
 }
@@ -229,17 +228,15 @@ ml_decide_choose(struct ml_ruleset *rs, size_t n, const void *ra,
 			cand |= 1u << i;
 	if (cand == 0)
 		return -1;
-	bool whole = true;
 	if (!ml_sites_get(ra, rs->gen, &site)) {
-		site = site_verdict(rs, ra, &whole);
-		if (whole)
-			ml_sites_put(ra, rs->gen, site);
+		site = site_verdict(rs, ra);
+		ml_sites_put(ra, rs->gen, site);
 	}
 	cand &= site;
 	if (cand & rs->callers) {
 		*stack = ml_decide_capture(rs, ra);
 		if (!ml_sites_stack_get(*stack, rs->gen, &callers)) {
-			whole = true;
+			bool whole = true;
 			callers = stack_verdict(rs, *stack, &whole);
 			if (whole)
 				ml_sites_stack_put(*stack, rs->gen, callers);

@@ -25,6 +25,7 @@
 #include "sample.h"
 #include "stackid.h"
 #include "stacks.h"
+#include "symbols.h"
 #include "wire.h"
 
 struct ml_json
@@ -274,17 +275,57 @@ ml_json_stack_id(struct ml_json *j, uint32_t stack)
 	j->len = (size_t)(p - j->p);
 }
 
+/* One function at a return address, with SPEC's "Frames" fields: a name
+ * only when it is known for certain. */
+static void
+put_fn(struct ml_json *j, const struct ml_symbols_addr *a, int k)
+{
+	const struct ml_symbols_fn *fn = &a->fns[k];
+
+	ml_json_put(j, "{\"ip\":\"%#" PRIxPTR "\",\"object\":", a->ip);
+	ml_json_str(j, a->object);
+	if (a->object != NULL)
+		ml_json_put(j, ",\"object_offset\":\"%#" PRIxPTR "\"",
+		    a->object_offset);
+	if (a->build_id != NULL) {
+		ml_json_put(j, ",\"build_id\":");
+		ml_json_str(j, a->build_id);
+	}
+	if (fn->function != NULL) {
+		ml_json_put(j, ",\"function\":");
+		ml_json_str(j, fn->function);
+		if (fn->with_offset)
+			ml_json_put(j, ",\"offset\":%" PRIuPTR, fn->offset);
+	}
+	if (fn->file != NULL) {
+		ml_json_put(j, ",\"file\":");
+		ml_json_str(j, fn->file);
+		if (fn->line != 0)
+			ml_json_put(j, ",\"line\":%u", fn->line);
+	}
+	ml_json_put(j, fn->inlined ? ",\"inlined\":true}" : "}");
+}
+
 void
 ml_json_frame(struct ml_json *j, uintptr_t ip)
 {
-	struct ml_frame f;
+	struct ml_symbols_addr a;
 
-	ml_stacks_symbolize(ip, &f);
-	ml_json_put(j, "{\"function\":");
-	ml_json_str(j, f.function);
-	ml_json_put(j, ",\"offset\":%" PRIuPTR ",\"object\":", f.offset);
-	ml_json_str(j, f.object);
-	ml_json_put(j, ",\"ip\":\"%#" PRIxPTR "\"}", ip);
+	ml_symbols_get(ip, &a);
+	put_fn(j, &a, 0);
+}
+
+void
+ml_json_frames(struct ml_json *j, uintptr_t ip)
+{
+	struct ml_symbols_addr a;
+
+	ml_symbols_get(ip, &a);
+	for (int k = 0; k < a.n; k++) {
+		if (k > 0)
+			ml_json_put(j, ",");
+		put_fn(j, &a, k);
+	}
 }
 
 void
@@ -303,7 +344,7 @@ ml_json_event(struct ml_json *j, const struct ml_ended *e, const char *event,
 	for (int i = 0; i < n; i++) {
 		if (i > 0)
 			ml_json_put(j, ",");
-		ml_json_frame(j, ips[i]);
+		ml_json_frames(j, ips[i]);
 	}
 	ml_json_put(j, "]}\n");
 }

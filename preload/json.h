@@ -49,7 +49,10 @@ const char *ml_json_state(const struct ml_info *in);
  * (0). */
 void ml_json_stack_id(struct ml_json *j, uint32_t stack);
 
-/* A frame of a backtrace: {"function","offset","object","ip"}. */
+/* The frames at a return address, as SPEC's "Frames" says: those inlined
+ * there (innermost first, "inlined":true), then the function whose code it
+ * is; ml_json_frame() the innermost alone (a site). */
+void ml_json_frames(struct ml_json *j, uintptr_t ip);
 void ml_json_frame(struct ml_json *j, uintptr_t ip);
 
 /* An event: {"event","pid","id","label","size","addr","age_ms","action",

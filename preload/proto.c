@@ -419,7 +419,7 @@ cmd_show(json_t *req, struct fail *f)
 	for (int i = 0; i < n; i++) {
 		if (i > 0)
 			ml_json_put(&j, ",");
-		ml_json_frame(&j, ips[i]);
+		ml_json_frames(&j, ips[i]);
 	}
 	ml_json_put(&j, "]}");
 	return raw(&j, f);

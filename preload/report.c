@@ -49,6 +49,7 @@
 #include "report.h"
 #include "stackid.h"
 #include "stacks.h"
+#include "symbols.h"
 
 #define REPORT_MAX 65536
 
@@ -381,18 +382,45 @@ static const char *const event_json[] = {
 	[ML_EV_LATE_ACCESS] = "late_access",
 };
 
-/* The frames of a stack, a line each. */
+/* One function at a frame: `name+0xOFF (file:line) [OBJECT+0xOFFSET]`,
+ * `name (file:line) [inlined]`, or without a name `OBJECT+0xOFFSET`. */
+static void
+put_frame(int pid, int line, const struct ml_symbols_addr *a,
+    const struct ml_symbols_fn *fn)
+{
+	const char *object = a->object != NULL ? a->object : "??";
+
+	put_prio();
+	put("memlease[%d]:   #%-2d ", pid, line);
+	if (fn->function == NULL)
+		put("%s+%#" PRIxPTR, object, a->object_offset);
+	else if (fn->with_offset)
+		put("%s+%#" PRIxPTR, fn->function, fn->offset);
+	else
+		put("%s", fn->function);
+	if (fn->file != NULL && fn->line != 0)
+		put(" (%s:%u)", fn->file, fn->line);
+	else if (fn->file != NULL)
+		put(" (%s)", fn->file);
+	if (fn->inlined)
+		put(" [inlined]");
+	else if (fn->function != NULL)
+		put(" [%s+%#" PRIxPTR "]", object, a->object_offset);
+	put("\n");
+}
+
+/* The frames of a stack, a line each: those inlined at an address, then
+ * the function whose code it is. */
 static void
 put_frames(const uintptr_t *ips, int n)
 {
 	int pid = (int)getpid();
-	struct ml_frame f;
 
-	for (int i = 0; i < n; i++) {
-		ml_stacks_symbolize(ips[i], &f);
-		put_prio();
-		put("memlease[%d]:   #%-2d %s+%#" PRIxPTR " (%s) [%#" PRIxPTR
-		    "]\n", pid, i, f.function, f.offset, f.object, f.ip);
+	for (int i = 0, line = 0; i < n; i++) {
+		struct ml_symbols_addr a;
+		ml_symbols_get(ips[i], &a);
+		for (int k = 0; k < a.n; k++)
+			put_frame(pid, line++, &a, &a.fns[k]);
 	}
 }
 

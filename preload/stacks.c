@@ -6,17 +6,15 @@
  * once made.  Nothing is ever removed: the table holds one record per
  * distinct stack, up to ML_LABELED - 1 of them (labels.h).
  *
- * Symbols are resolved by libunwind (which reads .symtab, so static
- * functions have names too) and dladdr (the object), once per address.
+ * Names are symbols.c's; ml_stacks_symbolize() gives the rules theirs.
  *
- * Locking: `stacks.lock` guards the stack table, `syms.lock` the symbol
- * cache; a gate (stacks.h) is held while unwinding.  The fork handlers
+ * Locking: `stacks.lock` guards the stack table, symbols.c's lock the
+ * names; a gate (stacks.h) is held while unwinding.  The fork handlers
  * take them all.  Everything here may allocate: callers under the preload
  * hold the recursion guard.
  */
 #define _GNU_SOURCE
 #define UNW_LOCAL_ONLY
-#include <dlfcn.h>
 #include <libunwind.h>
 #include <limits.h>
 #include <link.h>
@@ -30,6 +28,7 @@
 #include "mem.h"
 #include "fd.h"
 #include "stacks.h"
+#include "symbols.h"
 
 #define CHUNK_RECS   4096
 #define CHUNK_FRAMES 16384
@@ -271,166 +270,19 @@ ml_stacks_count(void)
 	return n;
 }
 
-/* The symbol cache: return address -> (function, offset, object). */
-
-struct sym {
-	uintptr_t   ip;
-	const char *function;
-	uintptr_t   offset;
-	const char *object;
-	struct sym *next;
-};
-
-#define SYM_BUCKETS 4096
-
-static struct {
-	pthread_mutex_t lock;
-	struct sym     *bucket[SYM_BUCKETS];
-} syms = { .lock = PTHREAD_MUTEX_INITIALIZER };
-
-static const char unknown[] = "??";
-
-/* A copy of a name that the cache keeps; *whole is cleared if it could
- * not be made (out of memory). */
-static const char *
-keep(const char *s, bool *whole)
-{
-	if (s == NULL || *s == '\0')
-		return unknown;
-	char *p = ml_mem_strdup(s);
-	if (p == NULL)
-		*whole = false;
-	return p != NULL ? p : unknown;
-}
-
-/* The path of the executable (dladdr names it by argv[0], which programs
- * may change); in place, so that it is never lost to a failed copy. */
-static char main_path[PATH_MAX];
-static pthread_once_t main_once = PTHREAD_ONCE_INIT;
-
-static void
-main_path_init(void)
-{
-	ssize_t n = readlink("/proc/self/exe", main_path,
-	    sizeof main_path - 1);
-
-	main_path[n > 0 ? n : 0] = '\0';
-	if (main_path[0] == '\0')
-		strcpy(main_path, unknown);
-}
-
-static const char *
-main_program(void)
-{
-	pthread_once(&main_once, main_path_init);
-	return main_path;
-}
-
-static struct sym *
-sym_find(size_t b, uintptr_t ip)
-{
-	struct sym *s;
-
-	for (s = syms.bucket[b]; s != NULL; s = s->next)
-		if (s->ip == ip)
-			break;
-	return s;
-}
-
-/* Name the function that contains the call before return address ip.
- * Takes no lock of ours.  Returns false if a name could not be copied. */
-static bool
-resolve(uintptr_t ip, struct sym *s)
-{
-	bool whole = true;
-	char name[512];
-	unw_accessors_t *acc;
-	unw_word_t off = 0;
-	Dl_info dl;
-	struct link_map *map = NULL;
-	bool named = false;
-
-	s->ip = ip;
-	s->offset = 0;
-	pthread_once(&unwind_once, unwind_init);
-	/* The address space's own accessor: no cursor, no per-thread cache */
-	acc = unw_get_accessors(unw_local_addr_space);
-	if (acc != NULL && acc->get_proc_name != NULL &&
-	    acc->get_proc_name(unw_local_addr_space, ip - 1, name,
-	    sizeof name, &off, NULL) == 0) {
-		s->function = keep(name, &whole);
-		s->offset = (uintptr_t)off + 1;
-		named = true;
-	}
-	if (dladdr1((void *)(ip - 1), &dl, (void **)&map,
-	    RTLD_DL_LINKMAP) != 0) {
-		s->object = map != NULL && map->l_name[0] == '\0' ?
-		    main_program() : keep(dl.dli_fname, &whole);
-		if (!named && dl.dli_sname != NULL) {
-			s->function = keep(dl.dli_sname, &whole);
-			s->offset = ip - (uintptr_t)dl.dli_saddr;
-			named = true;
-		}
-		if (!named)
-			s->offset = ip - (uintptr_t)dl.dli_fbase;
-	} else {
-		s->object = unknown;
-	}
-	if (!named)
-		s->function = unknown;
-	return whole;
-}
-
-/* The names resolve() copied for s, freed. */
-static void
-sym_drop(struct sym *s)
-{
-	if (s->function != unknown)
-		ml_mem_free((char *)s->function);
-	if (s->object != unknown && s->object != main_path)
-		ml_mem_free((char *)s->object);
-	s->function = s->object = unknown;
-}
-
+/* The function of a frame by its symbol (the one whose code it is; the
+ * rules read no DWARF), and its object, "??" when unknown. */
 bool
 ml_stacks_symbolize(uintptr_t ip, struct ml_frame *f)
 {
-	struct sym *s, fresh;
-	bool whole = true;
-	size_t b = (ip >> 4) % SYM_BUCKETS;
+	static const char unknown[] = "??";
+	const char *fn, *object;
+	bool whole = ml_symbols_symbol(ip, &fn, &object);
 
-	pthread_mutex_lock(&syms.lock);
-	s = sym_find(b, ip);
-	pthread_mutex_unlock(&syms.lock);
-	if (s == NULL) {
-		/* Resolve with no lock held: dladdr() waits for the dynamic
-		 * loader's lock, whose holder (a dlopen() in progress) may be
-		 * allocating, and symbolizing, at this very moment.  A
-		 * symbol short of a name (out of memory) is not kept: it is
-		 * "??" this once, and resolved again next time. */
-		whole = resolve(ip, &fresh);
-		struct sym *kept = whole ? ml_mem_malloc(sizeof *kept) : NULL;
-		pthread_mutex_lock(&syms.lock);
-		if ((s = sym_find(b, ip)) == NULL && kept != NULL) {
-			*kept = fresh;
-			kept->next = syms.bucket[b];
-			syms.bucket[b] = s = kept;
-			kept = NULL;
-		} else {
-			sym_drop(&fresh);       /* names of its own: not kept */
-		}
-		pthread_mutex_unlock(&syms.lock);
-		ml_mem_free(kept);
-		if (s == NULL) {
-			s = &fresh;
-			whole = false;
-		}
-	}
-	/* a symbol, once in the cache, never changes or goes */
 	f->ip = ip;
-	f->function = s->function;
-	f->offset = s->offset;
-	f->object = s->object;
+	f->function = fn != NULL ? fn : unknown;
+	f->offset = 0;
+	f->object = object != NULL ? object : unknown;
 	return whole;
 }
 
@@ -442,13 +294,13 @@ ml_stacks_lock(void)
 	for (int i = 0; i < ML_STACKS_GATES; i++)
 		ml_wordlock_lock(&ml_stacks_gates[i].lock);
 	pthread_mutex_lock(&stacks.lock);
-	pthread_mutex_lock(&syms.lock);
+	ml_symbols_lock();
 }
 
 void
 ml_stacks_unlock(void)
 {
-	pthread_mutex_unlock(&syms.lock);
+	ml_symbols_unlock();
 	pthread_mutex_unlock(&stacks.lock);
 	for (int i = ML_STACKS_GATES - 1; i >= 0; i--)
 		ml_wordlock_unlock(&ml_stacks_gates[i].lock);
@@ -458,7 +310,7 @@ void
 ml_stacks_reinit_lock(void)
 {
 	pthread_mutex_init(&stacks.lock, NULL);
-	pthread_mutex_init(&syms.lock, NULL);
+	ml_symbols_reinit_lock();
 	for (int i = 0; i < ML_STACKS_GATES; i++)       /* one thread now */
 		ml_wordlock_init(&ml_stacks_gates[i].lock);
 }

@@ -1,6 +1,6 @@
 /*
  * stacks.h - allocation backtraces: captured with libunwind, stored once per
- * distinct stack, symbolized lazily (function, offset, object) with a cache.
+ * distinct stack; named by symbols.h.
  */
 #ifndef ML_STACKS_H
 #define ML_STACKS_H
@@ -18,7 +18,8 @@
 #define ML_STACK_MAX_DEPTH 64
 #define ML_STACK_SLACK     8    /* memlease's own frames, above `from` */
 
-/* One symbolized frame; the strings live as long as the process. */
+/* A frame as the rules see it (caller=, object=); the strings live as long
+ * as the process. */
 struct ml_frame {
 	uintptr_t   ip;
 	const char *function;   /* "??" when unknown */
@@ -94,8 +95,9 @@ ml_stacks_capture(const void *from, int depth)
 /* Copy the frames of a stack into ips[]; returns how many. */
 int      ml_stacks_get(uint32_t id, uintptr_t *ips, int max);
 
-/* Symbolize one return address (cached).  False when out of memory: the
- * names are "??" this once, and must not be taken for the code's. */
+/* The function whose code holds return address ip (not those inlined
+ * there), and its object (cached, symbols.h).  False when out of memory:
+ * the names are "??" this once, and must not be taken for the code's. */
 bool     ml_stacks_symbolize(uintptr_t ip, struct ml_frame *f);
 
 /* Distinct stacks stored. */

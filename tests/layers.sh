@@ -57,22 +57,23 @@ ranks='
 0 guard heap
 1 real fd got
 2 mem
-3 sites ptrmap rules reclaim stacks
-4 stackid
-5 json bystack
-6 report
-7 options
-8 conf loop
-9 runtime threads
-10 decide block
-11 tag
-12 listing
-13 proto
-14 lines
-15 server
-16 init
-17 api shim preload
-18 attach
+3 symbols
+4 sites ptrmap rules reclaim stacks
+5 stackid
+6 json bystack
+7 report
+8 options
+9 conf loop
+10 runtime threads
+11 decide block
+12 tag
+13 listing
+14 proto
+15 lines
+16 server
+17 init
+18 api shim preload
+19 attach
 '
 rank_of() {
 	printf '%s\n' "$ranks" | awk -v m="$1" '

@@ -1,0 +1,798 @@
+/*
+ * symbols.c - names for return addresses (see symbols.h).
+ *
+ * The objects of the process come from dl_iterate_phdr(), listed again
+ * when the loader's counts of loads and unloads change; one Dwfl (elfutils'
+ * libdwfl) is told of them all and finds their separate debug files by
+ * build-id or .gnu_debuglink under /usr/lib/debug.  At an address, as
+ * addr2line -f -i prints it: the functions from DWARF, the innermost
+ * inlined one first, with file:line from the line table for the innermost
+ * and the call sites (DW_AT_call_file, DW_AT_call_line) for the others.
+ * Without DWARF, the name of a symbol whose size covers the address (the
+ * object's .symtab, its .gnu_debugdata, its debug file's, else .dynsym),
+ * or none: the nearest symbol below an address in a stripped object is
+ * another function's.
+ *
+ * Costs: reading an object's symbols and DWARF the first time (libc's
+ * debug file: milliseconds, some MiB); then tens of microseconds a new
+ * address; an address named before is a hash lookup.  Results are kept for
+ * the life of the process (those of an object unloaded are not used again).
+ *
+ * Descriptors: libdw keeps the files it reads open; they are opened high
+ * (obj_opened()), never at numbers the program expects.
+ *
+ * Locking: `sy.lock` guards all of it, the Dwfl included (libdw is not
+ * thread-safe).  dl_iterate_phdr() is called without it: a thread in
+ * dlopen() holds the loader's lock, and may be allocating and asking for a
+ * name (object= rules) at that very moment.  Everything here may allocate,
+ * libdw much: callers hold the recursion guard.
+ */
+#define _GNU_SOURCE
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <dwarf.h>
+#include <link.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fd.h"
+#include "mem.h"
+#include "symbols.h"
+
+#define MAX_FNS 32      /* functions at an address: inlined, and one */
+
+/* A function symbol with a size. */
+struct sym {
+	uintptr_t   lo, size;       /* in the process */
+	const char *name;           /* libdw's, while the module lives */
+	uint32_t    index;          /* in the symbol table: ties go to the
+	                             * first, as addr2line does */
+};
+
+/* An object loaded at one place; never freed (entries point to it). */
+struct object {
+	uintptr_t    lo, hi;        /* its PT_LOAD segments, in the process */
+	uintptr_t    base;          /* dlpi_addr: the load bias */
+	char        *path;
+	char        *build_id;      /* hex, NULL */
+	Dwfl_Module *dm;            /* NULL: not reported (vDSO, no file) */
+	bool         live;          /* still loaded */
+	bool         syms_read;
+	bool         dwarf_read;
+	struct sym  *syms;          /* by address */
+	size_t       nsyms;
+};
+
+/* A named address. */
+struct entry {
+	struct entry          *next;
+	struct object         *obj;
+	unsigned long long     subs;  /* for obj NULL: valid while the same */
+	bool                   full;  /* else its symbol only, no DWARF */
+	struct ml_symbols_addr a;
+	struct ml_symbols_fn   fns[];
+};
+
+static struct {
+	pthread_mutex_t  lock;
+	Dwfl            *dwfl;
+	bool             failed;      /* no Dwfl: names from nothing */
+	struct object  **objs;        /* the live ones, by address */
+	size_t           nobjs;
+	unsigned long long adds, subs;  /* of the list in objs */
+	bool             listed;
+	bool             dirty;       /* objects the Dwfl does not know */
+	bool             gone;        /* objects it knows that are gone */
+	struct entry   **bucket;
+	size_t           nbuckets, count;
+} sy = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* --- the objects ------------------------------------------------------ */
+
+/* The path of the executable (dl_iterate_phdr() names it ""). */
+static char exe_path[PATH_MAX];
+static pthread_once_t exe_once = PTHREAD_ONCE_INIT;
+
+static void
+exe_init(void)
+{
+	ssize_t n = readlink("/proc/self/exe", exe_path, sizeof exe_path - 1);
+
+	exe_path[n > 0 ? n : 0] = '\0';
+}
+
+/* An object as dl_iterate_phdr() shows it, copied out of its callback. */
+struct seen {
+	uintptr_t lo, hi, base;
+	char     *path;
+};
+
+struct listing {
+	struct seen       *v;
+	size_t             n, cap;
+	unsigned long long adds, subs;
+	bool               nomem;
+};
+
+static int
+count_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+	struct listing *l = data;
+
+	(void)size;
+	l->adds = info->dlpi_adds;
+	l->subs = info->dlpi_subs;
+	return 1;
+}
+
+static int
+list_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+	struct listing *l = data;
+	uintptr_t lo = UINTPTR_MAX, hi = 0;
+
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD)
+			continue;
+		uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+		if (a < lo)
+			lo = a;
+		if (a + ph->p_memsz > hi)
+			hi = a + ph->p_memsz;
+	}
+	if (hi == 0)
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 32;
+		struct seen *v = ml_mem_realloc(l->v, cap * sizeof *v);
+		if (v == NULL)
+			goto nomem;
+		l->v = v;
+		l->cap = cap;
+	}
+	const char *path = info->dlpi_name;
+	if (path == NULL || path[0] == '\0')
+		path = exe_path;
+	struct seen *s = &l->v[l->n];
+	if ((s->path = ml_mem_strdup(path)) == NULL)
+		goto nomem;
+	s->lo = lo;
+	s->hi = hi;
+	s->base = info->dlpi_addr;
+	l->n++;
+	return 0;
+nomem:
+	l->nomem = true;
+	return 1;
+}
+
+static void
+listing_free(struct listing *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		ml_mem_free(l->v[i].path);
+	ml_mem_free(l->v);
+}
+
+static int
+obj_cmp(const void *a, const void *b)
+{
+	const struct object *x = *(struct object *const *)a;
+	const struct object *y = *(struct object *const *)b;
+
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+static void
+obj_forget(struct object *o)
+{
+	o->live = false;
+	o->dm = NULL;
+	ml_mem_free(o->syms);
+	o->syms = NULL;
+	o->nsyms = 0;
+}
+
+static char *
+hex_build_id(Dwfl_Module *dm)
+{
+	const unsigned char *bits;
+	GElf_Addr vaddr;
+	int len = dwfl_module_build_id(dm, &bits, &vaddr);
+	char *s;
+
+	if (len <= 0 || (s = ml_mem_malloc(2 * (size_t)len + 1)) == NULL)
+		return NULL;
+	for (int i = 0; i < len; i++) {
+		s[2 * i] = "0123456789abcdef"[bits[i] >> 4];
+		s[2 * i + 1] = "0123456789abcdef"[bits[i] & 15];
+	}
+	s[2 * len] = '\0';
+	return s;
+}
+
+static bool
+has_file(const char *path)
+{
+	return path[0] == '/' || strchr(path, '/') != NULL;
+}
+
+/* Make the objects those of l; the lock is held.  Objects still loaded
+ * keep their module (and the symbols and DWARF read for it); the Dwfl is
+ * told later (report()), when a name is needed. */
+static void
+apply(struct listing *l)
+{
+	struct object **objs = ml_mem_calloc(l->n ? l->n : 1, sizeof *objs);
+	size_t n = 0;
+
+	if (objs == NULL)
+		return;
+	for (size_t i = 0; i < l->n; i++) {
+		struct seen *s = &l->v[i];
+		struct object *o = NULL;
+		for (size_t k = 0; k < sy.nobjs && o == NULL; k++) {
+			struct object *x = sy.objs[k];
+			if (x->live && x->lo == s->lo && x->base == s->base &&
+			    strcmp(x->path, s->path) == 0)
+				o = x;
+		}
+		if (o == NULL) {
+			o = ml_mem_calloc(1, sizeof *o);
+			if (o == NULL)
+				continue;
+			sy.dirty = true;
+			o->lo = s->lo;
+			o->hi = s->hi;
+			o->base = s->base;
+			o->path = s->path;
+			s->path = NULL;
+			o->live = true;
+		}
+		objs[n++] = o;
+	}
+	for (size_t k = 0; k < sy.nobjs; k++) {
+		bool kept = false;
+		for (size_t i = 0; i < n && !kept; i++)
+			kept = objs[i] == sy.objs[k];
+		if (!kept) {
+			obj_forget(sy.objs[k]);
+			sy.dirty = sy.gone = true;
+		}
+	}
+	qsort(objs, n, sizeof *objs, obj_cmp);
+	ml_mem_free(sy.objs);
+	sy.objs = objs;
+	sy.nobjs = n;
+	sy.adds = l->adds;
+	sy.subs = l->subs;
+	sy.listed = true;
+}
+
+/* Tell the Dwfl of the objects; the lock is held.  After unloads, all are
+ * reported again (those reported before keep their module); else only the
+ * new ones are added.  Opens the objects' files. */
+static void
+report(void)
+{
+	if (sy.gone)
+		dwfl_report_begin(sy.dwfl);
+	else
+		dwfl_report_begin_add(sy.dwfl);
+	for (size_t i = 0; i < sy.nobjs; i++) {
+		struct object *o = sy.objs[i];
+		if (o->dm != NULL && sy.gone) {
+			const char *name;
+			Dwarf_Addr lo, hi;
+			name = dwfl_module_info(o->dm, NULL, &lo, &hi, NULL,
+			    NULL, NULL, NULL);
+			o->dm = dwfl_report_module(sy.dwfl, name, lo, hi);
+		} else if (o->dm == NULL && has_file(o->path)) {
+			o->dm = dwfl_report_elf(sy.dwfl, o->path, o->path, -1,
+			    o->base, false);
+			if (o->dm != NULL && o->build_id == NULL)
+				o->build_id = hex_build_id(o->dm);
+		}
+	}
+	dwfl_report_end(sy.dwfl, NULL, NULL);
+	sy.dirty = sy.gone = false;
+}
+
+static char *debuginfo_path;    /* NULL: :.debug:/usr/lib/debug */
+
+static const Dwfl_Callbacks dwfl_callbacks = {
+	.find_elf = dwfl_build_id_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.debuginfo_path = &debuginfo_path,
+};
+
+/* Bring the objects up to date with the loader's (no lock held); then
+ * returns with the lock held. */
+static void
+lock_current(void)
+{
+	struct listing l = { 0 };
+
+	pthread_once(&exe_once, exe_init);
+	dl_iterate_phdr(count_cb, &l);
+	pthread_mutex_lock(&sy.lock);
+	if (sy.listed && sy.adds == l.adds && sy.subs == l.subs)
+		return;
+	pthread_mutex_unlock(&sy.lock);
+	l.adds = l.subs = 0;
+	dl_iterate_phdr(count_cb, &l);
+	dl_iterate_phdr(list_cb, &l);
+	pthread_mutex_lock(&sy.lock);
+	if (!l.nomem)
+		apply(&l);
+	listing_free(&l);
+}
+
+/* The live object holding pc; the lock is held. */
+static struct object *
+obj_at(uintptr_t pc)
+{
+	size_t lo = 0, hi = sy.nobjs;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (sy.objs[mid]->lo <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return NULL;
+	struct object *o = sy.objs[lo - 1];
+	return pc < o->hi ? o : NULL;
+}
+
+const char *
+ml_symbols_object(uintptr_t ip)
+{
+	lock_current();
+	struct object *o = obj_at(ip - 1);
+	const char *path = o != NULL ? o->path : NULL;
+	pthread_mutex_unlock(&sy.lock);
+	return path;
+}
+
+/* --- symbol tables ---------------------------------------------------- */
+
+static int
+sym_cmp(const void *a, const void *b)
+{
+	const struct sym *x = a, *y = b;
+
+	if (x->lo != y->lo)
+		return x->lo < y->lo ? -1 : 1;
+	if (x->size != y->size)             /* the largest first */
+		return x->size > y->size ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* The object's function symbols with a size, by address, read once. */
+static void
+syms_read(struct object *o)
+{
+	int n = dwfl_module_getsymtab(o->dm);
+
+	o->syms_read = true;
+	if (n <= 0 || (o->syms = ml_mem_malloc(n * sizeof *o->syms)) == NULL)
+		return;
+	for (int i = 1; i < n; i++) {
+		GElf_Sym s;
+		GElf_Addr addr;
+		GElf_Word shndx;
+		const char *name = dwfl_module_getsym_info(o->dm, i, &s,
+		    &addr, &shndx, NULL, NULL);
+		int type = GELF_ST_TYPE(s.st_info);
+		if (name == NULL || name[0] == '\0' || s.st_size == 0 ||
+		    shndx == SHN_UNDEF || (type != STT_FUNC &&
+		    type != STT_GNU_IFUNC && type != STT_NOTYPE))
+			continue;
+		o->syms[o->nsyms++] = (struct sym){ addr, s.st_size, name,
+		    (uint32_t)i };
+	}
+	qsort(o->syms, o->nsyms, sizeof *o->syms, sym_cmp);
+}
+
+/* The symbol that begins nearest below pc, if its size covers pc. */
+static const struct sym *
+sym_at(struct object *o, uintptr_t pc)
+{
+	size_t lo = 0, hi;
+
+	hi = o->nsyms;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (o->syms[mid].lo <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return NULL;
+	const struct sym *s = &o->syms[lo - 1];
+	while (s > o->syms && s[-1].lo == s->lo)
+		s--;
+	return pc < s->lo + s->size ? s : NULL;
+}
+
+/* --- DWARF ------------------------------------------------------------ */
+
+/* A function's name as addr2line prints it: its linkage name, else its
+ * name, through DW_AT_abstract_origin and DW_AT_specification. */
+static const char *
+die_name(Dwarf_Die *die)
+{
+	Dwarf_Attribute a;
+	const char *name;
+
+	name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name,
+	    &a));
+	if (name == NULL)
+		name = dwarf_formstring(dwarf_attr_integrate(die,
+		    DW_AT_MIPS_linkage_name, &a));
+	if (name == NULL)
+		name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name,
+		    &a));
+	return name;
+}
+
+static bool
+is_function(Dwarf_Die *die)
+{
+	int tag = dwarf_tag(die);
+
+	return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine ||
+	    tag == DW_TAG_entry_point;
+}
+
+/* What DWARF knows of pc: up to MAX_FNS functions, innermost first, into
+ * fns[]: their names, and for each but the innermost the line of the call
+ * inlined in it (the innermost's line is the line table's, set by the
+ * caller).  Returns how many; 0: no function of DWARF's holds pc. */
+static int
+dwarf_fns(Dwfl_Module *dm, uintptr_t pc, struct ml_symbols_fn *fns)
+{
+	const int max = MAX_FNS;
+	Dwarf_Addr bias = 0;
+	Dwarf_Die *cu = dwfl_module_addrdie(dm, pc, &bias);
+	Dwarf_Die *scopes = NULL, *chain = NULL, concrete;
+	Dwarf_Files *files = NULL;
+	Dwarf *dw;
+	struct { const char *file; unsigned line; } call[MAX_FNS];
+	int n = 0, nchain;
+
+	if (cu == NULL || dwarf_getscopes(cu, pc - bias, &scopes) <= 0)
+		goto out;
+	/* dwarf_getscopes() goes from an inlined subroutine to its abstract
+	 * origin; the parents of the concrete DIE are the call chain. */
+	if ((dw = dwfl_module_getdwarf(dm, &bias)) == NULL ||
+	    dwarf_offdie(dw, dwarf_dieoffset(&scopes[0]), &concrete) == NULL)
+		goto out;
+	nchain = dwarf_getscopes_die(&concrete, &chain);
+	if (dwarf_getsrcfiles(cu, &files, NULL) != 0)
+		files = NULL;
+	for (int i = 0; i < nchain && n < max; i++) {
+		Dwarf_Die *d = &chain[i];
+		if (!is_function(d))
+			continue;
+		fns[n] = (struct ml_symbols_fn){ .function = die_name(d) };
+		if (n > 0) {    /* called at the call site of the one before */
+			fns[n].file = call[n - 1].file;
+			fns[n].line = call[n - 1].line;
+		}
+		if (dwarf_tag(d) != DW_TAG_inlined_subroutine) {
+			n++;
+			break;
+		}
+		Dwarf_Attribute a;
+		Dwarf_Word v;
+		fns[n].inlined = true;
+		call[n].file = NULL;
+		call[n].line = 0;
+		if (files != NULL && dwarf_formudata(dwarf_attr(d,
+		    DW_AT_call_file, &a), &v) == 0)
+			call[n].file = dwarf_filesrc(files, v, NULL, NULL);
+		if (dwarf_formudata(dwarf_attr(d, DW_AT_call_line, &a), &v) == 0)
+			call[n].line = (unsigned)v;
+		n++;
+	}
+out:
+	free(scopes);
+	free(chain);
+	return n;
+}
+
+/* --- naming, and the cache -------------------------------------------- */
+
+static const char *
+keep(const char *s, bool *whole)
+{
+	char *p;
+
+	if (s == NULL)
+		return NULL;
+	if ((p = ml_mem_strdup(s)) == NULL)
+		*whole = false;
+	return p;
+}
+
+/* A file of the line table as addr2line prints it: a relative one under
+ * its compilation directory. */
+static const char *
+keep_file(const char *dir, const char *file, bool *whole)
+{
+	char *p;
+
+	if (file == NULL || file[0] == '/' || dir == NULL)
+		return keep(file, whole);
+	size_t nd = strlen(dir), nf = strlen(file);
+	if ((p = ml_mem_malloc(nd + nf + 2)) == NULL) {
+		*whole = false;
+		return NULL;
+	}
+	memcpy(p, dir, nd);
+	p[nd] = '/';
+	memcpy(p + nd + 1, file, nf + 1);
+	return p;
+}
+
+static void
+entry_free(struct entry *e)
+{
+	for (int k = 0; k < e->a.n; k++) {
+		ml_mem_free((char *)e->fns[k].function);
+		ml_mem_free((char *)e->fns[k].file);
+	}
+	ml_mem_free(e);
+}
+
+/* Name return address ip, in o or in no object known, from DWARF and the
+ * symbols, or (!full) from the symbols alone; the lock is held.  NULL when
+ * out of memory. */
+static struct entry *
+name(struct object *o, uintptr_t ip, bool full)
+{
+	uintptr_t pc = ip - 1;      /* the call, not what follows it */
+	struct ml_symbols_fn fns[MAX_FNS] = { { 0 } };
+	const char *dir = NULL;
+	int n = 1;
+
+	if (o != NULL && o->dm != NULL && !full) {
+		const struct sym *s = sym_at(o, pc);
+
+		fns[0].function = s != NULL ? s->name : NULL;
+		fns[0].offset = s != NULL ? ip - s->lo : 0;
+		fns[0].with_offset = s != NULL;
+	} else if (o != NULL && o->dm != NULL) {
+		const struct sym *s = sym_at(o, pc);
+		Dwfl_Line *line = dwfl_module_getsrc(o->dm, pc);
+		Dwarf_Addr bias;
+		Dwarf_Die *cu = dwfl_module_addrdie(o->dm, pc, &bias);
+		Dwarf_Attribute attr;
+		int lineno = 0;
+
+		if (cu != NULL)
+			dir = dwarf_formstring(dwarf_attr(cu, DW_AT_comp_dir,
+			    &attr));
+
+		if ((n = dwarf_fns(o->dm, pc, fns)) == 0) {
+			fns[0].function = s != NULL ? s->name : NULL;
+			n = 1;
+		}
+		if (s != NULL && !fns[n - 1].inlined) {
+			fns[n - 1].offset = ip - s->lo;
+			fns[n - 1].with_offset = true;
+		}
+		fns[0].file = line == NULL ? NULL : dwfl_lineinfo(line, NULL,
+		    &lineno, NULL, NULL, NULL);
+		fns[0].line = fns[0].file != NULL && lineno > 0 ?
+		    (unsigned)lineno : 0;
+	}
+
+	struct entry *e = ml_mem_calloc(1, sizeof *e + n * sizeof *fns);
+	bool whole = true;
+	if (e == NULL)
+		return NULL;
+	e->obj = o;
+	e->subs = sy.subs;
+	e->full = full;
+	e->a = (struct ml_symbols_addr){
+		.ip = ip,
+		.object = o != NULL ? o->path : NULL,
+		.object_offset = o != NULL ? pc - o->base : 0,
+		.build_id = o != NULL ? o->build_id : NULL,
+		.n = n,
+		.fns = e->fns,
+	};
+	for (int k = 0; k < n; k++) {
+		e->fns[k] = fns[k];
+		e->fns[k].function = keep(fns[k].function, &whole);
+		e->fns[k].file = keep_file(dir, fns[k].file, &whole);
+	}
+	if (!whole) {
+		entry_free(e);
+		return NULL;
+	}
+	return e;
+}
+
+static size_t
+bucket_of(uintptr_t ip, size_t nbuckets)
+{
+	return (size_t)((ip * 0x9e3779b97f4a7c15u) >> 32) & (nbuckets - 1);
+}
+
+/* The entry of ip, full or of its symbol only (full: either) */
+static struct entry *
+find(uintptr_t ip, bool full)
+{
+	if (sy.nbuckets == 0)
+		return NULL;
+	for (struct entry *e = sy.bucket[bucket_of(ip, sy.nbuckets)];
+	    e != NULL; e = e->next)
+		if (e->a.ip == ip && (e->full || !full) &&
+		    (e->obj != NULL ? e->obj->live : e->subs == sy.subs))
+			return e;
+	return NULL;
+}
+
+/* Keep e; false when out of memory. */
+static bool
+insert(struct entry *e)
+{
+	if (sy.count >= sy.nbuckets) {
+		size_t nb = sy.nbuckets ? sy.nbuckets * 2 : 1024;
+		struct entry **b = ml_mem_calloc(nb, sizeof *b);
+		if (b == NULL && sy.nbuckets == 0)
+			return false;
+		if (b != NULL) {        /* else longer chains */
+			for (size_t i = 0; i < sy.nbuckets; i++) {
+				struct entry *x, *next;
+				for (x = sy.bucket[i]; x != NULL; x = next) {
+					next = x->next;
+					size_t k = bucket_of(x->a.ip, nb);
+					x->next = b[k];
+					b[k] = x;
+				}
+			}
+			ml_mem_free(sy.bucket);
+			sy.bucket = b;
+			sy.nbuckets = nb;
+		}
+	}
+	size_t k = bucket_of(e->a.ip, sy.nbuckets);
+	e->next = sy.bucket[k];
+	sy.bucket[k] = e;
+	sy.count++;
+	return true;
+}
+
+/*
+ * libdw opens the objects' files, and their debug files, and keeps them
+ * open: outside memlease's thread (whose descriptor table is its own),
+ * that is done above the numbers the program expects to get (fd.h), once
+ * for each object.  The lock is held; `opening` is its argument.
+ */
+static struct object *opening;
+
+static void
+open_dwfl(void)
+{
+	if (sy.dwfl == NULL)
+		sy.dwfl = dwfl_begin(&dwfl_callbacks);
+	if (sy.dwfl != NULL)
+		report();
+}
+
+static void
+open_symbols(void)
+{
+	syms_read(opening);
+}
+
+static void
+open_dwarf(void)
+{
+	Dwarf_Addr bias;
+
+	opening->dwarf_read = true;
+	dwfl_module_getdwarf(opening->dm, &bias);
+}
+
+static void
+run_high(void (*fn)(void))
+{
+	if (ml_fd_own)
+		fn();
+	else
+		ml_fd_run_high(fn);
+}
+
+/* The object of pc, its files open (its debug file too if dwarf); the
+ * lock is held. */
+static struct object *
+obj_opened(uintptr_t pc, bool dwarf)
+{
+	struct object *o;
+
+	if (sy.dwfl == NULL || sy.dirty)
+		run_high(open_dwfl);
+	if ((o = obj_at(pc)) == NULL || o->dm == NULL)
+		return o;
+	opening = o;
+	if (!o->syms_read)
+		run_high(open_symbols);
+	if (dwarf && !o->dwarf_read)
+		run_high(open_dwarf);
+	return o;
+}
+
+/* The entry of ip, named now if need be; returns with the lock held.
+ * NULL when out of memory. */
+static struct entry *
+lookup(uintptr_t ip, bool full)
+{
+	struct entry *e;
+
+	lock_current();
+	if ((e = find(ip, full)) == NULL &&
+	    (e = name(obj_opened(ip - 1, full), ip, full)) != NULL &&
+	    !insert(e)) {
+		entry_free(e);
+		e = NULL;
+	}
+	return e;
+}
+
+bool
+ml_symbols_get(uintptr_t ip, struct ml_symbols_addr *a)
+{
+	static const struct ml_symbols_fn nothing;
+	struct entry *e = lookup(ip, true);
+
+	if (e != NULL)
+		*a = e->a;
+	else
+		*a = (struct ml_symbols_addr){ .ip = ip, .n = 1,
+		    .fns = &nothing };
+	pthread_mutex_unlock(&sy.lock);
+	return e != NULL;
+}
+
+bool
+ml_symbols_symbol(uintptr_t ip, const char **function, const char **object)
+{
+	struct entry *e = lookup(ip, false);
+
+	*object = e != NULL ? e->a.object : NULL;
+	*function = e != NULL ? e->fns[e->a.n - 1].function : NULL;
+	pthread_mutex_unlock(&sy.lock);
+	return e != NULL;
+}
+
+void
+ml_symbols_lock(void)
+{
+	pthread_mutex_lock(&sy.lock);
+}
+
+void
+ml_symbols_unlock(void)
+{
+	pthread_mutex_unlock(&sy.lock);
+}
+
+void
+ml_symbols_reinit_lock(void)
+{
+	pthread_mutex_init(&sy.lock, NULL);
+}
