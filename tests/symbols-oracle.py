@@ -8,12 +8,24 @@ LOG: memlease's functions there (those inlined first, with "inlined": true,
 then the one whose code it is), with file:line, against what
 `addr2line -f -i -e OBJECT OBJECT_OFFSET` prints.  A function memlease does
 not name must be one addr2line prints as "??".  addr2line's discriminators
-are left out (memlease prints none).  One difference is allowed, and
-counted apart: the same functions and lines in another file, where
-addr2line (binutils 2.40) names the file that #includes the one holding the
-code (the C library's DWARF 5: `sysdeps/x86_64/l10nflist.c:166` for
-`intl/l10nflist.c:166`, a file of a few lines).  Prints the differences, then
-"agree N/M frames agree"; exits 0 when all agree and M >= 500.
+are left out (memlease prints none).
+
+One difference is allowed, counted apart, and only when a second reader of
+DWARF settles it: the same functions and lines in another file, where
+addr2line (binutils 2.40) names a file of the compilation unit other than
+the line table's (the C library's DWARF 5: `sysdeps/x86/libc-start.c:58`
+for `sysdeps/nptl/libc_start_call_main.h:58`, as readelf
+--debug-dump=decodedline shows it); memlease's files must then be those
+llvm-symbolizer prints.
+
+And where addr2line has no line information, its name is the nearest
+symbol below the address, whatever that symbol's size: in a stripped
+object, another function's (deeplib-stripped.so's lib_after is named
+deeplib_run, the exported function before it).  Such a name, of a symbol
+whose size does not cover the address, is no name: memlease must give none.
+
+Prints the differences, then "agree N/M frames agree"; exits 0 when all
+agree and M >= 500.
 """
 import collections
 import json
@@ -26,7 +38,9 @@ MIN_FRAMES = 500
 
 
 def memlease_frames(path):
-    """{(object, offset): [(function, location), ...]} from the log."""
+    """{(object, offset): [(function, location), ...]} from the log.  The
+    frames of one return address are those inlined there, then one that is
+    not: a recursive call gives the same address twice in a row."""
     frames = {}
     with open(path) as f:
         for line in f:
@@ -34,18 +48,22 @@ def memlease_frames(path):
             if not line.startswith('{'):
                 continue
             ev = json.loads(line)
-            chain, ip = [], None
-            for fr in ev.get('backtrace', []) + [None]:
-                if fr is None or fr['ip'] != ip:
-                    if chain and chain[0].get('object'):
-                        key = (chain[0]['object'], chain[0]['object_offset'])
-                        frames[key] = [(c.get('function') or '??',
-                                        location(c)) for c in chain]
-                    chain = []
-                if fr is None:
-                    break
-                ip = fr['ip']
+            chain = []
+            for fr in ev.get('backtrace', []):
                 chain.append(fr)
+                if fr.get('inlined'):
+                    continue
+                if any(c['ip'] != fr['ip'] for c in chain):
+                    raise SystemExit('inlined frames of another address: %s'
+                                     % chain)
+                if fr.get('object'):
+                    key = (fr['object'], fr['object_offset'])
+                    frames[key] = [(c.get('function') or '??', location(c))
+                                   for c in chain]
+                chain = []
+            if chain:
+                raise SystemExit('inlined frames with no frame after them: %s'
+                                 % chain)
     return frames
 
 
@@ -57,16 +75,23 @@ def location(fr):
     return '%s:%s' % (fr['file'], fr.get('line') or '?')
 
 
-def same_but_file(got, a2l):
-    return len(got) == len(a2l) and all(
-        g[0] == w[0] and g[1].rsplit(':', 1)[1] == w[1].rsplit(':', 1)[1]
-        for g, w in zip(got, a2l))
+def same_but_file(got, a2l, llvm):
+    """The same functions and lines as addr2line, in llvm-symbolizer's
+    files."""
+    def line(loc):
+        return loc.rsplit(':', 1)[1]
+
+    def path(loc):
+        return loc.rsplit(':', 1)[0]
+    return len(got) == len(a2l) == len(llvm) and all(
+        g[0] == w[0] and line(g[1]) == line(w[1]) and
+        path(g[1]) == path(v[1]) and line(g[1]) == line(v[1])
+        for g, w, v in zip(got, a2l, llvm))
 
 
-def addr2line(obj, offsets):
-    """{offset: [(function, location), ...]} as addr2line prints them."""
-    out = subprocess.run(['addr2line', '-a', '-f', '-i', '-e', obj] + offsets,
-                         capture_output=True, text=True, check=True).stdout
+def parse(out):
+    """{offset: [(function, location), ...]} from the output of
+    addr2line -a -f -i (or llvm-symbolizer's GNU style, the same)."""
     lines = out.splitlines()
     res, cur, i = {}, None, 0
     while i < len(lines):
@@ -75,10 +100,59 @@ def addr2line(obj, offsets):
             res[cur] = []
             i += 1
             continue
+        if lines[i] == '':
+            i += 1
+            continue
         loc = re.sub(r' \(discriminator \d+\)$', '', lines[i + 1])
         res[cur].append((lines[i], loc))
         i += 2
     return res
+
+
+def addr2line(obj, offsets):
+    return parse(subprocess.run(
+        ['addr2line', '-a', '-f', '-i', '-e', obj] + offsets,
+        capture_output=True, text=True, check=True).stdout)
+
+
+def llvm_symbolizer(obj, offsets):
+    return parse(subprocess.run(
+        ['llvm-symbolizer', '--obj=' + obj, '--addresses', '--inlining',
+         '--functions=linkage', '--output-style=GNU'] + offsets,
+        capture_output=True, text=True, check=True).stdout)
+
+
+def covering(obj):
+    """{name: [(start, end), ...]} of the function symbols of obj (.symtab
+    and .dynsym) and of its debug file found by build-id, by their size."""
+    paths = [obj]
+    note = subprocess.run(['readelf', '-n', obj], capture_output=True,
+                          text=True).stdout
+    m = re.search(r'Build ID: ([0-9a-f]{2})([0-9a-f]+)', note)
+    if m:
+        debug = '/usr/lib/debug/.build-id/%s/%s.debug' % m.groups()
+        if os.path.isfile(debug):
+            paths.append(debug)
+    syms = collections.defaultdict(list)
+    for path in paths:
+        out = subprocess.run(['readelf', '-sW', path], capture_output=True,
+                             text=True).stdout
+        for line in out.splitlines():
+            f = line.split()
+            if len(f) >= 8 and f[3] in ('FUNC', 'IFUNC') and f[6] != 'UND':
+                start, size = int(f[1], 16), int(f[2], 0)
+                syms[f[7].split('@')[0]].append((start, start + size))
+    return syms
+
+
+def right_name(a2l, off, syms):
+    """addr2line's frames, its name taken away where it has no line
+    information and no symbol of that name covers the address."""
+    if len(a2l) != 1 or not a2l[0][1].startswith('??:') or a2l[0][0] == '??':
+        return a2l, False
+    if any(lo <= off < hi for lo, hi in syms.get(a2l[0][0], [])):
+        return a2l, False
+    return [('??', '??:0')], True
 
 
 def main():
@@ -87,24 +161,32 @@ def main():
     for obj, off in frames:
         if os.path.isfile(obj):
             by_obj[obj].append(off)
-    total = agree = file_only = 0
+    total = agree = file_only = neighbour = 0
     for obj, offs in sorted(by_obj.items()):
         want = addr2line(obj, offs)
+        syms = covering(obj)
         n_obj = ok_obj = 0
         for off in offs:
             got = frames[(obj, off)]
             n_obj += 1
             a2l = want.get('%#x' % int(off, 16)) or []
+            a2l, guessed = right_name(a2l, int(off, 16), syms)
             if got == a2l:
                 ok_obj += 1
-            elif same_but_file(got, a2l):
+                if guessed:
+                    neighbour += 1
+                    print('no name: %s %s: memlease none, addr2line the '
+                          'symbol below, %s, whose size does not cover it'
+                          % (obj, off, want.get('%#x' % int(off, 16))))
+            elif same_but_file(got, a2l, llvm_symbolizer(obj, [off]).get(
+                    '%#x' % int(off, 16)) or []):
                 file_only += 1
                 ok_obj += 1
-                print('file only: %s %s: memlease %s, addr2line %s'
+                print('file only: %s %s: memlease and llvm-symbolizer %s, addr2line %s'
                       % (obj, off, got, a2l))
             else:
-                print('differ: %s %s: memlease %s, addr2line %s'
-                      % (obj, off, got, want.get('%#x' % int(off, 16))))
+                print('differ: %s %s: memlease %s, expected %s (addr2line %s)'
+                      % (obj, off, got, a2l, want.get('%#x' % int(off, 16))))
         named = sum(1 for off in offs if frames[(obj, off)][0][0] != '??')
         inl = sum(1 for off in offs if len(frames[(obj, off)]) > 1)
         print('%s: %d/%d agree (%d named, %d with inlined functions)'
@@ -112,7 +194,9 @@ def main():
         total += n_obj
         agree += ok_obj
     print('agree %d/%d frames agree (%d of them in another file of the '
-          'same line)' % (agree, total, file_only))
+          'same line, as llvm-symbolizer has it; %d unnamed, where '
+          'addr2line names the symbol below)'
+          % (agree, total, file_only, neighbour))
     return 0 if agree == total and total >= MIN_FRAMES else 1
 
 
