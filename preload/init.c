@@ -33,6 +33,7 @@
 #include "runtime.h"
 #include "server.h"
 #include "stacks.h"
+#include "symbols.h"
 #include "tag.h"
 #include "threads.h"
 
@@ -130,7 +131,8 @@ ml_init_attach(void)
 }
 
 /* The process is ending: no thread starts any more; the live tagged
- * leases are reported if asked; the thread stops. */
+ * leases are reported if asked; the thread stops; the names of frames
+ * learned here are left for the next process of the same binaries. */
 __attribute__((destructor)) static void
 init_fini(void)
 {
@@ -140,4 +142,7 @@ init_fini(void)
 	ml_guard_leave();
 	ml_tag_exit();
 	ml_loop_stop();
+	ml_guard_enter();
+	ml_symbols_save();
+	ml_guard_leave();
 }

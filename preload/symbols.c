@@ -40,9 +40,11 @@
 
 #include "fd.h"
 #include "mem.h"
+#include "symcache.h"
 #include "symbols.h"
+#include "wire.h"
 
-#define MAX_FNS 32      /* functions at an address: inlined, and one */
+#define MAX_FNS ML_SYMCACHE_MAX_FNS  /* at an address: inlined, and one */
 
 /* A function symbol with a size. */
 struct sym {
@@ -62,6 +64,9 @@ struct object {
 	bool         live;          /* still loaded */
 	bool         syms_read;
 	bool         dwarf_read;
+	bool         cache_read;    /* its cache file, if any, read */
+	bool         learned;       /* named here what its file may not have */
+	struct ml_symcache *cache;  /* its cache file; NULL: none */
 	struct sym  *syms;          /* by address */
 	size_t       nsyms;
 };
@@ -88,6 +93,9 @@ static struct {
 	bool             gone;        /* objects it knows that are gone */
 	struct entry   **bucket;
 	size_t           nbuckets, count;
+	int              cache;       /* 0: not yet known, 1: cache_dir,
+	                               * -1: no cache files */
+	char             cache_dir[PATH_MAX];
 } sy = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* --- the objects ------------------------------------------------------ */
@@ -108,6 +116,7 @@ exe_init(void)
 struct seen {
 	uintptr_t lo, hi, base;
 	char     *path;
+	char     *build_id;     /* hex, NULL */
 };
 
 struct listing {
@@ -126,6 +135,48 @@ count_cb(struct dl_phdr_info *info, size_t size, void *data)
 	l->adds = info->dlpi_adds;
 	l->subs = info->dlpi_subs;
 	return 1;
+}
+
+/* The build-id of an object, in hex, from its notes in memory (no file
+ * read): NULL when it has none (or out of memory). */
+static char *
+note_build_id(const struct dl_phdr_info *info)
+{
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		size_t align = ph->p_align == 8 ? 8 : 4;
+		if (ph->p_type != PT_NOTE)
+			continue;
+		const char *p = (const char *)(info->dlpi_addr + ph->p_vaddr);
+		const char *end = p + ph->p_memsz;
+		while ((size_t)(end - p) >= sizeof(ElfW(Nhdr))) {
+			const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
+			const char *name = p + sizeof *nh;
+			size_t namesz = (nh->n_namesz + align - 1) & ~(align - 1);
+			size_t descsz = (nh->n_descsz + align - 1) & ~(align - 1);
+			if ((size_t)(end - name) < namesz ||
+			    (size_t)(end - name) - namesz < descsz)
+				break;
+			const unsigned char *desc =
+			    (const unsigned char *)name + namesz;
+			if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
+			    memcmp(name, "GNU", 4) == 0 && nh->n_descsz > 0 &&
+			    nh->n_descsz <= 64) {
+				char *s = ml_mem_malloc(2 * nh->n_descsz + 1);
+				if (s == NULL)
+					return NULL;
+				for (size_t k = 0; k < nh->n_descsz; k++) {
+					s[2 * k] = "0123456789abcdef"[desc[k] >> 4];
+					s[2 * k + 1] =
+					    "0123456789abcdef"[desc[k] & 15];
+				}
+				s[2 * nh->n_descsz] = '\0';
+				return s;
+			}
+			p = name + namesz + descsz;
+		}
+	}
+	return NULL;
 }
 
 static int
@@ -164,6 +215,7 @@ list_cb(struct dl_phdr_info *info, size_t size, void *data)
 	s->lo = lo;
 	s->hi = hi;
 	s->base = info->dlpi_addr;
+	s->build_id = note_build_id(info);
 	l->n++;
 	return 0;
 nomem:
@@ -174,8 +226,10 @@ nomem:
 static void
 listing_free(struct listing *l)
 {
-	for (size_t i = 0; i < l->n; i++)
+	for (size_t i = 0; i < l->n; i++) {
 		ml_mem_free(l->v[i].path);
+		ml_mem_free(l->v[i].build_id);
+	}
 	ml_mem_free(l->v);
 }
 
@@ -196,6 +250,9 @@ obj_forget(struct object *o)
 	ml_mem_free(o->syms);
 	o->syms = NULL;
 	o->nsyms = 0;
+	ml_symcache_free(o->cache);
+	o->cache = NULL;
+	o->learned = false;
 }
 
 static char *
@@ -252,6 +309,8 @@ apply(struct listing *l)
 			o->base = s->base;
 			o->path = s->path;
 			s->path = NULL;
+			o->build_id = s->build_id;
+			s->build_id = NULL;
 			o->live = true;
 		}
 		objs[n++] = o;
@@ -555,6 +614,9 @@ entry_free(struct entry *e)
 	ml_mem_free(e);
 }
 
+static struct entry *make_entry(struct object *o, uintptr_t ip, bool full,
+    const struct ml_symbols_fn *fns, int n, const char *dir);
+
 /* Name return address ip, in o or in no object known, from DWARF and the
  * symbols, or (!full) from the symbols alone; the lock is held.  NULL when
  * out of memory. */
@@ -597,9 +659,19 @@ name(struct object *o, uintptr_t ip, bool full)
 		fns[0].line = fns[0].file != NULL && lineno > 0 ?
 		    (unsigned)lineno : 0;
 	}
+	return make_entry(o, ip, full, fns, n, dir);
+}
 
+/* An entry for ip in o (or none), of fns[n], their strings copied (the
+ * relative files under dir); NULL when out of memory. */
+static struct entry *
+make_entry(struct object *o, uintptr_t ip, bool full,
+    const struct ml_symbols_fn *fns, int n, const char *dir)
+{
+	uintptr_t pc = ip - 1;
 	struct entry *e = ml_mem_calloc(1, sizeof *e + n * sizeof *fns);
 	bool whole = true;
+
 	if (e == NULL)
 		return NULL;
 	e->obj = o;
@@ -736,17 +808,126 @@ obj_opened(uintptr_t pc, bool dwarf)
 	return o;
 }
 
-/* The entry of ip, named now if need be; returns with the lock held.
- * NULL when out of memory. */
+/* --- the cache files ------------------------------------------------- */
+
+/* Whether names are cached in files, in the socket folder unless
+ * ml_symbols_cache() said otherwise; the lock is held. */
+static bool
+cache_on(void)
+{
+	if (sy.cache == 0)
+		sy.cache = ml_wire_dir(sy.cache_dir, sizeof sy.cache_dir) == 0 ?
+		    1 : -1;
+	return sy.cache > 0;
+}
+
+/* The entry of ip in o from o's cache file (read the first time), NULL
+ * when the file has not ip; the lock is held. */
+static struct entry *
+from_file(struct object *o, uintptr_t ip)
+{
+	struct ml_symcache_fn got[MAX_FNS];
+	struct ml_symbols_fn fns[MAX_FNS];
+	int n;
+
+	if (o == NULL || o->build_id == NULL || !cache_on())
+		return NULL;
+	if (!o->cache_read) {
+		o->cache_read = true;
+		o->cache = ml_symcache_read(sy.cache_dir, o->build_id);
+	}
+	if ((n = ml_symcache_find(o->cache, ip - 1 - o->base, got,
+	    MAX_FNS)) == 0)
+		return NULL;
+	for (int k = 0; k < n; k++)
+		fns[k] = (struct ml_symbols_fn){
+			.function = got[k].function, .file = got[k].file,
+			.offset = got[k].offset, .with_offset = got[k].with_offset,
+			.line = got[k].line, .inlined = got[k].inlined,
+		};
+	return make_entry(o, ip, true, fns, n, NULL);
+}
+
+void
+ml_symbols_cache(const char *dir)
+{
+	pthread_mutex_lock(&sy.lock);
+	sy.cache = dir != NULL && strlen(dir) < sizeof sy.cache_dir ? 1 : -1;
+	if (sy.cache > 0)
+		strcpy(sy.cache_dir, dir);
+	pthread_mutex_unlock(&sy.lock);
+}
+
+/* Write the cache file of o: the addresses named in o, full; the lock is
+ * held. */
+static void
+save(struct object *o)
+{
+	struct ml_symcache_rec *recs = ml_mem_calloc(sy.count ? sy.count : 1,
+	    sizeof *recs);
+	struct ml_symcache_fn *fns = ml_mem_calloc(sy.count ? sy.count *
+	    MAX_FNS : 1, sizeof *fns);
+	size_t n = 0, nfns = 0;
+
+	for (size_t b = 0; recs != NULL && fns != NULL && b < sy.nbuckets;
+	    b++)
+		for (struct entry *e = sy.bucket[b]; e != NULL; e = e->next) {
+			if (e->obj != o || !e->full)
+				continue;
+			recs[n] = (struct ml_symcache_rec){
+				.offset = e->a.object_offset, .n = e->a.n,
+				.fns = &fns[nfns],
+			};
+			for (int k = 0; k < e->a.n; k++)
+				fns[nfns++] = (struct ml_symcache_fn){
+					.function = e->fns[k].function,
+					.file = e->fns[k].file,
+					.offset = e->fns[k].offset,
+					.line = e->fns[k].line,
+					.with_offset = e->fns[k].with_offset,
+					.inlined = e->fns[k].inlined,
+				};
+			n++;
+		}
+	if (n > 0)
+		ml_symcache_write(sy.cache_dir, o->build_id, recs, n);
+	ml_mem_free(recs);
+	ml_mem_free(fns);
+}
+
+void
+ml_symbols_save(void)
+{
+	pthread_mutex_lock(&sy.lock);
+	for (size_t i = 0; cache_on() && i < sy.nobjs; i++) {
+		struct object *o = sy.objs[i];
+		if (o->learned && o->build_id != NULL) {
+			save(o);
+			o->learned = false;
+		}
+	}
+	pthread_mutex_unlock(&sy.lock);
+}
+
+/* The entry of ip, named now if need be (from the object's cache file,
+ * else from its ELF and DWARF); returns with the lock held.  NULL when
+ * out of memory. */
 static struct entry *
 lookup(uintptr_t ip, bool full)
 {
 	struct entry *e;
+	struct object *o;
 
 	lock_current();
-	if ((e = find(ip, full)) == NULL &&
-	    (e = name(obj_opened(ip - 1, full), ip, full)) != NULL &&
-	    !insert(e)) {
+	if ((e = find(ip, full)) != NULL)
+		return e;
+	if ((e = from_file(obj_at(ip - 1), ip)) == NULL) {
+		o = obj_opened(ip - 1, full);
+		e = name(o, ip, full);
+		if (e != NULL && full && o != NULL && o->dm != NULL)
+			o->learned = true;
+	}
+	if (e != NULL && !insert(e)) {
 		entry_free(e);
 		e = NULL;
 	}

@@ -52,6 +52,17 @@ bool        ml_symbols_symbol(uintptr_t ip, const char **function,
  * (cheap: no ELF or DWARF is read). */
 const char *ml_symbols_object(uintptr_t ip);
 
+/*
+ * Cache files (symcache.h): the names of each object with a build-id are
+ * read from, and ml_symbols_save() writes them to, a file of folder dir;
+ * NULL: none.  By default, the socket folder (wire.h's ml_wire_dir()).
+ * Set before names are asked for.
+ */
+void        ml_symbols_cache(const char *dir);
+/* Write the names learned here, merged with those of the files, for the
+ * next process of the same objects (at exit). */
+void        ml_symbols_save(void);
+
 /* Fork */
 void        ml_symbols_lock(void);
 void        ml_symbols_unlock(void);

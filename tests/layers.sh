@@ -57,23 +57,24 @@ ranks='
 0 guard heap
 1 real fd got
 2 mem
-3 symbols
-4 sites ptrmap rules reclaim stacks
-5 stackid
-6 json bystack
-7 report
-8 options
-9 conf loop
-10 runtime threads
-11 decide block
-12 tag
-13 listing
-14 proto
-15 lines
-16 server
-17 init
-18 api shim preload
-19 attach
+3 symcache
+4 symbols
+5 sites ptrmap rules reclaim stacks
+6 stackid
+7 json bystack
+8 report
+9 options
+10 conf loop
+11 runtime threads
+12 decide block
+13 tag
+14 listing
+15 proto
+16 lines
+17 server
+18 init
+19 api shim preload
+20 attach
 '
 rank_of() {
 	printf '%s\n' "$ranks" | awk -v m="$1" '

@@ -32,9 +32,13 @@ strip --strip-debug -o "$tmp/deeplib-nodwarf.so" "$deeplib"
 strip --strip-all -o "$tmp/deeplib-stripped.so" "$deeplib"
 strip --strip-all -o "$tmp/deep-stripped" "$fx/deep"
 
+# each in a socket folder of its own: deep-stripped has deep's build-id,
+# and would be given deep's names from its cache file
 for prog in "$fx/deep" "$tmp/deep-stripped"; do
 	rm -f "$tmp/log"
-	env MEMLEASE_RULES='ttl=1h' MEMLEASE_REPORT_AT_EXIT=1 \
+	rm -rf "$tmp/sock" && mkdir -m 700 "$tmp/sock"
+	env MEMLEASE_SOCKET_DIR="$tmp/sock" \
+	    MEMLEASE_RULES='ttl=1h' MEMLEASE_REPORT_AT_EXIT=1 \
 	    MEMLEASE_BACKTRACE=64 MEMLEASE_LOG_FORMAT=json \
 	    MEMLEASE_LOG="$tmp/log" LD_PRELOAD="$lib" "$prog" \
 	    "$tmp/deeplib.so" "$tmp/deeplib-nodwarf.so" \
@@ -52,5 +56,99 @@ rc=$?
 sed 's/^/# /' "$tmp/out" | grep -v '^# agree'
 ok "$(sed -n 's/^agree //p' "$tmp/out") (as addr2line -f -i prints them, at least 500 frames)" \
     $(test "$rc" -eq 0; echo $?)
+# --- the cache files: names for the next process of the same binaries ---
+
+# run_deep DIR LOG: deep under the preload, its socket folder DIR
+run_deep() {
+	rm -f "$2"      # the log is appended to
+	env MEMLEASE_SOCKET_DIR="$1" MEMLEASE_RULES='ttl=1h' \
+	    MEMLEASE_REPORT_AT_EXIT=1 MEMLEASE_BACKTRACE=64 \
+	    MEMLEASE_LOG_FORMAT=json MEMLEASE_LOG="$2" LD_PRELOAD="$lib" \
+	    "$fx/deep" >"$tmp/out" 2>"$tmp/err"
+}
+# names LOG: each frame of LOG, without its ip (the load addresses
+# change from run to run), one a line
+names() {
+	python3 -c 'import json, sys
+for l in open(sys.argv[1]):
+    for f in json.loads(l).get("backtrace", []):
+        f.pop("ip")
+        print(json.dumps(f, sort_keys=True))' "$1"
+}
+# named_at LOG OFFSET: the function of deep's frame at OFFSET in LOG
+named_at() {
+	python3 -c 'import json, sys
+for l in open(sys.argv[1]):
+    for f in json.loads(l).get("backtrace", []):
+        if f.get("object_offset") == sys.argv[2] and \
+           f["object"].endswith("/deep") and not f.get("inlined"):
+            print(f.get("function", "??")); sys.exit(0)' "$1" "$2"
+}
+
+mkdir -m 700 "$tmp/c1"
+run_deep "$tmp/c1" "$tmp/ref"; rc1=$?
+run_deep "$tmp/c1" "$tmp/again"; rc2=$?
+names "$tmp/ref" >"$tmp/ref.names"
+names "$tmp/again" >"$tmp/again.names"
+deep_id=$(readelf -n "$fx/deep" | sed -n 's/.*Build ID: //p')
+ok "a second run of deep names its frames from the cache files, as the first named them" \
+    $(test "$rc1" -eq 0 && test "$rc2" -eq 0 &&
+      test "$(wc -l <"$tmp/ref.names")" -gt 1000 &&
+      cmp -s "$tmp/ref.names" "$tmp/again.names" &&
+      test "$(stat -c %a "$tmp/c1/symbols-$deep_id")" = 600 &&
+      test -z "$(ls "$tmp/c1" | grep -v '^symbols-[0-9a-f]*$')"; echo $?)
+
+# A file that is trusted is read: a name planted in it is given
+at=$(python3 -c 'import json, sys
+for l in open(sys.argv[1]):
+    for f in json.loads(l).get("backtrace", []):
+        if f["object"].endswith("/deep") and not f.get("inlined"):
+            print(f["object_offset"]); sys.exit(0)' "$tmp/ref")
+real_name=$(named_at "$tmp/ref" "$at")
+mkdir -m 700 "$tmp/c2"
+python3 "$top_srcdir/tests/symcache.py" "$tmp/c2/symbols-$deep_id" \
+    "$deep_id" "$at" planted_fn && chmod 600 "$tmp/c2/symbols-$deep_id"
+run_deep "$tmp/c2" "$tmp/log"; rc=$?
+ok "a cache file of this user's, 0600 and well made, is read (a name planted at $at is given)" \
+    $(test "$rc" -eq 0 && test "$(named_at "$tmp/log" "$at")" = planted_fn; echo $?)
+
+# plant DIR FLAW: the planted file of deep in DIR, with FLAW
+plant() {
+	rm -rf "$1" && mkdir -m 700 "$1"
+	python3 "$top_srcdir/tests/symcache.py" "$1/symbols-$deep_id" \
+	    "$deep_id" "$at" planted_fn "$2" && chmod 600 "$1/symbols-$deep_id"
+}
+# ignored WHAT: deep runs, and its frame at $at has its real name
+ignored() {
+	run_deep "$tmp/c3" "$tmp/log"
+	rc=$?
+	ok "a cache file $1 is not read (deep's frame at $at is $real_name)" \
+	    $(test "$rc" -eq 0 && test -n "$real_name" &&
+	      test "$(named_at "$tmp/log" "$at")" = "$real_name"; echo $?)
+}
+for flaw in truncated string order count id magic huge unterminated; do
+	plant "$tmp/c3" "$flaw"
+	ignored "with a flaw ($flaw)"
+done
+plant "$tmp/c3" none
+chmod 644 "$tmp/c3/symbols-$deep_id"
+ignored "that others may read (0644)"
+plant "$tmp/c3" none
+chmod 620 "$tmp/c3/symbols-$deep_id"
+ignored "that the group may write (0620)"
+plant "$tmp/c2" none
+plant "$tmp/c3" none
+rm "$tmp/c3/symbols-$deep_id"
+ln -s "$tmp/c2/symbols-$deep_id" "$tmp/c3/symbols-$deep_id"
+ignored "that is a symbolic link"
+if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
+	plant "$tmp/c3" none
+	chown nobody "$tmp/c3/symbols-$deep_id"
+	ignored "of another user"
+fi
+plant "$tmp/c3" none
+chmod 755 "$tmp/c3"
+ignored "in a socket folder that others may enter (0755)"
+
 echo "1..$n"
 exit $fail

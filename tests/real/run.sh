@@ -118,7 +118,7 @@ run_mode() {
 	[ "$rc" -eq 124 ] && why="timed out after ${limit}s $why"
 	cores=$(find "$dir/w" -name core -o -name 'core.[0-9]*' | head -n 3)
 	[ -n "$cores" ] && why="core files: $cores $why"
-	stale=$(ls -A "$sock")
+	stale=$(ls -A "$sock" | grep -v '^symbols-')     # names' cache files
 	[ -n "$stale" ] && why="sockets left: $(echo "$stale" | head -n 5 |
 	    tr '\n' ' ')$why"
 	# ttl=1h outlives every run, and the reclaim rules match nothing
