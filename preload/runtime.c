@@ -208,29 +208,68 @@ call_hook(const struct ml_ended *e)
 		fn(e->h, e->buf, e->size, e->label[0] ? e->label : NULL, arg);
 }
 
-void
-ml_runtime_finish(const struct ml_ended *e, uint64_t now)
+/* What the kind of e does at its end (free, reclaim, ...). */
+static void
+finish_action(const struct ml_ended *e, uint64_t now)
 {
 	const struct kind *k = &rt.kind[e->kind & ML_KIND_MAX];
 
-	if (e->why == ML_END_EXPIRED) {
-		const char *action = k->action != NULL ? k->action :
-		    "left to the program";
-		bool wake = false;
-		call_hook(e);
-		ml_guard_enter();
-		for (int i = 0; i < rt.nobs; i++)
-			wake |= rt.obs[i]->expired(e, now, action);
-		if (wake && !ml_loop_is_self())
-			ml_loop_wake();
-		ml_guard_leave();
-		if (k->reclaims)
-			atomic_fetch_add(&rt.reclaimed, 1);
-	}
 	if (k->end != NULL)
 		k->end(e, now);
 	else if (e->kind == ML_RUNTIME_BUFFER)
 		ml_mem_free(e->buf);
+}
+
+/* The report of an expiry, and the watchers told. */
+static void
+finish_report(const struct ml_ended *e, uint64_t now)
+{
+	const struct kind *k = &rt.kind[e->kind & ML_KIND_MAX];
+	const char *action = k->action != NULL ? k->action :
+	    "left to the program";
+	bool wake = false;
+
+	ml_guard_enter();
+	for (int i = 0; i < rt.nobs; i++)
+		wake |= rt.obs[i]->expired(e, now, action);
+	if (wake && !ml_loop_is_self())
+		ml_loop_wake();
+	ml_guard_leave();
+	if (k->reclaims)
+		atomic_fetch_add(&rt.reclaimed, 1);
+}
+
+/*
+ * The ends of batch[n]: the program's hook first (it sees the buffer);
+ * then the actions that give memory back (free, reclaim) before the
+ * reports, which name their frames (the first time, tens of milliseconds
+ * of reading ELF and DWARF: a block is not kept that long for it); the
+ * other actions (abort, report) after their report.
+ */
+static void
+finish_all(const struct ml_ended *batch, int n, uint64_t now)
+{
+	for (int i = 0; i < n; i++) {
+		const struct kind *k = &rt.kind[batch[i].kind & ML_KIND_MAX];
+		if (batch[i].why == ML_END_EXPIRED)
+			call_hook(&batch[i]);
+		if (k->reclaims || batch[i].why != ML_END_EXPIRED)
+			finish_action(&batch[i], now);
+	}
+	for (int i = 0; i < n; i++) {
+		const struct kind *k = &rt.kind[batch[i].kind & ML_KIND_MAX];
+		if (batch[i].why != ML_END_EXPIRED)
+			continue;
+		finish_report(&batch[i], now);
+		if (!k->reclaims)
+			finish_action(&batch[i], now);
+	}
+}
+
+void
+ml_runtime_finish(const struct ml_ended *e, uint64_t now)
+{
+	finish_all(e, 1, now);
 }
 
 int
@@ -242,8 +281,7 @@ ml_runtime_expire_due(void)
 	do {
 		uint64_t now = ml_clock_ms();
 		n = ml_core_expire(rt.core, now, batch, EXPIRE_BATCH);
-		for (int i = 0; i < n; i++)
-			ml_runtime_finish(&batch[i], now);
+		finish_all(batch, n, now);
 		total += n;
 	} while (n == EXPIRE_BATCH);
 	return total;
