@@ -898,7 +898,10 @@ save(struct object *o)
 void
 ml_symbols_save(void)
 {
-	pthread_mutex_lock(&sy.lock);
+	/* a thread left naming at exit (memlease's, given up on by
+	 * ml_loop_stop()) holds the lock: the files are not written */
+	if (pthread_mutex_trylock(&sy.lock) != 0)
+		return;
 	for (size_t i = 0; cache_on() && i < sy.nobjs; i++) {
 		struct object *o = sy.objs[i];
 		if (o->learned && o->build_id != NULL) {
