@@ -513,6 +513,77 @@ is_function(Dwarf_Die *die)
 	    tag == DW_TAG_entry_point;
 }
 
+/* DIEs that may hold code, and those that hold such DIEs but no code of
+ * their own (C++ namespaces and classes; lexical blocks without
+ * addresses, as in abstract instances). */
+static bool
+holds_code(Dwarf_Die *die, int tag)
+{
+	return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine ||
+	    tag == DW_TAG_entry_point || tag == DW_TAG_try_block ||
+	    tag == DW_TAG_catch_block || tag == DW_TAG_with_stmt ||
+	    (tag == DW_TAG_lexical_block && (dwarf_hasattr(die,
+	    DW_AT_low_pc) || dwarf_hasattr(die, DW_AT_ranges)));
+}
+
+static bool
+holds_scopes(int tag)
+{
+	return tag == DW_TAG_namespace || tag == DW_TAG_module ||
+	    tag == DW_TAG_class_type || tag == DW_TAG_structure_type ||
+	    tag == DW_TAG_union_type || tag == DW_TAG_lexical_block;
+}
+
+#define MAX_DEPTH 128
+
+/* Down from die, the scopes holding pc into path[n...]: the new n. */
+static int
+walk(Dwarf_Die *die, Dwarf_Addr pc, Dwarf_Die *path, int n)
+{
+	Dwarf_Die child;
+
+	if (n == MAX_DEPTH || dwarf_child(die, &child) != 0)
+		return n;
+	do {
+		int tag = dwarf_tag(&child);
+		if (holds_code(&child, tag)) {
+			if (dwarf_haspc(&child, pc) > 0) {
+				path[n] = child;
+				return walk(&child, pc, path, n + 1);
+			}
+		} else if (holds_scopes(tag) && dwarf_haschildren(&child) > 0) {
+			int m = walk(&child, pc, path, n);
+			if (m > n)
+				return m;
+		}
+	} while (dwarf_siblingof(&child, &child) == 0);
+	return n;
+}
+
+/*
+ * As dwarf_getscopes_die() on the innermost concrete scope holding pc
+ * (that scope first, the CU last, in *chainp, to be freed), found in one
+ * walk down the CU that enters only the DIEs holding pc, where
+ * dwarf_getscopes() then dwarf_getscopes_die() walk it twice.  0 when no
+ * function of the CU holds pc (its code may be in a partial unit it
+ * imports, as dwz makes them): the caller asks libdw.
+ */
+static int
+concrete_chain(Dwarf_Die *cu, Dwarf_Addr pc, Dwarf_Die **chainp)
+{
+	Dwarf_Die path[MAX_DEPTH];
+	int n = walk(cu, pc, path, 0);
+	Dwarf_Die *chain;
+
+	if (n == 0 || (chain = malloc((n + 1) * sizeof *chain)) == NULL)
+		return 0;
+	for (int i = 0; i < n; i++)
+		chain[i] = path[n - 1 - i];
+	chain[n] = *cu;
+	*chainp = chain;
+	return n + 1;
+}
+
 /* What DWARF knows of pc: up to MAX_FNS functions, innermost first, into
  * fns[]: their names, and for each but the innermost the line of the call
  * inlined in it (the innermost's line is the line table's, set by the
@@ -529,7 +600,11 @@ dwarf_fns(Dwfl_Module *dm, uintptr_t pc, struct ml_symbols_fn *fns)
 	struct { const char *file; unsigned line; } call[MAX_FNS];
 	int n = 0, nchain;
 
-	if (cu == NULL || dwarf_getscopes(cu, pc - bias, &scopes) <= 0)
+	if (cu == NULL)
+		goto out;
+	if ((nchain = concrete_chain(cu, pc - bias, &chain)) > 0)
+		goto named;
+	if (dwarf_getscopes(cu, pc - bias, &scopes) <= 0)
 		goto out;
 	/* dwarf_getscopes() goes from an inlined subroutine to its abstract
 	 * origin; the parents of the concrete DIE are the call chain. */
@@ -537,6 +612,7 @@ dwarf_fns(Dwfl_Module *dm, uintptr_t pc, struct ml_symbols_fn *fns)
 	    dwarf_offdie(dw, dwarf_dieoffset(&scopes[0]), &concrete) == NULL)
 		goto out;
 	nchain = dwarf_getscopes_die(&concrete, &chain);
+named:
 	if (dwarf_getsrcfiles(cu, &files, NULL) != 0)
 		files = NULL;
 	for (int i = 0; i < nchain && n < max; i++) {
