@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "ctl.h"
+#include "wire.h"
 
 const struct ctl_cmd_entry *const ctl_cmd_table[] = {
 	&ctl_cmd_ps_entry,
@@ -56,13 +57,27 @@ ctl_cmd_ask(struct ctl_conn *c, const struct ctl_args *a, const char *cmd,
 const char *
 ctl_cmd_frame_where(const struct ctl_frame *fr, char *buf, size_t n)
 {
-	if (fr->function == NULL || fr->function[0] == '\0')
-		snprintf(buf, n, "?");
+	int k;
+
+	if ((fr->function == NULL || fr->function[0] == '\0') &&
+	    fr->object_offset >= 0)
+		k = snprintf(buf, n, "%s+%#" PRIx64, fr->object != NULL ?
+		    fr->object : "?", (uint64_t)fr->object_offset);
+	else if (fr->function == NULL || fr->function[0] == '\0')
+		k = snprintf(buf, n, "%s+?", fr->object != NULL ? fr->object :
+		    "?");
 	else if (fr->offset > 0)
-		snprintf(buf, n, "%s+%#" PRIx64, fr->function,
+		k = snprintf(buf, n, "%s+%#" PRIx64, fr->function,
 		    (uint64_t)fr->offset);
 	else
-		snprintf(buf, n, "%s", fr->function);
+		k = snprintf(buf, n, "%s", fr->function);
+	if (k >= 0 && (size_t)k < n && fr->file != NULL) {
+		if (fr->line > 0)
+			snprintf(buf + k, n - (size_t)k, " (%s:%" PRId64 ")",
+			    fr->file, fr->line);
+		else
+			snprintf(buf + k, n - (size_t)k, " (%s)", fr->file);
+	}
 	return buf;
 }
 
@@ -77,18 +92,18 @@ ctl_cmd_backtrace(const struct ctl_conn *c, json_t *bt, const char *indent)
 		return 0;
 	if (!json_is_array(bt))
 		return ctl_client_malformed(c, "\"backtrace\" is not a list");
+	size_t line = 0;
 	json_array_foreach(bt, i, v) {
 		struct ctl_frame fr;
 		if (ctl_reply_frame(v, &fr, err, sizeof err) != 0)
 			return ctl_client_malformed(c, err);
+		if (!fr.inlined && ml_wire_startup_frame(fr.function))
+			continue;       /* the C library's start-up: JSON only */
 		char *w = ctl_out_clean(ctl_cmd_frame_where(&fr, where,
 		    sizeof where));
-		char *obj = ctl_out_clean(fr.object != NULL ? fr.object : "?");
-		char *ip = ctl_out_clean(fr.ip != NULL ? fr.ip : "?");
-		printf("%s#%-2zu %s (%s) [%s]\n", indent, i, w, obj, ip);
+		printf("%s#%-2zu %s%s\n", indent, line++, w,
+		    fr.inlined ? " [inlined]" : "");
 		free(w);
-		free(obj);
-		free(ip);
 	}
 	return 0;
 }

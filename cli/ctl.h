@@ -242,6 +242,8 @@ struct ctl_lease {
 	int64_t     size, age_ms, expires_in_ms, pins, releases;
 };
 
+/* A frame, as SPEC's "Frames" says: NULL strings and -1 numbers when
+ * absent. */
 struct ctl_frame {
 	const char *function, *object, *ip, *file;
 	int64_t     offset, object_offset, line;
@@ -578,13 +580,15 @@ int         ctl_cmd_ask(struct ctl_conn *c, const struct ctl_args *a,
 json_t     *ctl_cmd_arg_string(const char *s, const char *what);
 /* {"lease":"0x..."}: the arguments of show, renew and expire. */
 json_t     *ctl_cmd_lease_arg(uint64_t lease);
-/* "name+0x12" of a frame, in buf. */
+/* A frame in text, in buf: "name+0x12 (file:line)", "name (file:line)"
+ * for a function inlined there, or without a name "OBJECT+0xOFFSET". */
 const char *ctl_cmd_frame_where(const struct ctl_frame *fr, char *buf,
                 size_t n);
 /* export --format folded (cmd-flamegraph.c): the stacks of c's process
  * as folded lines, to -o's file or stdout; 0, or -1 (said). */
 int         ctl_cmd_folded(const struct ctl_args *a, struct ctl_conn *c);
-/* Print a backtrace, a frame a line, indented; -1 if malformed. */
+/* Print a backtrace, a frame a line, indented, the inlined ones marked,
+ * the C library's start-up frames left out; -1 if malformed. */
 int         ctl_cmd_backtrace(const struct ctl_conn *c, json_t *bt,
                 const char *indent);
 

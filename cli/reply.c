@@ -10,10 +10,12 @@
  * Here the shape is checked: every field is of the type it must be, or
  * missing (null where null has a meaning).
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ctl.h"
@@ -45,6 +47,28 @@ get_int(json_t *o, const char *key, int64_t *out, char *err, size_t errlen)
 	if (!json_is_integer(v) || json_integer_value(v) < 0)
 		return bad(err, errlen, "\"%s\" is not a whole number", key);
 	*out = (int64_t)json_integer_value(v);
+	return 0;
+}
+
+/* An offset: a whole number, or hexadecimal text ("0x1a2b", as memlease
+ * writes it, as addr2line takes it); -1 if missing or null. */
+static int
+get_offset(json_t *o, const char *key, int64_t *out, char *err,
+    size_t errlen)
+{
+	json_t *v = json_object_get(o, key);
+	const char *t;
+	char *end;
+
+	if (v == NULL || !json_is_string(v))
+		return get_int(o, key, out, err, errlen);
+	t = json_string_value(v);
+	errno = 0;
+	unsigned long long x = strtoull(t, &end, 16);
+	if (strncmp(t, "0x", 2) != 0 || end == t + 2 || *end != '\0' ||
+	    errno != 0 || x > INT64_MAX)
+		return bad(err, errlen, "\"%s\" is not an offset", key);
+	*out = (int64_t)x;
 	return 0;
 }
 
@@ -225,7 +249,7 @@ ctl_reply_frame(json_t *o, struct ctl_frame *fr, char *err, size_t errlen)
 	    get_str(o, "ip", &fr->ip, err, errlen) != 0 ||
 	    get_str(o, "file", &fr->file, err, errlen) != 0 ||
 	    get_int(o, "offset", &fr->offset, err, errlen) != 0 ||
-	    get_int(o, "object_offset", &fr->object_offset, err, errlen) != 0 ||
+	    get_offset(o, "object_offset", &fr->object_offset, err, errlen) != 0 ||
 	    get_int(o, "line", &fr->line, err, errlen) != 0)
 		return -1;
 	inl = json_object_get(o, "inlined");

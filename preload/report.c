@@ -50,6 +50,7 @@
 #include "stackid.h"
 #include "stacks.h"
 #include "symbols.h"
+#include "wire.h"
 
 #define REPORT_MAX 65536
 
@@ -382,18 +383,17 @@ static const char *const event_json[] = {
 	[ML_EV_LATE_ACCESS] = "late_access",
 };
 
-/* One function at a frame: `name+0xOFF (file:line) [OBJECT+0xOFFSET]`,
- * `name (file:line) [inlined]`, or without a name `OBJECT+0xOFFSET`. */
+/* One function at a frame: `name+0xOFF (file:line)`, `name (file:line)
+ * [inlined]`, or without a name `OBJECT+0xOFFSET`. */
 static void
 put_frame(int pid, int line, const struct ml_symbols_addr *a,
     const struct ml_symbols_fn *fn)
 {
-	const char *object = a->object != NULL ? a->object : "??";
-
 	put_prio();
 	put("memlease[%d]:   #%-2d ", pid, line);
 	if (fn->function == NULL)
-		put("%s+%#" PRIxPTR, object, a->object_offset);
+		put("%s+%#" PRIxPTR, a->object != NULL ? a->object : "??",
+		    a->object_offset);
 	else if (fn->with_offset)
 		put("%s+%#" PRIxPTR, fn->function, fn->offset);
 	else
@@ -402,11 +402,7 @@ put_frame(int pid, int line, const struct ml_symbols_addr *a,
 		put(" (%s:%u)", fn->file, fn->line);
 	else if (fn->file != NULL)
 		put(" (%s)", fn->file);
-	if (fn->inlined)
-		put(" [inlined]");
-	else if (fn->function != NULL)
-		put(" [%s+%#" PRIxPTR "]", object, a->object_offset);
-	put("\n");
+	put(fn->inlined ? " [inlined]\n" : "\n");
 }
 
 /* The frames of a stack, a line each: those inlined at an address, then
@@ -419,6 +415,9 @@ put_frames(const uintptr_t *ips, int n)
 	for (int i = 0, line = 0; i < n; i++) {
 		struct ml_symbols_addr a;
 		ml_symbols_get(ips[i], &a);
+		/* the C library's start-up frames: in JSON only */
+		if (ml_wire_startup_frame(a.fns[a.n - 1].function))
+			continue;
 		for (int k = 0; k < a.n; k++)
 			put_frame(pid, line++, &a, &a.fns[k]);
 	}

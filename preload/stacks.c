@@ -236,8 +236,11 @@ ml_stacks_intern(void *const *frames, int n, const void *from, int depth)
 	}
 	while (skip < n && frames[skip] != from)
 		skip++;
-	if (skip == n)      /* `from` not seen (tail call?): keep them all */
+	if (skip == n) {    /* `from` not seen (tail call?): all but ours */
 		skip = 0;
+		while (skip < n && ml_symbols_own((uintptr_t)frames[skip]))
+			skip++;
+	}
 	n -= skip;
 	if (n > depth)
 		n = depth;

@@ -421,6 +421,16 @@ ml_symbols_object(uintptr_t ip)
 	return path;
 }
 
+bool
+ml_symbols_own(uintptr_t ip)
+{
+	lock_current();
+	struct object *o = obj_at(ip - 1);
+	bool own = o != NULL && o == obj_at((uintptr_t)ml_symbols_own);
+	pthread_mutex_unlock(&sy.lock);
+	return own;
+}
+
 /* --- symbol tables ---------------------------------------------------- */
 
 static int
@@ -975,7 +985,7 @@ void
 ml_symbols_save(void)
 {
 	/* a thread left naming at exit (memlease's, given up on by
-	 * ml_loop_stop()) holds the lock: the files are not written */
+	 * the loop's stop) holds the lock: the files are not written */
 	if (pthread_mutex_trylock(&sy.lock) != 0)
 		return;
 	for (size_t i = 0; cache_on() && i < sy.nobjs; i++) {

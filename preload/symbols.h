@@ -52,6 +52,9 @@ bool        ml_symbols_symbol(uintptr_t ip, const char **function,
  * (cheap: no ELF or DWARF is read). */
 const char *ml_symbols_object(uintptr_t ip);
 
+/* Whether return address ip is in memlease's own code (cheap). */
+bool        ml_symbols_own(uintptr_t ip);
+
 /*
  * Cache files (symcache.h): the names of each object with a build-id are
  * read from, and ml_symbols_save() writes them to, a file of folder dir;

@@ -50,6 +50,25 @@ ok "show --json: the lease and its backtrace of function, offset, object" \
       get backtrace 0 object | grep -q 'fixtures/.*holder"$' &&
       get backtrace 0 offset | grep -q '^[0-9][0-9]*$'; echo $?)
 
+ok "show --json: every frame with ip, object, object_offset, build_id; hold_block's file:line; the C library's start-up frames kept" \
+    $(get backtrace 0 file | grep -q 'holder\.c"$' &&
+      get backtrace 0 line | grep -q '^[1-9][0-9]*$' &&
+      get backtrace 0 object_offset | grep -q '^"0x[0-9a-f]*"$' &&
+      get backtrace 0 build_id | grep -q '^"[0-9a-f]\{40\}"$' &&
+      grep -q '"function": *"__libc_start_call_main"' "$tmp/out" &&
+      grep -q '"function": *"_start"' "$tmp/out"; echo $?)
+
+"$ctl" -p "$pid" show "$id" >"$tmp/out" 2>&1
+ok "show: the backtrace in text, hold_block+0xOFF (holder.c:LINE) first, the start-up frames folded" \
+    $(grep -q '^ *#0  *hold_block+0x[0-9a-f]* (.*holder\.c:[1-9][0-9]*)$' \
+      "$tmp/out" && ! grep -Eq '__libc_start|[^a-z_]_start' "$tmp/out"
+      echo $?)
+
+"$ctl" -p "$pid" list --by-site >"$tmp/out" 2>&1
+ok "list --by-site: the site's file:line in the table" \
+    $(grep -q 'hold_block+0x[0-9a-f]* (.*holder\.c:[1-9][0-9]*)' "$tmp/out"
+      echo $?)
+
 "$ctl" -p "$pid" list --older-than 1h >"$tmp/out" 2>&1
 rc=$?
 ok "list --older-than 1h: none that old" \

@@ -56,6 +56,27 @@ rc=$?
 sed 's/^/# /' "$tmp/out" | grep -v '^# agree'
 ok "$(sed -n 's/^agree //p' "$tmp/out") (as addr2line -f -i prints them, at least 500 frames)" \
     $(test "$rc" -eq 0; echo $?)
+ok "JSON keeps the C library's start-up frames, and no frame is memlease's own" \
+    $(grep -q '"function":"__libc_start_call_main"' "$tmp/logs" &&
+      grep -q '"function":"_start"' "$tmp/logs" &&
+      ! grep -q '"object":"[^"]*libmemlease' "$tmp/logs"; echo $?)
+
+# The same stacks in text
+rm -rf "$tmp/sock" && mkdir -m 700 "$tmp/sock"
+rm -f "$tmp/log"
+env MEMLEASE_SOCKET_DIR="$tmp/sock" MEMLEASE_RULES='ttl=1h' \
+    MEMLEASE_REPORT_AT_EXIT=1 MEMLEASE_LOG="$tmp/log" LD_PRELOAD="$lib" \
+    "$tmp/deep-stripped" "$tmp/deeplib.so" "$tmp/deeplib-stripped.so" \
+    >"$tmp/out" 2>"$tmp/err"
+rc=$?
+ok "text: name+0xOFF (file:line), inlined functions marked, OBJECT+0xOFFSET without a name, the start-up frames folded, none of memlease's" \
+    $(test "$rc" -eq 0 &&
+      grep -q '#[0-9]*  *lib_inlined (.*deeplib\.c:[0-9]*) \[inlined\]$' "$tmp/log" &&
+      grep -q '#[0-9]*  *lib_static+0x[0-9a-f]* (.*deeplib\.c:[0-9]*)$' "$tmp/log" &&
+      grep -q '#[0-9]*  */[^ ]*/deep-stripped+0x[0-9a-f]*$' "$tmp/log" &&
+      grep -q '#[0-9]*  */[^ ]*/deeplib-stripped\.so+0x[0-9a-f]*$' "$tmp/log" &&
+      ! grep -Eq '__libc_start|[^a-z_]_start|libmemlease' "$tmp/log"; echo $?)
+
 # --- the cache files: names for the next process of the same binaries ---
 
 # run_deep DIR LOG: deep under the preload, its socket folder DIR

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -1021,6 +1022,56 @@ Test(reply, a_lease)
 	for (size_t i = 0; i < sizeof wrong / sizeof *wrong; i++)
 		cr_assert_eq(ctl_reply_lease(obj(wrong[i]), &l, err,
 		    sizeof err), -1, "%s parsed", wrong[i]);
+}
+
+Test(reply, frames_in_text_as_spec_says)
+{
+	struct ctl_frame fr;
+	char buf[256];
+
+	cr_assert_eq(ctl_reply_frame(obj("{\"function\":\"main\",\"offset\":"
+	    "18,\"object\":\"/bin/x\",\"object_offset\":\"0x1011\","
+	    "\"file\":\"x.c\",\"line\":7}"), &fr, err, sizeof err), 0);
+	cr_assert_str_eq(ctl_cmd_frame_where(&fr, buf, sizeof buf),
+	    "main+0x12 (x.c:7)");
+	cr_assert_eq(ctl_reply_frame(obj("{\"function\":\"inner\",\"object\":"
+	    "\"/bin/x\",\"file\":\"x.h\",\"line\":3,\"inlined\":true}"),
+	    &fr, err, sizeof err), 0);
+	cr_assert(fr.inlined);
+	cr_assert_str_eq(ctl_cmd_frame_where(&fr, buf, sizeof buf),
+	    "inner (x.h:3)");
+	/* no name: the object and the offset in it, never a guess */
+	cr_assert_eq(ctl_reply_frame(obj("{\"object\":\"/lib/y.so\","
+	    "\"object_offset\":\"0x2a0\",\"ip\":\"0x7f00000012a1\"}"), &fr,
+	    err, sizeof err), 0);
+	cr_assert_str_eq(ctl_cmd_frame_where(&fr, buf, sizeof buf),
+	    "/lib/y.so+0x2a0");
+}
+
+Test(reply, backtrace_text_has_the_inline_chain_and_no_start_up_frames,
+    .init = cr_redirect_stdout)
+{
+	struct ctl_conn c = { .fd = -1 };
+	json_t *bt = obj("["
+	    "{\"function\":\"inner\",\"file\":\"x.h\",\"line\":3,"
+	    "\"inlined\":true,\"object\":\"/bin/x\",\"ip\":\"0x11\"},"
+	    "{\"function\":\"work\",\"offset\":16,\"file\":\"x.c\","
+	    "\"line\":9,\"object\":\"/bin/x\",\"ip\":\"0x11\"},"
+	    "{\"object\":\"/lib/y.so\",\"object_offset\":\"0x2a0\","
+	    "\"ip\":\"0x22\"},"
+	    "{\"function\":\"__libc_start_call_main\",\"offset\":122,"
+	    "\"object\":\"/lib/libc.so.6\",\"ip\":\"0x33\"},"
+	    "{\"function\":\"__libc_start_main_impl\",\"offset\":133,"
+	    "\"object\":\"/lib/libc.so.6\",\"ip\":\"0x44\"},"
+	    "{\"function\":\"_start\",\"offset\":33,\"object\":\"/bin/x\","
+	    "\"ip\":\"0x55\"}]");
+
+	cr_assert_eq(ctl_cmd_backtrace(&c, bt, "  "), 0);
+	fflush(stdout);
+	cr_assert_stdout_eq_str(
+	    "  #0  inner (x.h:3) [inlined]\n"
+	    "  #1  work+0x10 (x.c:9)\n"
+	    "  #2  /lib/y.so+0x2a0\n");
 }
 
 Test(reply, frames_and_sites)

@@ -65,6 +65,22 @@ ml_wire_state_parse(const char *name, enum ml_wire_state *state)
 	return -1;
 }
 
+bool
+ml_wire_startup_frame(const char *function)
+{
+	static const char *const startup[] = {
+		"__libc_start_call_main", "__libc_start_main",
+		"__libc_start_main_impl", "__libc_start_main_alias_1",
+		"__libc_start_main_alias_2", "_start",
+	};
+
+	for (size_t i = 0; function != NULL &&
+	    i < sizeof startup / sizeof *startup; i++)
+		if (strcmp(function, startup[i]) == 0)
+			return true;
+	return false;
+}
+
 /* Whether root's client may take what uid owns. */
 static bool
 trusted(uid_t uid, enum ml_wire_role role)

@@ -55,6 +55,11 @@ const char *ml_wire_kind_name(unsigned kind);
 /* The state of a name: 0 with *state set, or -1 if it names none. */
 int         ml_wire_state_parse(const char *name, enum ml_wire_state *state);
 
+/* Whether function is one of the C library's start-up frames
+ * (__libc_start_call_main, __libc_start_main, _start), which text
+ * backtraces fold away and JSON keeps (SPEC "Frames"). */
+bool        ml_wire_startup_frame(const char *function);
+
 /* --- the socket folder --------------------------------------------------- */
 
 /*
