@@ -31,6 +31,7 @@
 #include "report.h"
 #include "runtime.h"
 #include "stackid.h"
+#include "symbols.h"
 #include "stacks.h"
 
 __thread int ml_guard_depth __attribute__((tls_model("initial-exec")));
@@ -298,6 +299,7 @@ loop_tick(void)
 	for (int i = 0; i < rt.nobs; i++)
 		if (rt.obs[i]->tick != NULL)
 			rt.obs[i]->tick();
+	ml_symbols_flush();     /* names for the processes beside this one */
 	return ml_core_arm(rt.core, ml_clock_ms(), ML_LOOP_MAX_SLEEP_MS);
 }
 

@@ -36,6 +36,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fd.h"
@@ -96,6 +97,8 @@ static struct {
 	int              cache;       /* 0: not yet known, 1: cache_dir,
 	                               * -1: no cache files */
 	char             cache_dir[PATH_MAX];
+	bool             unsaved;     /* an object learned names */
+	uint64_t         saved_ms;    /* when they were last written */
 } sy = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* --- the objects ------------------------------------------------------ */
@@ -896,6 +899,20 @@ obj_opened(uintptr_t pc, bool dwarf)
 
 /* --- the cache files ------------------------------------------------- */
 
+/* Names learned are written SAVE_MS after the first of them at the
+ * latest, not only at exit: the processes running beside this one (the
+ * compilers of a make -j) read them sooner. */
+#define SAVE_MS 250
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 /* Whether names are cached in files, in the socket folder unless
  * ml_symbols_cache() said otherwise; the lock is held. */
 static bool
@@ -981,13 +998,10 @@ save(struct object *o)
 	ml_mem_free(fns);
 }
 
-void
-ml_symbols_save(void)
+/* Write the files of the objects that learned names; the lock is held. */
+static void
+save_learned(void)
 {
-	/* a thread left naming at exit (memlease's, given up on by
-	 * the loop's stop) holds the lock: the files are not written */
-	if (pthread_mutex_trylock(&sy.lock) != 0)
-		return;
 	for (size_t i = 0; cache_on() && i < sy.nobjs; i++) {
 		struct object *o = sy.objs[i];
 		if (o->learned && o->build_id != NULL) {
@@ -995,6 +1009,28 @@ ml_symbols_save(void)
 			o->learned = false;
 		}
 	}
+	sy.unsaved = false;
+	sy.saved_ms = now_ms();
+}
+
+void
+ml_symbols_flush(void)
+{
+	if (pthread_mutex_trylock(&sy.lock) != 0)
+		return;
+	if (sy.unsaved && now_ms() - sy.saved_ms >= SAVE_MS)
+		save_learned();
+	pthread_mutex_unlock(&sy.lock);
+}
+
+void
+ml_symbols_save(void)
+{
+	/* a thread left naming at exit (memlease's, given up on by
+	 * the loop's stop) holds the lock: the files are not written */
+	if (pthread_mutex_trylock(&sy.lock) != 0)
+		return;
+	save_learned();
 	pthread_mutex_unlock(&sy.lock);
 }
 
@@ -1013,8 +1049,11 @@ lookup(uintptr_t ip, bool full)
 	if ((e = from_file(obj_at(ip - 1), ip)) == NULL) {
 		o = obj_opened(ip - 1, full);
 		e = name(o, ip, full);
-		if (e != NULL && full && o != NULL && o->dm != NULL)
-			o->learned = true;
+		if (e != NULL && full && o != NULL && o->dm != NULL) {
+			if (!sy.unsaved)        /* SAVE_MS from the first */
+				sy.saved_ms = now_ms();
+			o->learned = sy.unsaved = true;
+		}
 	}
 	if (e != NULL && !insert(e)) {
 		entry_free(e);
@@ -1034,6 +1073,8 @@ ml_symbols_get(uintptr_t ip, struct ml_symbols_addr *a)
 	else
 		*a = (struct ml_symbols_addr){ .ip = ip, .n = 1,
 		    .fns = &nothing };
+	if (sy.unsaved && now_ms() - sy.saved_ms >= SAVE_MS)
+		save_learned();
 	pthread_mutex_unlock(&sy.lock);
 	return e != NULL;
 }

@@ -65,6 +65,10 @@ void        ml_symbols_cache(const char *dir);
 /* Write the names learned here, merged with those of the files, for the
  * next process of the same objects (at exit). */
 void        ml_symbols_save(void);
+/* The same if names were learned a while ago (250 ms) and not written
+ * since, and no other thread is naming: for memlease's thread, now and
+ * then. */
+void        ml_symbols_flush(void);
 
 /* Fork */
 void        ml_symbols_lock(void);

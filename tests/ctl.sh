@@ -69,6 +69,18 @@ ok "list --by-site: the site's file:line in the table" \
     $(grep -q 'hold_block+0x[0-9a-f]* (.*holder\.c:[1-9][0-9]*)' "$tmp/out"
       echo $?)
 
+# The names show learned are written for the next process while this one
+# runs (within a second or so), not only at its exit
+holder_id=$(readelf -n "$fx/holder" | sed -n 's/.*Build ID: //p')
+i=0
+while [ ! -f "$dir/symbols-$holder_id" ] && [ $i -lt 60 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+ok "the names of the holder's frames are in its cache file while it runs (after $((i * 50)) ms), mode 0600" \
+    $(kill -0 "$pid" && test "$(stat -c %a "$dir/symbols-$holder_id")" = 600
+      echo $?)
+
 "$ctl" -p "$pid" list --older-than 1h >"$tmp/out" 2>&1
 rc=$?
 ok "list --older-than 1h: none that old" \
