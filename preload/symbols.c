@@ -63,6 +63,7 @@ struct object {
 	char        *build_id;      /* hex, NULL */
 	Dwfl_Module *dm;            /* NULL: not reported (vDSO, no file) */
 	bool         live;          /* still loaded */
+	bool         reported;      /* to the Dwfl (dm: its module) */
 	bool         syms_read;
 	bool         dwarf_read;
 	bool         cache_read;    /* its cache file, if any, read */
@@ -90,7 +91,6 @@ static struct {
 	size_t           nobjs;
 	unsigned long long adds, subs;  /* of the list in objs */
 	bool             listed;
-	bool             dirty;       /* objects the Dwfl does not know */
 	bool             gone;        /* objects it knows that are gone */
 	struct entry   **bucket;
 	size_t           nbuckets, count;
@@ -250,6 +250,7 @@ obj_forget(struct object *o)
 {
 	o->live = false;
 	o->dm = NULL;
+	o->reported = false;
 	ml_mem_free(o->syms);
 	o->syms = NULL;
 	o->nsyms = 0;
@@ -306,7 +307,6 @@ apply(struct listing *l)
 			o = ml_mem_calloc(1, sizeof *o);
 			if (o == NULL)
 				continue;
-			sy.dirty = true;
 			o->lo = s->lo;
 			o->hi = s->hi;
 			o->base = s->base;
@@ -324,7 +324,7 @@ apply(struct listing *l)
 			kept = objs[i] == sy.objs[k];
 		if (!kept) {
 			obj_forget(sy.objs[k]);
-			sy.dirty = sy.gone = true;
+			sy.gone = true;
 		}
 	}
 	qsort(objs, n, sizeof *objs, obj_cmp);
@@ -336,11 +336,12 @@ apply(struct listing *l)
 	sy.listed = true;
 }
 
-/* Tell the Dwfl of the objects; the lock is held.  After unloads, all are
- * reported again (those reported before keep their module); else only the
- * new ones are added.  Opens the objects' files. */
+/* Tell the Dwfl of object want (its file opened, its ELF headers read:
+ * only the objects whose frames are named are); the lock is held.  After
+ * unloads, those reported before are reported again (they keep their
+ * module). */
 static void
-report(void)
+report(struct object *want)
 {
 	if (sy.gone)
 		dwfl_report_begin(sy.dwfl);
@@ -354,22 +355,69 @@ report(void)
 			name = dwfl_module_info(o->dm, NULL, &lo, &hi, NULL,
 			    NULL, NULL, NULL);
 			o->dm = dwfl_report_module(sy.dwfl, name, lo, hi);
-		} else if (o->dm == NULL && has_file(o->path)) {
+		} else if (o == want && !o->reported && has_file(o->path)) {
 			o->dm = dwfl_report_elf(sy.dwfl, o->path, o->path, -1,
 			    o->base, false);
 			if (o->dm != NULL && o->build_id == NULL)
 				o->build_id = hex_build_id(o->dm);
 		}
 	}
+	if (want != NULL)
+		want->reported = true;
 	dwfl_report_end(sy.dwfl, NULL, NULL);
-	sy.dirty = sy.gone = false;
+	sy.gone = false;
 }
 
 static char *debuginfo_path;    /* NULL: :.debug:/usr/lib/debug */
 
+/* Whether dir/[sub/]name exists. */
+static bool
+exists(const char *dir, size_t dirlen, const char *sub, const char *name)
+{
+	char path[PATH_MAX];
+	int n = snprintf(path, sizeof path, "%.*s%s/%s", (int)dirlen, dir, sub,
+	    name);
+
+	return n > 0 && (size_t)n < sizeof path && access(path, F_OK) == 0;
+}
+
+/*
+ * An object's debug file: by its build-id under /usr/lib/debug/.build-id,
+ * else by its .gnu_debuglink where gdb and libdw look (beside it, in its
+ * .debug folder, under /usr/lib/debug), found and checked (build-id or
+ * CRC) by libdw.  Never debuginfod: libdw asks it when all else fails,
+ * which loads libdebuginfod (and libcurl) into the program, and may go to
+ * the network; here, no file there is no file.
+ */
+static int
+find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
+    Dwarf_Addr base, const char *file_name, const char *debuglink,
+    GElf_Word crc, char **debuginfo_file_name)
+{
+	int fd = dwfl_build_id_find_debuginfo(mod, userdata, modname, base,
+	    file_name, debuglink, crc, debuginfo_file_name);
+	const char *slash;
+
+	if (fd >= 0 || debuglink == NULL || file_name == NULL ||
+	    (slash = strrchr(file_name, '/')) == NULL)
+		return fd;
+	size_t dirlen = (size_t)(slash - file_name);
+	char lib[PATH_MAX];
+	int n = snprintf(lib, sizeof lib, "/usr/lib/debug%.*s", (int)dirlen,
+	    file_name);
+	if (exists(file_name, dirlen, "", debuglink) ||
+	    exists(file_name, dirlen, "/.debug", debuglink) ||
+	    (n > 0 && (size_t)n < sizeof lib &&
+	    exists(lib, (size_t)n, "", debuglink)) ||
+	    exists("/usr/lib/debug", 14, "", debuglink))
+		return dwfl_standard_find_debuginfo(mod, userdata, modname,
+		    base, file_name, debuglink, crc, debuginfo_file_name);
+	return -1;
+}
+
 static const Dwfl_Callbacks dwfl_callbacks = {
 	.find_elf = dwfl_build_id_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.find_debuginfo = find_debuginfo,
 	.debuginfo_path = &debuginfo_path,
 };
 
@@ -851,7 +899,7 @@ open_dwfl(void)
 	if (sy.dwfl == NULL)
 		sy.dwfl = dwfl_begin(&dwfl_callbacks);
 	if (sy.dwfl != NULL)
-		report();
+		report(opening);
 }
 
 static void
@@ -883,13 +931,15 @@ run_high(void (*fn)(void))
 static struct object *
 obj_opened(uintptr_t pc, bool dwarf)
 {
-	struct object *o;
+	struct object *o = obj_at(pc);
 
-	if (sy.dwfl == NULL || sy.dirty)
-		run_high(open_dwfl);
-	if ((o = obj_at(pc)) == NULL || o->dm == NULL)
-		return o;
+	if (o == NULL)
+		return NULL;
 	opening = o;
+	if (sy.dwfl == NULL || sy.gone || !o->reported)
+		run_high(open_dwfl);
+	if (o->dm == NULL)
+		return o;
 	if (!o->syms_read)
 		run_high(open_symbols);
 	if (dwarf && !o->dwarf_read)
