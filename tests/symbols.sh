@@ -11,9 +11,9 @@
 # Prints TAP.
 . "${top_srcdir:=.}/tests/fixture-env.sh"
 
-for tool in addr2line llvm-symbolizer python3; do
+for tool in addr2line readelf nm objcopy strip llvm-symbolizer xz python3; do
 	if ! command -v $tool >/dev/null; then
-		echo "not ok 1 - $tool is installed (Debian: binutils, llvm, python3)"
+		echo "not ok 1 - $tool is installed (Debian: binutils, llvm, xz-utils, python3)"
 		echo "1..1"
 		exit 1
 	fi
@@ -76,6 +76,38 @@ ok "text: name+0xOFF (file:line), inlined functions marked, OBJECT+0xOFFSET with
       grep -q '#[0-9]*  */[^ ]*/deep-stripped+0x[0-9a-f]*$' "$tmp/log" &&
       grep -q '#[0-9]*  */[^ ]*/deeplib-stripped\.so+0x[0-9a-f]*$' "$tmp/log" &&
       ! grep -Eq '__libc_start|[^a-z_]_start|libmemlease' "$tmp/log"; echo $?)
+
+# MiniDebugInfo: deeplib stripped, with the symbols of its static functions
+# in an xz-compressed .gnu_debugdata (as Fedora's find-debuginfo makes it)
+m=$tmp/mini
+mkdir "$m"
+nm -D "$deeplib" --format=posix --defined-only | awk '{ print $1 }' |
+    sort >"$m/dynsyms"
+nm "$deeplib" --format=posix --defined-only |
+    awk '$2 == "T" || $2 == "t" { print $1 }' | sort >"$m/funcsyms"
+comm -13 "$m/dynsyms" "$m/funcsyms" >"$m/keep"
+objcopy --only-keep-debug "$deeplib" "$m/debug" &&
+    objcopy -S --remove-section .gdb_index --remove-section .comment \
+    --keep-symbols="$m/keep" "$m/debug" "$m/mini" && xz "$m/mini" &&
+    objcopy --add-section .gnu_debugdata="$m/mini.xz" \
+    "$tmp/deeplib-stripped.so" "$tmp/deeplib-minidebug.so"
+rm -rf "$tmp/sock" && mkdir -m 700 "$tmp/sock"
+rm -f "$tmp/log"
+env MEMLEASE_SOCKET_DIR="$tmp/sock" MEMLEASE_RULES='ttl=1h' \
+    MEMLEASE_REPORT_AT_EXIT=1 MEMLEASE_LOG_FORMAT=json \
+    MEMLEASE_LOG="$tmp/log" LD_PRELOAD="$lib" \
+    "$fx/deep" "$tmp/deeplib-minidebug.so" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+mini_names=$(python3 -c 'import json, sys
+names = set()
+for l in open(sys.argv[1]):
+    for f in json.loads(l).get("backtrace", []):
+        if f["object"].endswith("/deeplib-minidebug.so"):
+            names.add(f.get("function", "??"))
+print(" ".join(sorted(names)))' "$tmp/log")
+ok "names from .gnu_debugdata (MiniDebugInfo): static functions of a stripped library (${mini_names:-none})" \
+    $(test "$rc" -eq 0 && grep -q 'gnu_debugdata' "$m/../deeplib-minidebug.so" &&
+      test "$mini_names" = "deeplib_run lib_after lib_static"; echo $?)
 
 # --- the cache files: names for the next process of the same binaries ---
 
