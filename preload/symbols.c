@@ -36,6 +36,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -69,6 +70,7 @@ struct object {
 	bool         cache_read;    /* its cache file, if any, read */
 	bool         learned;       /* named here what its file may not have */
 	struct ml_symcache *cache;  /* its cache file; NULL: none */
+	char         cache_key[160]; /* its name: see cache_key() */
 	struct sym  *syms;          /* by address */
 	size_t       nsyms;
 };
@@ -949,6 +951,53 @@ obj_opened(uintptr_t pc, bool dwarf)
 
 /* --- the cache files ------------------------------------------------- */
 
+/* Mix the identity of the file at path (or that there is none) into h. */
+static uint64_t
+mix_file(uint64_t h, const char *path)
+{
+	struct stat st;
+	uint64_t v[5] = { 0 };
+
+	if (stat(path, &st) == 0) {
+		v[0] = st.st_dev;
+		v[1] = st.st_ino;
+		v[2] = (uint64_t)st.st_size;
+		v[3] = (uint64_t)st.st_mtim.tv_sec;
+		v[4] = (uint64_t)st.st_mtim.tv_nsec;
+	}
+	for (size_t i = 0; i < sizeof v; i++) {      /* FNV-1a */
+		h ^= ((const unsigned char *)v)[i];
+		h *= UINT64_C(0x100000001b3);
+	}
+	return h;
+}
+
+/*
+ * The name of o's cache file: its build-id, and a hash of what its names
+ * are made from: its file, and its debug file by build-id (or that there
+ * is none).  A copy of the object stripped or not, or a debug file
+ * installed since, is another file: the names of one are never taken for
+ * the other's.  False when o has no build-id.
+ */
+static bool
+cache_key(struct object *o)
+{
+	char debug[PATH_MAX];
+
+	if (o->cache_key[0] != '\0')
+		return true;
+	if (o->build_id == NULL || strlen(o->build_id) < 3 ||
+	    strlen(o->build_id) + 18 > sizeof o->cache_key)
+		return false;
+	uint64_t h = mix_file(UINT64_C(0xcbf29ce484222325), o->path);
+	snprintf(debug, sizeof debug, "/usr/lib/debug/.build-id/%.2s/%s.debug",
+	    o->build_id, o->build_id + 2);
+	h = mix_file(h, debug);
+	snprintf(o->cache_key, sizeof o->cache_key, "%s-%016llx", o->build_id,
+	    (unsigned long long)h);
+	return true;
+}
+
 /* Names learned are written SAVE_MS after the first of them at the
  * latest, not only at exit: the processes running beside this one (the
  * compilers of a make -j) read them sooner. */
@@ -983,11 +1032,11 @@ from_file(struct object *o, uintptr_t ip)
 	struct ml_symbols_fn fns[MAX_FNS];
 	int n;
 
-	if (o == NULL || o->build_id == NULL || !cache_on())
+	if (o == NULL || !cache_on() || !cache_key(o))
 		return NULL;
 	if (!o->cache_read) {
 		o->cache_read = true;
-		o->cache = ml_symcache_read(sy.cache_dir, o->build_id);
+		o->cache = ml_symcache_read(sy.cache_dir, o->cache_key);
 	}
 	if ((n = ml_symcache_find(o->cache, ip - 1 - o->base, got,
 	    MAX_FNS)) == 0)
@@ -1042,8 +1091,8 @@ save(struct object *o)
 				};
 			n++;
 		}
-	if (n > 0)
-		ml_symcache_write(sy.cache_dir, o->build_id, recs, n);
+	if (n > 0 && cache_key(o))
+		ml_symcache_write(sy.cache_dir, o->cache_key, recs, n);
 	ml_mem_free(recs);
 	ml_mem_free(fns);
 }

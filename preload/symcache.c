@@ -1,7 +1,8 @@
 /*
  * symcache.c - the names of an object's addresses in a file (symcache.h).
  *
- * The file, DIR/symbols-BUILDID in the socket folder, in the machine's
+ * The file, DIR/symbols-KEY in the socket folder (KEY: the build-id and
+ * a hash of the files the names come from, symbols.c), in the machine's
  * byte order (it never leaves the machine):
  *
  *   head     "MLSYMS1\n", then uint32 idlen, nrecs, nfns, strbytes
@@ -69,12 +70,13 @@ pad8(size_t n)
 	return (n + 7) & ~(size_t)7;
 }
 
+/* A file's key: lowercase hex and dashes (build-id-hash). */
 static bool
 id_ok(const char *id)
 {
-	size_t n = strspn(id, "0123456789abcdef");
+	size_t n = strspn(id, "0123456789abcdef-");
 
-	return n >= 2 && n <= 128 && id[n] == '\0';
+	return n >= 2 && n <= 160 && id[n] == '\0';
 }
 
 static int

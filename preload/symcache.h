@@ -38,8 +38,9 @@ struct ml_symcache_rec {
 struct ml_symcache;
 
 /*
- * The file of build_id (lowercase hex) in folder dir, read and checked
- * whole: NULL when there is none or it is not to be trusted (not a
+ * The file of build_id (a key of lowercase hex and dashes: symbols.c
+ * adds a hash of the files the names come from) in folder dir, read and
+ * checked whole: NULL when there is none or it is not to be trusted (not a
  * regular file of this user's, closed to group and others, of a sane
  * size) or not well made (another build-id, a count, an index or a
  * string out of its bounds, addresses out of order).  Allocates.

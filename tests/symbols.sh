@@ -144,12 +144,28 @@ run_deep "$tmp/c1" "$tmp/again"; rc2=$?
 names "$tmp/ref" >"$tmp/ref.names"
 names "$tmp/again" >"$tmp/again.names"
 deep_id=$(readelf -n "$fx/deep" | sed -n 's/.*Build ID: //p')
+# its key: the build-id, and a hash of the files the names come from
+key=$(cd "$tmp/c1" && ls | sed -n "s/^symbols-\($deep_id-[0-9a-f]*\)$/\1/p")
 ok "a second run of deep names its frames from the cache files, as the first named them" \
     $(test "$rc1" -eq 0 && test "$rc2" -eq 0 &&
       test "$(wc -l <"$tmp/ref.names")" -gt 1000 &&
       cmp -s "$tmp/ref.names" "$tmp/again.names" &&
-      test "$(stat -c %a "$tmp/c1/symbols-$deep_id")" = 600 &&
-      test -z "$(ls "$tmp/c1" | grep -v '^symbols-[0-9a-f]*$')"; echo $?)
+      test "$(stat -c %a "$tmp/c1/symbols-$key")" = 600 &&
+      test -z "$(ls "$tmp/c1" | grep -v '^symbols-[0-9a-f]*-[0-9a-f]*$')"
+      echo $?)
+
+# deep stripped has deep's build-id: the names (none) of the one are not
+# the other's
+mkdir -m 700 "$tmp/c4"
+cp "$tmp/deep-stripped" "$tmp/c4/deep"
+env MEMLEASE_SOCKET_DIR="$tmp/c4" MEMLEASE_RULES='ttl=1h' \
+    MEMLEASE_REPORT_AT_EXIT=1 MEMLEASE_LOG=/dev/null LD_PRELOAD="$lib" \
+    "$tmp/c4/deep" >/dev/null 2>&1
+run_deep "$tmp/c4" "$tmp/log"; rc=$?
+names "$tmp/log" >"$tmp/log.names"
+ok "after deep stripped, which has its build-id, deep's frames have their names, not the stripped copy's none" \
+    $(test "$rc" -eq 0 && test "$(ls "$tmp/c4" | grep -c "^symbols-$deep_id-")" -eq 2 &&
+      cmp -s "$tmp/ref.names" "$tmp/log.names"; echo $?)
 
 # A file that is trusted is read: a name planted in it is given
 at=$(python3 -c 'import json, sys
@@ -159,8 +175,8 @@ for l in open(sys.argv[1]):
             print(f["object_offset"]); sys.exit(0)' "$tmp/ref")
 real_name=$(named_at "$tmp/ref" "$at")
 mkdir -m 700 "$tmp/c2"
-python3 "$top_srcdir/tests/symcache.py" "$tmp/c2/symbols-$deep_id" \
-    "$deep_id" "$at" planted_fn && chmod 600 "$tmp/c2/symbols-$deep_id"
+python3 "$top_srcdir/tests/symcache.py" "$tmp/c2/symbols-$key" \
+    "$key" "$at" planted_fn && chmod 600 "$tmp/c2/symbols-$key"
 run_deep "$tmp/c2" "$tmp/log"; rc=$?
 ok "a cache file of this user's, 0600 and well made, is read (a name planted at $at is given)" \
     $(test "$rc" -eq 0 && test "$(named_at "$tmp/log" "$at")" = planted_fn; echo $?)
@@ -168,8 +184,8 @@ ok "a cache file of this user's, 0600 and well made, is read (a name planted at 
 # plant DIR FLAW: the planted file of deep in DIR, with FLAW
 plant() {
 	rm -rf "$1" && mkdir -m 700 "$1"
-	python3 "$top_srcdir/tests/symcache.py" "$1/symbols-$deep_id" \
-	    "$deep_id" "$at" planted_fn "$2" && chmod 600 "$1/symbols-$deep_id"
+	python3 "$top_srcdir/tests/symcache.py" "$1/symbols-$key" \
+	    "$key" "$at" planted_fn "$2" && chmod 600 "$1/symbols-$key"
 }
 # ignored WHAT: deep runs, and its frame at $at has its real name
 ignored() {
@@ -184,19 +200,19 @@ for flaw in truncated string order count id magic huge unterminated; do
 	ignored "with a flaw ($flaw)"
 done
 plant "$tmp/c3" none
-chmod 644 "$tmp/c3/symbols-$deep_id"
+chmod 644 "$tmp/c3/symbols-$key"
 ignored "that others may read (0644)"
 plant "$tmp/c3" none
-chmod 620 "$tmp/c3/symbols-$deep_id"
+chmod 620 "$tmp/c3/symbols-$key"
 ignored "that the group may write (0620)"
 plant "$tmp/c2" none
 plant "$tmp/c3" none
-rm "$tmp/c3/symbols-$deep_id"
-ln -s "$tmp/c2/symbols-$deep_id" "$tmp/c3/symbols-$deep_id"
+rm "$tmp/c3/symbols-$key"
+ln -s "$tmp/c2/symbols-$key" "$tmp/c3/symbols-$key"
 ignored "that is a symbolic link"
 if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
 	plant "$tmp/c3" none
-	chown nobody "$tmp/c3/symbols-$deep_id"
+	chown nobody "$tmp/c3/symbols-$key"
 	ignored "of another user"
 fi
 plant "$tmp/c3" none
