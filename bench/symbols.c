@@ -13,9 +13,12 @@
  *      libdw alone, in a new process, doing the least addr2line -f -i
  *      does per address (dwfl_module_getsrc, dwfl_module_addrdie,
  *      dwarf_getscopes), without a symbol table or anything kept.
- *   2. a new process of the same binaries: the names are in the cache
+ *   2. new frames of objects already read: in a process that named the
+ *      frames, NFRAMES others (each half-way between two of them).
+ *      Floor: libdw alone, the same.
+ *   3. a new process of the same binaries: the names are in the cache
  *      files (written at the exit of an earlier process).
- *   3. cached: the same frames named again in the same process.  Target
+ *   4. cached: the same frames named again in the same process.  Target
  *      <= 1 us a frame.  Floor: dladdr() on each (the C library's
  *      nearest exported symbol: no file name, no line, often wrong).
  *
@@ -43,7 +46,7 @@
 #define NFRAMES 400
 #define MAX_RUNS 15
 
-static uintptr_t ips[NFRAMES];
+static uintptr_t ips[NFRAMES], others[NFRAMES];
 static char dir[] = "/tmp/memlease-bench-symbols.XXXXXX";
 
 static double
@@ -78,15 +81,31 @@ text_cb(struct dl_phdr_info *info, size_t size, void *data)
 
 /* --- what each child measures: microseconds a frame ------------------- */
 
+/* Name each frame of v; microseconds a frame. */
 static double
-name_all(void)
+name_each(const uintptr_t *v)
 {
 	struct ml_symbols_addr a;
 	double t0 = now_us();
 
 	for (int i = 0; i < NFRAMES; i++)
-		ml_symbols_get(ips[i], &a);
+		ml_symbols_get(v[i], &a);
 	return (now_us() - t0) / NFRAMES;
+}
+
+static double
+name_all(void)
+{
+	return name_each(ips);
+}
+
+/* 2: new frames, the objects read */
+static double
+cold_warm_objects(void)
+{
+	ml_symbols_cache(NULL);
+	name_all();
+	return name_each(others);
 }
 
 /* 1: no cache file (a folder of none, left empty) */
@@ -131,28 +150,58 @@ static const Dwfl_Callbacks callbacks = {
 	.debuginfo_path = &debuginfo_path,
 };
 
+/* libdw alone on each of v[n], lines counted */
+static void
+libdw_each(Dwfl *dwfl, const uintptr_t *v, int *lines)
+{
+	for (int i = 0; i < NFRAMES; i++) {
+		Dwarf_Addr pc = v[i] - 1, bias;
+		Dwfl_Module *m = dwfl_addrmodule(dwfl, pc);
+		Dwarf_Die *cu, *scopes = NULL;
+		if (m == NULL)
+			continue;
+		*lines += dwfl_module_getsrc(m, pc) != NULL;
+		if ((cu = dwfl_module_addrdie(m, pc, &bias)) != NULL &&
+		    dwarf_getscopes(cu, pc - bias, &scopes) > 0)
+			free(scopes);
+	}
+}
+
+static Dwfl *
+libdw_begin(void)
+{
+	Dwfl *dwfl = dwfl_begin(&callbacks);
+
+	dwfl_report_begin(dwfl);
+	dwfl_linux_proc_report(dwfl, getpid());
+	dwfl_report_end(dwfl, NULL, NULL);
+	return dwfl;
+}
+
 /* floor of 1: libdw alone */
 static double
 libdw_alone(void)
 {
 	double t0 = now_us();
-	Dwfl *dwfl = dwfl_begin(&callbacks);
+	Dwfl *dwfl = libdw_begin();
 	int lines = 0;
 
-	dwfl_report_begin(dwfl);
-	dwfl_linux_proc_report(dwfl, getpid());
-	dwfl_report_end(dwfl, NULL, NULL);
-	for (int i = 0; i < NFRAMES; i++) {
-		Dwarf_Addr pc = ips[i] - 1, bias;
-		Dwfl_Module *m = dwfl_addrmodule(dwfl, pc);
-		Dwarf_Die *cu, *scopes = NULL;
-		if (m == NULL)
-			continue;
-		lines += dwfl_module_getsrc(m, pc) != NULL;
-		if ((cu = dwfl_module_addrdie(m, pc, &bias)) != NULL &&
-		    dwarf_getscopes(cu, pc - bias, &scopes) > 0)
-			free(scopes);
-	}
+	libdw_each(dwfl, ips, &lines);
+	double t = (now_us() - t0) / NFRAMES;
+	dwfl_end(dwfl);
+	return lines > 0 ? t : -1;
+}
+
+/* floor of 2 */
+static double
+libdw_alone_warm(void)
+{
+	Dwfl *dwfl = libdw_begin();
+	int lines = 0;
+
+	libdw_each(dwfl, ips, &lines);
+	double t0 = now_us();
+	libdw_each(dwfl, others, &lines);
 	double t = (now_us() - t0) / NFRAMES;
 	dwfl_end(dwfl);
 	return lines > 0 ? t : -1;
@@ -251,8 +300,8 @@ main(int argc, char **argv)
 {
 	int runs = argc > 1 && strcmp(argv[1], "--quick") == 0 ? 3 : 7;
 	uintptr_t range[2] = { 0, 0 };
-	double c[MAX_RUNS], f[MAX_RUNS], k[MAX_RUNS], lf[MAX_RUNS],
-	    df[MAX_RUNS];
+	double c[MAX_RUNS], w[MAX_RUNS], f[MAX_RUNS], k[MAX_RUNS],
+	    lf[MAX_RUNS], lw[MAX_RUNS], df[MAX_RUNS];
 	char b1[64], b2[64];
 
 	dl_iterate_phdr(text_cb, range);
@@ -260,29 +309,37 @@ main(int argc, char **argv)
 		fprintf(stderr, "symbols: no C library's code, or no folder\n");
 		return 1;
 	}
-	for (int i = 0; i < NFRAMES; i++)
-		ips[i] = range[0] + (range[1] - range[0]) / NFRAMES * i + 17;
+	uintptr_t step = (range[1] - range[0]) / NFRAMES;
+	for (int i = 0; i < NFRAMES; i++) {
+		ips[i] = range[0] + step * i + 17;
+		others[i] = ips[i] + step / 2;
+	}
 	for (int r = 0; r < runs; r++) {
 		lf[r] = in_child(libdw_alone);
 		c[r] = in_child(cold);
+		lw[r] = in_child(libdw_alone_warm);
+		w[r] = in_child(cold_warm_objects);
 		if (in_child(fill_files) < 0)
 			return 1;
 		f[r] = in_child(from_files);
 		k[r] = in_child(cached);
 		df[r] = in_child(dladdr_all);
 		drop_files();
-		if (c[r] < 0 || f[r] < 0 || k[r] < 0)
+		if (c[r] < 0 || w[r] < 0 || f[r] < 0 || k[r] < 0)
 			return 1;
 	}
 	rmdir(dir);
 	double mc = median(c, runs), mf = median(f, runs), mk = median(k, runs);
 	double ml = median(lf, runs), md = median(df, runs);
+	double mw = median(w, runs), mlw = median(lw, runs);
 	printf("bench/symbols: naming %d frames of the C library, per frame, "
 	    "median of %d runs (each a new process)\n", NFRAMES, runs);
 	printf("  %-44s %12s   %-14s %11s  %7s   %s\n", "", "memlease",
 	    "floor", "", "ratio", "target");
 	row("cold: first time, no cache file", mc, ml, "libdw alone",
 	    verdict(mc, 20, b1, sizeof b1));
+	row("new frames, their objects read before", mw, mlw, "libdw alone",
+	    verdict(mw, 20, b2, sizeof b2));
 	row("new process, names in the cache files", mf, ml, "libdw alone",
 	    verdict(mf, 20, b2, sizeof b2));
 	row("cached: named before in this process", mk, md, "dladdr()",
