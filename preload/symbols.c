@@ -22,12 +22,16 @@
  * (obj_opened()), never at numbers the program expects.
  *
  * Locking: `sy.lock` guards all of it, the Dwfl included (libdw is not
- * thread-safe).  dl_iterate_phdr() is called without it: a thread in
- * dlopen() holds the loader's lock, and may be allocating and asking for a
- * name (object= rules) at that very moment.  Everything here may allocate,
- * libdw much: callers hold the recursion guard.
+ * thread-safe), and is held while a frame is named: the first frames of
+ * an object, a quarter of a second.  The allocation path never waits for
+ * it: the object of a call site (object= rules, ml_symbols_object()) comes
+ * from the loader's table.  dl_iterate_phdr() and dladdr1() are called
+ * without it: a thread in dlopen() holds the loader's lock, and may be
+ * allocating and asking for a name at that very moment.  Everything here
+ * may allocate, libdw much: callers hold the recursion guard.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <dwarf.h>
@@ -464,24 +468,40 @@ obj_at(uintptr_t pc)
 	return pc < o->hi ? o : NULL;
 }
 
+/* The object of return address ip by the loader's own table (its lock,
+ * never memlease's: the allocation path must not wait for a thread that
+ * names frames), or NULL. */
+static const struct link_map *
+loaded_at(uintptr_t ip)
+{
+	struct link_map *map = NULL;
+	Dl_info dl;
+
+	if (dladdr1((void *)(ip - 1), &dl, (void **)&map, RTLD_DL_LINKMAP) == 0)
+		return NULL;
+	return map;
+}
+
 const char *
 ml_symbols_object(uintptr_t ip)
 {
-	lock_current();
-	struct object *o = obj_at(ip - 1);
-	const char *path = o != NULL ? o->path : NULL;
-	pthread_mutex_unlock(&sy.lock);
-	return path;
+	const struct link_map *map = loaded_at(ip);
+
+	if (map == NULL)
+		return NULL;
+	if (map->l_name == NULL || map->l_name[0] == '\0') {
+		pthread_once(&exe_once, exe_init);      /* the executable */
+		return exe_path;
+	}
+	return map->l_name;
 }
 
 bool
 ml_symbols_own(uintptr_t ip)
 {
-	lock_current();
-	struct object *o = obj_at(ip - 1);
-	bool own = o != NULL && o == obj_at((uintptr_t)ml_symbols_own);
-	pthread_mutex_unlock(&sy.lock);
-	return own;
+	const struct link_map *map = loaded_at(ip);
+
+	return map != NULL && map == loaded_at((uintptr_t)ml_symbols_own + 1);
 }
 
 /* --- symbol tables ---------------------------------------------------- */

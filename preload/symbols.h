@@ -49,7 +49,8 @@ bool        ml_symbols_symbol(uintptr_t ip, const char **function,
                 const char **object);
 
 /* The path of the object holding the code of return address ip, or NULL
- * (cheap: no ELF or DWARF is read). */
+ * (cheap: the loader's table, no ELF or DWARF read, no lock of memlease's
+ * taken: for the allocation path). */
 const char *ml_symbols_object(uintptr_t ip);
 
 /* Whether return address ip is in memlease's own code (cheap). */
