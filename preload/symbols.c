@@ -52,6 +52,8 @@
 
 #define MAX_FNS ML_SYMCACHE_MAX_FNS  /* at an address: inlined, and one */
 
+struct cu_index;
+
 /* A function symbol with a size. */
 struct sym {
 	uintptr_t   lo, size;       /* in the process */
@@ -77,6 +79,7 @@ struct object {
 	char         cache_key[160]; /* its name: see cache_key() */
 	struct sym  *syms;          /* by address */
 	size_t       nsyms;
+	struct cu_index **cus;      /* CU_BUCKETS, by CU; NULL: none yet */
 };
 
 /* A named address. */
@@ -251,6 +254,8 @@ obj_cmp(const void *a, const void *b)
 	return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
+static void cus_free(struct object *o);
+
 static void
 obj_forget(struct object *o)
 {
@@ -263,6 +268,7 @@ obj_forget(struct object *o)
 	ml_symcache_free(o->cache);
 	o->cache = NULL;
 	o->learned = false;
+	cus_free(o);
 }
 
 static char *
@@ -644,19 +650,158 @@ walk(Dwarf_Die *die, Dwarf_Addr pc, Dwarf_Die *path, int n)
 }
 
 /*
+ * The index of a CU: each address range of each DIE at its top that holds
+ * code (through namespaces, classes and address-less lexical blocks, as
+ * walk() goes), by address, made at the CU's first frame.  Walking a
+ * CU's top DIEs is most of what a frame costs (a C library CU has
+ * thousands); the index finds the function of pc at once, and walk()
+ * goes on down from it only.
+ */
+struct top {
+	Dwarf_Addr lo, hi;
+	Dwarf_Off  off;
+};
+
+struct cu_index {
+	struct cu_index *next;
+	Dwarf_Off        cu;
+	size_t           n, cap;
+	struct top      *v;
+	bool             short_;    /* out of memory: walk the CU instead */
+};
+
+#define CU_BUCKETS 256
+
+static void
+cus_free(struct object *o)
+{
+	for (size_t b = 0; o->cus != NULL && b < CU_BUCKETS; b++)
+		for (struct cu_index *x = o->cus[b], *next; x != NULL;
+		    x = next) {
+			next = x->next;
+			ml_mem_free(x->v);
+			ml_mem_free(x);
+		}
+	ml_mem_free(o->cus);
+	o->cus = NULL;
+}
+
+static void
+tops_add(struct cu_index *x, Dwarf_Addr lo, Dwarf_Addr hi, Dwarf_Off off)
+{
+	if (x->n == x->cap) {
+		size_t cap = x->cap ? 2 * x->cap : 64;
+		struct top *v = ml_mem_realloc(x->v, cap * sizeof *v);
+		if (v == NULL) {
+			x->short_ = true;
+			return;
+		}
+		x->v = v;
+		x->cap = cap;
+	}
+	x->v[x->n++] = (struct top){ lo, hi, off };
+}
+
+static void
+tops_collect(Dwarf_Die *die, struct cu_index *x, int depth)
+{
+	Dwarf_Die child;
+
+	if (depth == MAX_DEPTH || dwarf_child(die, &child) != 0)
+		return;
+	do {
+		int tag = dwarf_tag(&child);
+		if (holds_code(&child, tag)) {
+			Dwarf_Addr base, lo, hi;
+			ptrdiff_t at = 0;
+			while ((at = dwarf_ranges(&child, at, &base, &lo,
+			    &hi)) > 0)
+				if (hi > lo)
+					tops_add(x, lo, hi,
+					    dwarf_dieoffset(&child));
+		} else if (holds_scopes(tag) && dwarf_haschildren(&child) > 0) {
+			tops_collect(&child, x, depth + 1);
+		}
+	} while (dwarf_siblingof(&child, &child) == 0);
+}
+
+static int
+top_cmp(const void *a, const void *b)
+{
+	const struct top *x = a, *y = b;
+
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* The index of cu in o, made if need be; NULL when out of memory. */
+static struct cu_index *
+cu_index_of(struct object *o, Dwarf_Die *cu)
+{
+	Dwarf_Off off = dwarf_dieoffset(cu);
+	size_t b = (size_t)((off * 0x9e3779b97f4a7c15u) >> 56) % CU_BUCKETS;
+	struct cu_index *x;
+
+	if (o->cus == NULL &&
+	    (o->cus = ml_mem_calloc(CU_BUCKETS, sizeof *o->cus)) == NULL)
+		return NULL;
+	for (x = o->cus[b]; x != NULL; x = x->next)
+		if (x->cu == off)
+			return x->short_ ? NULL : x;
+	if ((x = ml_mem_calloc(1, sizeof *x)) == NULL)
+		return NULL;
+	x->cu = off;
+	tops_collect(cu, x, 0);
+	qsort(x->v, x->n, sizeof *x->v, top_cmp);
+	x->next = o->cus[b];
+	o->cus[b] = x;
+	return x->short_ ? NULL : x;
+}
+
+/* Down from the top DIE of the index that holds pc: the new n, 0 if none
+ * does; -1 without an index. */
+static int
+walk_indexed(struct object *o, Dwarf_Die *cu, Dwarf_Addr pc,
+    Dwarf_Die *path)
+{
+	struct cu_index *x = cu_index_of(o, cu);
+	size_t lo = 0, hi;
+
+	if (x == NULL)
+		return -1;
+	hi = x->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (x->v[mid].lo <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* ranges of DIEs at the top do not overlap: the one below pc */
+	if (lo == 0 || pc >= x->v[lo - 1].hi ||
+	    dwarf_offdie(dwarf_cu_getdwarf(cu->cu), x->v[lo - 1].off,
+	    &path[0]) == NULL)
+		return 0;
+	return walk(&path[0], pc, path, 1);
+}
+
+/*
  * As dwarf_getscopes_die() on the innermost concrete scope holding pc
  * (that scope first, the CU last, in *chainp, to be freed), found in one
- * walk down the CU that enters only the DIEs holding pc, where
- * dwarf_getscopes() then dwarf_getscopes_die() walk it twice.  0 when no
- * function of the CU holds pc (its code may be in a partial unit it
- * imports, as dwz makes them): the caller asks libdw.
+ * walk down the CU that enters only the DIEs holding pc (from the CU's
+ * index), where dwarf_getscopes() then dwarf_getscopes_die() walk it
+ * twice.  0 when no function of the CU holds pc (its code may be in a
+ * partial unit it imports, as dwz makes them): the caller asks libdw.
  */
 static int
-concrete_chain(Dwarf_Die *cu, Dwarf_Addr pc, Dwarf_Die **chainp)
+concrete_chain(struct object *o, Dwarf_Die *cu, Dwarf_Addr pc,
+    Dwarf_Die **chainp)
 {
 	Dwarf_Die path[MAX_DEPTH];
-	int n = walk(cu, pc, path, 0);
+	int n = walk_indexed(o, cu, pc, path);
 	Dwarf_Die *chain;
+
+	if (n < 0)
+		n = walk(cu, pc, path, 0);
 
 	if (n == 0 || (chain = malloc((n + 1) * sizeof *chain)) == NULL)
 		return 0;
@@ -672,9 +817,10 @@ concrete_chain(Dwarf_Die *cu, Dwarf_Addr pc, Dwarf_Die **chainp)
  * inlined in it (the innermost's line is the line table's, set by the
  * caller).  Returns how many; 0: no function of DWARF's holds pc. */
 static int
-dwarf_fns(Dwfl_Module *dm, uintptr_t pc, struct ml_symbols_fn *fns)
+dwarf_fns(struct object *o, uintptr_t pc, struct ml_symbols_fn *fns)
 {
 	const int max = MAX_FNS;
+	Dwfl_Module *dm = o->dm;
 	Dwarf_Addr bias = 0;
 	Dwarf_Die *cu = dwfl_module_addrdie(dm, pc, &bias);
 	Dwarf_Die *scopes = NULL, *chain = NULL, concrete;
@@ -685,7 +831,7 @@ dwarf_fns(Dwfl_Module *dm, uintptr_t pc, struct ml_symbols_fn *fns)
 
 	if (cu == NULL)
 		goto out;
-	if ((nchain = concrete_chain(cu, pc - bias, &chain)) > 0)
+	if ((nchain = concrete_chain(o, cu, pc - bias, &chain)) > 0)
 		goto named;
 	if (dwarf_getscopes(cu, pc - bias, &scopes) <= 0)
 		goto out;
@@ -805,7 +951,7 @@ name(struct object *o, uintptr_t ip, bool full)
 			dir = dwarf_formstring(dwarf_attr(cu, DW_AT_comp_dir,
 			    &attr));
 
-		if ((n = dwarf_fns(o->dm, pc, fns)) == 0) {
+		if ((n = dwarf_fns(o, pc, fns)) == 0) {
 			fns[0].function = s != NULL ? s->name : NULL;
 			n = 1;
 		}
