@@ -207,7 +207,7 @@ ml_listing_stacks(struct ml_core *c, const struct ml_listing_filter *fl,
 		for (int i = 0; i < n; i++) {
 			if (i > 0)
 				ml_json_put(j, ",");
-			ml_json_frame(j, ips[i]);
+			ml_json_frames(j, ips[i]);
 		}
 		ml_json_put(j, "]}");
 	}

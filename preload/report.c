@@ -383,14 +383,11 @@ static const char *const event_json[] = {
 	[ML_EV_LATE_ACCESS] = "late_access",
 };
 
-/* One function at a frame: `name+0xOFF (file:line)`, `name (file:line)
- * [inlined]`, or without a name `OBJECT+0xOFFSET`. */
+/* One function at a frame: `name+0xOFF (file:line)`, `name (file:line)`
+ * for one inlined there, or without a name `OBJECT+0xOFFSET`. */
 static void
-put_frame(int pid, int line, const struct ml_symbols_addr *a,
-    const struct ml_symbols_fn *fn)
+put_where(const struct ml_symbols_addr *a, const struct ml_symbols_fn *fn)
 {
-	put_prio();
-	put("memlease[%d]:   #%-2d ", pid, line);
 	if (fn->function == NULL)
 		put("%s+%#" PRIxPTR, a->object != NULL ? a->object : "??",
 		    a->object_offset);
@@ -402,6 +399,17 @@ put_frame(int pid, int line, const struct ml_symbols_addr *a,
 		put(" (%s:%u)", fn->file, fn->line);
 	else if (fn->file != NULL)
 		put(" (%s)", fn->file);
+}
+
+/* A frame's line: `#N  ` and put_where(), then ` [inlined]` for one
+ * inlined there. */
+static void
+put_frame(int pid, int line, const struct ml_symbols_addr *a,
+    const struct ml_symbols_fn *fn)
+{
+	put_prio();
+	put("memlease[%d]:   #%-2d ", pid, line);
+	put_where(a, fn);
 	put(fn->inlined ? " [inlined]\n" : "\n");
 }
 
@@ -652,7 +660,6 @@ ml_report_exit(void)
 {
 	uintptr_t ips[ML_STACK_MAX_DEPTH];
 	char hex[ML_STACKID_HEX];
-	struct ml_frame f;
 	uint64_t count, bytes;
 	int pid = (int)getpid(), errsave = errno;
 
@@ -674,9 +681,10 @@ ml_report_exit(void)
 		    "stack %s", pid, g->count, s_of(g->count), g->bytes,
 		    ml_stackid_hex(g->id, hex));
 		if (ml_stackid_frames(g->stack, NULL, 0, ips) > 0) {
-			ml_stacks_symbolize(ips[0], &f);
-			put(", at %s+%#" PRIxPTR " (%s)", f.function, f.offset,
-			    f.object);
+			struct ml_symbols_addr a;
+			ml_symbols_get(ips[0], &a);
+			put(", at ");
+			put_where(&a, &a.fns[0]);
 		}
 		put("\n");
 	}
@@ -722,7 +730,7 @@ put_group(const struct ml_bystack_group *g, uint64_t now)
 		for (int i = 0; i < n; i++) {
 			if (i > 0)
 				put(",");
-			ml_json_frame(&rep.w, ips[i]);
+			ml_json_frames(&rep.w, ips[i]);
 		}
 		put("]}\n");
 		return;

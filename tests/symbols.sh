@@ -38,7 +38,7 @@ for prog in "$fx/deep" "$tmp/deep-stripped"; do
 	rm -f "$tmp/log"
 	rm -rf "$tmp/sock" && mkdir -m 700 "$tmp/sock"
 	env MEMLEASE_SOCKET_DIR="$tmp/sock" \
-	    MEMLEASE_RULES='ttl=1h' MEMLEASE_REPORT_AT_EXIT=1 \
+	    MEMLEASE_RULES='ttl=1h' MEMLEASE_REPORT_AT_EXIT=each \
 	    MEMLEASE_BACKTRACE=64 MEMLEASE_LOG_FORMAT=json \
 	    MEMLEASE_LOG="$tmp/log" LD_PRELOAD="$lib" "$prog" \
 	    "$tmp/deeplib.so" "$tmp/deeplib-nodwarf.so" \
@@ -65,7 +65,7 @@ ok "JSON keeps the C library's start-up frames, and no frame is memlease's own" 
 rm -rf "$tmp/sock" && mkdir -m 700 "$tmp/sock"
 rm -f "$tmp/log"
 env MEMLEASE_SOCKET_DIR="$tmp/sock" MEMLEASE_RULES='ttl=1h' \
-    MEMLEASE_REPORT_AT_EXIT=1 MEMLEASE_LOG="$tmp/log" LD_PRELOAD="$lib" \
+    MEMLEASE_REPORT_AT_EXIT=each MEMLEASE_LOG="$tmp/log" LD_PRELOAD="$lib" \
     "$tmp/deep-stripped" "$tmp/deeplib.so" "$tmp/deeplib-stripped.so" \
     >"$tmp/out" 2>"$tmp/err"
 rc=$?
@@ -94,7 +94,7 @@ objcopy --only-keep-debug "$deeplib" "$m/debug" &&
 rm -rf "$tmp/sock" && mkdir -m 700 "$tmp/sock"
 rm -f "$tmp/log"
 env MEMLEASE_SOCKET_DIR="$tmp/sock" MEMLEASE_RULES='ttl=1h' \
-    MEMLEASE_REPORT_AT_EXIT=1 MEMLEASE_LOG_FORMAT=json \
+    MEMLEASE_REPORT_AT_EXIT=each MEMLEASE_LOG_FORMAT=json \
     MEMLEASE_LOG="$tmp/log" LD_PRELOAD="$lib" \
     "$fx/deep" "$tmp/deeplib-minidebug.so" >"$tmp/out" 2>"$tmp/err"
 rc=$?
@@ -115,7 +115,7 @@ ok "names from .gnu_debugdata (MiniDebugInfo): static functions of a stripped li
 run_deep() {
 	rm -f "$2"      # the log is appended to
 	env MEMLEASE_SOCKET_DIR="$1" MEMLEASE_RULES='ttl=1h' \
-	    MEMLEASE_REPORT_AT_EXIT=1 MEMLEASE_BACKTRACE=64 \
+	    MEMLEASE_REPORT_AT_EXIT=each MEMLEASE_BACKTRACE=64 \
 	    MEMLEASE_LOG_FORMAT=json MEMLEASE_LOG="$2" LD_PRELOAD="$lib" \
 	    "$fx/deep" >"$tmp/out" 2>"$tmp/err"
 }
@@ -159,7 +159,7 @@ ok "a second run of deep names its frames from the cache files, as the first nam
 mkdir -m 700 "$tmp/c4"
 cp "$tmp/deep-stripped" "$tmp/c4/deep"
 env MEMLEASE_SOCKET_DIR="$tmp/c4" MEMLEASE_RULES='ttl=1h' \
-    MEMLEASE_REPORT_AT_EXIT=1 MEMLEASE_LOG=/dev/null LD_PRELOAD="$lib" \
+    MEMLEASE_REPORT_AT_EXIT=each MEMLEASE_LOG=/dev/null LD_PRELOAD="$lib" \
     "$tmp/c4/deep" >/dev/null 2>&1
 run_deep "$tmp/c4" "$tmp/log"; rc=$?
 names "$tmp/log" >"$tmp/log.names"
