@@ -1027,7 +1027,7 @@ static bool
 insert(struct entry *e)
 {
 	if (sy.count >= sy.nbuckets) {
-		size_t nb = sy.nbuckets ? sy.nbuckets * 2 : 1024;
+		size_t nb = sy.nbuckets ? sy.nbuckets * 2 : 64;
 		struct entry **b = ml_mem_calloc(nb, sizeof *b);
 		if (b == NULL && sy.nbuckets == 0)
 			return false;
@@ -1190,9 +1190,10 @@ cache_on(void)
 }
 
 /* The entry of ip in o from o's cache file (read the first time), NULL
- * when the file has not ip; the lock is held. */
+ * when the file has not ip (or, full, has its symbol's name only); the
+ * lock is held. */
 static struct entry *
-from_file(struct object *o, uintptr_t ip)
+from_file(struct object *o, uintptr_t ip, bool full)
 {
 	struct ml_symcache_fn got[MAX_FNS];
 	struct ml_symbols_fn fns[MAX_FNS];
@@ -1205,7 +1206,7 @@ from_file(struct object *o, uintptr_t ip)
 		o->cache = ml_symcache_read(sy.cache_dir, o->cache_key);
 	}
 	if ((n = ml_symcache_find(o->cache, ip - 1 - o->base, got,
-	    MAX_FNS)) == 0)
+	    MAX_FNS)) == 0 || (full && got[0].symbol_only))
 		return NULL;
 	for (int k = 0; k < n; k++)
 		fns[k] = (struct ml_symbols_fn){
@@ -1213,7 +1214,7 @@ from_file(struct object *o, uintptr_t ip)
 			.offset = got[k].offset, .with_offset = got[k].with_offset,
 			.line = got[k].line, .inlined = got[k].inlined,
 		};
-	return make_entry(o, ip, true, fns, n, NULL);
+	return make_entry(o, ip, !got[0].symbol_only, fns, n, NULL);
 }
 
 void
@@ -1240,7 +1241,8 @@ save(struct object *o)
 	for (size_t b = 0; recs != NULL && fns != NULL && b < sy.nbuckets;
 	    b++)
 		for (struct entry *e = sy.bucket[b]; e != NULL; e = e->next) {
-			if (e->obj != o || !e->full)
+			/* by its symbol only: if no entry has more */
+			if (e->obj != o || (!e->full && find(e->a.ip, true)))
 				continue;
 			recs[n] = (struct ml_symcache_rec){
 				.offset = e->a.object_offset, .n = e->a.n,
@@ -1254,6 +1256,7 @@ save(struct object *o)
 					.line = e->fns[k].line,
 					.with_offset = e->fns[k].with_offset,
 					.inlined = e->fns[k].inlined,
+					.symbol_only = !e->full,
 				};
 			n++;
 		}
@@ -1311,10 +1314,10 @@ lookup(uintptr_t ip, bool full)
 	lock_current();
 	if ((e = find(ip, full)) != NULL)
 		return e;
-	if ((e = from_file(obj_at(ip - 1), ip)) == NULL) {
+	if ((e = from_file(obj_at(ip - 1), ip, full)) == NULL) {
 		o = obj_opened(ip - 1, full);
 		e = name(o, ip, full);
-		if (e != NULL && full && o != NULL && o->dm != NULL) {
+		if (e != NULL && o != NULL && o->dm != NULL) {
 			if (!sy.unsaved)        /* SAVE_MS from the first */
 				sy.saved_ms = now_ms();
 			o->learned = sy.unsaved = true;

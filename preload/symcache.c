@@ -9,6 +9,7 @@
  *   id       the build-id in hex, idlen bytes, padded with NULs to 8
  *   recs     nrecs x { uint64 offset; uint32 first, n }, by offset
  *   fns      nfns x { uint64 offset; uint32 function, file, line, flags }
+ *            (flags: 1 inlined, 2 with an offset, 4 symbol only)
  *   strings  strbytes bytes of NUL-terminated strings; a string is its
  *            index there, NO_STR for none
  *
@@ -38,6 +39,7 @@
 #define NO_STR      UINT32_MAX
 #define F_INLINED   1u
 #define F_OFFSET    2u
+#define F_SYMBOL    4u
 #define MAX_STRINGS (16u << 20)
 #define MAX_FILE    (64u << 20)
 
@@ -166,7 +168,7 @@ check(struct ml_symcache *c, size_t size, const char *id)
 	for (uint32_t i = 0; i < h->nfns; i++) {
 		const struct fn *f = &c->fns[i];
 		if (!str_ok(c, f->function) || !str_ok(c, f->file) ||
-		    (f->flags & ~(F_INLINED | F_OFFSET)) != 0)
+		    (f->flags & ~(F_INLINED | F_OFFSET | F_SYMBOL)) != 0)
 			return false;
 	}
 	return true;
@@ -234,6 +236,7 @@ ml_symcache_find(const struct ml_symcache *c, uint64_t offset,
 			.line = f->line,
 			.with_offset = (f->flags & F_OFFSET) != 0,
 			.inlined = (f->flags & F_INLINED) != 0,
+			.symbol_only = (f->flags & F_SYMBOL) != 0,
 		};
 	}
 	return n;
@@ -305,7 +308,8 @@ out_rec(struct out *o, uint64_t offset, const struct ml_symcache_fn *fns,
 		f->file = out_str(o, fns[k].file);
 		f->line = fns[k].line;
 		f->flags = (fns[k].inlined ? F_INLINED : 0) |
-		    (fns[k].with_offset ? F_OFFSET : 0);
+		    (fns[k].with_offset ? F_OFFSET : 0) |
+		    (fns[k].symbol_only ? F_SYMBOL : 0);
 	}
 	if (o->full)
 		return false;
@@ -423,13 +427,16 @@ ml_symcache_write(const char *dir, const char *build_id,
 		    by[i]->offset <= old->recs[k].offset) ?
 		    by[i]->offset : old->recs[k].offset;
 		bool added;
-		if (i < n && by[i]->offset == at) {
-			int m = by[i]->n < ML_SYMCACHE_MAX_FNS ? by[i]->n :
+		int m = 0;
+		if (k < nold && old->recs[k].offset == at)
+			m = ml_symcache_find(old, at, fns, ML_SYMCACHE_MAX_FNS);
+		/* a record from DWARF is not replaced by a symbol's */
+		if (i < n && by[i]->offset == at && (m == 0 || by[i]->n <= 0 ||
+		    !by[i]->fns[0].symbol_only || fns[0].symbol_only)) {
+			int nn = by[i]->n < ML_SYMCACHE_MAX_FNS ? by[i]->n :
 			    ML_SYMCACHE_MAX_FNS;
-			added = m <= 0 || out_rec(&o, at, by[i]->fns, m);
+			added = nn <= 0 || out_rec(&o, at, by[i]->fns, nn);
 		} else {
-			int m = ml_symcache_find(old, at, fns,
-			    ML_SYMCACHE_MAX_FNS);
 			added = out_rec(&o, at, fns, m);
 		}
 		if (!added)

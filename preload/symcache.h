@@ -21,6 +21,8 @@ struct ml_symcache_fn {
 	unsigned    line;
 	bool        with_offset;
 	bool        inlined;
+	bool        symbol_only;    /* named from a symbol table alone, no
+	                             * DWARF read: not for a report */
 };
 
 /* The functions at one address of an object (its offset from the
@@ -57,7 +59,8 @@ int                 ml_symcache_find(const struct ml_symcache *c,
 /*
  * Write the file of build_id in dir: the records of recs[n] (any order;
  * those of the same offset, the first wins), with those of the file there
- * now that recs does not have, up to ML_SYMCACHE_MAX_RECS.  Written
+ * now that recs does not have or has symbol_only, up to
+ * ML_SYMCACHE_MAX_RECS.  Written
  * whole to a file of its own (0600, never through a link) then renamed
  * over the old one, so that a reader sees the old file or the new.  The
  * folder must be one ml_wire_dir_check() accepts.  0, or -errno.
