@@ -59,7 +59,7 @@ rc=$?
 ok "export --format folded: a line a stack, their bytes list's bytes" \
     $(test "$rc" -eq 0 && test "$(wc -l <"$tmp/folded")" -eq "$nstacks" &&
       test "$(awk '{ s += $NF } END { print s }' "$tmp/folded")" = "$bytes" &&
-      grep -q '^[^ ]*main;keep_large;wrap_alloc 8000$' "$tmp/folded"
+      grep -q '^[^ ]*main;all;keep_large;wrap_alloc 8000$' "$tmp/folded"
       echo $?)
 
 sandbox=

@@ -40,12 +40,12 @@ ev() {
 rc=$?
 cat >"$tmp/want" <<'EOF'
 2 leases, 8.0KiB (8192 bytes), oldest 300ms:
-  #0  big+0x13 (/x/prog) [0x...]
-  #1  main+0x54 (/x/prog) [0x...]
+  #0  big+0x13
+  #1  main+0x54
 
 3 leases, 300B (300 bytes), oldest 1.5s:
-  #0  small+0x13 (/x/prog) [0x...]
-  #1  main+0x54 (/x/prog) [0x...]
+  #0  small+0x13
+  #1  main+0x54
 
 SUMMARY: 8492 bytes in 5 leases, from 2 stacks
 EOF
