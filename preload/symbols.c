@@ -60,6 +60,7 @@ struct sym {
 	const char *name;           /* libdw's, while the module lives */
 	uint32_t    index;          /* in the symbol table: ties go to the
 	                             * first, as addr2line does */
+	bool        local;          /* after a global one at its address */
 };
 
 /* An object loaded at one place; never freed (entries point to it). */
@@ -521,6 +522,8 @@ sym_cmp(const void *a, const void *b)
 		return x->lo < y->lo ? -1 : 1;
 	if (x->size != y->size)             /* the largest first */
 		return x->size > y->size ? -1 : 1;
+	if (x->local != y->local)           /* the global name of aliases */
+		return x->local ? 1 : -1;
 	return x->index < y->index ? -1 : x->index > y->index;
 }
 
@@ -545,7 +548,7 @@ syms_read(struct object *o)
 		    type != STT_GNU_IFUNC && type != STT_NOTYPE))
 			continue;
 		o->syms[o->nsyms++] = (struct sym){ addr, s.st_size, name,
-		    (uint32_t)i };
+		    (uint32_t)i, GELF_ST_BIND(s.st_info) == STB_LOCAL };
 	}
 	qsort(o->syms, o->nsyms, sizeof *o->syms, sym_cmp);
 }
@@ -889,6 +892,26 @@ keep(const char *s, bool *whole)
 	return p;
 }
 
+/* A function's name without the version a symbol table's may carry
+ * (__libc_start_main@@GLIBC_2.34). */
+static const char *
+keep_name(const char *s, bool *whole)
+{
+	char *p;
+	size_t n;
+
+	if (s == NULL)
+		return NULL;
+	n = strcspn(s, "@");
+	if ((p = ml_mem_malloc(n + 1)) == NULL) {
+		*whole = false;
+		return NULL;
+	}
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
 /* A file of the line table as addr2line prints it: a relative one under
  * its compilation directory. */
 static const char *
@@ -992,7 +1015,7 @@ make_entry(struct object *o, uintptr_t ip, bool full,
 	};
 	for (int k = 0; k < n; k++) {
 		e->fns[k] = fns[k];
-		e->fns[k].function = keep(fns[k].function, &whole);
+		e->fns[k].function = keep_name(fns[k].function, &whole);
 		e->fns[k].file = keep_file(dir, fns[k].file, &whole);
 	}
 	if (!whole) {
@@ -1302,16 +1325,15 @@ ml_symbols_save(void)
 	pthread_mutex_unlock(&sy.lock);
 }
 
-/* The entry of ip, named now if need be (from the object's cache file,
- * else from its ELF and DWARF); returns with the lock held.  NULL when
+/* The entry of ip, full or not, named now if need be (from the object's
+ * cache file, else from its ELF and DWARF); the lock is held.  NULL when
  * out of memory. */
 static struct entry *
-lookup(uintptr_t ip, bool full)
+lookup_one(uintptr_t ip, bool full)
 {
 	struct entry *e;
 	struct object *o;
 
-	lock_current();
 	if ((e = find(ip, full)) != NULL)
 		return e;
 	if ((e = from_file(obj_at(ip - 1), ip, full)) == NULL) {
@@ -1330,6 +1352,24 @@ lookup(uintptr_t ip, bool full)
 	return e;
 }
 
+/* The entry of ip, named now if need be; returns with the lock held.
+ * NULL when out of memory. */
+static struct entry *
+lookup(uintptr_t ip, bool full)
+{
+	struct entry *e;
+
+	lock_current();
+	if ((e = find(ip, full)) != NULL)
+		return e;
+	/* the C library's start-up frames by their symbols, even for a
+	 * report: their DWARF is the C library's debug file's, a dozen MiB
+	 * once decompressed, for frames text leaves out */
+	if (full && (e = lookup_one(ip, false)) != NULL &&
+	    ml_wire_startup_frame(e->fns[e->a.n - 1].function))
+		return e;
+	return lookup_one(ip, full);
+}
 bool
 ml_symbols_get(uintptr_t ip, struct ml_symbols_addr *a)
 {

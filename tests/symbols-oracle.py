@@ -24,6 +24,12 @@ object, another function's (deeplib-stripped.so's lib_after is named
 deeplib_run, the exported function before it).  Such a name, of a symbol
 whose size does not cover the address, is no name: memlease must give none.
 
+And the C library's start-up frames (__libc_start_call_main,
+__libc_start_main, _start) memlease names by their symbols, without the
+DWARF of the C library's debug file (a dozen MiB once decompressed, for
+frames that text reports leave out): there the function must be
+addr2line's (or another name of it), and no file:line is given.
+
 Prints the differences, then "agree N/M frames agree"; exits 0 when all
 agree and M >= 500.
 """
@@ -155,13 +161,26 @@ def right_name(a2l, off, syms):
     return [('??', '??:0')], True
 
 
+STARTUP = ('__libc_start_call_main', '__libc_start_main',
+           '__libc_start_main_impl', '__libc_start_main_alias_1',
+           '__libc_start_main_alias_2', '_start')
+
+
+def startup_ok(got, a2l):
+    """A start-up frame named by its symbol, no file:line: addr2line's
+    outermost function, or another name of it (__libc_start_main has four
+    symbols at its address, and DWARF calls it __libc_start_main_impl)."""
+    return (len(got) == 1 and got[0][0] in STARTUP and bool(a2l) and
+            a2l[-1][0] in STARTUP and got[0][1] == '??:?')
+
+
 def main():
     frames = memlease_frames(sys.argv[1])
     by_obj = collections.defaultdict(list)
     for obj, off in frames:
         if os.path.isfile(obj):
             by_obj[obj].append(off)
-    total = agree = file_only = neighbour = 0
+    total = agree = file_only = neighbour = startup = 0
     for obj, offs in sorted(by_obj.items()):
         want = addr2line(obj, offs)
         syms = covering(obj)
@@ -178,6 +197,9 @@ def main():
                     print('no name: %s %s: memlease none, addr2line the '
                           'symbol below, %s, whose size does not cover it'
                           % (obj, off, want.get('%#x' % int(off, 16))))
+            elif startup_ok(got, a2l):
+                startup += 1
+                ok_obj += 1
             elif same_but_file(got, a2l, llvm_symbolizer(obj, [off]).get(
                     '%#x' % int(off, 16)) or []):
                 file_only += 1
@@ -195,8 +217,8 @@ def main():
         agree += ok_obj
     print('agree %d/%d frames agree (%d of them in another file of the '
           'same line, as llvm-symbolizer has it; %d unnamed, where '
-          'addr2line names the symbol below)'
-          % (agree, total, file_only, neighbour))
+          'addr2line names the symbol below; %d start-up frames by their '
+          'symbols)' % (agree, total, file_only, neighbour, startup))
     return 0 if agree == total and total >= MIN_FRAMES else 1
 
 

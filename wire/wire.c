@@ -74,9 +74,13 @@ ml_wire_startup_frame(const char *function)
 		"__libc_start_main_alias_2", "_start",
 	};
 
+	/* a symbol table's name may carry its version: name@@GLIBC_2.34 */
+	size_t n = function != NULL ? strcspn(function, "@") : 0;
+
 	for (size_t i = 0; function != NULL &&
 	    i < sizeof startup / sizeof *startup; i++)
-		if (strcmp(function, startup[i]) == 0)
+		if (strlen(startup[i]) == n &&
+		    strncmp(function, startup[i], n) == 0)
 			return true;
 	return false;
 }
