@@ -56,7 +56,7 @@ static bool deep;
 static unsigned char *
 make(size_t n)
 {
-	return deep ? alloc_deep(NULL, n) : marked(malloc(n));
+	return deep ? alloc_deep(NULL, n) : bench_marked(malloc(n));
 }
 
 static void *
@@ -65,24 +65,24 @@ work(void *arg)
 	struct worker *w = arg;
 
 	for (long i = 0; i < w->ops; i++) {
-		uint64_t r = next(&w->rng);
+		uint64_t r = bench_next(&w->rng);
 		size_t s = (size_t)(r % w->nslots);
 		size_t n = SIZE_MIN + (size_t)((r >> 32) % SIZE_SPAN);
 		unsigned char *p;
 
 		if (deep) {             /* 12% hand over, 88% replace */
 			if ((r & 1023) < 123) {
-				drop(atomic_exchange(&shared[(r >> 16) %
+				bench_drop(atomic_exchange(&shared[(r >> 16) %
 				    SHARED], make(n)));
 			} else {
-				drop(w->slot[s]);
+				bench_drop(w->slot[s]);
 				w->slot[s] = make(n);
 			}
 			continue;
 		}
 		switch ((r >> 61) & 7) {
 		case 0: case 1: case 2: case 3:
-			drop(w->slot[s]);
+			bench_drop(w->slot[s]);
 			w->slot[s] = make(n);
 			break;
 		case 4: case 5:
@@ -95,7 +95,7 @@ work(void *arg)
 			break;
 		default:
 			p = atomic_exchange(&shared[(r >> 16) % SHARED], make(n));
-			drop(p);
+			bench_drop(p);
 		}
 	}
 	return NULL;
@@ -125,7 +125,7 @@ main(int argc, char **argv)
 			abort();
 		for (size_t s = 0; s < w[t].nslots; s++)
 			w[t].slot[s] = make(SIZE_MIN +
-			    (size_t)(next(&w[t].rng) % SIZE_SPAN));
+			    (size_t)(bench_next(&w[t].rng) % SIZE_SPAN));
 	}
 	for (int t = 0; t < nthreads; t++)
 		if (pthread_create(&w[t].thread, NULL, work, &w[t]) != 0)
@@ -134,10 +134,10 @@ main(int argc, char **argv)
 		pthread_join(w[t].thread, NULL);
 	for (int t = 0; t < nthreads; t++) {
 		for (size_t s = 0; s < w[t].nslots; s++)
-			drop(w[t].slot[s]);
+			bench_drop(w[t].slot[s]);
 		free(w[t].slot);
 	}
 	for (int i = 0; i < SHARED; i++)
-		drop(shared[i]);
+		bench_drop(shared[i]);
 	return 0;
 }

@@ -52,7 +52,7 @@ pass_malloc(void)
 	double t0 = now_ns();
 
 	for (long i = 0; i < ops; i++) {
-		char *p = malloc(16 + (size_t)(next(&rng) % 4081));
+		char *p = malloc(16 + (size_t)(bench_next(&rng) % 4081));
 		p[0] = 1;
 		sink += (uintptr_t)p;
 		free(p);
@@ -92,7 +92,7 @@ pass_map(void)
 	/* blocks[LIVE] is out of the map; each op puts it in and takes a
 	 * random other out, which becomes the one out */
 	for (long i = 0; i < ops; i++) {
-		size_t k = (size_t)(next(&rng) % LIVE);
+		size_t k = (size_t)(bench_next(&rng) % LIVE);
 		struct ml_shard *s = ml_ptrmap_lock(blocks[LIVE]);
 		struct ml_pent *e = ml_ptrmap_insert(s, blocks[LIVE]);
 		e->state = ML_P_LIVE;

@@ -19,7 +19,7 @@
 #define SEED UINT64_C(0x6d656d6c65617365)   /* "memlease" */
 
 static inline uint64_t
-next(uint64_t *x)      /* xorshift64* */
+bench_next(uint64_t *x)      /* xorshift64* */
 {
 	*x ^= *x >> 12;
 	*x ^= *x << 25;
@@ -29,7 +29,7 @@ next(uint64_t *x)      /* xorshift64* */
 
 /* p, marked; NULL (the allocator failed) aborts the run. */
 static inline unsigned char *
-marked(unsigned char *p)
+bench_marked(unsigned char *p)
 {
 	if (p == NULL)
 		abort();
@@ -40,7 +40,7 @@ marked(unsigned char *p)
 /* A marked block's end; a block whose mark is gone aborts the run (a
  * broken allocator is not timed). */
 static inline void
-drop(unsigned char *p)
+bench_drop(unsigned char *p)
 {
 	if (p != NULL && p[0] != MARK)
 		abort();
@@ -55,7 +55,7 @@ alloc_8(unsigned char *old, size_t n)
 	unsigned char *p = old != NULL ? realloc(old, n) : malloc(n);
 
 	BENCH_BARRIER();
-	return marked(p);
+	return bench_marked(p);
 }
 
 #define BENCH_LEVEL(name, below) \

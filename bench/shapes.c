@@ -33,16 +33,16 @@ manylive(long n)
 	if (v == NULL)
 		abort();
 	for (long i = 0; i < n; i++)
-		v[i] = alloc_deep(NULL, 16 + (size_t)(next(&rng) %
+		v[i] = alloc_deep(NULL, 16 + (size_t)(bench_next(&rng) %
 		    (256 - 16 + 1)));
 	for (long i = n - 1; i > 0; i--) {     /* Fisher-Yates */
-		long j = (long)(next(&rng) % (uint64_t)(i + 1));
+		long j = (long)(bench_next(&rng) % (uint64_t)(i + 1));
 		unsigned char *t = v[i];
 		v[i] = v[j];
 		v[j] = t;
 	}
 	for (long i = 0; i < n; i++)
-		drop(v[i]);
+		bench_drop(v[i]);
 	free(v);
 	return 0;
 }
@@ -72,7 +72,7 @@ grow(long rounds)
 					done++;
 					continue;
 				}
-				len[i] += 16 + (size_t)(next(&rng) % 49);
+				len[i] += 16 + (size_t)(bench_next(&rng) % 49);
 				if (len[i] > GROWN)
 					len[i] = GROWN;
 				if (b[i][0] != MARK)
@@ -81,7 +81,7 @@ grow(long rounds)
 			}
 		}
 		for (int i = 0; i < BUFFERS; i++)
-			drop(b[i]);
+			bench_drop(b[i]);
 	}
 	return 0;
 }
