@@ -806,7 +806,8 @@ concrete_chain(struct object *o, Dwarf_Die *cu, Dwarf_Addr pc,
 	if (n < 0)
 		n = walk(cu, pc, path, 0);
 
-	if (n == 0 || (chain = malloc((n + 1) * sizeof *chain)) == NULL)
+	if (n == 0 ||
+	    (chain = ml_mem_malloc((n + 1) * sizeof *chain)) == NULL)
 		return 0;
 	for (int i = 0; i < n; i++)
 		chain[i] = path[n - 1 - i];
@@ -873,8 +874,10 @@ named:
 		n++;
 	}
 out:
-	free(scopes);
-	free(chain);
+	/* libdw's blocks came through the shim with the guard held (every
+	 * naming does), so from the next allocator, as ml_mem_malloc()'s */
+	ml_mem_free(scopes);
+	ml_mem_free(chain);
 	return n;
 }
 
