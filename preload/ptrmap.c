@@ -25,8 +25,7 @@
 #include "wordlock.h"
 
 #define NSHARDS      32   /* the fork handler holds them all: TSan tracks 64 at most */
-#define FILTER_BITS  16   /* 64 KiB: stays in cache */
-_Static_assert(NSHARDS <= (1u << FILTER_BITS) &&
+_Static_assert(NSHARDS <= (1u << ML_PTRMAP_FILTER_BITS) &&
     (NSHARDS & (NSHARDS - 1)) == 0, "a counter belongs to one shard");
 #define MIN_CAP      64
 
@@ -38,44 +37,19 @@ struct ml_shard {
 } __attribute__((aligned(64)));
 
 static struct ml_shard shards[NSHARDS];
-static _Atomic uint8_t filter[1u << FILTER_BITS];   /* bss: free until used */
-
-/* fmix64 of murmur3: every bit of p reaches every bit of the hash. */
-static inline uint64_t
-hash(const void *p)
-{
-	uint64_t h = (uintptr_t)p;
-
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdu;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53u;
-	h ^= h >> 33;
-	return h;
-}
-
-static inline uint32_t
-counter_index(uint64_t h)
-{
-	return (uint32_t)(h >> 6) & ((1u << FILTER_BITS) - 1);
-}
+/* bss: free until used */
+_Atomic uint8_t ml_ptrmap_filter[1u << ML_PTRMAP_FILTER_BITS];
 
 static inline _Atomic uint8_t *
 counter(uint64_t h)
 {
-	return &filter[counter_index(h)];
+	return &ml_ptrmap_filter[ml_ptrmap_counter(h)];
 }
 
 static inline struct ml_shard *
 shard_of(const void *p)
 {
-	return &shards[counter_index(hash(p)) % NSHARDS];
-}
-
-bool
-ml_ptrmap_maybe(const void *p)
-{
-	return atomic_load_explicit(counter(hash(p)), memory_order_relaxed);
+	return &shards[ml_ptrmap_counter(ml_ptrmap_hash(p)) % NSHARDS];
 }
 
 /* The shard's lock is held, and with it every writer of the counter. */
@@ -130,7 +104,7 @@ static inline uint32_t
 slot_of(const struct ml_shard *s, uintptr_t p)
 {
 	uint32_t mask = s->cap - 1;
-	uint32_t i = (uint32_t)(hash((void *)p) >> 32) & mask;
+	uint32_t i = (uint32_t)(ml_ptrmap_hash((void *)p) >> 32) & mask;
 
 	while (s->v[i].p != 0 && s->v[i].p != p)
 		i = (i + 1) & mask;
@@ -181,7 +155,7 @@ ml_ptrmap_insert(struct ml_shard *s, const void *p)
 	memset(e, 0, sizeof *e);
 	e->p = (uintptr_t)p;
 	s->n++;
-	counter_add(hash(p), 1);
+	counter_add(ml_ptrmap_hash(p), 1);
 	return e;
 }
 
@@ -191,7 +165,7 @@ ml_ptrmap_remove(struct ml_shard *s, struct ml_pent *e)
 	uint32_t mask = s->cap - 1;
 	uint32_t i = (uint32_t)(e - s->v), j = i;
 
-	counter_add(hash((void *)e->p), -1);
+	counter_add(ml_ptrmap_hash((void *)e->p), -1);
 	s->v[i].p = 0;
 	s->n--;
 	/* Backward shift: move up every entry that the hole now separates
@@ -200,7 +174,7 @@ ml_ptrmap_remove(struct ml_shard *s, struct ml_pent *e)
 		j = (j + 1) & mask;
 		if (s->v[j].p == 0)
 			return;
-		uint32_t home = (uint32_t)(hash((void *)s->v[j].p) >> 32) & mask;
+		uint32_t home = (uint32_t)(ml_ptrmap_hash((void *)s->v[j].p) >> 32) & mask;
 		if (((j - home) & mask) >= ((j - i) & mask)) {
 			s->v[i] = s->v[j];
 			s->v[j].p = 0;

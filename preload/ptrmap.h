@@ -14,6 +14,7 @@
 #ifndef ML_PTRMAP_H
 #define ML_PTRMAP_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -38,8 +39,41 @@ struct ml_pent {
 
 struct ml_shard;
 
-/* Whether p may be tracked (false: surely not).  Lock-free. */
-bool             ml_ptrmap_maybe(const void *p);
+#define ML_PTRMAP_FILTER_BITS 16        /* 64 KiB: stays in cache */
+
+/* The filter's counters: ptrmap.c's, read here so that free() of a block
+ * never tracked costs no call. */
+extern _Atomic uint8_t ml_ptrmap_filter[1u << ML_PTRMAP_FILTER_BITS];
+
+/* fmix64 of murmur3: every bit of p reaches every bit of the hash. */
+static inline uint64_t
+ml_ptrmap_hash(const void *p)
+{
+	uint64_t h = (uintptr_t)p;
+
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdu;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53u;
+	h ^= h >> 33;
+	return h;
+}
+
+static inline uint32_t
+ml_ptrmap_counter(uint64_t h)
+{
+	return (uint32_t)(h >> 6) & ((1u << ML_PTRMAP_FILTER_BITS) - 1);
+}
+
+/* Whether p may be tracked (false: surely not).  Lock-free: a hash (about
+ * 4 ns) and one relaxed load. */
+static inline bool
+ml_ptrmap_maybe(const void *p)
+{
+	return atomic_load_explicit(
+	    &ml_ptrmap_filter[ml_ptrmap_counter(ml_ptrmap_hash(p))],
+	    memory_order_relaxed);
+}
 
 struct ml_shard *ml_ptrmap_lock(const void *p);
 /* As ml_ptrmap_lock(), or NULL at once if the shard is taken. */

@@ -10,7 +10,9 @@
  * a relaxed load (blocks that thread handed over); with sample= in every
  * rule, one more relaxed load and a compare and a subtraction on a TLS
  * word (ml_tag_unsampled()).  free() adds one load of ml_tag_tracking
- * and, once something was tracked, one filter load, and real.h's: one
+ * and, once something was tracked, the filter's hash and two loads
+ * (ml_tag_may_hold(), inline: no call for a block never tracked), and
+ * real.h's: one
  * load (the heap's mappings, a compare each once memlease's thread ran),
  * a TLS word and a relaxed load.
  *
@@ -66,7 +68,7 @@ free(void *p)
 {
 	if (p == NULL || ml_boot_owns(p))
 		return;
-	if (tracking()) {
+	if (tracking() && ml_tag_may_hold(p)) {
 		int err = errno;
 		bool done = ml_tag_free(p);
 		errno = err;
@@ -93,7 +95,7 @@ resize(void *p, size_t n)
 {
 	void *q;
 
-	if (tracking() && ml_tag_realloc(p, n, &q))
+	if (tracking() && ml_tag_may_hold(p) && ml_tag_realloc(p, n, &q))
 		return q;
 	return ml_real_realloc(p, n);
 }

@@ -17,6 +17,7 @@
 
 #include "block.h"
 #include "decide.h"
+#include "ptrmap.h"
 #include "memlease.h"
 
 /* The sizes that some rule in force may tag (decide.h): two relaxed
@@ -35,6 +36,18 @@ ml_tag_unsampled(size_t n)
 }
 /* Some block was ever tracked: free() must look (a relaxed load). */
 extern atomic_bool ml_tag_tracking;
+
+/* Whether free(p) or realloc(p) must call in (ml_tag_free(),
+ * ml_tag_realloc()): p may be tracked, or tombs wait to be shrunk
+ * (block.h).  Inline, so that the free() of a block never tracked costs no
+ * call once something is tracked (under sample=, most blocks): two
+ * relaxed loads and the filter's hash. */
+static inline bool
+ml_tag_may_hold(const void *p)
+{
+	return atomic_load_explicit(&ml_block_later,
+	    memory_order_relaxed) != 0 || ml_ptrmap_maybe(p);
+}
 
 /* The preload's start (init.c): rules from MEMLEASE_RULES and
  * MEMLEASE_CONFIG, MEMLEASE_INHERIT, MEMLEASE_REPORT_AT_EXIT.  Never
