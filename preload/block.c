@@ -118,9 +118,9 @@ static void
 release_block(const struct ml_pent *v)
 {
 	if (v->kind == ML_KIND_RECLAIM)
-		ml_reclaim_free((void *)v->p, v->maplen, false);
+		ml_reclaim_free((void *)(uintptr_t)v->p);
 	else
-		ml_real_free((void *)v->p);
+		ml_real_free((void *)(uintptr_t)v->p);
 }
 
 /*
@@ -150,7 +150,7 @@ quarantine(void *p)
 	ml_ptrmap_remove(s, e);
 	ml_ptrmap_unlock(s);
 	if (v.kind == ML_KIND_RECLAIM)          /* was RECLAIMED */
-		ml_reclaim_free(a, v.maplen, true);
+		ml_reclaim_free(a);
 	else if (v.held)
 		ml_real_free(a);
 }
@@ -158,7 +158,7 @@ quarantine(void *p)
 /* Tracking. */
 
 int
-ml_block_track(void *p, size_t size, size_t maplen, unsigned kind,
+ml_block_track(void *p, size_t size, unsigned kind,
     uint64_t now, uint64_t ttl_ms, unsigned releases, uint32_t stack,
     const char *label, uint64_t sample, bool *wake, memlease_t *hp)
 {
@@ -185,8 +185,7 @@ ml_block_track(void *p, size_t size, size_t maplen, unsigned kind,
 			ml_ptrmap_remove(s, e);
 		} else {
 			*e = (struct ml_pent){ .p = (uintptr_t)p, .h = *hp,
-			    .size = size, .state = ML_P_LIVE, .kind = kind,
-			    .maplen = maplen };
+			    .state = ML_P_LIVE, .kind = kind };
 		}
 	}
 	ml_ptrmap_unlock(s);
@@ -307,13 +306,13 @@ ml_block_free(void *p)
  * contents are lost, as the realloc() moved them already.
  */
 static void *
-unmapped(void *q, size_t maplen, size_t n)
+unmapped(void *q, size_t n)
 {
 	void *b = ml_real_malloc(n);
 
 	if (b != NULL)
 		memcpy(b, q, n);
-	ml_reclaim_free(q, maplen, false);
+	ml_reclaim_free(q);
 	if (b == NULL)
 		errno = ENOMEM;
 	return b;
@@ -334,13 +333,12 @@ static void *
 move(struct ml_shard *s, struct ml_pent *e, size_t n)
 {
 	struct ml_pent v = *e;
-	size_t newlen = v.maplen;
-	void *p = (void *)v.p, *q;
+	void *p = (void *)(uintptr_t)v.p, *q;
 
 	e->state = ML_P_MOVING;
 	ml_ptrmap_unlock(s);
 	if (v.kind == ML_KIND_RECLAIM)
-		q = ml_reclaim_realloc(p, v.maplen, n, &newlen);
+		q = ml_reclaim_realloc(p, n);
 	else
 		q = ml_real_realloc(p, n);
 	int err = errno;
@@ -351,12 +349,8 @@ move(struct ml_shard *s, struct ml_pent *e, size_t n)
 	bool expired = mine && e->h == 0;       /* see ml_block_ended() */
 	if (mine && (q == NULL || q == p)) {    /* failed, or in place */
 		e->state = ML_P_LIVE;
-		if (q != NULL) {
-			e->size = n;
-			e->maplen = newlen;
-			if (!expired && ml_runtime_move(v.h, q, n) != 0)
-				e->h = 0;
-		}
+		if (q != NULL && !expired && ml_runtime_move(v.h, q, n) != 0)
+			e->h = 0;
 		if (e->h == 0 && v.kind != ML_KIND_RECLAIM)
 			ml_ptrmap_remove(s, e);         /* plain: untracked */
 		ml_ptrmap_unlock(s);
@@ -378,8 +372,6 @@ move(struct ml_shard *s, struct ml_pent *e, size_t n)
 	if (e != NULL) {
 		*e = v;
 		e->p = (uintptr_t)q;
-		e->size = n;
-		e->maplen = newlen;
 		e->state = ML_P_LIVE;
 		if (expired || ml_runtime_move(v.h, q, n) != 0)
 			e->h = 0;
@@ -392,7 +384,7 @@ move(struct ml_shard *s, struct ml_pent *e, size_t n)
 		ml_runtime_end(v.h, &end);
 	}
 	if (e == NULL && v.kind == ML_KIND_RECLAIM)
-		return unmapped(q, newlen, n);
+		return unmapped(q, n);
 	errno = err;
 	return q;
 }
@@ -448,10 +440,10 @@ ml_block_realloc_nested(void *p, void **out)
 bool
 ml_block_usable_size(void *p, size_t *out)
 {
-	bool ours = false;
+	bool ours = false, in_handler = ml_lock_depth > 0;
 	struct ml_shard *s;
 	struct ml_pent *e;
-	if (ml_lock_depth > 0) {        /* in a signal handler: see nested() */
+	if (in_handler) {               /* see nested() */
 		bool tracked;
 		if ((s = nested(p, &e, &tracked)) == NULL) {
 			*out = 0;       /* its shard is taken: cannot tell */
@@ -465,7 +457,9 @@ ml_block_usable_size(void *p, size_t *out)
 	    e->state == ML_P_TOMB || e->state == ML_P_RECLAIMED ||
 	    e->state == ML_P_LATE)) {
 		ours = true;
-		*out = e->state == ML_P_LIVE ? e->maplen : 0;
+		/* reclaim.c's lock may be this thread's, in a handler */
+		*out = e->state == ML_P_LIVE && !in_handler ?
+		    ml_reclaim_len((void *)(uintptr_t)e->p) : 0;
 	}
 	ml_ptrmap_unlock(s);
 	return ours;
@@ -493,11 +487,11 @@ shrinks_in_place(void)
  * The shard is locked.
  */
 static void
-give_pages(const struct ml_pent *e)
+give_pages(uintptr_t p, size_t size)
 {
 	size_t page = ml_reclaim_page();
-	uintptr_t a = (e->p + page - 1) & ~(uintptr_t)(page - 1);
-	uintptr_t b = (e->p + e->size) & ~(uintptr_t)(page - 1);
+	uintptr_t a = (p + page - 1) & ~(uintptr_t)(page - 1);
+	uintptr_t b = (p + size) & ~(uintptr_t)(page - 1);
 
 	if (b > a)
 		madvise((void *)a, b - a, MADV_DONTNEED);
@@ -507,8 +501,8 @@ give_pages(const struct ml_pent *e)
 static void
 shrink(struct ml_pent *e)
 {
-	void *q = ml_real_realloc((void *)e->p, 1);
-	if (q != (void *)e->p && q != NULL) {
+	void *q = ml_real_realloc((void *)(uintptr_t)e->p, 1);
+	if (q != (void *)(uintptr_t)e->p && q != NULL) {
 		e->held = 0;    /* moved after all: the address may come back */
 		ml_real_free(q);
 	}
@@ -521,11 +515,11 @@ shrink(struct ml_pent *e)
  * LATER tombs wait already, it stays whole.
  */
 static void
-shrink_later(const struct ml_pent *e)
+shrink_later(const struct ml_pent *e, size_t size)
 {
 	unsigned in = atomic_load(&bk.later_in);
 
-	give_pages(e);
+	give_pages(e->p, size);
 	if (in - atomic_load(&bk.later_out) == LATER)
 		return;         /* full: this one stays whole */
 	atomic_store(&bk.later[in % LATER], e->p);
@@ -558,14 +552,14 @@ ml_block_settle_slow(void)
 }
 
 static void
-tomb(struct ml_pent *e)
+tomb(struct ml_pent *e, size_t size)
 {
 	e->state = ML_P_TOMB;
 	e->held = 1;
 	if (!shrinks_in_place())
-		give_pages(e);
+		give_pages(e->p, size);
 	else if (ml_heap_self)
-		shrink_later(e);
+		shrink_later(e, size);
 	else
 		shrink(e);
 }
@@ -604,11 +598,11 @@ ml_block_ended(const struct ml_ended *end, uint64_t now)
 	}
 	switch (v.kind) {
 	case ML_KIND_FREE:
-		tomb(e);
+		tomb(e, end->size);
 		break;
 	case ML_KIND_RECLAIM:
 		e->state = ML_P_RECLAIMED;
-		ml_reclaim_expire(end->buf, v.maplen, diag);
+		ml_reclaim_expire(end->buf, diag);
 		diag = NULL;
 		break;
 	case ML_KIND_ABORT:

@@ -37,7 +37,7 @@ enum ml_kind {
  * sampling that chose it, 0: none): 0, -EEXIST (p is tracked and
  * live), -ENOMEM (no room in the map), or the lease's failure.  Call
  * ml_runtime_deadline(*wake) after when ttl_ms is not 0. */
-int  ml_block_track(void *p, size_t size, size_t maplen, unsigned kind,
+int  ml_block_track(void *p, size_t size, unsigned kind,
          uint64_t now, uint64_t ttl_ms, unsigned releases, uint32_t stack,
          const char *label, uint64_t sample, bool *wake, memlease_t *hp);
 

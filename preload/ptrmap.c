@@ -99,12 +99,19 @@ ml_ptrmap_unlock(struct ml_shard *s)
 	ml_lock_depth--;
 }
 
+/* The slot where a probe for p starts. */
+static inline uint32_t
+home(const struct ml_shard *s, uintptr_t p)
+{
+	return (uint32_t)(ml_ptrmap_hash((void *)p) >> 32) & (s->cap - 1);
+}
+
 /* The slot of p, or the empty slot where it would go. */
 static inline uint32_t
 slot_of(const struct ml_shard *s, uintptr_t p)
 {
 	uint32_t mask = s->cap - 1;
-	uint32_t i = (uint32_t)(ml_ptrmap_hash((void *)p) >> 32) & mask;
+	uint32_t i = home(s, p);
 
 	while (s->v[i].p != 0 && s->v[i].p != p)
 		i = (i + 1) & mask;
@@ -143,6 +150,8 @@ ml_ptrmap_insert(struct ml_shard *s, const void *p)
 {
 	struct ml_pent *e;
 
+	if ((uintptr_t)p > ML_PTRMAP_MAX_ADDR)
+		return NULL;
 	if ((s->n + 1) * 2 > s->cap) {
 		if ((e = ml_ptrmap_find(s, p)) != NULL)
 			return e;
@@ -165,7 +174,7 @@ ml_ptrmap_remove(struct ml_shard *s, struct ml_pent *e)
 	uint32_t mask = s->cap - 1;
 	uint32_t i = (uint32_t)(e - s->v), j = i;
 
-	counter_add(ml_ptrmap_hash((void *)e->p), -1);
+	counter_add(ml_ptrmap_hash((void *)(uintptr_t)e->p), -1);
 	s->v[i].p = 0;
 	s->n--;
 	/* Backward shift: move up every entry that the hole now separates
@@ -174,8 +183,8 @@ ml_ptrmap_remove(struct ml_shard *s, struct ml_pent *e)
 		j = (j + 1) & mask;
 		if (s->v[j].p == 0)
 			return;
-		uint32_t home = (uint32_t)(ml_ptrmap_hash((void *)s->v[j].p) >> 32) & mask;
-		if (((j - home) & mask) >= ((j - i) & mask)) {
+		uint32_t h = home(s, s->v[j].p);
+		if (((j - h) & mask) >= ((j - i) & mask)) {
 			s->v[i] = s->v[j];
 			s->v[j].p = 0;
 			i = j;

@@ -30,12 +30,19 @@ enum ml_pstate {
 	                      * program: its address held (block.c) */
 };
 
+/* 16 bytes: at 1M blocks tracked, in tables at most half full, 16 to 32
+ * bytes a block.  A block's size is its lease's (the core's), the length
+ * of a mapping of kind reclaim reclaim.c's. */
 struct ml_pent {
-	uintptr_t p;
+	uint64_t   p : 48,      /* 0: an empty slot */
+	           state : 4, kind : 3, held : 1;
 	memlease_t h;
-	uint64_t  size : 56, state : 4, kind : 3, held : 1;
-	size_t    maplen;      /* kind reclaim: the bytes mapped */
 };
+_Static_assert(sizeof(struct ml_pent) == 16, "a map entry is 16 bytes");
+
+/* The addresses a map entry can hold: user space below 2^48 (x86-64 and
+ * arm64 hand out none above unless asked to). */
+#define ML_PTRMAP_MAX_ADDR ((UINT64_C(1) << 48) - 1)
 
 struct ml_shard;
 
@@ -81,7 +88,7 @@ struct ml_shard *ml_ptrmap_trylock(const void *p);
 void             ml_ptrmap_unlock(struct ml_shard *s);
 struct ml_pent  *ml_ptrmap_find(struct ml_shard *s, const void *p);
 /* The entry of p, made empty (p set, the rest zero) if there was none;
- * NULL if out of memory. */
+ * NULL if out of memory or p is above ML_PTRMAP_MAX_ADDR. */
 struct ml_pent  *ml_ptrmap_insert(struct ml_shard *s, const void *p);
 void             ml_ptrmap_remove(struct ml_shard *s, struct ml_pent *e);
 

@@ -1,13 +1,21 @@
 /*
  * reclaim.c - blocks on pages of their own (see reclaim.h).
  *
- * The fault handler reads a fixed table of records (start, length,
- * diagnostic) with atomic loads only: it takes no lock and allocates
- * nothing.  Records are claimed and dropped under `rc.lock` (expiry and
- * late frees: never on the allocation path).  The handler is installed at
- * the first expiry; it chains to the handler it replaced, and for the
- * default action puts that back and lets the access fault again, so the
- * process dies of the same signal at the same address.
+ * Each block has a record (start, length, diagnostic) from its mapping to
+ * its unmapping: the length of a block is here, not in the pointer map,
+ * whose entries stay small.  Records are claimed, changed and dropped
+ * under `rc.lock` (tagged allocations, realloc, expiry and free of these
+ * blocks only); they are found by a scan up to the highest record in use,
+ * which costs a few nanoseconds a block of this kind alive (each also
+ * costs a mapping, of which the kernel allows 65530 by default).  The
+ * lock counts in ml_lock_depth (guard.h): a signal handler that frees
+ * while its thread holds it does not wait for it (tag.c).
+ *
+ * The fault handler reads the records with atomic loads only: it takes no
+ * lock and allocates nothing.  The handler is installed at the first
+ * expiry; it chains to the handler it replaced, and for the default
+ * action puts that back and lets the access fault again, so the process
+ * dies of the same signal at the same address.
  *
  * A diagnostic string dropped with its record is not freed: a handler
  * running on another thread may still be writing it.
@@ -22,6 +30,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "guard.h"
 #include "mem.h"
 #include "real.h"
 #include "reclaim.h"
@@ -31,13 +40,14 @@
 struct record {
 	_Atomic uintptr_t  start;       /* 0: free */
 	_Atomic size_t     len;
-	_Atomic(char *)    diag;
+	_Atomic(char *)    diag;        /* NULL while the block is live */
 };
 
 static struct {
 	pthread_mutex_t  lock;
 	struct record   *rec;           /* NRECORDS, mapped at first use */
-	uint32_t         hint;          /* where to look for a free record */
+	uint32_t         top;           /* records at or above it are free */
+	uint32_t         hint;          /* below it, records are taken */
 	bool             installed;
 	struct sigaction old;
 } rc = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -60,8 +70,87 @@ round_pages(size_t n)
 	return n == 0 ? page : (n + page - 1) & ~(page - 1);
 }
 
+static void
+lock(void)
+{
+	ml_lock_depth++;
+	atomic_signal_fence(memory_order_seq_cst);
+	pthread_mutex_lock(&rc.lock);
+}
+
+static void
+unlock(void)
+{
+	pthread_mutex_unlock(&rc.lock);
+	atomic_signal_fence(memory_order_seq_cst);
+	ml_lock_depth--;
+}
+
+/* The record of the block at p, or NULL; rc.lock is held. */
+static struct record *
+record_of(uintptr_t p)
+{
+	for (uint32_t i = 0; rc.rec != NULL && i < rc.top; i++)
+		if (atomic_load_explicit(&rc.rec[i].start,
+		    memory_order_relaxed) == p)
+			return &rc.rec[i];
+	return NULL;
+}
+
+/* A free record for the block [p, p + len), or false: none is left, or
+ * the table cannot be made (a fault point).  rc.lock is held. */
+static bool
+claim(uintptr_t p, size_t len)
+{
+	if (rc.rec == NULL) {
+		void *m = ml_mem_fail() ? MAP_FAILED : mmap(NULL,
+		    NRECORDS * sizeof *rc.rec, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		rc.rec = m == MAP_FAILED ? NULL : m;
+		if (rc.rec == NULL)
+			return false;
+	}
+	for (uint32_t i = rc.hint; i < NRECORDS; i++) {
+		struct record *r = &rc.rec[i];
+		if (atomic_load(&r->start) != 0)
+			continue;
+		atomic_store(&r->diag, NULL);
+		atomic_store(&r->len, len);
+		atomic_store(&r->start, p);
+		rc.hint = i + 1;
+		if (i >= rc.top)
+			rc.top = i + 1;
+		return true;
+	}
+	return false;
+}
+
+/* Drop the record r; rc.lock is held. */
+static void
+drop(struct record *r)
+{
+	uint32_t i = (uint32_t)(r - rc.rec);
+
+	atomic_store(&r->start, 0);
+	if (i < rc.hint)
+		rc.hint = i;
+	while (rc.top > 0 && atomic_load_explicit(&rc.rec[rc.top - 1].start,
+	    memory_order_relaxed) == 0)
+		rc.top--;
+}
+
+size_t
+ml_reclaim_len(const void *p)
+{
+	lock();
+	struct record *r = record_of((uintptr_t)p);
+	size_t len = r != NULL ? atomic_load(&r->len) : 0;
+	unlock();
+	return len;
+}
+
 void *
-ml_reclaim_alloc(size_t align, size_t n, size_t *maplen)
+ml_reclaim_alloc(size_t align, size_t n)
 {
 	size_t len = round_pages(n), extra = 0;
 
@@ -89,29 +178,45 @@ ml_reclaim_alloc(size_t align, size_t n, size_t *maplen)
 			munmap(q + len, (size_t)(p + len + extra - (q + len)));
 		p = q;
 	}
-	*maplen = len;
+	lock();
+	bool kept = claim((uintptr_t)p, len);
+	unlock();
+	if (!kept) {
+		munmap(p, len);
+		errno = ENOMEM;
+		return NULL;
+	}
 	return p;
 }
 
 void *
-ml_reclaim_realloc(void *p, size_t maplen, size_t n, size_t *newlen)
+ml_reclaim_realloc(void *p, size_t n)
 {
 	size_t len = round_pages(n);
+	void *q = NULL;
 
 	if (len < n) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (len == maplen) {
-		*newlen = len;
-		return p;
+	lock();
+	struct record *r = record_of((uintptr_t)p);
+	size_t old = r != NULL ? atomic_load(&r->len) : 0;
+	if (old == len) {
+		q = p;
+	} else if (r != NULL) {
+		q = mremap(p, old, len, MREMAP_MAYMOVE);
+		if (q == MAP_FAILED) {
+			q = NULL;
+		} else {        /* the live block's record follows it */
+			atomic_store(&r->start, 0);
+			atomic_store(&r->len, len);
+			atomic_store(&r->start, (uintptr_t)q);
+		}
 	}
-	void *q = mremap(p, maplen, len, MREMAP_MAYMOVE);
-	if (q == MAP_FAILED) {
+	unlock();
+	if (q == NULL)
 		errno = ENOMEM;
-		return NULL;
-	}
-	*newlen = len;
 	return q;
 }
 
@@ -124,7 +229,7 @@ diag_at(uintptr_t addr)
 	for (uint32_t i = 0; rec != NULL && i < NRECORDS; i++) {
 		uintptr_t start = atomic_load(&rec[i].start);
 		if (start != 0 && addr - start < atomic_load(&rec[i].len))
-			return atomic_load(&rec[i].diag);
+			return atomic_load(&rec[i].diag);  /* NULL: live */
 	}
 	return NULL;
 }
@@ -171,47 +276,37 @@ install(void)
 }
 
 void
-ml_reclaim_expire(void *p, size_t maplen, char *diag)
+ml_reclaim_expire(void *p, char *diag)
 {
-	madvise(p, maplen, MADV_DONTNEED);
-	mprotect(p, maplen, PROT_NONE);
-	pthread_mutex_lock(&rc.lock);
+	lock();
 	if (!rc.installed)
 		install();
-	if (rc.rec == NULL) {   /* memlease's own table: a fault point */
-		void *m = ml_mem_fail() ? MAP_FAILED : mmap(NULL,
-		    NRECORDS * sizeof *rc.rec, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		rc.rec = m == MAP_FAILED ? NULL : m;
-	}
-	for (uint32_t n = 0; rc.rec != NULL && n < NRECORDS; n++) {
-		struct record *r = &rc.rec[(rc.hint + n) % NRECORDS];
-		if (atomic_load(&r->start) != 0)
-			continue;
+	struct record *r = record_of((uintptr_t)p);
+	if (r != NULL) {
+		size_t len = atomic_load(&r->len);
+		madvise(p, len, MADV_DONTNEED);
+		mprotect(p, len, PROT_NONE);
 		atomic_store(&r->diag, diag);
-		atomic_store(&r->len, maplen);
-		atomic_store(&r->start, (uintptr_t)p);
-		rc.hint = (rc.hint + n + 1) % NRECORDS;
 		diag = NULL;
-		break;
 	}
-	pthread_mutex_unlock(&rc.lock);
-	ml_mem_free(diag);      /* no record left: a plain fault */
+	unlock();
+	ml_mem_free(diag);
 }
 
 void
-ml_reclaim_free(void *p, size_t maplen, bool reclaimed)
+ml_reclaim_free(void *p)
 {
-	if (reclaimed) {        /* only a reclaimed block has a record */
-		pthread_mutex_lock(&rc.lock);
-		for (uint32_t i = 0; rc.rec != NULL && i < NRECORDS; i++)
-			if (atomic_load(&rc.rec[i].start) == (uintptr_t)p) {
-				atomic_store(&rc.rec[i].start, 0);
-				break;
-			}
-		pthread_mutex_unlock(&rc.lock);
+	size_t len = 0;
+
+	lock();
+	struct record *r = record_of((uintptr_t)p);
+	if (r != NULL) {
+		len = atomic_load(&r->len);
+		drop(r);
 	}
-	munmap(p, maplen);
+	unlock();
+	if (len != 0)
+		munmap(p, len);
 }
 
 void

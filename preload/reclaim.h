@@ -13,20 +13,23 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* A block of n bytes aligned to align (0 or a power of two), zero-filled;
- * *maplen gets the bytes mapped.  NULL (errno set) if it cannot be. */
-void *ml_reclaim_alloc(size_t align, size_t n, size_t *maplen);
+/* A block of n bytes aligned to align (0 or a power of two), zero-filled.
+ * NULL (errno set) if it cannot be. */
+void  *ml_reclaim_alloc(size_t align, size_t n);
+
+/* The bytes mapped for the block at p (whole pages), 0 if p is none. */
+size_t ml_reclaim_len(const void *p);
 
 /* Resize a live block; returns the block (maybe moved) or NULL. */
-void *ml_reclaim_realloc(void *p, size_t maplen, size_t n, size_t *newlen);
+void  *ml_reclaim_realloc(void *p, size_t n);
 
 /* Give the pages back and make them inaccessible; `diag` (a string from
- * the next allocator, now owned here) is written on stderr if the program
+ * memlease's memory, now owned here) is written on stderr if the program
  * touches the block again. */
-void  ml_reclaim_expire(void *p, size_t maplen, char *diag);
+void   ml_reclaim_expire(void *p, char *diag);
 
-/* Unmap a block, live or (reclaimed true) reclaimed. */
-void  ml_reclaim_free(void *p, size_t maplen, bool reclaimed);
+/* Unmap a block, live or reclaimed. */
+void   ml_reclaim_free(void *p);
 
 /* Fork handlers. */
 void  ml_reclaim_prepare(void);

@@ -99,7 +99,6 @@ tagged(const struct ml_rule *r, enum ml_alloc_fn fn, size_t align, size_t n,
     uint32_t stack)
 {
 	enum ml_kind kind = kind_of(r->action);
-	size_t maplen = 0;
 	memlease_t h;
 	bool wake = false;
 	void *p;
@@ -109,7 +108,9 @@ tagged(const struct ml_rule *r, enum ml_alloc_fn fn, size_t align, size_t n,
 			return plain(fn, align, n);
 		if (fn == ML_FN_VALLOC || fn == ML_FN_PVALLOC)
 			align = 0;                /* pages are page-aligned */
-		p = ml_reclaim_alloc(align, n, &maplen);
+		/* no mapping (or no record of one left): untagged */
+		if ((p = ml_reclaim_alloc(align, n)) == NULL)
+			return plain(fn, align, n);
 	} else {
 		p = plain(fn, align, n);
 	}
@@ -122,12 +123,12 @@ tagged(const struct ml_rule *r, enum ml_alloc_fn fn, size_t align, size_t n,
 		    memory_order_relaxed);
 	/* tagged blocks are many: their deadlines are counted from the
 	 * coarse clock, two ticks late at most (memlease(7)) */
-	if (ml_block_track(p, n, maplen, kind, ml_clock_ms_late(), r->ttl_ms,
+	if (ml_block_track(p, n, kind, ml_clock_ms_late(), r->ttl_ms,
 	    1, stack, r->label, r->sample, &wake, &h) != 0) {
 		/* no lease: the block stays untagged */
 		if (kind != ML_KIND_RECLAIM)
 			return p;
-		ml_reclaim_free(p, maplen, false);
+		ml_reclaim_free(p);
 		return plain(fn, align, n);
 	}
 	if (r->ttl_ms != 0)
@@ -232,7 +233,7 @@ ml_tag_adopt(void *p, uint64_t ttl_ms, unsigned releases, uint32_t stack,
 
 	atomic_store(&ml_tag_tracking, true);
 	ml_guard_enter();
-	int r = ml_block_track(p, ml_real_usable_size(p), 0, ML_KIND_FREE,
+	int r = ml_block_track(p, ml_real_usable_size(p), ML_KIND_FREE,
 	    ml_clock_ms_ceil(), ttl_ms, releases, stack, NULL, 0, &wake, hp);
 	ml_guard_leave();
 	if (r == 0 && ttl_ms != 0)
