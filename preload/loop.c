@@ -290,6 +290,11 @@ loop_main(void *arg)
 
 	ml_guard_enter();
 	ml_heap_thread();       /* before anything allocates */
+	/* named by itself, with prctl(): named by its creator, the C library
+	 * writes /proc/self/task/TID/comm, and the dentries that makes cost
+	 * the kernel more at the thread's exit than a short process's whole
+	 * run under memlease */
+	pthread_setname_np(pthread_self(), "memlease");
 	atomic_store(&lp.task, (int)gettid());
 	if (ml_fd_unshare(keep, sizeof keep / sizeof *keep)) {
 		ml_report_own_table();
@@ -419,7 +424,6 @@ ml_loop_ensure(ml_loop_tick_fn tick)
 		loop_free();
 		goto out;
 	}
-	pthread_setname_np(lp.tid, "memlease");   /* named before we return */
 	/*
 	 * No waiting for the thread, so that a program that starts it before
 	 * main() (MEMLEASE_SOCKET=on) does not wait: its socket opens a moment
