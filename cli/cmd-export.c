@@ -136,6 +136,7 @@ const struct ctl_cmd_entry ctl_cmd_export_entry = {
 	    "  --format F       prometheus (the default), openmetrics, or\n"
 	    "                   folded: the live bytes of one process (-p, -S\n"
 	    "                   or the only one) by stack, a line each\n"
+	    "                   (estimates under sample=, said on stderr)\n"
 	    "  -o, --output F   write file F whole or not at all (a temporary\n"
 	    "                   file beside it, renamed over it), as\n"
 	    "                   node_exporter's textfile collector wants\n",

@@ -3,6 +3,11 @@
  * process by stack (list --by-stack), drawn as a flame graph, one SVG
  * document (flame.c); on standard output, or (-o) in a file replaced
  * whole.  export --format folded writes the same stacks as text.
+ *
+ * Under byte sampling (the listing's "estimated") both weigh each stack
+ * by its estimates; the SVG says so itself, the folded lines cannot (a
+ * line is frames and a number), so a note on stderr says it and stdout
+ * stays folded text that flamegraph.pl and its peers read.
  */
 #define _GNU_SOURCE
 #include <inttypes.h>
@@ -11,10 +16,11 @@
 
 #include "ctl.h"
 
-/* The stacks of c's process, and their response to free: 0, or -1
- * (said). */
+/* The stacks of c's process, whether they are estimated, and their
+ * response to free: 0, or -1 (said). */
 static int
-ask_stacks(struct ctl_conn *c, struct ctl_reply *r, json_t **stacks)
+ask_stacks(struct ctl_conn *c, struct ctl_reply *r, json_t **stacks,
+    bool *estimated)
 {
 	json_t *req = json_object();
 
@@ -22,6 +28,7 @@ ask_stacks(struct ctl_conn *c, struct ctl_reply *r, json_t **stacks)
 	if (ctl_client_request(c, "list", req, r) != 0)
 		return -1;
 	*stacks = json_object_get(r->result, "stacks");
+	*estimated = json_is_true(json_object_get(r->result, "estimated"));
 	if (!json_is_array(*stacks)) {
 		ctl_reply_free(r);
 		return ctl_client_malformed(c, "a listing without \"stacks\"");
@@ -32,14 +39,14 @@ ask_stacks(struct ctl_conn *c, struct ctl_reply *r, json_t **stacks)
 /* What writes the stacks: ctl_flame_svg, or ctl_flame_folded (whose
  * title is not used). */
 typedef int (*writer_fn)(FILE *f, json_t *stacks, const char *title,
-    char *err, size_t errlen);
+    bool estimated, char *err, size_t errlen);
 
 static int
-write_folded(FILE *f, json_t *stacks, const char *title, char *err,
-    size_t errlen)
+write_folded(FILE *f, json_t *stacks, const char *title, bool estimated,
+    char *err, size_t errlen)
 {
 	(void)title;
-	return ctl_flame_folded(f, stacks, err, errlen);
+	return ctl_flame_folded(f, stacks, estimated, err, errlen);
 }
 
 /* The stacks of c's process written by w, to -o's file or stdout. */
@@ -51,21 +58,23 @@ write_stacks(const struct ctl_args *a, struct ctl_conn *c, const char *what,
 	struct ctl_reply r;
 	json_t *stacks;
 	char err[256], *title = NULL;
+	bool estimated;
 	int rc;
 
 	if (a->output != NULL && ctl_out_file_open(&out, what, a->output) != 0)
 		return -1;
-	if (ask_stacks(c, &r, &stacks) != 0) {
+	if (ask_stacks(c, &r, &stacks, &estimated) != 0) {
 		if (a->output != NULL)
 			ctl_out_file_abort(&out);
 		return -1;
 	}
-	if (asprintf(&title, "Live bytes by allocation stack: %s[%" PRId64
-	    "]", c->hello.program != NULL ? c->hello.program : "?",
+	if (asprintf(&title, "%s by allocation stack: %s[%" PRId64 "]",
+	    estimated ? "Estimated live bytes" : "Live bytes",
+	    c->hello.program != NULL ? c->hello.program : "?",
 	    c->hello.pid) < 0)
 		title = NULL;
 	err[0] = '\0';
-	rc = w(out.f, stacks, title, err, sizeof err);
+	rc = w(out.f, stacks, title, estimated, err, sizeof err);
 	free(title);
 	ctl_reply_free(&r);
 	if (rc != 0) {
@@ -77,8 +86,12 @@ write_stacks(const struct ctl_args *a, struct ctl_conn *c, const char *what,
 			ctl_out_file_abort(&out);
 		return -1;
 	}
-	if (a->output != NULL)
-		return ctl_out_file_commit(&out);
+	if (a->output != NULL && ctl_out_file_commit(&out) != 0)
+		return -1;
+	if (estimated && w == write_folded)
+		ctl_out_warn("process %" PRId64 ": estimated bytes: the "
+		    "leases byte sampling (sample=) chose weigh the bytes they "
+		    "stand for", c->hello.pid);
 	return 0;
 }
 
@@ -104,7 +117,9 @@ const struct ctl_cmd_entry ctl_cmd_flamegraph_entry = {
 	    "                   file beside it, renamed over it)\n",
 	.more =
 	    "One self-contained SVG document: open it in a browser.  Hover a\n"
-	    "frame for its bytes and leases, click it to zoom.\n",
+	    "frame for its bytes and leases, click it to zoom.  Under byte\n"
+	    "sampling (sample=) the bytes and leases are estimates, and the\n"
+	    "graph says so.\n",
 	.min_pos = 0,
 	.max_pos = 0,
 	.all = false,

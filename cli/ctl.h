@@ -349,20 +349,25 @@ int         ctl_reply_rules(json_t *o, const char **text, char *err,
  * checked with ctl_reply_stack; their frames innermost first.  A frame is
  * named by its function, or OBJECT+0xOFFSET (the object's basename) when
  * it has none; the C library's start-up frames at the outer end of a
- * stack are left out, as text output leaves them.  Both return 0, -1 with
+ * stack are left out, as text output leaves them.  estimated (the
+ * listing's "estimated": byte sampling chose its leases): each stack
+ * weighs its "estimated_bytes" and "estimated_count", where it has them,
+ * not the bytes and count of the leases sampled.  Both return 0, -1 with
  * what is malformed in err, or -1 with errno set (out of memory).
  */
 
 /* One line a stack, outermost frame first and its bytes last, "main;f;g
- * 4096": the folded format of flamegraph.pl, inferno and speedscope. */
-int         ctl_flame_folded(FILE *f, json_t *stacks, char *err,
-                size_t errlen);
+ * 4096": the folded format of flamegraph.pl, inferno and speedscope,
+ * which has no room to say the bytes are estimates: the caller says it. */
+int         ctl_flame_folded(FILE *f, json_t *stacks, bool estimated,
+                char *err, size_t errlen);
 /*
  * A flame graph of the stacks' bytes: one SVG document, self-contained
- * (its style and script inline), under a title (NULL: none).
+ * (its style and script inline), under a title (NULL: none); estimated,
+ * a subtitle and each frame's title say the figures are estimates.
  */
 int         ctl_flame_svg(FILE *f, json_t *stacks, const char *title,
-                char *err, size_t errlen);
+                bool estimated, char *err, size_t errlen);
 /* The name of a frame in a flame graph and in folded lines, in buf. */
 const char *ctl_flame_name(const struct ctl_frame *fr, char *buf, size_t n);
 

@@ -18,6 +18,11 @@
  * tests/flame.sh tries it in a browser), goes back with "Reset zoom" or a
  * click on the root, and says below the graph what the frame under the
  * pointer holds.
+ *
+ * Under byte sampling (sample=) the leases listed are a sample: each
+ * stack is weighed by its estimates, what its sampled leases stand for,
+ * and the graph says so (a subtitle, "est." in every frame's title), so
+ * that its figures are never read as counted ones.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -34,6 +39,7 @@
 #define GRAPH_W   (WIDTH - 2 * PAD)
 #define ROW       16            /* a frame's height, and the gap above */
 #define TOP       40            /* the title */
+#define SUBTITLE  16            /* more, for the estimates' subtitle */
 #define BOTTOM    30            /* the details line */
 #define CHAR_W    7.3           /* a character of 12px monospace */
 #define MIN_WIDTH 0.1           /* pixels: narrower frames are left out */
@@ -58,6 +64,8 @@ struct tree {
 	json_t      *index;         /* "PARENT\x1fNAME\x1fOBJECT": node */
 	int          depth;         /* of the deepest node */
 	int64_t      stacks;
+	bool         estimated;     /* weighed by the estimates */
+	int64_t      listed;        /* the leases listed (count) */
 };
 
 static const char *const start_frames[] = {
@@ -190,15 +198,28 @@ tree_free(struct tree *t)
 	memset(t, 0, sizeof *t);
 }
 
+/* The bytes and leases stack s weighs: its own, or estimated, its
+ * estimates where it has them; never below 0. */
+static void
+stack_weight(const struct ctl_stack *s, bool estimated, int64_t *bytes,
+    int64_t *count)
+{
+	int64_t b = estimated && s->est_bytes >= 0 ? s->est_bytes : s->bytes;
+	int64_t c = estimated && s->est_count >= 0 ? s->est_count : s->count;
+
+	*bytes = b > 0 ? b : 0;
+	*count = c > 0 ? c : 0;
+}
+
 /* Check every stack: 0, or -1 with err. */
 static int
-check_stacks(json_t *stacks, char *err, size_t errlen)
+check_stacks(json_t *stacks, bool estimated, char *err, size_t errlen)
 {
 	struct ctl_stack s;
 	json_t *v;
 	size_t i;
 
-	int64_t bytes = 0, count = 0;
+	int64_t bytes = 0, count = 0, b, c;
 
 	if (!json_is_array(stacks)) {
 		snprintf(err, errlen, "\"stacks\" is not a list");
@@ -208,20 +229,22 @@ check_stacks(json_t *stacks, char *err, size_t errlen)
 		if (ctl_reply_stack(v, &s, err, errlen) != 0)
 			return -1;
 		/* summed in the root frame */
-		if (s.bytes > INT64_MAX - bytes || s.count > INT64_MAX - count) {
+		stack_weight(&s, estimated, &b, &c);
+		if (b > INT64_MAX - bytes || c > INT64_MAX - count) {
 			snprintf(err, errlen, "stacks whose bytes or counts add "
 			    "up past 2^63");
 			return -1;
 		}
-		bytes += s.bytes > 0 ? s.bytes : 0;
-		count += s.count > 0 ? s.count : 0;
+		bytes += b;
+		count += c;
 	}
 	return 0;
 }
 
 /* The tree of the stacks, checked: 0, or -1 (err, or errno). */
 static int
-tree_build(struct tree *t, json_t *stacks, char *err, size_t errlen)
+tree_build(struct tree *t, json_t *stacks, bool estimated, char *err,
+    size_t errlen)
 {
 	struct ctl_frame *fr = calloc(MAX_FRAMES, sizeof *fr);
 	struct ctl_stack s;
@@ -230,6 +253,7 @@ tree_build(struct tree *t, json_t *stacks, char *err, size_t errlen)
 	size_t i, at;
 
 	memset(t, 0, sizeof *t);
+	t->estimated = estimated;
 	if (fr == NULL || (t->index = json_object()) == NULL ||
 	    tree_node(t, 0, "all", NULL, true, &at) != 0) {
 		free(fr);
@@ -239,10 +263,11 @@ tree_build(struct tree *t, json_t *stacks, char *err, size_t errlen)
 	}
 	json_array_foreach(stacks, i, v) {
 		ctl_reply_stack(v, &s, err, errlen);
-		int64_t bytes = s.bytes > 0 ? s.bytes : 0;
-		int64_t count = s.count > 0 ? s.count : 0;
+		int64_t bytes, count;
+		stack_weight(&s, estimated, &bytes, &count);
 		size_t n = stack_frames(s.frames, fr);
 		t->stacks++;
+		t->listed += s.count > 0 ? s.count : 0;
 		t->v[0].bytes += bytes;
 		t->v[0].count += count;
 		at = 0;
@@ -395,6 +420,7 @@ static const char svg_style[] =
     "g.f:hover rect { stroke: #000; stroke-width: 0.5; }\n"
     "g.under rect { opacity: 0.5; }\n"
     "#title { font-size: 16px; text-anchor: middle; }\n"
+    "#subtitle { text-anchor: middle; fill: #555; }\n"
     "#reset { fill: #0645ad; cursor: pointer; }\n";
 
 /* The script: no "]]>" in it (it is in a CDATA section). */
@@ -455,17 +481,19 @@ static const char svg_script[] =
     "if (z) zoom(z);\n"
     "})();\n";
 
-/* A frame's title: its name, then what it holds (and its object). */
+/* A frame's title: its name, then what it holds (and its object);
+ * estimates marked "est.". */
 static void
 put_title(FILE *f, const struct tree *t, const struct node *nd)
 {
 	char size[CTL_FMT_UNIT];
 	int64_t total = t->v[0].bytes;
+	const char *est = t->estimated ? "est. " : "";
 
 	put_xml(f, nd->name);
-	fprintf(f, "\n%s, %" PRId64 " bytes (%.2f%%), %" PRId64 " lease%s",
-	    ctl_fmt_size(nd->bytes, size), nd->bytes, total > 0 ?
-	    100.0 * (double)nd->bytes / (double)total : 100.0, nd->count,
+	fprintf(f, "\n%s%s, %" PRId64 " bytes (%.2f%%), %s%" PRId64 " lease%s",
+	    est, ctl_fmt_size(nd->bytes, size), nd->bytes, total > 0 ?
+	    100.0 * (double)nd->bytes / (double)total : 100.0, est, nd->count,
 	    nd->count == 1 ? "" : "s");
 	if (nd == &t->v[0])
 		fprintf(f, ", %" PRId64 " stack%s", t->stacks,
@@ -481,7 +509,8 @@ put_title(FILE *f, const struct tree *t, const struct node *nd)
 static void
 put_svg(FILE *f, const struct tree *t, const char *title)
 {
-	int height = TOP + (t->depth + 1) * ROW + BOTTOM;
+	int top = TOP + (t->estimated ? SUBTITLE : 0);
+	int height = top + (t->depth + 1) * ROW + BOTTOM;
 	int64_t total = t->v[0].bytes;
 
 	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\" "
@@ -494,7 +523,14 @@ put_svg(FILE *f, const struct tree *t, const char *title)
 	    "<text id=\"title\" x=\"%d\" y=\"24\">", WIDTH, height, WIDTH,
 	    height, svg_style, WIDTH, height, WIDTH / 2);
 	put_xml(f, title != NULL ? title : "");
-	fprintf(f, "</text>\n<text id=\"reset\" x=\"%d\" y=\"24\" "
+	fputs("</text>\n", f);
+	if (t->estimated)
+		fprintf(f, "<text id=\"subtitle\" x=\"%d\" y=\"44\">estimated "
+		    "bytes and leases: of the %" PRId64 " lease%s listed, "
+		    "those byte sampling (sample=) chose weigh what they "
+		    "stand for</text>\n", WIDTH / 2, t->listed,
+		    t->listed == 1 ? "" : "s");
+	fprintf(f, "<text id=\"reset\" x=\"%d\" y=\"24\" "
 	    "display=\"none\">Reset zoom</text>\n"
 	    "<text id=\"details\" x=\"%d\" y=\"%d\"> </text>\n"
 	    "<g id=\"frames\">\n", PAD, PAD, height - 10);
@@ -526,15 +562,15 @@ put_svg(FILE *f, const struct tree *t, const char *title)
 }
 
 int
-ctl_flame_svg(FILE *f, json_t *stacks, const char *title, char *err,
-    size_t errlen)
+ctl_flame_svg(FILE *f, json_t *stacks, const char *title, bool estimated,
+    char *err, size_t errlen)
 {
 	struct tree t;
 	char *clean;
 
-	if (check_stacks(stacks, err, errlen) != 0)
+	if (check_stacks(stacks, estimated, err, errlen) != 0)
 		return -1;
-	if (tree_build(&t, stacks, err, errlen) != 0)
+	if (tree_build(&t, stacks, estimated, err, errlen) != 0)
 		return -1;
 	if (tree_layout(&t) != 0 || (clean = ctl_fmt_clean(title != NULL ?
 	    title : "")) == NULL) {
@@ -565,15 +601,17 @@ put_folded_name(FILE *f, const char *name)
 }
 
 int
-ctl_flame_folded(FILE *f, json_t *stacks, char *err, size_t errlen)
+ctl_flame_folded(FILE *f, json_t *stacks, bool estimated, char *err,
+    size_t errlen)
 {
 	struct ctl_frame *fr;
 	struct ctl_stack s;
 	char name[1024];
+	int64_t bytes, count;
 	json_t *v;
 	size_t i;
 
-	if (check_stacks(stacks, err, errlen) != 0)
+	if (check_stacks(stacks, estimated, err, errlen) != 0)
 		return -1;
 	if ((fr = calloc(MAX_FRAMES, sizeof *fr)) == NULL)
 		return -1;
@@ -592,7 +630,8 @@ ctl_flame_folded(FILE *f, json_t *stacks, char *err, size_t errlen)
 				return -1;
 			}
 		}
-		fprintf(f, " %" PRId64 "\n", s.bytes > 0 ? s.bytes : 0);
+		stack_weight(&s, estimated, &bytes, &count);
+		fprintf(f, " %" PRId64 "\n", bytes);
 	}
 	free(fr);
 	return 0;

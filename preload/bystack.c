@@ -1,12 +1,16 @@
 /*
- * bystack.c - leases summed by stack (see bystack.h).
+ * bystack.c - leases summed by stack (see bystack.h): the one place that
+ * groups the live leases by stack or by site, for "list" by_stack and
+ * by_site and the summary at exit.
  *
  * Summing a million leases must not name a million stacks: they are
  * summed by stored stack first (a lookup each), then each stored stack is
  * named once (its frames after skip and depth, their stack_id) and the
  * sums merged by that.
  *
- * No lock, no state: a table is its caller's.  Allocates from mem.h.
+ * No lock, no state: a table is its caller's; the core is read through
+ * ml_core_list(), which takes the core's lock a batch at a time, never
+ * while a group is named.  Allocates from mem.h.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -14,8 +18,10 @@
 #include <string.h>
 
 #include "bystack.h"
+#include "core.h"
 #include "mem.h"
 #include "sample.h"
+#include "stacks.h"
 
 static struct ml_bystack_group *
 slot(struct ml_bystack_group *v, size_t cap, uint64_t key)
@@ -74,9 +80,14 @@ ml_bystack_add(struct ml_bystack_group *g, uint64_t size, uint64_t born,
 		g->born = born;
 }
 
-int
-ml_bystack_regroup(struct ml_bystack *b, const struct ml_stackid_skip *extra,
-    int depth, struct ml_bystack *out)
+/*
+ * A table summed by stored stack (key: the stack) grouped anew by the
+ * stack_id of its frames after skip and depth (ml_stackid_frames()):
+ * *out, and b freed.  0, or -ENOMEM (then both are freed).
+ */
+static int
+regroup(struct ml_bystack *b, const struct ml_stackid_skip *extra, int depth,
+    struct ml_bystack *out)
 {
 	uintptr_t ips[ML_STACK_MAX_DEPTH];
 
@@ -140,4 +151,68 @@ ml_bystack_free(struct ml_bystack *b)
 {
 	ml_mem_free(b->v);
 	*b = (struct ml_bystack){ 0 };
+}
+
+/* The key of a lease's group, as collected before any regrouping: by
+ * stack, its stored stack (regrouped by stack_id after); by site, its
+ * first frame. */
+static uint64_t
+collect_key(const struct ml_bystack_how *how, const struct ml_info *in)
+{
+	uintptr_t ip = 0;
+
+	if (how->key == ML_BYSTACK_STACK)
+		return in->stack;
+	ml_stacks_get(in->stack, &ip, 1);
+	return ip;
+}
+
+int
+ml_bystack_collect(struct ml_core *c, const struct ml_bystack_how *how,
+    struct ml_bystack *out, struct ml_bystack_group *all)
+{
+	struct ml_info page[64];
+	struct ml_bystack by = { 0 };
+	uint32_t cursor = 0;
+	int n;
+
+	*out = (struct ml_bystack){ 0 };
+	if (all != NULL)
+		*all = (struct ml_bystack_group){ .born = UINT64_MAX };
+	while ((n = ml_core_list(c, &cursor, page, 64)) > 0) {
+		for (int i = 0; i < n; i++) {
+			const struct ml_info *in = &page[i];
+			if (how->keep != NULL && !how->keep(in, how->arg))
+				continue;
+			struct ml_bystack_group *g = ml_bystack_get(&by,
+			    collect_key(how, in), how->key == ML_BYSTACK_STACK ?
+			    in->stack : 0);
+			if (g == NULL) {
+				ml_bystack_free(&by);
+				return -ENOMEM;
+			}
+			ml_bystack_add(g, in->size, in->born, in->sample);
+			if (all != NULL)
+				ml_bystack_add(all, in->size, in->born,
+				    in->sample);
+		}
+	}
+	if (how->key == ML_BYSTACK_SITE)
+		*out = by;
+	else if (regroup(&by, how->skip, how->depth, out) != 0)
+		return -ENOMEM;
+	ml_bystack_sort(out);
+	return 0;
+}
+
+int
+ml_bystack_frames(const struct ml_bystack_how *how,
+    const struct ml_bystack_group *g, uintptr_t *ips)
+{
+	if (how->key == ML_BYSTACK_SITE) {
+		ips[0] = (uintptr_t)g->id;
+		return g->id != 0;
+	}
+	return g->stack != 0 ? ml_stackid_frames(g->stack, how->skip,
+	    how->depth, ips) : 0;
 }

@@ -7,10 +7,14 @@
 #ifndef ML_BYSTACK_H
 #define ML_BYSTACK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "stackid.h"
+
+struct ml_core;
+struct ml_info;
 
 struct ml_bystack_group {
 	uint64_t id;            /* the stack_id of the frames grouped */
@@ -43,19 +47,46 @@ struct ml_bystack_group *ml_bystack_get(struct ml_bystack *b, uint64_t key,
 void     ml_bystack_add(struct ml_bystack_group *g, uint64_t size,
              uint64_t born, uint64_t sample);
 
-/*
- * A table summed by stored stack (key: the stack) grouped anew by the
- * stack_id of its frames after skip and depth (ml_stackid_frames()):
- * *out, and b freed.  0, or -ENOMEM (then both are freed).
- */
-int      ml_bystack_regroup(struct ml_bystack *b,
-             const struct ml_stackid_skip *extra, int depth,
-             struct ml_bystack *out);
-
 /* The groups to the front of b->v, the most (estimated) bytes first: b
  * is a list of b->n groups after, no longer a table. */
 void     ml_bystack_sort(struct ml_bystack *b);
 
 void     ml_bystack_free(struct ml_bystack *b);
+
+/* What a group of ml_bystack_collect() is. */
+enum ml_bystack_key {
+	ML_BYSTACK_STACK,       /* the stack after MEMLEASE_SKIP's wrappers
+	                         * and skip's, cut to depth (stackid.h) */
+	ML_BYSTACK_SITE,        /* the allocation site: the stored stack's
+	                         * first frame, as captured */
+};
+
+/* How ml_bystack_collect() groups the leases, and which it keeps. */
+struct ml_bystack_how {
+	enum ml_bystack_key           key;
+	const struct ml_stackid_skip *skip;     /* STACK: globs beside
+	                                         * MEMLEASE_SKIP's; NULL: none */
+	int                           depth;    /* STACK: frames kept; 0: all */
+	/* the leases grouped (NULL: every one); arg is keep's */
+	bool (*keep)(const struct ml_info *in, const void *arg);
+	const void                   *arg;
+};
+
+/*
+ * The live leases of core c that how keeps, grouped by how's key, sorted
+ * (ml_bystack_sort()): *out, a list of groups whose id is the stack_id of
+ * their frames (by site: the site's address; 0: no stack).  all, unless
+ * NULL, sums every lease kept in one group.  Reads the core a batch at a
+ * time (ml_core_list()); names every stored stack once, not every lease.
+ * 0, or -ENOMEM (nothing to free then).
+ */
+int      ml_bystack_collect(struct ml_core *c, const struct ml_bystack_how *how,
+             struct ml_bystack *out, struct ml_bystack_group *all);
+
+/* The frames of group g of a collection by how, innermost first, in ips
+ * (ML_STACK_MAX_DEPTH of them): by stack, those its stack_id names; by
+ * site, the site.  Returns how many (0: no stack). */
+int      ml_bystack_frames(const struct ml_bystack_how *how,
+             const struct ml_bystack_group *g, uintptr_t *ips);
 
 #endif /* ML_BYSTACK_H */

@@ -4,7 +4,7 @@
  * site or per stack.  A million leases never become one document: a page
  * holds at most ML_LISTING_PAGE, a sorted listing at most its limit, kept
  * in a bounded heap while every lease is visited, sums one entry a site or
- * a stack.
+ * a stack (bystack.h groups them; this file writes them).
  *
  * Runs on memlease's thread (the recursion guard held), reading the core
  * through ml_core_list(), which takes the core's lock a batch at a time:
@@ -22,7 +22,6 @@
 #include "json.h"
 #include "listing.h"
 #include "mem.h"
-#include "sample.h"
 #include "stacks.h"
 
 static bool
@@ -103,36 +102,36 @@ top_cmp_age(const void *a, const void *b)
 	return x->born > y->born ? 1 : x->born < y->born ? -1 : 0;
 }
 
+/* A lease that passes the filters of a listing by site or stack. */
+struct keep {
+	const struct ml_listing_filter *fl;
+	uint64_t                        now;
+};
+
+static bool
+keep_lease(const struct ml_info *in, const void *arg)
+{
+	const struct keep *k = arg;
+
+	return filter_ok(k->fl, in, k->now);
+}
+
 /* Sites (the first frame of the backtrace), the most (estimated) bytes
- * first: sums by stack (bystack.h), keyed by that frame's address. */
+ * first (bystack.h). */
 void
 ml_listing_sites(struct ml_core *c, const struct ml_listing_filter *fl,
     uint64_t now, uint64_t limit, struct ml_json *j)
 {
-	struct ml_info page[256];
-	struct ml_bystack by = { 0 };
-	bool sampled = false;
-	uint32_t cursor = 0;
-	int n;
+	const struct keep want = { fl, now };
+	const struct ml_bystack_how how = { .key = ML_BYSTACK_SITE,
+	    .keep = keep_lease, .arg = &want };
+	struct ml_bystack by;
+	struct ml_bystack_group all;
 
-	while ((n = ml_core_list(c, &cursor, page, 256)) > 0) {
-		for (int i = 0; i < n; i++) {
-			uintptr_t ip = 0;
-			if (!filter_ok(fl, &page[i], now))
-				continue;
-			ml_stacks_get(page[i].stack, &ip, 1);
-			struct ml_bystack_group *g = ml_bystack_get(&by, ip, 0);
-			if (g == NULL) {
-				ml_bystack_free(&by);
-				j->oom = true;
-				return;
-			}
-			ml_bystack_add(g, page[i].size, page[i].born,
-			    page[i].sample);
-			sampled |= page[i].sample != 0;
-		}
+	if (ml_bystack_collect(c, &how, &by, &all) != 0) {
+		j->oom = true;
+		return;
 	}
-	ml_bystack_sort(&by);
 	ml_json_put(j, "{\"sites\":[");
 	for (size_t k = 0; k < by.n && (limit == 0 || k < limit); k++) {
 		ml_json_put(j, "%s{\"count\":%" PRIu64 ",\"bytes\":%" PRIu64
@@ -146,53 +145,28 @@ ml_listing_sites(struct ml_core *c, const struct ml_listing_filter *fl,
 		ml_json_put(j, "}");
 	}
 	ml_bystack_free(&by);
-	ml_json_put(j, "],\"estimated\":%s}", sampled ? "true" : "false");
+	ml_json_put(j, "],\"estimated\":%s}", all.sampled != 0 ? "true" :
+	    "false");
 }
 
-/* Stacks, the most bytes first: summed by stored stack as the leases are
- * visited, then by the stack_id of their frames after skip and depth. */
+/* Stacks, the most (estimated) bytes first (bystack.h). */
 void
 ml_listing_stacks(struct ml_core *c, const struct ml_listing_filter *fl,
     uint64_t now, const struct ml_stackid_skip *skip, int depth,
     uint64_t limit, struct ml_json *j)
 {
-	struct ml_info page[256];
-	struct ml_bystack by = { 0 }, groups;
-	uint64_t count = 0, bytes = 0;
-	double est_count = 0, est_bytes = 0;
-	bool sampled = false;
+	const struct keep want = { fl, now };
+	const struct ml_bystack_how how = { .key = ML_BYSTACK_STACK,
+	    .skip = skip, .depth = depth, .keep = keep_lease, .arg = &want };
+	struct ml_bystack groups;
+	struct ml_bystack_group all;
 	uintptr_t ips[ML_STACK_MAX_DEPTH];
 	char hex[ML_STACKID_HEX];
-	uint32_t cursor = 0;
-	int n;
 
-	while ((n = ml_core_list(c, &cursor, page, 256)) > 0) {
-		for (int i = 0; i < n; i++) {
-			if (!filter_ok(fl, &page[i], now))
-				continue;
-			struct ml_bystack_group *g = ml_bystack_get(&by,
-			    page[i].stack, page[i].stack);
-			if (g == NULL) {
-				ml_bystack_free(&by);
-				j->oom = true;
-				return;
-			}
-			ml_bystack_add(g, page[i].size, page[i].born,
-			    page[i].sample);
-			sampled |= page[i].sample != 0;
-			count++;
-			bytes += page[i].size;
-			est_count += ml_sample_count(page[i].size,
-			    page[i].sample);
-			est_bytes += ml_sample_bytes(page[i].size,
-			    page[i].sample);
-		}
-	}
-	if (ml_bystack_regroup(&by, skip, depth, &groups) != 0) {
+	if (ml_bystack_collect(c, &how, &groups, &all) != 0) {
 		j->oom = true;
 		return;
 	}
-	ml_bystack_sort(&groups);
 	ml_json_put(j, "{\"stacks\":[");
 	for (size_t k = 0; k < groups.n && (limit == 0 || k < limit); k++) {
 		const struct ml_bystack_group *g = &groups.v[k];
@@ -202,8 +176,7 @@ ml_listing_stacks(struct ml_core *c, const struct ml_listing_filter *fl,
 		    ",\"frames\":[", k ? "," : "", ml_stackid_hex(g->id, hex),
 		    g->count, g->bytes, g->est_count, g->est_bytes,
 		    now > g->born ? now - g->born : 0);
-		n = g->stack != 0 ? ml_stackid_frames(g->stack, skip, depth,
-		    ips) : 0;
+		int n = ml_bystack_frames(&how, g, ips);
 		for (int i = 0; i < n; i++) {
 			if (i > 0)
 				ml_json_put(j, ",");
@@ -214,8 +187,8 @@ ml_listing_stacks(struct ml_core *c, const struct ml_listing_filter *fl,
 	ml_bystack_free(&groups);
 	ml_json_put(j, "],\"count\":%" PRIu64 ",\"bytes\":%" PRIu64
 	    ",\"estimated_count\":%.0f,\"estimated_bytes\":%.0f"
-	    ",\"estimated\":%s}", count, bytes, est_count, est_bytes,
-	    sampled ? "true" : "false");
+	    ",\"estimated\":%s}", all.count, all.bytes, all.est_count,
+	    all.est_bytes, all.sampled != 0 ? "true" : "false");
 }
 
 void

@@ -287,36 +287,29 @@ exit_estimates(struct ml_core *c)
 	ml_report_line(text, json);
 }
 
+/* A lease of the program's: tagged, not memlease_alloc()'s buffer. */
+static bool
+exit_tagged(const struct ml_info *in, const void *arg)
+{
+	(void)arg;
+	return in->kind != ML_KIND_BUFFER;
+}
+
 /* The live tagged leases, grouped by stack, reported. */
 static void
 exit_grouped(struct ml_core *c, uint64_t now)
 {
-	struct ml_info info[64];
-	struct ml_bystack by = { 0 }, groups;
-	uint32_t cursor = 0;
-	int n;
+	const struct ml_bystack_how how = { .key = ML_BYSTACK_STACK,
+	    .keep = exit_tagged };
+	struct ml_bystack groups;
 
-	while ((n = ml_core_list(c, &cursor, info, 64)) > 0) {
-		for (int i = 0; i < n; i++) {
-			if (info[i].kind == ML_KIND_BUFFER)
-				continue;
-			struct ml_bystack_group *g = ml_bystack_get(&by,
-			    info[i].stack, info[i].stack);
-			if (g == NULL)
-				goto oom;
-			ml_bystack_add(g, info[i].size, info[i].born,
-			    info[i].sample);
-		}
+	if (ml_bystack_collect(c, &how, &groups, NULL) != 0) {
+		ml_report_diag("MEMLEASE_REPORT_AT_EXIT: out of memory; no "
+		    "summary");
+		return;
 	}
-	if (ml_bystack_regroup(&by, NULL, 0, &groups) != 0)
-		goto oom;
-	ml_bystack_sort(&groups);
 	ml_report_groups(&groups, now);
 	ml_bystack_free(&groups);
-	return;
-oom:
-	ml_bystack_free(&by);
-	ml_report_diag("MEMLEASE_REPORT_AT_EXIT: out of memory; no summary");
 }
 
 /* The live tagged leases, one report each. */

@@ -2,7 +2,8 @@
 # Byte sampling (sample=) under the preload, on a program that keeps a
 # known pattern of live blocks (tests/fixtures/sampled: 10,000 of 4 KiB
 # and 1,000,000 of 32 B, 72,960,000 bytes): the estimates of the exit
-# report, of stats, list --by-site and export, each marked as estimates;
+# report, of stats, list --by-site, export, export --format folded and
+# flamegraph, each marked as estimates;
 # bad values refused with their position.  The sampler draws from the
 # kernel's random source here, so the estimates are held to a generous
 # bound: 5 standard deviations of the estimator (tests/test_sample.c
@@ -86,6 +87,50 @@ ok "export: memlease_estimated_bytes, its HELP saying it is an estimate" \
     $(grep -q "^memlease_estimated_bytes{pid=\"$pid\"" "$tmp/out" &&
       grep -q '^# HELP memlease_estimated_bytes An estimate' "$tmp/out" &&
       grep -q "^memlease_sampled{pid=\"$pid\"" "$tmp/out"; echo $?)
+
+# --- flamegraph and export --format folded: estimated bytes ------------------
+"$ctl" -p "$pid" --json list --by-stack >"$tmp/stacks" 2>"$tmp/err"
+raw=$("$jf" bytes <"$tmp/stacks")
+"$ctl" -p "$pid" flamegraph -o "$tmp/flame.svg" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+xpath() { xmllint --xpath "string($1)" "$tmp/flame.svg" 2>>"$tmp/err"; }
+root=$(xpath "//*[@id='f0']/@data-b")
+ok "flamegraph: the root frame holds the estimated bytes ($root; $bytes within 5 sd, 10.8e6), not the $raw bytes sampled" \
+    $(test "$rc" -eq 0 && test ! -s "$tmp/err" &&
+      near "$root" $bytes 10835000 && test "$root" != "$raw" &&
+      test "$raw" -lt $((bytes / 4)); echo $?)
+est=$(xmllint --xpath "count(//*[local-name()='title'][contains(., '
+est. ')])" "$tmp/flame.svg" 2>>"$tmp/err")
+titles=$(xmllint --xpath "count(//*[local-name()='g']/*[local-name()='title'])" \
+    "$tmp/flame.svg" 2>>"$tmp/err")
+ok "flamegraph: title and subtitle say estimated bytes, each of its $titles frames' hover titles est." \
+    $(xpath "//*[@id='title']" | grep -q '^Estimated live bytes by allocation stack: ' &&
+      xpath "//*[@id='subtitle']" | grep -q '^estimated bytes and leases: of the [0-9]* leases listed, those byte sampling (sample=) chose' &&
+      test "${titles:-0}" -ge 3 && test "$est" = "$titles"; echo $?)
+
+"$ctl" -p "$pid" export --format folded >"$tmp/folded" 2>"$tmp/err"
+rc=$?
+sum=$(awk '{ s += $NF } END { print s }' "$tmp/folded")
+ok "export --format folded: the lines' bytes are estimated ($sum; $bytes within 5 sd), not the $raw sampled" \
+    $(test "$rc" -eq 0 && near "$sum" $bytes 10835000 && test "$sum" != "$raw"
+      echo $?)
+ok "export --format folded: stdout is folded lines alone, a note on stderr says the bytes are estimates" \
+    $(! grep -qv '^[^ ].* [0-9][0-9]*$' "$tmp/folded" &&
+      test "$(wc -l <"$tmp/err")" -eq 1 &&
+      grep -q "^memleasectl: process $pid: estimated bytes: the leases byte sampling (sample=) chose" "$tmp/err"
+      echo $?)
+kill "$pid"
+
+# --- without sample=: the bytes as they are, no note -------------------------
+start 'ttl=1h caller=make_big' 100 100 --wait
+"$ctl" -p "$pid" export --format folded >"$tmp/folded" 2>"$tmp/err"
+rc=$?
+"$ctl" -p "$pid" flamegraph -o "$tmp/flame.svg" >"$tmp/out" 2>>"$tmp/err"
+ok "without sample=: folded lines and the flame graph give the bytes listed, unmarked" \
+    $(test "$rc" -eq 0 && test ! -s "$tmp/err" &&
+      test "$(awk '{ s += $NF } END { print s }' "$tmp/folded")" = 409600 &&
+      test "$(xpath "//*[@id='f0']/@data-b")" = 409600 &&
+      ! grep -q 'est\.\|estimated\|id="subtitle"' "$tmp/flame.svg"; echo $?)
 kill "$pid"
 
 # --- bad values: refused with their position, nothing tagged -----------------

@@ -22,16 +22,18 @@ parse(const char *text)
 }
 
 /* What ctl_flame_folded (svg false) or ctl_flame_svg writes of stacks,
- * from malloc; NULL (err set) if it refused them. */
+ * weighed by their estimates or not, from malloc; NULL (err set) if it
+ * refused them. */
 static char *
-written(const char *stacks, bool svg, char *err, size_t errlen)
+written_as(const char *stacks, bool svg, bool estimated, char *err,
+    size_t errlen)
 {
 	json_t *s = parse(stacks);
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
-	int rc = svg ? ctl_flame_svg(f, s, "a <title> & \"more\"", err,
-	    errlen) : ctl_flame_folded(f, s, err, errlen);
+	int rc = svg ? ctl_flame_svg(f, s, "a <title> & \"more\"", estimated,
+	    err, errlen) : ctl_flame_folded(f, s, estimated, err, errlen);
 
 	fclose(f);
 	json_decref(s);
@@ -40,6 +42,12 @@ written(const char *stacks, bool svg, char *err, size_t errlen)
 		return NULL;
 	}
 	return text;
+}
+
+static char *
+written(const char *stacks, bool svg, char *err, size_t errlen)
+{
+	return written_as(stacks, svg, false, err, errlen);
 }
 
 #define MAIN "{\"function\":\"main\",\"offset\":84,\"object\":\"/x/prog\"," \
@@ -197,6 +205,70 @@ Test(flame, no_stack_is_an_empty_graph)
 	free(svg);
 	svg = written("[]", false, err, sizeof err);
 	cr_assert_str_eq(svg, "");
+	free(svg);
+}
+
+/* Stacks of a listing under byte sampling: 2 and 1 leases sampled, of
+ * 8192 and 32 bytes, standing for 20 leases of 81920 bytes and 500 of
+ * 16000; the third stack, from an older process, has no estimates. */
+static const char sampled[] =
+    "[{\"stack_id\":\"b1\",\"count\":2,\"bytes\":8192,"
+    "\"estimated_count\":20,\"estimated_bytes\":81920,\"oldest_ms\":5,"
+    "\"frames\":[{\"function\":\"big\"}," MAIN "]},"
+    "{\"stack_id\":\"b2\",\"count\":1,\"bytes\":32,"
+    "\"estimated_count\":500,\"estimated_bytes\":16000,\"oldest_ms\":5,"
+    "\"frames\":[{\"function\":\"small\"}," MAIN "]},"
+    "{\"stack_id\":\"b3\",\"count\":1,\"bytes\":7,\"frames\":[]}]";
+
+Test(flame, estimated_folded_lines_give_each_stacks_estimated_bytes)
+{
+	char err[256];
+	char *text = written_as(sampled, false, true, err, sizeof err);
+
+	cr_assert_not_null(text, "%s", err);
+	cr_assert_str_eq(text,
+	    "main;big 81920\n"
+	    "main;small 16000\n"
+	    "[no backtrace] 7\n");
+	free(text);
+	/* not estimated: the sampled bytes, as listed */
+	text = written_as(sampled, false, false, err, sizeof err);
+	cr_assert_str_eq(text,
+	    "main;big 8192\n"
+	    "main;small 32\n"
+	    "[no backtrace] 7\n");
+	free(text);
+}
+
+Test(flame, estimated_svg_weighs_the_estimates_and_says_so)
+{
+	char err[256];
+	char *svg = written_as(sampled, true, true, err, sizeof err);
+
+	cr_assert_not_null(svg, "%s", err);
+	cr_assert_eq(attr_of(svg, "f0", "data-b"), 81920 + 16000 + 7);
+	cr_assert_eq(attr_of(svg, "f0", "data-n"), 521);
+	cr_assert_eq(attr_of(svg, "f1", "data-b"), 81920 + 16000);
+	cr_assert_not_null(strstr(svg, ">estimated bytes and leases: of the 4 "
+	    "leases listed, those byte sampling (sample=) chose weigh what "
+	    "they stand for<"));
+	cr_assert_not_null(strstr(svg, "<title>all\nest. 96KiB, 97927 bytes "
+	    "(100.00%), est. 521 leases, 3 stacks</title>"));
+	/* every frame's title says its figures are estimates */
+	size_t titles = 0, est = 0;
+	for (const char *p = svg; (p = strstr(p, "<title>")) != NULL; p++) {
+		titles++;
+		const char *nl = strchr(p, '\n');
+		est += nl != NULL && strncmp(nl + 1, "est. ", 5) == 0;
+	}
+	cr_assert_gt(titles, 3);
+	cr_assert_eq(est, titles);
+	free(svg);
+	/* not estimated: no mark */
+	svg = written_as(sampled, true, false, err, sizeof err);
+	cr_assert_eq(attr_of(svg, "f0", "data-b"), 8192 + 32 + 7);
+	cr_assert_null(strstr(svg, "est."));
+	cr_assert_null(strstr(svg, "estimated"));
 	free(svg);
 }
 

@@ -7,7 +7,8 @@
  *
  * Input: lines.  Each is an event of a log, grouped (ctl_group_add); the
  * group's result is then drawn and folded, as is each line that is a
- * listing ({"stacks":[...]}).  Checked: a stack counted is in the result,
+ * listing ({"stacks":[...]}, weighed by its estimates if it says
+ * "estimated":true).  Checked: a stack counted is in the result,
  * the totals are the stacks' sums, the SVG holds no control character, no
  * byte that is not UTF-8, no '<' or '&' of a name unescaped (every '&'
  * outside the script begins an entity, every element is one of the few
@@ -94,16 +95,18 @@ check_folded(const char *text, size_t len, size_t nstacks)
 	FUZZ_CHECK(lines == nstacks);
 }
 
-/* Draw and fold the stacks; their checks, if they were taken. */
+/* Draw and fold the stacks (weighed by their estimates or not); their
+ * checks, if they were taken. */
 static void
-draw(json_t *stacks)
+draw(json_t *stacks, bool estimated)
 {
 	char *text = NULL, err[256];
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
 
 	FUZZ_CHECK(f != NULL);
-	int rc = ctl_flame_svg(f, stacks, "a title <&>", err, sizeof err);
+	int rc = ctl_flame_svg(f, stacks, "a title <&>", estimated, err,
+	    sizeof err);
 	fclose(f);
 	if (rc == 0)
 		check_svg(text, len);
@@ -111,7 +114,7 @@ draw(json_t *stacks)
 	text = NULL;
 	f = open_memstream(&text, &len);
 	FUZZ_CHECK(f != NULL);
-	rc = ctl_flame_folded(f, stacks, err, sizeof err);
+	rc = ctl_flame_folded(f, stacks, estimated, err, sizeof err);
 	fclose(f);
 	if (rc == 0)
 		check_folded(text, len, json_array_size(stacks));
@@ -154,13 +157,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (ctl_group_add(&g, o, err, sizeof err) == 0)
 			taken++;
 		if (json_is_array(json_object_get(o, "stacks")))
-			draw(json_object_get(o, "stacks"));
+			draw(json_object_get(o, "stacks"), json_is_true(
+			    json_object_get(o, "estimated")));
 		json_decref(o);
 	}
 	json_t *r = ctl_group_result(&g);
 	FUZZ_CHECK(r != NULL);
 	check_result(r, taken);
-	draw(json_object_get(r, "stacks"));
+	draw(json_object_get(r, "stacks"), false);
 	json_decref(r);
 	ctl_group_free(&g);
 	free(copy);
