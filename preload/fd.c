@@ -104,6 +104,33 @@ ml_fd_high(int fd)
 	return nfd;
 }
 
+/* A pipe libunwind opened, to keep in memlease's thread's table; the
+ * oldest forgotten when a fifth comes (the program closed the others). */
+static void
+remember(int fd)
+{
+	static atomic_uint next;
+
+	for (int i = 0; i < SHARED_MAX; i++) {
+		int none = -1;
+		if (atomic_compare_exchange_strong(&shared[i], &none, fd))
+			return;
+	}
+	atomic_store(&shared[atomic_fetch_add(&next, 1) % SHARED_MAX], fd);
+}
+
+int
+ml_fd_pipe2_high(int fds[2], int flags)
+{
+	if (pipe2(fds, flags) != 0)
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		fds[i] = ml_fd_high(fds[i]);
+		remember(fds[i]);
+	}
+	return 0;
+}
+
 /* The first numbers from floor up: which are open. */
 #define SCAN 64
 static uint64_t
@@ -129,7 +156,7 @@ ml_fd_run_high(void (*fn)(void))
 {
 	int floor = fd_floor();
 	int taken[512];
-	int n = 0, fd, k = 0;
+	int n = 0, fd;
 	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
 	while (null >= 0 && n < floor && n < 512 &&
@@ -144,9 +171,9 @@ ml_fd_run_high(void (*fn)(void))
 	fn();
 	uint64_t opened = open_above(floor) & ~before;
 	struct ml_fd_id id;
-	for (int i = 0; i < SCAN && k < SHARED_MAX; i++)
+	for (int i = 0; i < SCAN; i++)
 		if ((opened >> i & 1) && ml_fd_id_is(floor + i, S_IFIFO, &id))
-			atomic_store(&shared[k++], floor + i);
+			remember(floor + i);
 	while (n > 0)
 		close(taken[--n]);
 	if (null >= 0)

@@ -33,13 +33,20 @@ bool ml_fd_id_is(int fd, unsigned type, struct ml_fd_id *id);
 
 /* Run fn with the low descriptors taken, so that what it opens is high;
  * the pipes it opens are kept by ml_fd_unshare() (libunwind's: any thread
- * may write to them by number). */
+ * may write to them by number).  A thousand system calls: the fallback
+ * of ml_fd_pipe2_high(). */
 void ml_fd_run_high(void (*fn)(void));
+
+/* pipe2() for libunwind, whose GOT slot stacks.c points here: the pipe
+ * lands high and is kept by ml_fd_unshare(), as ml_fd_run_high()'s, at
+ * the cost of two fcntl() and two close() calls.  Async-signal-safe. */
+int  ml_fd_pipe2_high(int fds[2], int flags);
 
 /*
  * Give the calling thread a descriptor table of its own, a copy of the
  * process's from which every descriptor is closed but those in keep[]
- * (negative entries ignored) and the pipes of ml_fd_run_high(): shared
+ * (negative entries ignored) and libunwind's pipes (ml_fd_run_high(),
+ * ml_fd_pipe2_high()): shared
  * with the program's threads, by number.  False (and the table still the
  * process's) when the kernel refuses (seccomp, no unshare(2)).
  */

@@ -45,6 +45,8 @@ struct walk {
 	const struct ml_got_hook *hooks;
 	size_t                    n;
 	uintptr_t                 self, loader, vdso, page;
+	uintptr_t                 only;   /* an address in the one object
+	                                   * to patch, or 0: all */
 	int                       written;
 };
 
@@ -211,18 +213,22 @@ each(struct dl_phdr_info *info, size_t size, void *arg)
 	struct walk *w = arg;
 
 	(void)size;
-	if (holds(info, w->self) || info->dlpi_addr == w->loader ||
-	    (w->vdso != 0 && holds(info, w->vdso)))
+	if ((w->self != 0 && holds(info, w->self)) ||
+	    info->dlpi_addr == w->loader ||
+	    (w->vdso != 0 && holds(info, w->vdso)) ||
+	    (w->only != 0 && !holds(info, w->only)))
 		return 0;
 	patch(w, info);
 	return 0;
 }
 
-int
-ml_got_patch(const struct ml_got_hook *hooks, size_t n, const void *self)
+static int
+walk(const struct ml_got_hook *hooks, size_t n, const void *self,
+    const void *only)
 {
 	struct walk w = {
 		.hooks = hooks, .n = n, .self = (uintptr_t)self,
+		.only = (uintptr_t)only,
 		.loader = getauxval(AT_BASE),
 		.vdso = getauxval(AT_SYSINFO_EHDR),
 		.page = getauxval(AT_PAGESZ),
@@ -232,6 +238,19 @@ ml_got_patch(const struct ml_got_hook *hooks, size_t n, const void *self)
 		w.page = 4096;
 	dl_iterate_phdr(each, &w);
 	return w.written;
+}
+
+int
+ml_got_patch(const struct ml_got_hook *hooks, size_t n, const void *self)
+{
+	return walk(hooks, n, self, NULL);
+}
+
+int
+ml_got_patch_object(const void *in, const struct ml_got_hook *hooks,
+    size_t n)
+{
+	return walk(hooks, n, NULL, in);
 }
 
 #else
@@ -244,6 +263,14 @@ ml_got_patch(const struct ml_got_hook *hooks, size_t n, const void *self)
 	(void)self;
 	(void)holds;
 	return -ENOSYS;
+}
+
+int
+ml_got_patch_object(const void *in, const struct ml_got_hook *hooks,
+    size_t n)
+{
+	(void)in;
+	return ml_got_patch(hooks, n, NULL);
 }
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * got.h - routing the calls of objects already loaded to memlease, by
  * rewriting their relocations (GOT and PLT slots), for a process that
- * memlease was loaded into after it started (memleasectl attach).
+ * memlease was loaded into after it started (memleasectl attach), and
+ * for one call of libunwind's (stacks.c).
  */
 #ifndef ML_GOT_H
 #define ML_GOT_H
@@ -27,6 +28,11 @@ struct ml_got_hook {
  */
 int ml_got_patch(const struct ml_got_hook *hooks, size_t n,
         const void *self);
+
+/* As ml_got_patch(), in the one object that holds address `in` only
+ * (libunwind's, for its pipe2(): stacks.c). */
+int ml_got_patch_object(const void *in, const struct ml_got_hook *hooks,
+        size_t n);
 
 /*
  * Where the dynamic loader finds `file`, a name without a slash, for a

@@ -27,6 +27,7 @@
 #include "labels.h"
 #include "mem.h"
 #include "fd.h"
+#include "got.h"
 #include "stacks.h"
 #include "symbols.h"
 
@@ -191,10 +192,21 @@ unwind_first(void)
 		unw_init_local(&cur, &uc);
 }
 
+/* Its pipe2() call, through its own GOT, is pointed at memlease's, which
+ * moves the pipe high: a few system calls, where taking every free low
+ * number first (ml_fd_run_high(), if the slot is not found) takes a
+ * thousand, in every process that tags. */
 static void
 unwind_init(void)
 {
-	ml_fd_run_high(unwind_first);
+	static const struct ml_got_hook hook = {
+		"pipe2", (void *)ml_fd_pipe2_high
+	};
+
+	if (ml_got_patch_object((const void *)unw_init_local, &hook, 1) > 0)
+		unwind_first();
+	else
+		ml_fd_run_high(unwind_first);
 }
 
 static pthread_once_t unwind_once = PTHREAD_ONCE_INIT;
