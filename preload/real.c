@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "guard.h"
+#include "object.h"
 #include "real.h"
 
 struct ml_real_fns ml_real;
@@ -169,32 +170,27 @@ static void *
 choose_scope(void)
 {
 	void *prog = dlopen(NULL, RTLD_LAZY), *f;
-	struct link_map *mine = NULL, *main_map = NULL;
-	Dl_info dl, theirs;
+	const struct link_map *mine = ml_object_of((void *)choose_scope);
+	struct link_map *main_map = NULL;
 
-	if (prog == NULL || dladdr1((void *)choose_scope, &dl, (void **)&mine,
-	    RTLD_DL_LINKMAP) == 0 || dlinfo(prog, RTLD_DI_LINKMAP,
+	if (prog == NULL || mine == NULL || dlinfo(prog, RTLD_DI_LINKMAP,
 	    &main_map) != 0 || mine == main_map)
 		return RTLD_NEXT;
 	f = dlsym(prog, "memlease_alloc");
-	if (f != NULL && dladdr(f, &theirs) != 0 &&
-	    theirs.dli_fbase == dl.dli_fbase)
+	if (f != NULL && ml_object_of(f) == mine)
 		return RTLD_NEXT;
 	return RTLD_DEFAULT;
 }
 
-/* `name` from the object `base`, or NULL if that object lacks it. */
+/* `name` from the object `from`, or NULL if that object lacks it. */
 static void *
-next_from(const char *name, const void *base)
+next_from(const char *name, const struct link_map *from)
 {
 	void *f = dlsym(scope, name);
-	Dl_info dl;
 
-	if (f == NULL || base == NULL)
+	if (f == NULL || from == NULL)
 		return f;
-	if (dladdr(f, &dl) == 0 || dl.dli_fbase != base)
-		return NULL;
-	return f;
+	return ml_object_of(f) == from ? f : NULL;
 }
 
 #define RESOLVE(field, name, synth) do {                                   \
@@ -254,7 +250,7 @@ void
 ml_real_resolve(void)
 {
 	struct ml_real_fns fns;
-	const void *base = NULL;
+	const struct link_map *base = NULL;
 	Dl_info dl;
 	int expected = 0;
 
@@ -267,10 +263,11 @@ ml_real_resolve(void)
 		libc_own(&fns);
 		goto done;
 	}
-	if (dladdr((void *)fns.next_malloc, &dl) != 0) {
-		base = dl.dli_fbase;
-		object = dl.dli_fname;
-	}
+	base = ml_object_of((void *)fns.next_malloc);
+	if (base != NULL && base->l_name[0] != '\0')
+		object = base->l_name;
+	else if (dladdr((void *)fns.next_malloc, &dl) != 0)
+		object = dl.dli_fname;  /* the program's name */
 	*(void **)&fns.next_free = next_from("free", base);
 	*(void **)&fns.next_realloc = next_from("realloc", base);
 	if (fns.next_free == NULL || fns.next_realloc == NULL) {

@@ -25,8 +25,8 @@
  * thread-safe), and is held while a frame is named: the first frames of
  * an object, a quarter of a second.  The allocation path never waits for
  * it: the object of a call site (object= rules, ml_symbols_object()) comes
- * from the loader's table.  dl_iterate_phdr() and dladdr1() are called
- * without it: a thread in dlopen() holds the loader's lock, and may be
+ * from the loader's table (object.h).  dl_iterate_phdr() and object.h
+ * are called without it: a thread in dlopen() holds the loader's lock, and may be
  * allocating and asking for a name at that very moment.  Everything here
  * may allocate, libdw much: callers hold the recursion guard.
  */
@@ -47,6 +47,7 @@
 #include "fd.h"
 #include "mem.h"
 #include "symcache.h"
+#include "object.h"
 #include "symbols.h"
 #include "wire.h"
 
@@ -475,18 +476,13 @@ obj_at(uintptr_t pc)
 	return pc < o->hi ? o : NULL;
 }
 
-/* The object of return address ip by the loader's own table (its lock,
- * never memlease's: the allocation path must not wait for a thread that
+/* The object of return address ip by the loader's own table (never
+ * memlease's lock: the allocation path must not wait for a thread that
  * names frames), or NULL. */
 static const struct link_map *
 loaded_at(uintptr_t ip)
 {
-	struct link_map *map = NULL;
-	Dl_info dl;
-
-	if (dladdr1((void *)(ip - 1), &dl, (void **)&map, RTLD_DL_LINKMAP) == 0)
-		return NULL;
-	return map;
+	return ml_object_of((void *)(ip - 1));
 }
 
 const char *

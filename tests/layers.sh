@@ -54,7 +54,7 @@ report "only src/ and the core's tests include core-private.h" "$(
 # tag.h).  Every file of preload/ has a rank: a new one fails the test
 # until it is given one.
 ranks='
-0 guard heap
+0 guard heap object
 1 real fd got
 2 mem
 3 symcache
