@@ -5,7 +5,10 @@
  * every object loaded, the program's and the C library's own, keeps
  * calling the C library's.  So the GOT slots of the functions the preload
  * interposes are pointed at memlease's (got.h), and dlopen()'s too, so
- * that the objects a later dlopen() brings are routed as they come.
+ * that the objects a later dlopen() brings are routed as they come; so
+ * are libdw and its libraries, which memlease dlopen()s itself when it
+ * first names a frame (dw.h): unrouted, libdw would free() with the C
+ * library's what the C library's strdup() got from memlease.
  *
  * Blocks allocated before are not memlease's: the shim gives their free(),
  * realloc() and malloc_usable_size() to the next allocator, which real.c
@@ -27,6 +30,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "dw.h"
 #include "got.h"
 #include "init.h"
 
@@ -97,6 +101,14 @@ route(void)
 	return r;
 }
 
+/* libdw, which memlease loads itself when it first names a frame (dw.h),
+ * is routed as the program's dlopen()s are. */
+static void
+route_libdw(void)
+{
+	route();
+}
+
 /* Fork: no rewrite is under way; the child's lock is free. */
 static void
 fork_prepare(void)
@@ -163,6 +175,7 @@ memleasectl_attach(void)
 	atomic_store(&at.dlopen, (void *(*)(const char *, int))f);
 	if ((r = pthread_atfork(fork_prepare, fork_parent, fork_child)) != 0)
 		return -r;
+	ml_dw_on_load(route_libdw);
 	if ((r = ml_init_attach()) != 0)
 		return r;
 	r = route();

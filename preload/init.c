@@ -98,6 +98,7 @@ wire(void)
 	ml_runtime_observe(&report);
 	ml_server_register();
 	ml_block_register();
+	ml_symbols_say(ml_report_diag);
 }
 
 int

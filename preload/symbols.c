@@ -18,6 +18,15 @@
  * address; an address named before is a hash lookup.  Results are kept for
  * the life of the process (those of an object unloaded are not used again).
  *
+ * libdw is not linked: it is loaded (dw.h) when the first frame must be
+ * named from an object's file.  A frame named before in this process, or
+ * found in its object's cache file, or in no object, or in one without a
+ * file (the vDSO), needs none: a process whose frames are all in the
+ * cache files (a compiler under make, run again) never maps libdw.  If it
+ * cannot be loaded, frames have no names (OBJECT+0xOFFSET, as in a
+ * stripped object), said once (ml_symbols_say()), and nothing is written
+ * to the cache files.
+ *
  * Descriptors: libdw keeps the files it reads open; they are opened high
  * (obj_opened()), never at numbers the program expects.
  *
@@ -26,14 +35,23 @@
  * an object, a quarter of a second.  The allocation path never waits for
  * it: the object of a call site (object= rules, ml_symbols_object()) comes
  * from the loader's table (object.h).  dl_iterate_phdr() and object.h
- * are called without it: a thread in dlopen() holds the loader's lock, and may be
- * allocating and asking for a name at that very moment.  Everything here
- * may allocate, libdw much: callers hold the recursion guard.
+ * are called without it: a thread in dlopen() holds the loader's lock,
+ * and may be allocating and asking for a name at that very moment.  The
+ * dlopen() of libdw too (load_dw(): the lock let go, and taken again),
+ * for the same reason: frames are named on memlease's thread (reports,
+ * show, listings by stack, MEMLEASE_SKIP) but also on the program's, on
+ * the allocation path under caller= rules, which may be inside dlopen(),
+ * and where a program ends leases itself (memlease_expire_due(), at
+ * exit).  No gate of stacks.h is held while naming (a gate holder takes
+ * nothing else).  A caller may hold report.c's lock: the one thread that
+ * could wait for it while holding the loader's lock reports expiries
+ * from inside the loader (memlease_expire_due() in a library's
+ * constructor) just as the first frame of the process is named on
+ * another thread.  Everything here may allocate, libdw much, dlopen()
+ * some: callers hold the recursion guard.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
-#include <elfutils/libdw.h>
-#include <elfutils/libdwfl.h>
 #include <dwarf.h>
 #include <link.h>
 #include <limits.h>
@@ -44,6 +62,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dw.h"
 #include "fd.h"
 #include "mem.h"
 #include "symcache.h"
@@ -110,7 +129,11 @@ static struct {
 	char             cache_dir[PATH_MAX];
 	bool             unsaved;     /* an object learned names */
 	uint64_t         saved_ms;    /* when they were last written */
+	void           (*say)(const char *fmt, ...);   /* ml_symbols_say() */
 } sy = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* libdw (dw.h), NULL until a frame needs it; set and read under the lock. */
+static const struct ml_dw_fns *dw;
 
 /* --- the objects ------------------------------------------------------ */
 
@@ -278,7 +301,7 @@ hex_build_id(Dwfl_Module *dm)
 {
 	const unsigned char *bits;
 	GElf_Addr vaddr;
-	int len = dwfl_module_build_id(dm, &bits, &vaddr);
+	int len = dw->dwfl_module_build_id(dm, &bits, &vaddr);
 	char *s;
 
 	if (len <= 0 || (s = ml_mem_malloc(2 * (size_t)len + 1)) == NULL)
@@ -358,27 +381,27 @@ static void
 report(struct object *want)
 {
 	if (sy.gone)
-		dwfl_report_begin(sy.dwfl);
+		dw->dwfl_report_begin(sy.dwfl);
 	else
-		dwfl_report_begin_add(sy.dwfl);
+		dw->dwfl_report_begin_add(sy.dwfl);
 	for (size_t i = 0; i < sy.nobjs; i++) {
 		struct object *o = sy.objs[i];
 		if (o->dm != NULL && sy.gone) {
 			const char *name;
 			Dwarf_Addr lo, hi;
-			name = dwfl_module_info(o->dm, NULL, &lo, &hi, NULL,
+			name = dw->dwfl_module_info(o->dm, NULL, &lo, &hi, NULL,
 			    NULL, NULL, NULL);
-			o->dm = dwfl_report_module(sy.dwfl, name, lo, hi);
+			o->dm = dw->dwfl_report_module(sy.dwfl, name, lo, hi);
 		} else if (o == want && !o->reported && has_file(o->path)) {
-			o->dm = dwfl_report_elf(sy.dwfl, o->path, o->path, -1,
-			    o->base, false);
+			o->dm = dw->dwfl_report_elf(sy.dwfl, o->path, o->path,
+			    -1, o->base, false);
 			if (o->dm != NULL && o->build_id == NULL)
 				o->build_id = hex_build_id(o->dm);
 		}
 	}
 	if (want != NULL)
 		want->reported = true;
-	dwfl_report_end(sy.dwfl, NULL, NULL);
+	dw->dwfl_report_end(sy.dwfl, NULL, NULL);
 	sy.gone = false;
 }
 
@@ -408,7 +431,7 @@ find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
     Dwarf_Addr base, const char *file_name, const char *debuglink,
     GElf_Word crc, char **debuginfo_file_name)
 {
-	int fd = dwfl_build_id_find_debuginfo(mod, userdata, modname, base,
+	int fd = dw->dwfl_build_id_find_debuginfo(mod, userdata, modname, base,
 	    file_name, debuglink, crc, debuginfo_file_name);
 	const char *slash;
 
@@ -424,13 +447,12 @@ find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
 	    (n > 0 && (size_t)n < sizeof lib &&
 	    exists(lib, (size_t)n, "", debuglink)) ||
 	    exists("/usr/lib/debug", 14, "", debuglink))
-		return dwfl_standard_find_debuginfo(mod, userdata, modname,
+		return dw->dwfl_standard_find_debuginfo(mod, userdata, modname,
 		    base, file_name, debuglink, crc, debuginfo_file_name);
 	return -1;
 }
 
-static const Dwfl_Callbacks dwfl_callbacks = {
-	.find_elf = dwfl_build_id_find_elf,
+static Dwfl_Callbacks dwfl_callbacks = {   /* .find_elf: libdw's, loaded */
 	.find_debuginfo = find_debuginfo,
 	.debuginfo_path = &debuginfo_path,
 };
@@ -527,7 +549,7 @@ sym_cmp(const void *a, const void *b)
 static void
 syms_read(struct object *o)
 {
-	int n = dwfl_module_getsymtab(o->dm);
+	int n = dw->dwfl_module_getsymtab(o->dm);
 
 	o->syms_read = true;
 	if (n <= 0 || (o->syms = ml_mem_malloc(n * sizeof *o->syms)) == NULL)
@@ -536,7 +558,7 @@ syms_read(struct object *o)
 		GElf_Sym s;
 		GElf_Addr addr;
 		GElf_Word shndx;
-		const char *name = dwfl_module_getsym_info(o->dm, i, &s,
+		const char *name = dw->dwfl_module_getsym_info(o->dm, i, &s,
 		    &addr, &shndx, NULL, NULL);
 		int type = GELF_ST_TYPE(s.st_info);
 		if (name == NULL || name[0] == '\0' || s.st_size == 0 ||
@@ -576,26 +598,29 @@ sym_at(struct object *o, uintptr_t pc)
 /* A function's name as addr2line prints it: its linkage name, else its
  * name, through DW_AT_abstract_origin and DW_AT_specification. */
 static const char *
-die_name(Dwarf_Die *die)
+die_string(Dwarf_Die *die, unsigned int name)
 {
 	Dwarf_Attribute a;
-	const char *name;
 
-	name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name,
-	    &a));
+	return dw->dwarf_formstring(dw->dwarf_attr_integrate(die, name, &a));
+}
+
+static const char *
+die_name(Dwarf_Die *die)
+{
+	const char *name = die_string(die, DW_AT_linkage_name);
+
 	if (name == NULL)
-		name = dwarf_formstring(dwarf_attr_integrate(die,
-		    DW_AT_MIPS_linkage_name, &a));
+		name = die_string(die, DW_AT_MIPS_linkage_name);
 	if (name == NULL)
-		name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name,
-		    &a));
+		name = die_string(die, DW_AT_name);
 	return name;
 }
 
 static bool
 is_function(Dwarf_Die *die)
 {
-	int tag = dwarf_tag(die);
+	int tag = dw->dwarf_tag(die);
 
 	return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine ||
 	    tag == DW_TAG_entry_point;
@@ -610,8 +635,8 @@ holds_code(Dwarf_Die *die, int tag)
 	return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine ||
 	    tag == DW_TAG_entry_point || tag == DW_TAG_try_block ||
 	    tag == DW_TAG_catch_block || tag == DW_TAG_with_stmt ||
-	    (tag == DW_TAG_lexical_block && (dwarf_hasattr(die,
-	    DW_AT_low_pc) || dwarf_hasattr(die, DW_AT_ranges)));
+	    (tag == DW_TAG_lexical_block && (dw->dwarf_hasattr(die,
+	    DW_AT_low_pc) || dw->dwarf_hasattr(die, DW_AT_ranges)));
 }
 
 static bool
@@ -630,21 +655,22 @@ walk(Dwarf_Die *die, Dwarf_Addr pc, Dwarf_Die *path, int n)
 {
 	Dwarf_Die child;
 
-	if (n == MAX_DEPTH || dwarf_child(die, &child) != 0)
+	if (n == MAX_DEPTH || dw->dwarf_child(die, &child) != 0)
 		return n;
 	do {
-		int tag = dwarf_tag(&child);
+		int tag = dw->dwarf_tag(&child);
 		if (holds_code(&child, tag)) {
-			if (dwarf_haspc(&child, pc) > 0) {
+			if (dw->dwarf_haspc(&child, pc) > 0) {
 				path[n] = child;
 				return walk(&child, pc, path, n + 1);
 			}
-		} else if (holds_scopes(tag) && dwarf_haschildren(&child) > 0) {
+		} else if (holds_scopes(tag) &&
+		    dw->dwarf_haschildren(&child) > 0) {
 			int m = walk(&child, pc, path, n);
 			if (m > n)
 				return m;
 		}
-	} while (dwarf_siblingof(&child, &child) == 0);
+	} while (dw->dwarf_siblingof(&child, &child) == 0);
 	return n;
 }
 
@@ -706,22 +732,23 @@ tops_collect(Dwarf_Die *die, struct cu_index *x, int depth)
 {
 	Dwarf_Die child;
 
-	if (depth == MAX_DEPTH || dwarf_child(die, &child) != 0)
+	if (depth == MAX_DEPTH || dw->dwarf_child(die, &child) != 0)
 		return;
 	do {
-		int tag = dwarf_tag(&child);
+		int tag = dw->dwarf_tag(&child);
 		if (holds_code(&child, tag)) {
 			Dwarf_Addr base, lo, hi;
 			ptrdiff_t at = 0;
-			while ((at = dwarf_ranges(&child, at, &base, &lo,
+			while ((at = dw->dwarf_ranges(&child, at, &base, &lo,
 			    &hi)) > 0)
 				if (hi > lo)
 					tops_add(x, lo, hi,
-					    dwarf_dieoffset(&child));
-		} else if (holds_scopes(tag) && dwarf_haschildren(&child) > 0) {
+					    dw->dwarf_dieoffset(&child));
+		} else if (holds_scopes(tag) &&
+		    dw->dwarf_haschildren(&child) > 0) {
 			tops_collect(&child, x, depth + 1);
 		}
-	} while (dwarf_siblingof(&child, &child) == 0);
+	} while (dw->dwarf_siblingof(&child, &child) == 0);
 }
 
 static int
@@ -736,7 +763,7 @@ top_cmp(const void *a, const void *b)
 static struct cu_index *
 cu_index_of(struct object *o, Dwarf_Die *cu)
 {
-	Dwarf_Off off = dwarf_dieoffset(cu);
+	Dwarf_Off off = dw->dwarf_dieoffset(cu);
 	size_t b = (size_t)((off * 0x9e3779b97f4a7c15u) >> 56) % CU_BUCKETS;
 	struct cu_index *x;
 
@@ -777,7 +804,7 @@ walk_indexed(struct object *o, Dwarf_Die *cu, Dwarf_Addr pc,
 	}
 	/* ranges of DIEs at the top do not overlap: the one below pc */
 	if (lo == 0 || pc >= x->v[lo - 1].hi ||
-	    dwarf_offdie(dwarf_cu_getdwarf(cu->cu), x->v[lo - 1].off,
+	    dw->dwarf_offdie(dw->dwarf_cu_getdwarf(cu->cu), x->v[lo - 1].off,
 	    &path[0]) == NULL)
 		return 0;
 	return walk(&path[0], pc, path, 1);
@@ -822,10 +849,10 @@ dwarf_fns(struct object *o, uintptr_t pc, struct ml_symbols_fn *fns)
 	const int max = MAX_FNS;
 	Dwfl_Module *dm = o->dm;
 	Dwarf_Addr bias = 0;
-	Dwarf_Die *cu = dwfl_module_addrdie(dm, pc, &bias);
+	Dwarf_Die *cu = dw->dwfl_module_addrdie(dm, pc, &bias);
 	Dwarf_Die *scopes = NULL, *chain = NULL, concrete;
 	Dwarf_Files *files = NULL;
-	Dwarf *dw;
+	Dwarf *dbg;
 	struct { const char *file; unsigned line; } call[MAX_FNS];
 	int n = 0, nchain;
 
@@ -833,16 +860,17 @@ dwarf_fns(struct object *o, uintptr_t pc, struct ml_symbols_fn *fns)
 		goto out;
 	if ((nchain = concrete_chain(o, cu, pc - bias, &chain)) > 0)
 		goto named;
-	if (dwarf_getscopes(cu, pc - bias, &scopes) <= 0)
+	if (dw->dwarf_getscopes(cu, pc - bias, &scopes) <= 0)
 		goto out;
 	/* dwarf_getscopes() goes from an inlined subroutine to its abstract
 	 * origin; the parents of the concrete DIE are the call chain. */
-	if ((dw = dwfl_module_getdwarf(dm, &bias)) == NULL ||
-	    dwarf_offdie(dw, dwarf_dieoffset(&scopes[0]), &concrete) == NULL)
+	if ((dbg = dw->dwfl_module_getdwarf(dm, &bias)) == NULL ||
+	    dw->dwarf_offdie(dbg, dw->dwarf_dieoffset(&scopes[0]),
+	    &concrete) == NULL)
 		goto out;
-	nchain = dwarf_getscopes_die(&concrete, &chain);
+	nchain = dw->dwarf_getscopes_die(&concrete, &chain);
 named:
-	if (dwarf_getsrcfiles(cu, &files, NULL) != 0)
+	if (dw->dwarf_getsrcfiles(cu, &files, NULL) != 0)
 		files = NULL;
 	for (int i = 0; i < nchain && n < max; i++) {
 		Dwarf_Die *d = &chain[i];
@@ -853,7 +881,7 @@ named:
 			fns[n].file = call[n - 1].file;
 			fns[n].line = call[n - 1].line;
 		}
-		if (dwarf_tag(d) != DW_TAG_inlined_subroutine) {
+		if (dw->dwarf_tag(d) != DW_TAG_inlined_subroutine) {
 			n++;
 			break;
 		}
@@ -862,10 +890,11 @@ named:
 		fns[n].inlined = true;
 		call[n].file = NULL;
 		call[n].line = 0;
-		if (files != NULL && dwarf_formudata(dwarf_attr(d,
+		if (files != NULL && dw->dwarf_formudata(dw->dwarf_attr(d,
 		    DW_AT_call_file, &a), &v) == 0)
-			call[n].file = dwarf_filesrc(files, v, NULL, NULL);
-		if (dwarf_formudata(dwarf_attr(d, DW_AT_call_line, &a), &v) == 0)
+			call[n].file = dw->dwarf_filesrc(files, v, NULL, NULL);
+		if (dw->dwarf_formudata(dw->dwarf_attr(d, DW_AT_call_line,
+		    &a), &v) == 0)
 			call[n].line = (unsigned)v;
 		n++;
 	}
@@ -963,15 +992,15 @@ name(struct object *o, uintptr_t ip, bool full)
 		fns[0].with_offset = s != NULL;
 	} else if (o != NULL && o->dm != NULL) {
 		const struct sym *s = sym_at(o, pc);
-		Dwfl_Line *line = dwfl_module_getsrc(o->dm, pc);
+		Dwfl_Line *line = dw->dwfl_module_getsrc(o->dm, pc);
 		Dwarf_Addr bias;
-		Dwarf_Die *cu = dwfl_module_addrdie(o->dm, pc, &bias);
+		Dwarf_Die *cu = dw->dwfl_module_addrdie(o->dm, pc, &bias);
 		Dwarf_Attribute attr;
 		int lineno = 0;
 
 		if (cu != NULL)
-			dir = dwarf_formstring(dwarf_attr(cu, DW_AT_comp_dir,
-			    &attr));
+			dir = dw->dwarf_formstring(dw->dwarf_attr(cu,
+			    DW_AT_comp_dir, &attr));
 
 		if ((n = dwarf_fns(o, pc, fns)) == 0) {
 			fns[0].function = s != NULL ? s->name : NULL;
@@ -981,8 +1010,8 @@ name(struct object *o, uintptr_t ip, bool full)
 			fns[n - 1].offset = ip - s->lo;
 			fns[n - 1].with_offset = true;
 		}
-		fns[0].file = line == NULL ? NULL : dwfl_lineinfo(line, NULL,
-		    &lineno, NULL, NULL, NULL);
+		fns[0].file = line == NULL ? NULL : dw->dwfl_lineinfo(line,
+		    NULL, &lineno, NULL, NULL, NULL);
 		fns[0].line = fns[0].file != NULL && lineno > 0 ?
 		    (unsigned)lineno : 0;
 	}
@@ -1086,8 +1115,10 @@ static struct object *opening;
 static void
 open_dwfl(void)
 {
-	if (sy.dwfl == NULL)
-		sy.dwfl = dwfl_begin(&dwfl_callbacks);
+	if (sy.dwfl == NULL) {
+		dwfl_callbacks.find_elf = dw->dwfl_build_id_find_elf;
+		sy.dwfl = dw->dwfl_begin(&dwfl_callbacks);
+	}
 	if (sy.dwfl != NULL)
 		report(opening);
 }
@@ -1104,7 +1135,7 @@ open_dwarf(void)
 	Dwarf_Addr bias;
 
 	opening->dwarf_read = true;
-	dwfl_module_getdwarf(opening->dm, &bias);
+	dw->dwfl_module_getdwarf(opening->dm, &bias);
 }
 
 static void
@@ -1123,8 +1154,8 @@ obj_opened(uintptr_t pc, bool dwarf)
 {
 	struct object *o = obj_at(pc);
 
-	if (o == NULL)
-		return NULL;
+	if (o == NULL || dw == NULL)    /* dw: see lookup_one() */
+		return o;
 	opening = o;
 	if (sy.dwfl == NULL || sy.gone || !o->reported)
 		run_high(open_dwfl);
@@ -1324,9 +1355,38 @@ ml_symbols_save(void)
 	pthread_mutex_unlock(&sy.lock);
 }
 
+/*
+ * libdw, to name a frame of o from its file: loaded the first time, with
+ * the lock let go (dw.c says why) and taken again.  A libdw that cannot
+ * be loaded is said once; frames are then named as in an object without
+ * symbols: OBJECT+0xOFFSET.  False when out of memory: nothing is named
+ * this once.
+ */
+static bool
+load_dw(const struct object *o)
+{
+	void (*say)(const char *, ...) = sy.say;
+	const struct ml_dw_fns *fns;
+	char why[256];
+	bool again;
+
+	if (dw != NULL || o == NULL || !has_file(o->path))
+		return true;
+	pthread_mutex_unlock(&sy.lock);
+	fns = ml_dw_load(why, sizeof why, &again);
+	if (why[0] != '\0' && say != NULL)
+		say("cannot load %s (%s): frames are not named", ML_DW_SONAME,
+		    why);
+	pthread_mutex_lock(&sy.lock);
+	if (fns != NULL)
+		dw = fns;
+	return !again;
+}
+
 /* The entry of ip, full or not, named now if need be (from the object's
- * cache file, else from its ELF and DWARF); the lock is held.  NULL when
- * out of memory. */
+ * cache file, else from its ELF and DWARF: libdw is loaded then); the
+ * lock is held, and let go for a moment the first time.  NULL when out
+ * of memory. */
 static struct entry *
 lookup_one(uintptr_t ip, bool full)
 {
@@ -1336,6 +1396,10 @@ lookup_one(uintptr_t ip, bool full)
 	if ((e = find(ip, full)) != NULL)
 		return e;
 	if ((e = from_file(obj_at(ip - 1), ip, full)) == NULL) {
+		if (!load_dw(obj_at(ip - 1)))
+			return NULL;
+		if ((e = find(ip, full)) != NULL)   /* named meanwhile */
+			return e;
 		o = obj_opened(ip - 1, full);
 		e = name(o, ip, full);
 		if (e != NULL && o != NULL && o->dm != NULL) {
@@ -1395,6 +1459,14 @@ ml_symbols_symbol(uintptr_t ip, const char **function, const char **object)
 	*function = e != NULL ? e->fns[e->a.n - 1].function : NULL;
 	pthread_mutex_unlock(&sy.lock);
 	return e != NULL;
+}
+
+void
+ml_symbols_say(void (*say)(const char *fmt, ...))
+{
+	pthread_mutex_lock(&sy.lock);
+	sy.say = say;
+	pthread_mutex_unlock(&sy.lock);
 }
 
 void

@@ -35,16 +35,19 @@ struct ml_symbols_addr {
 
 /*
  * Name a return address (cached: the first time takes the objects' ELF
- * and DWARF data, tens of microseconds; then a lookup).  False when out
- * of memory: then nothing is named this once.  May allocate a lot (libdw)
+ * and DWARF data, tens of microseconds, and in the process's first frame
+ * named so, the dlopen() of libdw; then a lookup).  False when out of
+ * memory: then nothing is named this once.  May allocate a lot (libdw)
  * and waits for the loader's lock: callers hold the recursion guard and
- * no lock of memlease's; never on the allocation path.
+ * no lock of memlease's (report.c's aside: see symbols.c); never on the
+ * allocation path.
  */
 bool        ml_symbols_get(uintptr_t ip, struct ml_symbols_addr *a);
 
 /* The function whose code holds return address ip by its symbol alone
  * (no DWARF is read: for the rules' caller=), NULL if no symbol covers
- * it, and its object (NULL: none known); false when out of memory. */
+ * it, and its object (NULL: none known); false when out of memory.  May
+ * load libdw, as ml_symbols_get(). */
 bool        ml_symbols_symbol(uintptr_t ip, const char **function,
                 const char **object);
 
@@ -70,6 +73,11 @@ void        ml_symbols_save(void);
  * since, and no other thread is naming: for memlease's thread, now and
  * then. */
 void        ml_symbols_flush(void);
+
+/* How memlease says (once) that libdw cannot be loaded, and its frames
+ * are not named: its diagnostics (report.h).  NULL, the default: not
+ * said. */
+void        ml_symbols_say(void (*say)(const char *fmt, ...));
 
 /* Fork */
 void        ml_symbols_lock(void);

@@ -57,7 +57,7 @@ ranks='
 0 guard heap object
 1 real fd got
 2 mem
-3 symcache
+3 symcache dw
 4 symbols
 5 sites ptrmap rules reclaim stacks
 6 stackid
