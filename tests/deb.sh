@@ -15,7 +15,7 @@ debs=$src/_build/deb
 ma=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 root=$tmp/root                          # the packages, unpacked
 libdir=$root/usr/lib/$ma
-echo "1..10"
+echo "1..11"
 
 # 1. The symbols file is the export list's twin (preload/libmemlease.map).
 sed -n '/global:/,/local:/s/^[[:space:]]*\([A-Za-z_]*\);$/\1/p' \
@@ -155,5 +155,14 @@ grep -q 'lease 0x1 expired: 4096 bytes' "$tmp/log" ||
     echo "no report of its lease" >> "$tmp/err"
 [ -s "$tmp/err" ] && st=1
 ok "the unpacked preload leases a program's allocation, memleasectl ps lists it" $st
+
+# 11. libdw is not linked (the library loads it when it first names a
+#     frame): dh_shlibdeps cannot see it, debian/control names it.
+dpkg-deb -f "$debs/libmemlease0_${version}_"*.deb Depends >"$tmp/out" 2>"$tmp/err"
+st=$?
+grep -q 'libdw1' "$tmp/out" || st=1
+readelf -d "$libdir/libmemlease.so.0" | grep -q 'NEEDED.*libdw' && st=1
+cat "$tmp/out" >>"$tmp/err"
+ok "libmemlease0 depends on libdw1, which its library loads, not links" $st
 
 exit $fail
