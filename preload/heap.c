@@ -5,8 +5,14 @@
  * bytes in front of what the caller gets: the class k, and how far that is
  * from the chunk's start (16, or more for an alignment).  Freed chunks go
  * to their class's list and are reused as they are (no splitting, no
- * merging: the thread's blocks are few and alike); a free chunk of 64 KiB
- * or more gives its pages back to the kernel.  Chunks below 1 MiB are cut
+ * merging: the thread's blocks are few and alike).  Free chunks of 64 KiB
+ * or more keep their pages up to ML_HEAP_KEEP bytes in all, and beyond it
+ * give them back to the kernel: giving them back at every free made libdw,
+ * which allocates and frees large buffers as it reads debug files, pay a
+ * madvise(), TLB shootdowns in every thread and page faults again at each
+ * (a make under rules that expire: a third of the thread's time).  The
+ * second word of such a free chunk says whether its pages are kept (the
+ * first is the list's link).  Chunks below 1 MiB are cut
  * from the current mapping (256 KiB, then twice the last, up to 8 MiB);
  * larger ones get a mapping each.  What is left of a mapping too small for
  * a chunk goes to the lists of smaller classes.
@@ -46,6 +52,7 @@ static struct {
 	char           *cut, *end;            /* the mapping chunks are cut from */
 	size_t          next_map;             /* the size of the next one */
 	size_t          mapped, live;
+	size_t          kept;     /* bytes of free chunks whose pages stay */
 } hp = { .lock = PTHREAD_MUTEX_INITIALIZER, .next_map = FIRST_MAP };
 
 void
@@ -114,7 +121,12 @@ chunk(unsigned k)
 	char *c = hp.free[k];
 
 	if (c != NULL) {
+		size_t kept;
 		memcpy(&hp.free[k], c, sizeof(void *));
+		if (n >= GIVE_BACK) {
+			memcpy(&kept, c + sizeof(void *), sizeof kept);
+			hp.kept -= kept;
+		}
 		return c;
 	}
 	if (k >= OWN_MAP)
@@ -204,15 +216,24 @@ ml_heap_free(void *p)
 	size_t n = (size_t)1 << k;
 	char *c = (char *)p - h->delta;
 
-	if (n >= GIVE_BACK) {
-		/* its whole pages, but for the list's link in front */
-		uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-		uintptr_t from = ((uintptr_t)c + sizeof(void *) + page - 1) &
-		    ~(page - 1), to = ((uintptr_t)c + n) & ~(page - 1);
-		if (to > from)
-			madvise((void *)from, to - from, MADV_DONTNEED);
-	}
 	pthread_mutex_lock(&hp.lock);
+	if (n >= GIVE_BACK) {
+		size_t kept = 0;
+		if (hp.kept + n <= ML_HEAP_KEEP) {
+			kept = n;
+			hp.kept += n;
+		} else {
+			/* its whole pages, but for the list's link and this
+			 * word in front */
+			uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+			uintptr_t from = ((uintptr_t)c + 2 * sizeof(size_t) +
+			    page - 1) & ~(page - 1), to = ((uintptr_t)c + n) &
+			    ~(page - 1);
+			if (to > from)
+				madvise((void *)from, to - from, MADV_DONTNEED);
+		}
+		memcpy(c + sizeof(void *), &kept, sizeof kept);
+	}
 	push(k, c);
 	hp.live -= n;
 	pthread_mutex_unlock(&hp.lock);

@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #define ML_HEAP_MAPS 64         /* mappings at most */
+#define ML_HEAP_KEEP (4u << 20) /* free bytes whose pages stay, at most */
 
 /* This thread allocates from the heap (memlease's thread, once it ran
  * ml_heap_thread()). */

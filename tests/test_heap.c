@@ -128,20 +128,54 @@ Test(heap, large_blocks_map_and_come_back)
 	ml_heap_free(p);
 }
 
-Test(heap, a_large_free_block_gives_its_pages_back)
+/* Resident pages among the n bytes from p's second page on. */
+static size_t
+resident(const char *p, size_t n)
 {
-	size_t page = (size_t)sysconf(_SC_PAGESIZE), n = 100 << 10;
-	unsigned char vec[16];
-	char *p;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), count = 0;
+	char *from = (char *)(((uintptr_t)p + 2 * page) & ~(page - 1));
+	size_t pages = (n - 2 * page) / page;
+	unsigned char vec[1024];
+
+	cr_assert_leq(pages, sizeof vec);
+	cr_assert_eq(mincore(from, pages * page, vec), 0);
+	for (size_t i = 0; i < pages; i++)
+		count += vec[i] & 1;
+	return count;
+}
+
+Test(heap, large_free_blocks_keep_their_pages_up_to_a_budget_then_give_them_back)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), n = 512 << 10;
+	enum { N = 2 * ML_HEAP_KEEP / (512 << 10) };
+	char *p[N];
+	size_t kept = 0;
 
 	ml_heap_free(ml_heap_alloc(0, 100));    /* cut at no page boundary */
-	p = ml_heap_alloc(0, n);
-	memset(p, 1, n);
-	ml_heap_free(p);
-	char *from = (char *)(((uintptr_t)p + 2 * page) & ~(page - 1));
-	cr_assert_eq(mincore(from, 16 * page, vec), 0);
-	for (int i = 0; i < 16; i++)
-		cr_assert_eq(vec[i] & 1, 0, "page %d still resident", i);
+	for (int i = 0; i < N; i++) {
+		p[i] = ml_heap_alloc(0, n);
+		memset(p[i], 1, n);
+	}
+	for (int i = 0; i < N; i++)
+		ml_heap_free(p[i]);
+	for (int i = 0; i < N; i++)
+		kept += resident(p[i], n);
+	/* the first ones freed keep theirs (reused without a fault), the
+	 * rest give theirs back */
+	cr_assert_gt(resident(p[0], n), 0, "the first freed gave its pages");
+	cr_assert_eq(resident(p[N - 1], n), 0, "the last freed kept its pages");
+	cr_assert_leq(kept * page, (size_t)ML_HEAP_KEEP, "%zu bytes kept",
+	    kept * page);
+	/* taken again, the blocks leave the budget: one freed then keeps
+	 * its pages */
+	for (int i = 0; i < N; i++) {
+		p[i] = ml_heap_alloc(0, n);
+		memset(p[i], 2, n);
+	}
+	ml_heap_free(p[N - 1]);
+	cr_assert_gt(resident(p[N - 1], n), 0, "the budget was not given back");
+	for (int i = 0; i < N - 1; i++)
+		ml_heap_free(p[i]);
 }
 
 static void *
