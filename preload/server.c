@@ -605,6 +605,8 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 /* The socket. */
 
 #define RETRIES 10      /* 50 ms, 100, 200, ... 1 s: 7.5 s in all */
+#define OPEN_AFTER 0.1  /* s: MEMLEASE_SOCKET=auto's socket, once the
+                         * thread has run that long */
 
 static void
 retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -628,6 +630,27 @@ retry_later(struct ev_loop *loop)
 	}
 	double after = 0.05 * (1u << sv.retries++);
 	ev_timer_init(&sv.retry, retry_cb, after < 1 ? after : 1, 0);
+	ev_timer_start(loop, &sv.retry);
+}
+
+/*
+ * As memlease's thread starts.  With MEMLEASE_SOCKET=auto the socket opens
+ * a tenth of a second later: a process that ends sooner (a shell's
+ * subshell, a compiler's short pass) makes none, and saves a file made and
+ * removed in the folder (a new inode on disk, where the folder is not a
+ * tmpfs), the sweep of the folder, and its listening.  memleasectl -p
+ * waits for a process that young (client.c).  MEMLEASE_SOCKET=on, asked
+ * for at once, has it at once.
+ */
+static void
+open_soon(struct ev_loop *loop)
+{
+	if (ml_options_socket() != ML_SOCKET_AUTO) {
+		ml_server_start(loop);
+		return;
+	}
+	sv.loop = loop;
+	ev_timer_init(&sv.retry, retry_cb, OPEN_AFTER, 0);
 	ev_timer_start(loop, &sv.retry);
 }
 
@@ -808,7 +831,7 @@ ml_server_register(void)
 	ev_idle_init(&sv.resume, resume_cb);
 	ev_init(&sv.idle, idle_cb);
 	ml_runtime_observe(&watch);
-	ml_loop_hooks(ml_server_start, ml_server_stop);
+	ml_loop_hooks(open_soon, ml_server_stop);
 }
 
 /* Fork. */

@@ -197,12 +197,27 @@ ok "a fork child that ends in _exit() removes its socket too ($nsock before)" \
     $(test "$nsock" -eq 2 && test "$(ls "$dir" | grep -c '\.sock$')" -eq 0
       echo $?)
 
-# The shell tags what it allocates, and has its socket; true allocates
-# nothing, so it has no thread and no socket of its own to remove.
+# The shell tags what it allocates, and has its socket once its thread
+# has run a tenth of a second; true allocates nothing, so it has no thread
+# and no socket of its own to remove.
 MEMLEASE_RULES='ttl=1h' MEMLEASE_SOCKET_DIR=$dir LD_PRELOAD=$lib \
-    sh -c 'ls "$1" >"$2"; exec true' - "$dir" "$tmp/before"
+    sh -c 'sleep 0.5; ls "$1" >"$2"; exec true' - "$dir" "$tmp/before"
 ok "a process that executes another program leaves no socket behind" \
     $(grep -q '\.sock$' "$tmp/before" &&
+      test "$(ls "$dir" | grep -c '\.sock$')" -eq 0; echo $?)
+
+# A process shorter than that makes no socket (a subshell, a compiler's
+# pass): no file made and removed in the folder; with MEMLEASE_SOCKET=on,
+# asked for at once, it does
+for on in auto on; do
+	binds=$(strace -f -qq -e trace=bind -o "$tmp/binds" env \
+	    MEMLEASE_RULES='ttl=1h' MEMLEASE_SOCKET=$on \
+	    MEMLEASE_SOCKET_DIR="$dir" LD_PRELOAD="$lib" \
+	    sh -c 'x=$(echo y)' && grep -c 'bind(' "$tmp/binds")
+	eval "binds_$on=\${binds:-0}"
+done
+ok "MEMLEASE_SOCKET=auto: a process that ends within 0.1 s of its thread binds no socket ($binds_auto), with on it does ($binds_on)" \
+    $(test "$binds_auto" -eq 0 && test "$binds_on" -ge 1 &&
       test "$(ls "$dir" | grep -c '\.sock$')" -eq 0; echo $?)
 
 # --- the folder and who may connect -----------------------------------------
