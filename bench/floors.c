@@ -15,8 +15,10 @@
  *                    place each time: remembered (capture.h), its chain
  *                    checked, slot by slot
  *   not remembered   the same, every chain forgotten before each: the
- *                    unwinding, the stack found in the stack table, and
- *                    the chain walked again by its CFI and remembered
+ *                    unwinding and the stack found in the stack table;
+ *                    the thread's chains never taken again, it learns
+ *                    one in 64 (capture.c: learning one, its CFI walked
+ *                    again, costs about what an unwinding does)
  *   pointer map      a tagged block's map entry made and removed: lock,
  *                    insert, unlock; lock, find, remove, unlock (10k
  *                    entries live, addresses of real blocks)

@@ -39,6 +39,12 @@
  * A thread learns from its WARM-th capture not remembered on, so that a
  * short process (most of a build's) never loads libdw for this.
  *
+ * Learning a chain (its walk by the rules, a rule from libdw for each new
+ * pc) costs about what the unwinding does: a thread whose chains are
+ * seldom taken again learns at one capture in LEARN_EVERY it does not
+ * find, so that a program whose stacks never repeat pays the unwinding
+ * alone, as without this module.
+ *
  * Owns: each thread's chains (mmap'd at its first, freed at its exit by a
  * key's destructor; never shared: only its thread reads or writes them),
  * the rules of the pcs seen, the objects opened for their CFI.
@@ -84,9 +90,17 @@ struct chain {
 	uintptr_t val[CHECKS];
 };
 
+/* Learning a chain costs about what an unwinding does: a thread whose
+ * chains are seldom taken again learns at one miss in LEARN_EVERY only.
+ * Each hit earns a credit, each chain learnt costs LEARN_COST of them. */
+#define CREDIT_MAX  256
+#define LEARN_COST  8
+#define LEARN_EVERY 64
+
 struct chains {
 	struct chain c[SETS * WAYS];
 	uint8_t      next[SETS];        /* the way replaced next */
+	uint32_t     credit, misses;
 };
 
 /* A thread learns from its WARM-th capture not remembered on: a process
@@ -178,8 +192,11 @@ ml_capture_find(const struct ml_capture_regs *r, const void *from, int depth)
 		while (k < c->n && *(const uintptr_t *)(r->sp + c->off[k]) ==
 		    c->val[k])
 			k++;
-		if (k == c->n)
+		if (k == c->n) {
+			if (t->credit < CREDIT_MAX)
+				t->credit++;
 			return c->id;
+		}
 		if (ml_capture_verify)
 			atomic_fetch_add_explicit(&ml_capture_refused, 1,
 			    memory_order_relaxed);
@@ -219,7 +236,9 @@ chains(void)
 		munmap(p, sizeof(struct chains));
 		return NULL;
 	}
-	return tc = p;
+	tc = p;
+	tc->credit = CREDIT_MAX;
+	return tc;
 }
 
 void
@@ -625,7 +644,13 @@ ml_capture_learn(const struct ml_capture_regs *r, void *const *frames, int n,
 	bool again;
 	const struct ml_dw_fns *fns = ml_dw_load(NULL, 0, &again);
 	struct chains *t = chains();
-	if (fns == NULL || t == NULL || pthread_mutex_trylock(&cl.lock) != 0)
+	if (fns == NULL || t == NULL)
+		return;
+	if (t->credit >= LEARN_COST)
+		t->credit -= LEARN_COST;
+	else if (++t->misses % LEARN_EVERY != 0)
+		return;
+	if (pthread_mutex_trylock(&cl.lock) != 0)
 		return;
 	dw = fns;
 	unsigned gen = generation();

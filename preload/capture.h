@@ -36,7 +36,8 @@ struct ml_capture_regs {
  * the same (then the caller unwinds, and gives the frames to
  * ml_capture_learn()).  Cost on a hit: a hash, the key compared, then one
  * load and compare per frame (and per frame-pointer frame), all on the
- * thread's own stack; no lock, no atomic read-modify-write.
+ * thread's own stack, and a counter of the thread's; no lock, no atomic
+ * read-modify-write.
  */
 uint32_t ml_capture_find(const struct ml_capture_regs *r, const void *from,
              int depth);
