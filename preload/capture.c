@@ -29,12 +29,16 @@
  * handled otherwise, never cached).  Memory: the rules come from libdw
  * (dwarf_getcfi_elf() on the object's file), and an object is used only
  * if its file's .eh_frame and .eh_frame_hdr are byte for byte those
- * mapped in memory, which libunwind reads.  When an object is unloaded
- * (dl_iterate_phdr()'s dlpi_subs moved, seen at the next capture that
- * learns), every rule and every thread's chains are dropped (a
- * generation); between the unload and that capture, a chain through the
- * unloaded code could only be taken if new code at the same addresses
- * left the same return addresses in the same slots.
+ * mapped in memory, which libunwind reads.  When an object is unloaded,
+ * every thread's chains are dropped (a generation, ml_capture_forget()):
+ * by the preload's dlclose(), before and after the C library's; and the
+ * rules and objects too, at the next capture that learns a chain, which
+ * first looks at dl_iterate_phdr()'s count of unloads (dlpi_subs).  An
+ * unload the preload's dlclose() does not see (the C library's own, of
+ * an iconv module; a program memlease was attached to, whose calls are
+ * bound to the C library's) drops them only there: until then, a chain
+ * through the unloaded code could be taken only if new code at the same
+ * addresses left the same return addresses in the same slots.
  *
  * A thread learns from its WARM-th capture not remembered on, so that a
  * short process (most of a build's) never loads libdw for this.

@@ -71,8 +71,8 @@ ml_capture_checked(bool same)
 	    &ml_capture_mismatches, 1, memory_order_relaxed);
 }
 
-/* Forget every thread's chains: a new generation (bench/floors times a
- * capture that finds none). */
+/* Forget every thread's chains: a new generation (at dlclose(), and for
+ * bench/floors to time a capture that finds none).  An atomic add. */
 void     ml_capture_forget(void);
 
 /* Fork: the lock of the rules (taken with the stack table's). */
