@@ -36,6 +36,7 @@
 
 #include "frames.h"
 #include "guard.h"
+#include "heap.h"
 #include "ptrmap.h"
 #include "stacks.h"
 #include "timing.h"
@@ -160,7 +161,9 @@ main(int argc, char **argv)
 		ops = 100000;
 		passes = 3;
 	}
-	/* memlease's own allocations stay out of its map, as in the preload */
+	/* memlease's own allocations stay out of its map, and those of the
+	 * stacks learnt out of the program's arena, as in the preload */
+	ml_heap_enable();
 	ml_guard_enter();
 	for (int i = 0; i <= LIVE; i++) {
 		if ((blocks[i] = malloc(64)) == NULL)
