@@ -11,9 +11,14 @@
  *   malloc+free      a pair, 16..4096 bytes, C library's
  *   unw_backtrace    libunwind's fast path, 13 frames (the unwinding
  *                    alone: what every tagged allocation does today)
- *   stack capture    ml_stacks_capture() from 13 frames deep: the
- *                    unwinding, and the stack found in (or added to) the
- *                    stack table
+ *   stack capture    ml_stacks_capture() from 13 frames deep, at the same
+ *                    place each time: remembered (capture.h), its chain
+ *                    checked, slot by slot
+ *   not remembered   the same, every chain forgotten before each: the
+ *                    unwinding and the stack found in the stack table;
+ *                    the thread's chains never taken again, it learns
+ *                    one in 64 (capture.c: learning one, its CFI walked
+ *                    again, costs about what an unwinding does)
  *   pointer map      a tagged block's map entry made and removed: lock,
  *                    insert, unlock; lock, find, remove, unlock (10k
  *                    entries live, addresses of real blocks)
@@ -31,6 +36,7 @@
 
 #include "frames.h"
 #include "guard.h"
+#include "heap.h"
 #include "ptrmap.h"
 #include "stacks.h"
 #include "timing.h"
@@ -78,6 +84,18 @@ pass_capture(void)
 
 	for (long i = 0; i < ops; i++)
 		sink += ml_stacks_capture(__builtin_return_address(0), 13);
+	return (now_ns() - t0) / (double)ops;
+}
+
+static double
+pass_capture_miss(void)
+{
+	double t0 = now_ns();
+
+	for (long i = 0; i < ops; i++) {
+		ml_capture_forget();
+		sink += ml_stacks_capture(__builtin_return_address(0), 13);
+	}
 	return (now_ns() - t0) / (double)ops;
 }
 
@@ -130,7 +148,9 @@ main(int argc, char **argv)
 	} figs[] = {
 		{ "malloc+free pair, 16..4096 bytes", pass_malloc },
 		{ "unw_backtrace, 13 frames", pass_unwind },
-		{ "stack capture and intern, 13 frames", pass_capture },
+		{ "stack capture, remembered, 13 frames", pass_capture },
+		{ "stack capture, not remembered, 13 frames",
+		  pass_capture_miss },
 		{ "pointer map entry made and removed, 10k live", pass_map },
 	};
 	enum { NFIGS = sizeof figs / sizeof *figs };
@@ -141,7 +161,9 @@ main(int argc, char **argv)
 		ops = 100000;
 		passes = 3;
 	}
-	/* memlease's own allocations stay out of its map, as in the preload */
+	/* memlease's own allocations stay out of its map, and those of the
+	 * stacks learnt out of the program's arena, as in the preload */
+	ml_heap_enable();
 	ml_guard_enter();
 	for (int i = 0; i <= LIVE; i++) {
 		if ((blocks[i] = malloc(64)) == NULL)

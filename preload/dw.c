@@ -49,15 +49,26 @@ static struct {
 	void                  (*_Atomic on_load)(void);
 	atomic_bool                     failed; /* cannot be loaded */
 	atomic_bool                     told;   /* the reason was given */
+	char                            reason[160];    /* set before failed */
 } dw;
 
-/* The reason libdw cannot be used, in why[size] unless it was given. */
+/* The reason libdw cannot be used, in why[size] unless it was given (or
+ * kept, when size is 0, for a caller that can give it). */
+static void
+tell(char *why, size_t size)
+{
+	if (size > 0 && !atomic_exchange(&dw.told, true))
+		snprintf(why, size, "%s", dw.reason);
+}
+
 static void
 fail(char *why, size_t size, const char *what)
 {
+	if (!atomic_load(&dw.failed))
+		snprintf(dw.reason, sizeof dw.reason, "%s", what != NULL ? what :
+		    "unknown");
 	atomic_store(&dw.failed, true);
-	if (!atomic_exchange(&dw.told, true))
-		snprintf(why, size, "%s", what != NULL ? what : "unknown");
+	tell(why, size);
 }
 
 const struct ml_dw_fns *
@@ -71,8 +82,12 @@ ml_dw_load(char *why, size_t size, bool *again)
 	if (size > 0)
 		why[0] = '\0';
 	*again = false;
-	if (have != NULL || atomic_load(&dw.failed))
+	if (have != NULL)
 		return have;
+	if (atomic_load(&dw.failed)) {
+		tell(why, size);
+		return NULL;
+	}
 	if ((h = dlopen(ML_DW_SONAME, RTLD_NOW | RTLD_LOCAL)) == NULL) {
 		fail(why, size, dlerror());
 		return NULL;

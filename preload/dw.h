@@ -14,10 +14,12 @@
 #include <stddef.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
+#include <gelf.h>
 
 #define ML_DW_SONAME "libdw.so.1"
 
-/* The functions of libdw that symbols.c calls. */
+/* The functions of libdw (and of libelf, which it loads) that symbols.c
+ * and capture.c call. */
 #define ML_DW_FNS(X) \
 	X(dwfl_begin) X(dwfl_report_begin) X(dwfl_report_begin_add) \
 	X(dwfl_report_elf) X(dwfl_report_module) X(dwfl_report_end) \
@@ -32,7 +34,12 @@
 	X(dwarf_formstring) X(dwarf_formudata) X(dwarf_getscopes) \
 	X(dwarf_getscopes_die) X(dwarf_getsrcfiles) X(dwarf_hasattr) \
 	X(dwarf_haschildren) X(dwarf_haspc) X(dwarf_offdie) X(dwarf_ranges) \
-	X(dwarf_siblingof) X(dwarf_tag)
+	X(dwarf_siblingof) X(dwarf_tag) \
+	X(dwarf_getcfi_elf) X(dwarf_cfi_addrframe) X(dwarf_cfi_end) \
+	X(dwarf_frame_info) X(dwarf_frame_cfa) X(dwarf_frame_register) \
+	X(elf_version) X(elf_begin) X(elf_cntl) X(elf_end) \
+	X(elf_getshdrstrndx) X(elf_nextscn) X(elf_strptr) X(elf_rawdata) \
+	X(gelf_getshdr)
 
 struct ml_dw_fns {
 #define ML_DW_FIELD(name) __typeof__(name) *name;
@@ -43,9 +50,11 @@ struct ml_dw_fns {
 /*
  * libdw's functions, loaded (dlopen() of ML_DW_SONAME) the first time;
  * NULL when it cannot be loaded (then the reason, once in the process,
- * in why[size]: the caller says it) or, this once, out of memory
- * (*again set).  Takes the loader's lock: the caller holds no lock of
- * memlease's.  May allocate: the caller holds the recursion guard.
+ * in why[size]: the caller says it; a caller that cannot say it passes
+ * size 0, and the reason is kept for the next that can) or, this once,
+ * out of memory (*again set).  Takes the loader's lock: the caller holds
+ * no lock of memlease's.  May allocate: the caller holds the recursion
+ * guard.
  */
 const struct ml_dw_fns *ml_dw_load(char *why, size_t size, bool *again);
 

@@ -5,8 +5,9 @@
  * where no destructor runs; count the program's threads (threads.h), so
  * that memlease's own never keeps the process alive; tell the runtime of
  * a daemon's fork(), setsid() and daemon(3), for a daemon starts its
- * thread, and its socket, at once (runtime.c, "Daemons").  Built only
- * into libmemlease.so.
+ * thread, and its socket, at once (runtime.c, "Daemons"); and of
+ * dlclose(), for the stacks a thread remembers may go through the code it
+ * unloads (capture.h).  Built only into libmemlease.so.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -17,6 +18,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "guard.h"
 #include "heap.h"
 #include "init.h"
@@ -127,6 +129,24 @@ daemon(int nochdir, int noclose)
 		ml_runtime_session();
 		errno = e;
 	}
+	return r;
+}
+
+/* An object unloaded: every stack remembered is forgotten, before (a
+ * capture meanwhile may no longer see the code it checks) and after (one
+ * learnt meanwhile went through it), so that no chain through its code is
+ * taken for one through what the loader maps there next. */
+EXPORT int
+dlclose(void *handle)
+{
+	static next_fn _Atomic slot;
+	int (*real)(void *) = (int (*)(void *))next(&slot, "dlclose");
+
+	if (real == NULL)
+		return -1;
+	ml_capture_forget();
+	int r = real(handle);
+	ml_capture_forget();
 	return r;
 }
 

@@ -9,8 +9,8 @@
  * Names are symbols.c's; ml_stacks_symbolize() gives the rules theirs.
  *
  * Locking: `stacks.lock` guards the stack table, symbols.c's lock the
- * names; a gate (stacks.h) is held while unwinding.  The fork handlers
- * take them all.  Everything here may allocate: callers under the preload
+ * names, capture.c's the rules of frames; a gate (stacks.h) is held while
+ * unwinding.  The fork handlers take them all.  Everything here may allocate: callers under the preload
  * hold the recursion guard.
  */
 #define _GNU_SOURCE
@@ -308,6 +308,7 @@ ml_stacks_lock(void)
 {
 	for (int i = 0; i < ML_STACKS_GATES; i++)
 		ml_wordlock_lock(&ml_stacks_gates[i].lock);
+	ml_capture_lock();
 	pthread_mutex_lock(&stacks.lock);
 	ml_symbols_lock();
 }
@@ -317,6 +318,7 @@ ml_stacks_unlock(void)
 {
 	ml_symbols_unlock();
 	pthread_mutex_unlock(&stacks.lock);
+	ml_capture_unlock();
 	for (int i = ML_STACKS_GATES - 1; i >= 0; i--)
 		ml_wordlock_unlock(&ml_stacks_gates[i].lock);
 }
@@ -325,6 +327,7 @@ void
 ml_stacks_reinit_lock(void)
 {
 	pthread_mutex_init(&stacks.lock, NULL);
+	ml_capture_reinit_lock();
 	ml_symbols_reinit_lock();
 	for (int i = 0; i < ML_STACKS_GATES; i++)       /* one thread now */
 		ml_wordlock_init(&ml_stacks_gates[i].lock);

@@ -13,6 +13,7 @@
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
+#include "capture.h"
 #include "wordlock.h"
 
 #define ML_STACK_MAX_DEPTH 64
@@ -69,27 +70,40 @@ ml_stacks_gate(void)
  * depth is 0 or the table is full or out of memory.
  *
  * Inline: the unwinding starts in its caller's frame, not in a frame of
- * its own, and each frame costs a lookup in libunwind's cache (the
- * tracking layer unwinds at every tagged allocation).
+ * its own.  A chain this thread unwound before from the same place, proven
+ * the same, gives its id without unwinding (capture.h: a load and a
+ * compare a frame); else unw_backtrace() (each frame a lookup in
+ * libunwind's cache), and the chain is learnt.
  */
 static inline __attribute__((always_inline)) uint32_t
 ml_stacks_capture(const void *from, int depth)
 {
 	void *frames[ML_STACK_MAX_DEPTH + ML_STACK_SLACK];
+	struct ml_capture_regs regs;
+	uint32_t known, id;
 	int n = 0;
 
 	if (depth > ML_STACK_MAX_DEPTH)
 		depth = ML_STACK_MAX_DEPTH;
-	if (depth > 1) {
-		struct ml_wordlock *gate = ml_stacks_gate();
-		ml_wordlock_lock(gate);
-		if (!atomic_load_explicit(&ml_stacks_unwinding,
-		    memory_order_acquire))
-			ml_stacks_unwind_first();
-		n = unw_backtrace(frames, depth + ML_STACK_SLACK);
-		ml_wordlock_unlock(gate);
-	}
-	return ml_stacks_intern(frames, n, from, depth);
+	if (depth <= 1)
+		return ml_stacks_intern(NULL, 0, from, depth);
+	ML_CAPTURE_REGS(regs);
+	known = ml_capture_find(&regs, from, depth);
+	if (known != 0 && !ml_capture_verify)
+		return known;
+	struct ml_wordlock *gate = ml_stacks_gate();
+	ml_wordlock_lock(gate);
+	if (!atomic_load_explicit(&ml_stacks_unwinding, memory_order_acquire))
+		ml_stacks_unwind_first();
+	n = unw_backtrace(frames, depth + ML_STACK_SLACK);
+	ml_wordlock_unlock(gate);
+	id = ml_stacks_intern(frames, n, from, depth);
+	if (known != 0)         /* test-only: the hit checked (capture.h) */
+		ml_capture_checked(known == id);
+	else
+		ml_capture_learn(&regs, frames, n, depth + ML_STACK_SLACK, from,
+		    depth, id);
+	return id;
 }
 
 /* Copy the frames of a stack into ips[]; returns how many. */

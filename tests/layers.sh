@@ -58,7 +58,7 @@ ranks='
 1 real fd got
 2 mem
 3 symcache dw
-4 symbols
+4 symbols capture
 5 sites ptrmap rules reclaim stacks
 6 stackid
 7 json bystack
