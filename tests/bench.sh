@@ -23,9 +23,11 @@ ok "every workload and configuration has its cell: a ratio of 2 pairs, a target,
 ok "the memory per tagged block at manylive, and a total of targets" \
     $(grep -q '^memory per tagged block, manylive (100000 live): ' "$tmp/out" &&
       grep -Eq '^1[34] targets: [0-9]+ met, [0-9]+ missed$' "$tmp/out"; echo $?)
-ok "the floors: malloc+free, a 13-frame stack, the pointer map" \
-    $(test "$(grep -c '^floor: .* [0-9.]* ns$' "$tmp/out")" -eq 4 &&
+ok "the floors: malloc+free, a 13-frame stack unwound and captured (remembered or not), the pointer map" \
+    $(test "$(grep -c '^floor: .* [0-9.]* ns$' "$tmp/out")" -eq 5 &&
       grep -q '^floor: unw_backtrace, 13 frames' "$tmp/out" &&
+      grep -q '^floor: stack capture, remembered' "$tmp/out" &&
+      grep -q '^floor: stack capture, not remembered' "$tmp/out" &&
       grep -q '^floor: pointer map' "$tmp/out"; echo $?)
 
 echo "1..$n"
