@@ -650,6 +650,7 @@ open_soon(struct ev_loop *loop)
 		return;
 	}
 	sv.loop = loop;
+	ev_now_update(loop);    /* from now, not from the loop's making */
 	ev_timer_init(&sv.retry, retry_cb, OPEN_AFTER, 0);
 	ev_timer_start(loop, &sv.retry);
 }
