@@ -157,8 +157,16 @@ rm -f "$tmp/log"
 sleep 0.3
 attach "$pid" --rules 'size=64-4096 every=7 ttl=20ms' >/dev/null 2>>"$tmp/err"
 rc=$?
-made=$("$ctl" -p "$pid" --json stats 2>/dev/null |
-    sed -n 's/.*"allocated":\([0-9]*\).*/\1/p')
+# the leases made since: its threads may not have run yet on a busy
+# machine, so asked again for up to 5 s
+made= i=0
+while [ "${made:-0}" -eq 0 ] && [ $i -lt 50 ] && kill -0 "$pid" 2>/dev/null
+do
+	made=$("$ctl" -p "$pid" --json stats 2>/dev/null |
+	    sed -n 's/.*"allocated":\([0-9]*\).*/\1/p')
+	[ "${made:-0}" -eq 0 ] && sleep 0.1
+	i=$((i + 1))
+done
 wait "$pid"
 crc=$?
 ok "threads churning blocks and forks across the attach run on, some of theirs tagged (${made:-no} leases)" \
