@@ -69,10 +69,7 @@ ml_ptrmap_lock(const void *p)
 {
 	struct ml_shard *s = shard_of(p);
 
-	/* counted from before it is taken until after it is let go: a
-	 * signal may come in the middle of either */
-	ml_lock_depth++;
-	atomic_signal_fence(memory_order_seq_cst);
+	ml_lock_counted();
 	ml_wordlock_lock(&s->lock);
 	return s;
 }
@@ -82,10 +79,9 @@ ml_ptrmap_trylock(const void *p)
 {
 	struct ml_shard *s = shard_of(p);
 
-	ml_lock_depth++;
-	atomic_signal_fence(memory_order_seq_cst);
+	ml_lock_counted();
 	if (!ml_wordlock_try(&s->lock)) {
-		ml_lock_depth--;
+		ml_lock_uncounted();
 		return NULL;
 	}
 	return s;
@@ -95,8 +91,7 @@ void
 ml_ptrmap_unlock(struct ml_shard *s)
 {
 	ml_wordlock_unlock(&s->lock);
-	atomic_signal_fence(memory_order_seq_cst);
-	ml_lock_depth--;
+	ml_lock_uncounted();
 }
 
 /* The slot where a probe for p starts. */
@@ -195,8 +190,7 @@ ml_ptrmap_remove(struct ml_shard *s, struct ml_pent *e)
 void
 ml_ptrmap_lock_all(void)
 {
-	ml_lock_depth++;        /* a free() now must not wait for them */
-	atomic_signal_fence(memory_order_seq_cst);
+	ml_lock_counted();      /* a free() now must not wait for them */
 	for (int i = 0; i < NSHARDS; i++)
 		ml_wordlock_lock(&shards[i].lock);
 }
@@ -206,8 +200,7 @@ ml_ptrmap_unlock_all(void)
 {
 	for (int i = NSHARDS - 1; i >= 0; i--)
 		ml_wordlock_unlock(&shards[i].lock);
-	atomic_signal_fence(memory_order_seq_cst);
-	ml_lock_depth--;
+	ml_lock_uncounted();
 }
 
 void

@@ -73,8 +73,7 @@ round_pages(size_t n)
 static void
 lock(void)
 {
-	ml_lock_depth++;
-	atomic_signal_fence(memory_order_seq_cst);
+	ml_lock_counted();
 	pthread_mutex_lock(&rc.lock);
 }
 
@@ -82,8 +81,7 @@ static void
 unlock(void)
 {
 	pthread_mutex_unlock(&rc.lock);
-	atomic_signal_fence(memory_order_seq_cst);
-	ml_lock_depth--;
+	ml_lock_uncounted();
 }
 
 /* The record of the block at p, or NULL; rc.lock is held. */
