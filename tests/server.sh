@@ -215,9 +215,18 @@ for on in auto on; do
 	    MEMLEASE_RULES='ttl=1h' MEMLEASE_SOCKET=$on \
 	    MEMLEASE_SOCKET_DIR="$dir" LD_PRELOAD="$lib" "$fx/holder" 1 1 \
 	    >/dev/null
-	# the thread's making (clone's result), and its bind()
-	delay=$(awk '/clone3?\(/ { t[$NF] = $2 } /bind\(/ && ($1 in t) {
-	    printf "%.3f", $2 - t[$1]; exit }' "$tmp/binds")
+	# the thread's making (the time clone was called, by the thread
+	# that called it; its result names the new thread), and its bind().
+	# The new thread may run, and bind, before clone returns to its
+	# caller: strace then splits the call in "unfinished" and "resumed"
+	# lines, and the bind may come first in the log.
+	delay=$(awk '
+	    /clone3?\(.*<unfinished \.\.\.>/ { called[$1] = $2; next }
+	    /<\.\.\. clone3? resumed>/ { made[$NF] = called[$1]; next }
+	    /clone3?\(/ { made[$NF] = $2; next }
+	    /bind\(/ { bound[$1] = $2 }
+	    END { for (tid in bound) if (tid in made) {
+	        printf "%.3f", bound[tid] - made[tid]; exit } }' "$tmp/binds")
 	eval "delay_$on=\${delay:-none}"
 done
 ok "MEMLEASE_SOCKET=auto: the socket is bound 0.1 s after the thread starts ($delay_auto s), with on without waiting ($delay_on s)" \
