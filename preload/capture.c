@@ -663,8 +663,7 @@ ml_capture_learn(const struct ml_capture_regs *r, void *const *frames, int n,
 	/* libdw's blocks from memlease's heap (heap.h), not from the
 	 * program's arena, whose next allocations they would slow (a
 	 * malloc()+free() pair of bench/floors: 22 to 35 ns) */
-	bool own = ml_heap_self;
-	ml_heap_self = ml_heap_on();
+	bool own = ml_heap_claim(ml_heap_on());
 	dw = fns;
 	unsigned gen = generation();
 	c.n = 0;
@@ -672,7 +671,7 @@ ml_capture_learn(const struct ml_capture_regs *r, void *const *frames, int n,
 	c.bp = 0;
 	bool ok = walk(&c, r, frames, total, total == n && n < size);
 	objs_close();
-	ml_heap_self = own;
+	ml_heap_claim(own);
 	pthread_mutex_unlock(&cl.lock);
 	if (!ok)
 		return;

@@ -35,6 +35,7 @@
 #define LAST_MAP   (8 << 20)
 
 __thread bool ml_heap_self __attribute__((tls_model("initial-exec")));
+atomic_bool ml_heap_touched;
 struct ml_heap_map ml_heap_maps[ML_HEAP_MAPS];
 atomic_uint ml_heap_nmaps;
 void *_Atomic ml_heap_deferred;
@@ -70,7 +71,7 @@ ml_heap_on(void)
 void
 ml_heap_thread(void)
 {
-	ml_heap_self = hp.on;
+	ml_heap_claim(hp.on);
 }
 
 /* A new mapping of n bytes, registered; NULL if none can be made. */
@@ -88,6 +89,7 @@ map(size_t n)
 		return NULL;
 	ml_heap_maps[i].base = (uintptr_t)p;
 	ml_heap_maps[i].size = n;
+	atomic_store(&ml_heap_touched, true);   /* before any block is cut */
 	atomic_store_explicit(&ml_heap_nmaps, i + 1, memory_order_release);
 	hp.mapped += n;
 	return p;

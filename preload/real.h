@@ -123,12 +123,24 @@ void *ml_real_own_calloc(size_t n, size_t size);
  * ml_real_malloc()'s when the heap can map no more. */
 void *ml_real_heap_realloc(void *p, size_t n);
 
+/* The set is resolved and no thread ever used the heap: the next
+ * allocator's functions are the whole answer.  Two loads. */
+static inline bool
+ml_real_plain(void)
+{
+	return __builtin_expect(__atomic_load_n(&ml_real_ready,
+	    __ATOMIC_ACQUIRE) && !atomic_load_explicit(&ml_heap_touched,
+	    memory_order_relaxed), 1);
+}
+
 /* The entry points: the next allocator once resolved, else the arena (on
  * memlease's thread, its heap).  Inline: under the preload they are the
  * whole cost of an untagged call. */
 static inline void *
 ml_real_malloc(size_t n)
 {
+	if (ml_real_plain())
+		return ml_real.next_malloc(n);
 	if (ml_real_own())
 		return ml_real_own_alloc(0, n);
 	ml_real_settle();
@@ -140,7 +152,9 @@ ml_real_free(void *p)
 {
 	if (p == NULL || ml_boot_owns(p))
 		return;
-	if (ml_heap_owns(p))
+	if (ml_real_plain())
+		ml_real.next_free(p);
+	else if (ml_heap_owns(p))
 		ml_heap_free(p);
 	else if (ml_real_own())
 		ml_heap_defer(p);

@@ -63,18 +63,26 @@ malloc(size_t n)
 	return ml_tag_alloc(ML_FN_MALLOC, 0, n, RA);
 }
 
+/* free() of a block the map may hold: whether it was a tracked block,
+ * now ended.  Out of line, so that free() of any other block sets up no
+ * frame. */
+static __attribute__((noinline)) bool
+free_tracked(void *p)
+{
+	int err = errno;
+	bool done = ml_tag_free(p);
+
+	errno = err;
+	return done;
+}
+
 EXPORT void
 free(void *p)
 {
 	if (p == NULL || ml_boot_owns(p))
 		return;
-	if (tracking() && ml_tag_may_hold(p)) {
-		int err = errno;
-		bool done = ml_tag_free(p);
-		errno = err;
-		if (done)
-			return;
-	}
+	if (tracking() && ml_tag_may_hold(p) && free_tracked(p))
+		return;
 	ml_real_free(p);
 }
 
