@@ -2,7 +2,11 @@
  * ptrmap.c - the blocks the preload tracks, by address (see ptrmap.h).
  *
  * Tables use linear probing with backward-shift deletion (no deleted
- * markers), and grow at half full.  An address's shard is the low bits of
+ * markers), and grow at two thirds full, by half and by a third in turns
+ * (64, 96, 128, 192...), so that a table is between 44% and 67% full: 16
+ * bytes of entry make 24 to 36 bytes a block, where doubling at half full
+ * made 32 to 64.  A probe starts at the slot the hash's high half scales
+ * to (a multiply, no modulo).  An address's shard is the low bits of
  * its filter counter's index, so that each counter belongs to one shard
  * and is written under that shard's lock only: a plain load and store, no
  * atomic read-modify-write (it is read without the lock, hence atomic).
@@ -32,7 +36,7 @@ _Static_assert(NSHARDS <= (1u << ML_PTRMAP_FILTER_BITS) &&
 struct ml_shard {
 	struct ml_wordlock lock;
 	struct ml_pent *v;
-	uint32_t        cap;    /* 0 or a power of two */
+	uint32_t        cap;    /* 0, or 2^k or 3 * 2^k, from MIN_CAP */
 	uint32_t        n;
 } __attribute__((aligned(64)));
 
@@ -98,18 +102,31 @@ ml_ptrmap_unlock(struct ml_shard *s)
 static inline uint32_t
 home(const struct ml_shard *s, uintptr_t p)
 {
-	return (uint32_t)(ml_ptrmap_hash((void *)p) >> 32) & (s->cap - 1);
+	return (uint32_t)((ml_ptrmap_hash((void *)p) >> 32) * s->cap >> 32);
+}
+
+/* The slot a probe looks at after slot i. */
+static inline uint32_t
+next(const struct ml_shard *s, uint32_t i)
+{
+	return i + 1 == s->cap ? 0 : i + 1;
+}
+
+/* How far slot j is past slot i, probing. */
+static inline uint32_t
+past(const struct ml_shard *s, uint32_t j, uint32_t i)
+{
+	return j >= i ? j - i : j + s->cap - i;
 }
 
 /* The slot of p, or the empty slot where it would go. */
 static inline uint32_t
 slot_of(const struct ml_shard *s, uintptr_t p)
 {
-	uint32_t mask = s->cap - 1;
 	uint32_t i = home(s, p);
 
 	while (s->v[i].p != 0 && s->v[i].p != p)
-		i = (i + 1) & mask;
+		i = next(s, i);
 	return i;
 }
 
@@ -125,10 +142,13 @@ ml_ptrmap_find(struct ml_shard *s, const void *p)
 static bool
 grow(struct ml_shard *s)
 {
-	uint32_t cap = s->cap ? s->cap * 2 : MIN_CAP;
-	struct ml_pent *old = s->v, *v = ml_mem_calloc(cap, sizeof *v);
+	uint32_t cap = s->cap == 0 ? MIN_CAP :
+	    (s->cap & (s->cap - 1)) == 0 ? s->cap + s->cap / 2 : s->cap / 3 * 4;
+	struct ml_pent *old = s->v, *v;
 
-	if (v == NULL)
+	if (cap <= s->cap)      /* 2^32 entries in one shard */
+		return false;
+	if ((v = ml_mem_calloc(cap, sizeof *v)) == NULL)
 		return false;
 	uint32_t oldcap = s->cap;
 	s->v = v;
@@ -147,7 +167,7 @@ ml_ptrmap_insert(struct ml_shard *s, const void *p)
 
 	if ((uintptr_t)p > ML_PTRMAP_MAX_ADDR)
 		return NULL;
-	if ((s->n + 1) * 2 > s->cap) {
+	if ((uint64_t)(s->n + 1) * 3 > (uint64_t)s->cap * 2) {
 		if ((e = ml_ptrmap_find(s, p)) != NULL)
 			return e;
 		if (!grow(s))
@@ -166,7 +186,6 @@ ml_ptrmap_insert(struct ml_shard *s, const void *p)
 void
 ml_ptrmap_remove(struct ml_shard *s, struct ml_pent *e)
 {
-	uint32_t mask = s->cap - 1;
 	uint32_t i = (uint32_t)(e - s->v), j = i;
 
 	counter_add(ml_ptrmap_hash((void *)(uintptr_t)e->p), -1);
@@ -175,11 +194,10 @@ ml_ptrmap_remove(struct ml_shard *s, struct ml_pent *e)
 	/* Backward shift: move up every entry that the hole now separates
 	 * from its home slot. */
 	for (;;) {
-		j = (j + 1) & mask;
+		j = next(s, j);
 		if (s->v[j].p == 0)
 			return;
-		uint32_t h = home(s, s->v[j].p);
-		if (((j - h) & mask) >= ((j - i) & mask)) {
+		if (past(s, j, home(s, s->v[j].p)) >= past(s, j, i)) {
 			s->v[i] = s->v[j];
 			s->v[j].p = 0;
 			i = j;

@@ -107,6 +107,44 @@ Test(ptrmap, many_addresses_over_every_shard_are_kept_apart_through_growth)
 	}
 }
 
+/* Inserts and removes at random, the map checked against a plain array
+ * of what it should hold: tables of 2^k and 3 * 2^k slots, runs of
+ * entries that wrap past the last slot, and backward shifts across them. */
+Test(ptrmap, random_inserts_and_removes_keep_exactly_what_was_put)
+{
+	enum { KEYS = 6000, OPS = 300000 };
+	static memlease_t held[KEYS];     /* 0: not in the map */
+	uint64_t rng = 0x9e3779b97f4a7c15u;
+
+	for (int op = 1; op <= OPS; op++) {
+		rng ^= rng << 13;
+		rng ^= rng >> 7;
+		rng ^= rng << 17;
+		/* a key space that fills up over the first half, then churns */
+		uintptr_t k = (uintptr_t)(rng % (op < OPS / 2 ?
+		    KEYS * (uint64_t)op / (OPS / 2) + 1 : KEYS));
+		if (held[k] == 0) {
+			put(addr(k), (memlease_t)op);
+			held[k] = (memlease_t)op;
+		} else if ((rng >> 40) % 3 != 0) {
+			drop(addr(k));
+			held[k] = 0;
+		}
+	}
+	for (uintptr_t k = 0; k < KEYS; k++) {
+		struct ml_pent *e = find(addr(k));
+		if (held[k] == 0) {
+			cr_assert_null(e, "%zu removed, still found", (size_t)k);
+		} else {
+			cr_assert_not_null(e, "%zu lost", (size_t)k);
+			cr_assert_eq(e->h, held[k], "%zu has another's entry",
+			    (size_t)k);
+		}
+		cr_assert_eq(ml_ptrmap_maybe(addr(k)) != 0 || held[k] == 0, 1,
+		    "%zu held, but the filter says surely not", (size_t)k);
+	}
+}
+
 Test(ptrmap, a_taken_shard_is_refused_by_trylock_and_free_again_after)
 {
 	struct ml_shard *s = ml_ptrmap_lock(addr(5));
