@@ -30,8 +30,7 @@ enum ml_pstate {
 	                      * program: its address held (block.c) */
 };
 
-/* 16 bytes: at 1M blocks tracked, in tables at most half full, 16 to 32
- * bytes a block.  A block's size is its lease's (the core's), the length
+/* 16 bytes: in tables 44% to 67% full, 24 to 36 bytes a block tracked.  A block's size is its lease's (the core's), the length
  * of a mapping of kind reclaim reclaim.c's. */
 struct ml_pent {
 	uint64_t   p : 48,      /* 0: an empty slot */
