@@ -45,22 +45,22 @@ static struct ml_shard shards[NSHARDS];
 _Atomic uint8_t ml_ptrmap_filter[1u << ML_PTRMAP_FILTER_BITS];
 
 static inline _Atomic uint8_t *
-counter(uint64_t h)
+counter(const void *p)
 {
-	return &ml_ptrmap_filter[ml_ptrmap_counter(h)];
+	return &ml_ptrmap_filter[ml_ptrmap_counter(p)];
 }
 
 static inline struct ml_shard *
 shard_of(const void *p)
 {
-	return &shards[ml_ptrmap_counter(ml_ptrmap_hash(p)) % NSHARDS];
+	return &shards[ml_ptrmap_counter(p) % NSHARDS];
 }
 
 /* The shard's lock is held, and with it every writer of the counter. */
 static void
-counter_add(uint64_t h, int d)
+counter_add(const void *p, int d)
 {
-	_Atomic uint8_t *c = counter(h);
+	_Atomic uint8_t *c = counter(p);
 	uint8_t v = atomic_load_explicit(c, memory_order_relaxed);
 
 	if (v == 255 || (d < 0 && v == 0))
@@ -179,7 +179,7 @@ ml_ptrmap_insert(struct ml_shard *s, const void *p)
 	memset(e, 0, sizeof *e);
 	e->p = (uintptr_t)p;
 	s->n++;
-	counter_add(ml_ptrmap_hash(p), 1);
+	counter_add(p, 1);
 	return e;
 }
 
@@ -188,7 +188,7 @@ ml_ptrmap_remove(struct ml_shard *s, struct ml_pent *e)
 {
 	uint32_t i = (uint32_t)(e - s->v), j = i;
 
-	counter_add(ml_ptrmap_hash((void *)(uintptr_t)e->p), -1);
+	counter_add((void *)(uintptr_t)e->p, -1);
 	s->v[i].p = 0;
 	s->n--;
 	/* Backward shift: move up every entry that the hole now separates

@@ -51,7 +51,8 @@ struct ml_shard;
  * never tracked costs no call. */
 extern _Atomic uint8_t ml_ptrmap_filter[1u << ML_PTRMAP_FILTER_BITS];
 
-/* fmix64 of murmur3: every bit of p reaches every bit of the hash. */
+/* fmix64 of murmur3: every bit of p reaches every bit of the hash (where
+ * a probe starts, under the shard's lock). */
 static inline uint64_t
 ml_ptrmap_hash(const void *p)
 {
@@ -65,19 +66,24 @@ ml_ptrmap_hash(const void *p)
 	return h;
 }
 
+/* p's counter in the filter: the high bits of p times 2^64 / phi
+ * (Fibonacci hashing, one multiply).  It is on every free() once anything
+ * was tracked, in programs whose free() loops wait on memory: each
+ * instruction there is one fewer of the next free()'s in flight (with
+ * fmix64 here manylive took 2.4% longer under sample=128k). */
 static inline uint32_t
-ml_ptrmap_counter(uint64_t h)
+ml_ptrmap_counter(const void *p)
 {
-	return (uint32_t)(h >> 6) & ((1u << ML_PTRMAP_FILTER_BITS) - 1);
+	return (uint32_t)((uintptr_t)p * UINT64_C(0x9e3779b97f4a7c15) >>
+	    (64 - ML_PTRMAP_FILTER_BITS));
 }
 
-/* Whether p may be tracked (false: surely not).  Lock-free: a hash (about
- * 4 ns) and one relaxed load. */
+/* Whether p may be tracked (false: surely not).  Lock-free: a multiply
+ * and one relaxed load. */
 static inline bool
 ml_ptrmap_maybe(const void *p)
 {
-	return atomic_load_explicit(
-	    &ml_ptrmap_filter[ml_ptrmap_counter(ml_ptrmap_hash(p))],
+	return atomic_load_explicit(&ml_ptrmap_filter[ml_ptrmap_counter(p)],
 	    memory_order_relaxed);
 }
 
