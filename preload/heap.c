@@ -35,7 +35,9 @@
 #define LAST_MAP   (8 << 20)
 
 __thread bool ml_heap_self __attribute__((tls_model("initial-exec")));
-atomic_bool ml_heap_touched;
+void *(*_Atomic ml_heap_pass_malloc)(size_t);
+void (*_Atomic ml_heap_pass_free)(void *);
+static atomic_bool pass_shut_malloc, pass_shut_free;
 struct ml_heap_map ml_heap_maps[ML_HEAP_MAPS];
 atomic_uint ml_heap_nmaps;
 void *_Atomic ml_heap_deferred;
@@ -68,6 +70,33 @@ ml_heap_on(void)
 	return hp.on;
 }
 
+/* Sequentially consistent: whichever of an open and a close comes last
+ * in their one order, the close's flag is seen and the pass is NULL. */
+void
+ml_heap_pass_open(void *(*malloc_fn)(size_t), void (*free_fn)(void *))
+{
+	atomic_store(&ml_heap_pass_malloc, malloc_fn);
+	atomic_store(&ml_heap_pass_free, free_fn);
+	if (atomic_load(&pass_shut_malloc))
+		atomic_store(&ml_heap_pass_malloc, NULL);
+	if (atomic_load(&pass_shut_free))
+		atomic_store(&ml_heap_pass_free, NULL);
+}
+
+void
+ml_heap_pass_close(bool malloc_too)
+{
+	if (!atomic_load_explicit(&pass_shut_free, memory_order_relaxed)) {
+		atomic_store(&pass_shut_free, true);
+		atomic_store(&ml_heap_pass_free, NULL);
+	}
+	if (malloc_too && !atomic_load_explicit(&pass_shut_malloc,
+	    memory_order_relaxed)) {
+		atomic_store(&pass_shut_malloc, true);
+		atomic_store(&ml_heap_pass_malloc, NULL);
+	}
+}
+
 void
 ml_heap_thread(void)
 {
@@ -89,7 +118,7 @@ map(size_t n)
 		return NULL;
 	ml_heap_maps[i].base = (uintptr_t)p;
 	ml_heap_maps[i].size = n;
-	atomic_store(&ml_heap_touched, true);   /* before any block is cut */
+	ml_heap_pass_close(true);       /* before any block is cut */
 	atomic_store_explicit(&ml_heap_nmaps, i + 1, memory_order_release);
 	hp.mapped += n;
 	return p;

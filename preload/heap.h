@@ -38,10 +38,21 @@
 /* This thread allocates from the heap (memlease's thread, once it ran
  * ml_heap_thread(); a thread inside ml_heap_claim()). */
 extern __thread bool ml_heap_self __attribute__((tls_model("initial-exec")));
-/* Some thread allocates, or did, from the heap, or the heap has a
- * mapping: until then it has no block and nothing handed over, and real.h
- * forwards straight to the next allocator (two loads instead of five). */
-extern atomic_bool ml_heap_touched;
+/*
+ * The next allocator's malloc() and free(), for real.h to call at once
+ * while the heap was never used (it has no block, no mapping, nothing
+ * handed over) and, for free(), while no block was ever tracked: one load
+ * in front of the next allocator instead of five.  real.c opens them once
+ * it resolved the next allocator; they close for good (NULL) when a
+ * thread first uses the heap, and free()'s when the tag layer first
+ * tracks a block (ml_heap_pass_close()).
+ */
+extern void *(*_Atomic ml_heap_pass_malloc)(size_t);
+extern void (*_Atomic ml_heap_pass_free)(void *);
+void ml_heap_pass_open(void *(*malloc_fn)(size_t), void (*free_fn)(void *));
+/* Closes free()'s, and malloc()'s too when malloc_too.  Cost when closed
+ * already: a load. */
+void ml_heap_pass_close(bool malloc_too);
 
 struct ml_heap_map {
 	uintptr_t base;
@@ -80,8 +91,8 @@ ml_heap_claim(bool on)
 {
 	bool was = ml_heap_self;
 
-	if (on && !atomic_load_explicit(&ml_heap_touched, memory_order_relaxed))
-		atomic_store(&ml_heap_touched, true);
+	if (on)
+		ml_heap_pass_close(true);
 	ml_heap_self = on;
 	return was;
 }

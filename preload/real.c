@@ -26,9 +26,7 @@ static const char *object = "??";
 
 /* The bootstrap arena: blocks carry their size in the 16 bytes before
  * them, and are never reused. */
-#define BOOT_SIZE (256 * 1024)
-_Alignas(64) char ml_boot_arena[BOOT_SIZE];
-const size_t ml_boot_size = BOOT_SIZE;
+_Alignas(64) char ml_boot_arena[ML_BOOT_SIZE];
 static atomic_size_t boot_used;
 
 void *
@@ -38,13 +36,14 @@ ml_boot_alloc(size_t align, size_t n)
 
 	if (align < 16)
 		align = 16;
-	if (n > BOOT_SIZE || (align & (align - 1)) != 0 || align > BOOT_SIZE)
+	if (n > ML_BOOT_SIZE || (align & (align - 1)) != 0 ||
+	    align > ML_BOOT_SIZE)
 		return NULL;
 	at = atomic_load(&boot_used);
 	do {
 		start = (at + 16 + align - 1) & ~(align - 1);
 		end = start + (n ? n : 1);
-		if (end > BOOT_SIZE) {
+		if (end > ML_BOOT_SIZE) {
 			errno = ENOMEM;
 			return NULL;
 		}
@@ -295,6 +294,7 @@ ml_real_resolve(void)
 done:
 	ml_real = fns;
 	__atomic_store_n(&ml_real_ready, 1, __ATOMIC_RELEASE);
+	ml_heap_pass_open(fns.next_malloc, fns.next_free);
 }
 
 void

@@ -52,14 +52,14 @@ extern int ml_real_ready;          /* the set is resolved */
 
 void ml_real_resolve(void);
 
-/* Bootstrap arena. */
-extern char ml_boot_arena[];
-extern const size_t ml_boot_size;
+/* Bootstrap arena; hidden, so that free() finds it without a load. */
+#define ML_BOOT_SIZE (256 * 1024)
+extern char ml_boot_arena[ML_BOOT_SIZE] __attribute__((visibility("hidden")));
 
 static inline bool
 ml_boot_owns(const void *p)
 {
-	return (uintptr_t)p - (uintptr_t)ml_boot_arena < ml_boot_size;
+	return (uintptr_t)p - (uintptr_t)ml_boot_arena < ML_BOOT_SIZE;
 }
 
 void  *ml_boot_alloc(size_t align, size_t n);
@@ -123,14 +123,18 @@ void *ml_real_own_calloc(size_t n, size_t size);
  * ml_real_malloc()'s when the heap can map no more. */
 void *ml_real_heap_realloc(void *p, size_t n);
 
-/* The set is resolved and no thread ever used the heap: the next
- * allocator's functions are the whole answer.  Two loads. */
+/* free(p) done at once, if nothing but the next allocator has to be asked
+ * (heap.h: the pass is open): true if done.  One load. */
 static inline bool
-ml_real_plain(void)
+ml_real_pass_free(void *p)
 {
-	return __builtin_expect(__atomic_load_n(&ml_real_ready,
-	    __ATOMIC_ACQUIRE) && !atomic_load_explicit(&ml_heap_touched,
-	    memory_order_relaxed), 1);
+	void (*pass)(void *) = atomic_load_explicit(&ml_heap_pass_free,
+	    memory_order_relaxed);
+
+	if (__builtin_expect(pass == NULL, 0))
+		return false;
+	pass(p);
+	return true;
 }
 
 /* The entry points: the next allocator once resolved, else the arena (on
@@ -139,8 +143,11 @@ ml_real_plain(void)
 static inline void *
 ml_real_malloc(size_t n)
 {
-	if (ml_real_plain())
-		return ml_real.next_malloc(n);
+	void *(*pass)(size_t) = atomic_load_explicit(&ml_heap_pass_malloc,
+	    memory_order_relaxed);
+
+	if (__builtin_expect(pass != NULL, 1))
+		return pass(n);
 	if (ml_real_own())
 		return ml_real_own_alloc(0, n);
 	ml_real_settle();
@@ -150,11 +157,9 @@ ml_real_malloc(size_t n)
 static inline void
 ml_real_free(void *p)
 {
-	if (p == NULL || ml_boot_owns(p))
+	if (p == NULL || ml_boot_owns(p) || ml_real_pass_free(p))
 		return;
-	if (ml_real_plain())
-		ml_real.next_free(p);
-	else if (ml_heap_owns(p))
+	if (ml_heap_owns(p))
 		ml_heap_free(p);
 	else if (ml_real_own())
 		ml_heap_defer(p);

@@ -6,16 +6,16 @@
  *
  * Untagged cost: two relaxed loads (ml_tag_may(): the sizes the rules may
  * tag), and of the guard, a TLS word, in front of the next allocator,
- * and real.h's: two loads while memlease's heap was never used (no rules:
- * no thread of memlease's), after that a TLS word (memlease's thread
- * allocates from its heap) and a relaxed load (blocks that thread handed
- * over); with sample= in every rule, one more relaxed load and a compare
- * and a subtraction on a TLS word (ml_tag_unsampled()).  free() adds one
- * load of ml_tag_tracking and, once something was tracked, the filter's
- * hash and two loads (ml_tag_may_hold(), inline: no call for a block
- * never tracked), and real.h's: the same two loads, or once the heap was
- * used one load (its mappings, a compare each), a TLS word and a relaxed
- * load.
+ * and real.h's: one load while memlease's heap was never used (no rules:
+ * no thread of memlease's; heap.h's pass), after that a TLS word
+ * (memlease's thread allocates from its heap) and a relaxed load (blocks
+ * that thread handed over); with sample= in every rule, one more relaxed
+ * load and a compare and a subtraction on a TLS word (ml_tag_unsampled()).
+ * free(): a compare (the bootstrap arena's blocks) and, while nothing was
+ * ever tracked and the heap never used, one load; after, a load of
+ * ml_tag_tracking, the filter's multiply and two loads (ml_tag_may_hold(),
+ * inline: no call for a block never tracked), and real.h's: one load (the
+ * heap's mappings, a compare each), a TLS word and a relaxed load.
  *
  * Built only into libmemlease.so, never into the unit tests' library.
  */
@@ -80,7 +80,7 @@ free_tracked(void *p)
 EXPORT void
 free(void *p)
 {
-	if (p == NULL || ml_boot_owns(p))
+	if (p == NULL || ml_boot_owns(p) || ml_real_pass_free(p))
 		return;
 	if (tracking() && ml_tag_may_hold(p) && free_tracked(p))
 		return;

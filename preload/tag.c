@@ -27,6 +27,7 @@
 #include "fault.h"
 #include "options.h"
 #include "guard.h"
+#include "heap.h"
 #include "ptrmap.h"
 #include "real.h"
 #include "reclaim.h"
@@ -50,6 +51,16 @@ static inline bool
 interrupted(void)
 {
 	return ml_lock_depth > 0 || ml_core_depth > 0;
+}
+
+/* A block is about to be tracked, the first: from now on free() asks the
+ * map's filter (shim.c), and no longer passes straight to the next
+ * allocator (heap.h).  Before the block is: a free() of it comes after. */
+static void
+start_tracking(void)
+{
+	atomic_store(&ml_tag_tracking, true);
+	ml_heap_pass_close(false);
 }
 
 /* The tombs memlease's thread made are shrunk by the program's next free()
@@ -119,8 +130,7 @@ tagged(const struct ml_rule *r, enum ml_alloc_fn fn, size_t align, size_t n,
 	/* stored once: a store each time would take the line from every
 	 * other thread's free() */
 	if (!atomic_load_explicit(&ml_tag_tracking, memory_order_relaxed))
-		atomic_store_explicit(&ml_tag_tracking, true,
-		    memory_order_relaxed);
+		start_tracking();
 	/* tagged blocks are many: their deadlines are counted from the
 	 * coarse clock, two ticks late at most (memlease(7)) */
 	if (ml_block_track(p, n, kind, ml_clock_ms_late(), r->ttl_ms,
@@ -231,7 +241,7 @@ ml_tag_adopt(void *p, uint64_t ttl_ms, unsigned releases, uint32_t stack,
 {
 	bool wake = false;
 
-	atomic_store(&ml_tag_tracking, true);
+	start_tracking();
 	ml_guard_enter();
 	int r = ml_block_track(p, ml_real_usable_size(p), ML_KIND_FREE,
 	    ml_clock_ms_ceil(), ttl_ms, releases, stack, NULL, 0, &wake, hp);
