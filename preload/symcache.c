@@ -18,11 +18,18 @@
  * the offsets strictly increasing, the last string byte a NUL.  Nothing
  * in it is trusted further: a string is only ever printed.
  *
+ * A folder keeps ML_SYMCACHE_KEEP_FILES files and ML_SYMCACHE_KEEP_BYTES
+ * at most: each write removes the least recently used beyond that (a
+ * read marks a file used: its modification time), so that the folder of
+ * a machine's sockets, often in memory, does not fill with the names of
+ * every build of every program ever run under memlease.
+ *
  * Locking: none; a file read is not changed after.  Allocates; the
  * caller holds the recursion guard.  Opens a file for the time of a read
  * or a write only.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -42,6 +49,7 @@
 #define F_SYMBOL    4u
 #define MAX_STRINGS (16u << 20)
 #define MAX_FILE    (64u << 20)
+#define TRIM_SCAN   2048        /* files a trim sorts, at most */
 
 struct head {
 	char     magic[8];
@@ -118,6 +126,7 @@ slurp(const char *path, char **bufp)
 		done += (size_t)r;
 	}
 	if (done == (size_t)st.st_size) {
+		futimens(fd, NULL);     /* used: the last a trim removes */
 		got = (ssize_t)done;
 		*bufp = buf;
 		buf = NULL;
@@ -387,6 +396,78 @@ out_write(const struct out *o, const char *dir, const char *id)
 	return err;
 }
 
+/* Trimming the folder. */
+
+struct cached {
+	struct timespec used;
+	off_t           size;
+	char            name[8 + 160 + 1];      /* "symbols-" and a key */
+};
+
+/* A cache file of this user's in the folder: its size and time in *c. */
+static bool
+cached(DIR *d, const struct dirent *de, struct cached *c)
+{
+	struct stat st;
+
+	if (strncmp(de->d_name, "symbols-", 8) != 0 || !id_ok(de->d_name + 8) ||
+	    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+		return false;
+	c->used = st.st_mtim;
+	c->size = st.st_size;
+	return true;
+}
+
+static int
+older(const void *a, const void *b)
+{
+	const struct timespec *x = &((const struct cached *)a)->used;
+	const struct timespec *y = &((const struct cached *)b)->used;
+
+	if (x->tv_sec != y->tv_sec)
+		return x->tv_sec < y->tv_sec ? -1 : 1;
+	return (x->tv_nsec > y->tv_nsec) - (x->tv_nsec < y->tv_nsec);
+}
+
+/* The cache files of dir beyond the folder's budget, least recently used
+ * first, removed; never the file of key, just written. */
+static void
+trim(const char *dir, const char *key)
+{
+	DIR *d = opendir(dir);
+	struct cached c, *v = NULL;
+	struct dirent *de;
+	size_t n = 0, m = 0;
+	uint64_t bytes = 0;
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (cached(d, de, &c)) {
+			n++;
+			bytes += (uint64_t)c.size;
+		}
+	if ((n <= ML_SYMCACHE_KEEP_FILES && bytes <= ML_SYMCACHE_KEEP_BYTES) ||
+	    (v = ml_mem_calloc(TRIM_SCAN, sizeof *v)) == NULL)
+		goto out;
+	rewinddir(d);
+	while (m < TRIM_SCAN && (de = readdir(d)) != NULL)
+		if (cached(d, de, &v[m]) && strcmp(de->d_name + 8, key) != 0)
+			memcpy(v[m++].name, de->d_name, strlen(de->d_name) + 1);
+	qsort(v, m, sizeof *v, older);
+	for (size_t i = 0; i < m && (n > ML_SYMCACHE_KEEP_FILES ||
+	    bytes > ML_SYMCACHE_KEEP_BYTES); i++)
+		if (unlinkat(dirfd(d), v[i].name, 0) == 0) {
+			n--;    /* (a file may have grown since it was counted) */
+			bytes -= (uint64_t)v[i].size < bytes ?
+			    (uint64_t)v[i].size : bytes;
+		}
+out:
+	ml_mem_free(v);
+	closedir(d);
+}
+
 int
 ml_symcache_write(const char *dir, const char *build_id,
     const struct ml_symcache_rec *recs, size_t n)
@@ -446,7 +527,8 @@ ml_symcache_write(const char *dir, const char *build_id,
 		while (k < nold && old->recs[k].offset == at)
 			k++;
 	}
-	err = out_write(&o, dir, build_id);
+	if ((err = out_write(&o, dir, build_id)) == 0)
+		trim(dir, build_id);
 out:
 	ml_symcache_free(old);
 	ml_mem_free(by);

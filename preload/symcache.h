@@ -35,6 +35,8 @@ struct ml_symcache_rec {
 
 #define ML_SYMCACHE_MAX_FNS  32         /* functions at one address */
 #define ML_SYMCACHE_MAX_RECS 65536      /* addresses in one file */
+#define ML_SYMCACHE_KEEP_FILES 256      /* files in a folder, at most */
+#define ML_SYMCACHE_KEEP_BYTES (32u << 20)      /* and bytes */
 
 /* A file read; its strings live as long as it does. */
 struct ml_symcache;
@@ -63,7 +65,9 @@ int                 ml_symcache_find(const struct ml_symcache *c,
  * ML_SYMCACHE_MAX_RECS.  Written
  * whole to a file of its own (0600, never through a link) then renamed
  * over the old one, so that a reader sees the old file or the new.  The
- * folder must be one ml_wire_dir_check() accepts.  0, or -errno.
+ * folder must be one ml_wire_dir_check() accepts.  Then the folder's
+ * least recently used files beyond ML_SYMCACHE_KEEP_FILES and
+ * ML_SYMCACHE_KEEP_BYTES are removed.  0, or -errno.
  */
 int                 ml_symcache_write(const char *dir, const char *build_id,
                         const struct ml_symcache_rec *recs, size_t n);

@@ -167,6 +167,35 @@ ok "after deep stripped, which has its build-id, deep's frames have their names,
     $(test "$rc" -eq 0 && test "$(ls "$tmp/c4" | grep -c "^symbols-$deep_id-")" -eq 2 &&
       cmp -s "$tmp/ref.names" "$tmp/log.names"; echo $?)
 
+# A read marks a file used; a folder keeps 256 cache files at most, a
+# write removing the least recently used beyond that, and nothing else
+touch -d @1000000000 "$tmp/c1/symbols-$key"
+run_deep "$tmp/c1" "$tmp/log"
+used=$(stat -c %Y "$tmp/c1/symbols-$key")
+ok "a cache file read is marked used (its time: $used)" \
+    $(test "$used" -gt 1000000000; echo $?)
+mkdir -m 700 "$tmp/c6"
+python3 -c 'import os, sys
+for i in range(300):            # the older, the smaller i
+    f = os.path.join(sys.argv[1], "symbols-%040x-%016x" % (i, i))
+    with open(f, "w") as o:
+        o.write("x")
+    os.chmod(f, 0o600)
+    os.utime(f, (1000000000 + i, 1000000000 + i))
+for f in ("symbols-other.1.tmp", "1.sock", "notes"):
+    with open(os.path.join(sys.argv[1], f), "w") as o:
+        o.write("x")
+    os.utime(os.path.join(sys.argv[1], f), (1, 1))' "$tmp/c6"
+run_deep "$tmp/c6" "$tmp/log"; rc=$?
+left=$(ls "$tmp/c6" | grep -c '^symbols-[0-9a-f]*-[0-9a-f]*$')
+ok "300 cache files planted, deep's written: 256 left ($left), the least recently used gone, deep's and the others kept" \
+    $(test "$rc" -eq 0 && test "$left" -eq 256 &&
+      test -f "$tmp/c6/symbols-$key" &&
+      test -f "$tmp/c6/$(printf 'symbols-%040x-%016x' 299 299)" &&
+      ! test -e "$tmp/c6/$(printf 'symbols-%040x-%016x' 0 0)" &&
+      test -f "$tmp/c6/symbols-other.1.tmp" && test -f "$tmp/c6/1.sock" &&
+      test -f "$tmp/c6/notes"; echo $?)
+
 # A file that is trusted is read: a name planted in it is given
 at=$(python3 -c 'import json, sys
 for l in open(sys.argv[1]):
