@@ -192,18 +192,47 @@ unwind_first(void)
 		unw_init_local(&cur, &uc);
 }
 
+bool ml_stacks_mask_ours;
+__thread struct ml_stacks_mask ml_stacks_mask
+    __attribute__((tls_model("initial-exec")));
+sigset_t ml_stacks_every;
+
+/* libunwind's sigprocmask() (stacks.h), counted in a capture; in one that
+ * blocked every signal, blocking them all again or setting the mask back
+ * to all changes nothing, and is not made. */
+static int
+unwind_sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+	struct ml_stacks_mask *m = &ml_stacks_mask;
+
+	if (m->in)
+		m->calls++;
+	if (!m->masked || how != SIG_SETMASK || set == NULL ||
+	    memcmp(set, &ml_stacks_every, sizeof *set) != 0)
+		return sigprocmask(how, set, old);
+	if (old != NULL)
+		*old = ml_stacks_every;
+	return 0;
+}
+
 /* Its pipe2() call, through its own GOT, is pointed at memlease's, which
  * moves the pipe high: a few system calls, where taking every free low
  * number first (ml_fd_run_high(), if the slot is not found) takes a
- * thousand, in every process that tags. */
+ * thousand, in every process that tags.  Its sigprocmask() is
+ * unwind_sigprocmask(). */
 static void
 unwind_init(void)
 {
-	static const struct ml_got_hook hook = {
+	static const struct ml_got_hook pipe_hook = {
 		"pipe2", (void *)ml_fd_pipe2_high
+	}, mask_hook = {
+		"sigprocmask", (void *)unwind_sigprocmask
 	};
+	const void *in = (const void *)unw_init_local;
 
-	if (ml_got_patch_object((const void *)unw_init_local, &hook, 1) > 0)
+	sigfillset(&ml_stacks_every);
+	ml_stacks_mask_ours = ml_got_patch_object(in, &mask_hook, 1) > 0;
+	if (ml_got_patch_object(in, &pipe_hook, 1) > 0)
 		unwind_first();
 	else
 		ml_fd_run_high(unwind_first);

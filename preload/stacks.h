@@ -5,6 +5,7 @@
 #ifndef ML_STACKS_H
 #define ML_STACKS_H
 
+#include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdbool.h>
@@ -31,6 +32,56 @@ struct ml_frame {
 /* For ml_stacks_capture() only. */
 extern atomic_bool ml_stacks_unwinding;
 void     ml_stacks_unwind_first(void);
+
+/*
+ * libunwind blocks every signal around each lookup of a frame new to it
+ * and each use of its cache, a sigprocmask() pair each: 4 pairs a capture
+ * in a compiler's pass under make check-real's expiring rules, 21,000
+ * system calls in one `gcc -c`.  Its own GOT's sigprocmask() is
+ * memlease's (stacks.c), which counts them.  A capture that follows one
+ * where libunwind made two pairs or more blocks every signal once around
+ * unw_backtrace() instead, and libunwind's calls meanwhile change nothing:
+ * the same signals blocked over a longer stretch, in two system calls
+ * (4,900 in that `gcc -c`).  A capture whose stack libunwind knows makes
+ * none, and is left so.  Its calls outside memlease's captures (the
+ * program's own use of libunwind) are made as they come.
+ */
+struct ml_stacks_mask {
+	bool     in;            /* in unw_backtrace() */
+	bool     masked;        /* every signal blocked around it */
+	bool     next;          /* mask the next one */
+	unsigned calls;         /* libunwind's sigprocmask() calls in it */
+};
+extern bool ml_stacks_mask_ours;        /* libunwind's sigprocmask() is */
+extern __thread struct ml_stacks_mask ml_stacks_mask
+    __attribute__((tls_model("initial-exec")));
+extern sigset_t ml_stacks_every;        /* sigfillset()'s */
+
+static inline bool
+ml_stacks_mask_begin(sigset_t *saved)
+{
+	struct ml_stacks_mask *m = &ml_stacks_mask;
+
+	if (!ml_stacks_mask_ours || m->in)
+		return false;
+	m->in = true;
+	m->calls = 0;
+	m->masked = m->next &&
+	    pthread_sigmask(SIG_SETMASK, &ml_stacks_every, saved) == 0;
+	return true;
+}
+
+static inline void
+ml_stacks_mask_end(const sigset_t *saved)
+{
+	struct ml_stacks_mask *m = &ml_stacks_mask;
+
+	if (m->masked)
+		pthread_sigmask(SIG_SETMASK, saved, NULL);
+	m->next = m->calls >= 4;
+	m->masked = false;
+	m->in = false;
+}
 uint32_t ml_stacks_intern(void *const *frames, int n, const void *from,
              int depth);
 
@@ -95,7 +146,11 @@ ml_stacks_capture(const void *from, int depth)
 	ml_wordlock_lock(gate);
 	if (!atomic_load_explicit(&ml_stacks_unwinding, memory_order_acquire))
 		ml_stacks_unwind_first();
+	sigset_t saved;
+	bool counted = ml_stacks_mask_begin(&saved);
 	n = unw_backtrace(frames, depth + ML_STACK_SLACK);
+	if (counted)
+		ml_stacks_mask_end(&saved);
 	ml_wordlock_unlock(gate);
 	id = ml_stacks_intern(frames, n, from, depth);
 	if (known != 0)         /* test-only: the hit checked (capture.h) */

@@ -157,6 +157,15 @@ run 'size=100 ttl=10ms action=free; size=101 ttl=1h' "$fx/hostile" errno
 ok "free() keeps errno: an expired block (its diagnostic's stderr closed), a live tagged one, an untagged one, NULL" \
     $(test "$rc" -eq 0 && grep -q '^hostile errno ok' "$tmp/out"; echo $?)
 
+# libunwind's own sigprocmask() pairs are skipped inside a capture, which
+# blocks every signal once around its unwinding: the program's mask is
+# its own again after every tagged allocation, and a signal is handled
+for rules in '' 'ttl=1h' 'every=3 ttl=1ms action=free'; do
+	run "$rules" "$fx/hostile" sigmask 20000
+	ok "the signal mask is the program's after each of 20,000 allocations from new stacks, SIGUSR1 handled at once (rules '$rules')" \
+	    $(done_ok sigmask; echo $?)
+done
+
 # --- jemalloc as the next allocator --------------------------------------------
 # Its results differ from the C library's (memalign() of an alignment that
 # is not a power of two fails; blocks of 0 or 1 byte are aligned to 8
