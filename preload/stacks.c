@@ -197,6 +197,18 @@ __thread struct ml_stacks_mask ml_stacks_mask
     __attribute__((tls_model("initial-exec")));
 sigset_t ml_stacks_every;
 
+/* Whether set blocks every signal the kernel has (the first 64), but
+ * for the two the C library keeps for itself, 32 and 33 (sigfillset()
+ * leaves them out; a set may have them or not). */
+static bool
+every_signal(const sigset_t *set)
+{
+	uint64_t w;
+
+	memcpy(&w, set, sizeof w);
+	return (w | UINT64_C(3) << 31) == UINT64_MAX;
+}
+
 /* libunwind's sigprocmask() (stacks.h), counted in a capture; in one that
  * blocked every signal, blocking them all again or setting the mask back
  * to all changes nothing, and is not made. */
@@ -208,7 +220,7 @@ unwind_sigprocmask(int how, const sigset_t *set, sigset_t *old)
 	if (m->in)
 		m->calls++;
 	if (!m->masked || how != SIG_SETMASK || set == NULL ||
-	    memcmp(set, &ml_stacks_every, sizeof *set) != 0)
+	    !every_signal(set))
 		return sigprocmask(how, set, old);
 	if (old != NULL)
 		*old = ml_stacks_every;
@@ -355,6 +367,9 @@ ml_stacks_unlock(void)
 void
 ml_stacks_reinit_lock(void)
 {
+	/* a fork child goes new ways (a subshell), where libunwind looks
+	 * frames up: its first capture blocks signals once (stacks.h) */
+	ml_stacks_mask.quiet = 0;
 	pthread_mutex_init(&stacks.lock, NULL);
 	ml_capture_reinit_lock();
 	ml_symbols_reinit_lock();
