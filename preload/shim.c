@@ -65,8 +65,7 @@ malloc(size_t n)
 }
 
 /* free() of a block the map may hold: whether it was a tracked block,
- * now ended.  Out of line, so that free() of any other block sets up no
- * frame. */
+ * now ended.  Out of line: free() of any other block runs none of it. */
 static __attribute__((noinline)) bool
 free_tracked(void *p)
 {
