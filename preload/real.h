@@ -154,11 +154,11 @@ ml_real_malloc(size_t n)
 	return ml_real_check() ? ml_real.next_malloc(n) : ml_boot_alloc(16, n);
 }
 
+/* free(p) of a block not the arena's, the pass found shut (the shim's
+ * free() looked already). */
 static inline void
-ml_real_free(void *p)
+ml_real_free_unpassed(void *p)
 {
-	if (p == NULL || ml_boot_owns(p) || ml_real_pass_free(p))
-		return;
 	if (ml_heap_owns(p))
 		ml_heap_free(p);
 	else if (ml_real_own())
@@ -167,6 +167,14 @@ ml_real_free(void *p)
 		ml_real_settle();
 		ml_real.next_free(p);
 	}
+}
+
+static inline void
+ml_real_free(void *p)
+{
+	if (p == NULL || ml_boot_owns(p) || ml_real_pass_free(p))
+		return;
+	ml_real_free_unpassed(p);
 }
 
 /* Memlease's thread: a block of the next allocator's resized, into the

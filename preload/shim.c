@@ -83,7 +83,7 @@ free(void *p)
 		return;
 	if (tracking() && ml_tag_may_hold(p) && free_tracked(p))
 		return;
-	ml_real_free(p);
+	ml_real_free_unpassed(p);
 }
 
 EXPORT void *
